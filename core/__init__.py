@@ -1,0 +1,1 @@
+"""Deskpilot's platform core: config, plugins, store, app, CLI."""

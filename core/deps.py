@@ -1,0 +1,39 @@
+"""FastAPI dependencies: the services object and admin authentication."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated
+
+from fastapi import Depends, Header, HTTPException, Request, status
+
+from core.services import Services
+
+
+def get_services(request: Request) -> Services:
+    return request.app.state.services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def require_admin(services: ServicesDep, authorization: str | None = Header(None)) -> None:
+    """Admin endpoints take `Authorization: Bearer <server.admin_token>`."""
+    token = services.settings.server.admin_token
+    if token is None:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            "admin endpoints are disabled: set server.admin_token in the config",
+        )
+    scheme, _, given = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(
+        given.encode(), token.get_secret_value().encode()
+    ):
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "missing or wrong admin token",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+
+AdminDep = Depends(require_admin)

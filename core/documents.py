@@ -1,0 +1,93 @@
+"""What connectors hand the platform: articles, tickets and the pages a sync is made of.
+
+Timestamps are timezone-aware (UTC if the source gives none is a connector bug, and the
+contract test kit rejects naive ones). Ids are the helpdesk's own, as strings.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, Field
+
+
+class Audience(StrEnum):
+    """Who may read a piece of knowledge. A security boundary: customers only ever get PUBLIC."""
+
+    PUBLIC = "public"
+    INTERNAL = "internal"
+
+
+class DocumentKind(StrEnum):
+    ARTICLE = "article"
+    TICKET = "ticket"
+
+
+class Comment(BaseModel):
+    author_role: Literal["customer", "agent", "system"] = "agent"
+    body: str
+    # False for internal notes and private comments: those are INTERNAL knowledge only.
+    public: bool
+    created_at: AwareDatetime | None = None
+
+
+class Article(BaseModel):
+    kind: Literal["article"] = "article"
+    id: str
+    title: str
+    body_html: str
+    url: str | None = None
+    locale: str = "en"
+    updated_at: AwareDatetime | None = None
+    audience: Audience = Audience.PUBLIC
+    # Unpublished (draft) articles are reported so that a published-then-drafted one leaves the index.
+    published: bool = True
+
+
+class Ticket(BaseModel):
+    kind: Literal["ticket"] = "ticket"
+    id: str
+    subject: str
+    description: str
+    comments: list[Comment] = []
+    tags: list[str] = []
+    status: str = "solved"
+    priority: str | None = None
+    category: str | None = None
+    url: str | None = None
+    locale: str = "en"
+    updated_at: AwareDatetime | None = None
+
+
+Document = Annotated[Article | Ticket, Field(discriminator="kind")]
+
+
+class DocumentRef(BaseModel):
+    """Names a document without its content, e.g. one deleted at the source."""
+
+    kind: DocumentKind
+    id: str
+
+
+class SyncPage(BaseModel):
+    """One page of an incremental sync. The engine persists `checkpoint` after applying the
+    page, so an interrupted run resumes from the last page it finished."""
+
+    documents: list[Document] = []
+    deleted: list[DocumentRef] = []
+    checkpoint: dict[str, Any] | None = None
+
+
+class EscalationRequest(BaseModel):
+    """A conversation handed to a person: becomes a ticket (or assignment) in the helpdesk."""
+
+    subject: str
+    transcript: str
+    customer_id: str
+    customer_email: str | None = None
+    customer_name: str | None = None
+    triage: dict[str, Any] = {}
+    thread_id: str | None = None
+    created_at: datetime | None = None

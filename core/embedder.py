@@ -1,0 +1,29 @@
+"""The embedder contract: text in, unit-length dense vectors out."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, ClassVar
+
+if TYPE_CHECKING:
+    from core.config import EmbedderSettings
+
+
+class Embedder(ABC):
+    #: The `[embedder] name` users write.
+    name: ClassVar[str]
+
+    def __init__(self, settings: EmbedderSettings) -> None:
+        self.settings = settings
+
+    @property
+    @abstractmethod
+    def dimension(self) -> int: ...
+
+    @abstractmethod
+    def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
+        """Embed passages, batched by the implementation."""
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.embed_documents([text])[0]

@@ -1,0 +1,1 @@
+"""HTTP routes, one module per area; services stay out of route functions."""

@@ -1,0 +1,20 @@
+from fastapi import APIRouter
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+from core.deps import ServicesDep
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz")
+def healthz() -> dict[str, str]:
+    """The process is alive."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz", responses={503: {"description": "a dependency is not ready"}})
+async def readyz(services: ServicesDep) -> JSONResponse:
+    """Database and index reachable; 503 names what is not."""
+    report = await run_in_threadpool(services.readiness)
+    return JSONResponse(report, status_code=200 if report["ready"] else 503)

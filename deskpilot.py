@@ -1,0 +1,49 @@
+"""The public API for Deskpilot plugin authors: everything a plugin needs, from one import.
+
+    import deskpilot
+
+    @deskpilot.hookimpl
+    def register_connectors(register):
+        register(MyHelpdeskConnector)
+
+Built-in plugins import from here too, so this is the API exercised every day. Internals behind
+it may move between releases; names exported here follow semantic versioning.
+"""
+
+from core.config import EmbedderSettings
+from core.connector import Capability, Connector, ConnectorOptions, NotSupported
+from core.documents import (
+    Article,
+    Audience,
+    Comment,
+    Document,
+    DocumentKind,
+    DocumentRef,
+    EscalationRequest,
+    SyncPage,
+    Ticket,
+)
+from core.embedder import Embedder
+from core.hookspecs import hookimpl
+from core.tools import AgentTool, ToolAudience
+
+__all__ = [
+    "AgentTool",
+    "Article",
+    "Audience",
+    "Capability",
+    "Comment",
+    "Connector",
+    "ConnectorOptions",
+    "Document",
+    "DocumentKind",
+    "DocumentRef",
+    "Embedder",
+    "EmbedderSettings",
+    "EscalationRequest",
+    "NotSupported",
+    "SyncPage",
+    "Ticket",
+    "ToolAudience",
+    "hookimpl",
+]

@@ -1,0 +1,1 @@
+"""Knowledge: HTML→text, chunks, embedders, the vector index, incremental sync and search."""

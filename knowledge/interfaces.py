@@ -1,0 +1,89 @@
+"""The shapes knowledge moves in, and the vector-index interface both backends implement.
+
+    connector ─▶ Document ─▶ chunk_document() ─▶ [Chunk] ─▶ embedder ─▶ VectorIndex.upsert()
+    query ─▶ Searcher.search() ─▶ VectorIndex.search() ─▶ [Passage]
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from core.documents import Audience, DocumentKind
+
+# Point ids are derived from (source, kind, document id, chunk position), so a repeated or
+# resumed sync overwrites the same points instead of duplicating them.
+_POINT_NAMESPACE = uuid.UUID("6f1d8f0e-2f52-4d8e-9a43-5d0c6f3b8a11")
+
+
+def point_id(source: str, kind: DocumentKind | str, document_id: str, position: int) -> str:
+    return str(uuid.uuid5(_POINT_NAMESPACE, f"{source}\x1f{kind}\x1f{document_id}\x1f{position}"))
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A passage of one document, ready to embed. `text` already carries the title."""
+
+    source: str  # connector name
+    kind: DocumentKind
+    document_id: str
+    position: int
+    title: str
+    text: str
+    audience: Audience
+    url: str | None = None
+    locale: str = "en"
+
+    @property
+    def point_id(self) -> str:
+        return point_id(self.source, self.kind, self.document_id, self.position)
+
+
+@dataclass(frozen=True)
+class SearchFilter:
+    """Payload filters. `audience=PUBLIC` is how the customer agent is kept to public knowledge."""
+
+    audience: Audience | None = None
+    source: str | None = None
+    kind: DocumentKind | None = None
+    locale: str | None = None
+
+
+@dataclass(frozen=True)
+class Passage:
+    score: float
+    document_id: str
+    title: str
+    text: str
+    url: str | None
+    source: str
+    kind: DocumentKind
+    audience: Audience
+    locale: str = "en"
+    position: int = 0
+    extra: dict = field(default_factory=dict)
+
+
+class VectorIndex(Protocol):
+    """Both backends (embedded Qdrant Edge, Qdrant server via qdrant-client) implement this."""
+
+    def upsert(self, chunks: list[Chunk], dense: list[list[float]]) -> None:
+        """Insert or overwrite the points of these chunks (dense vectors in the same order)."""
+
+    def delete_document(self, source: str, kind: DocumentKind, document_id: str) -> None:
+        """Remove every point of one document."""
+
+    def search(
+        self, dense: list[float], text: str, limit: int, filter: SearchFilter | None = None
+    ) -> list[Passage]:
+        """Hybrid search: dense vector + sparse lexical encoding of `text`, fused."""
+
+    def count(self, filter: SearchFilter | None = None) -> int: ...
+
+    def ping(self) -> None:
+        """Raise if the index cannot answer (used by /readyz)."""
+
+    def flush(self) -> None: ...
+
+    def close(self) -> None: ...
