@@ -1,0 +1,168 @@
+"""A Qdrant server or cluster through qdrant-client; also its local mode (a path or ":memory:").
+
+Same payload, vector names, lexical encoder and fusion as the embedded index, so switching
+backends does not change the ranking.
+"""
+
+from __future__ import annotations
+
+import uuid
+import warnings
+from typing import Any
+
+from qdrant_client import QdrantClient, models
+
+from core.documents import DocumentKind
+from knowledge.index.errors import IndexLocked, IndexMismatch
+from knowledge.index.fusion import FusionConfig
+from knowledge.index.payload import (
+    DENSE,
+    KEYWORD_FIELDS,
+    SPARSE,
+    chunk_payload,
+    document_terms,
+    filter_terms,
+    sparse_document,
+    sparse_query,
+    to_passage,
+)
+from knowledge.interfaces import Chunk, Passage, SearchFilter
+
+UPSERT_BATCH = 256
+
+
+def _filter(terms: list[tuple[str, str]]) -> models.Filter | None:
+    if not terms:
+        return None
+    return models.Filter(
+        must=[models.FieldCondition(key=k, match=models.MatchValue(value=v)) for k, v in terms]
+    )
+
+
+def _sparse(vector: Any) -> models.SparseVector:
+    return models.SparseVector(indices=list(vector.indices), values=list(vector.values))
+
+
+def _connect(url: str, api_key: str | None) -> QdrantClient:
+    if url.startswith(("http://", "https://")):
+        return QdrantClient(url=url, api_key=api_key, timeout=30)
+    if url == ":memory:":
+        return QdrantClient(location=":memory:")
+    try:
+        return QdrantClient(path=url)
+    except RuntimeError as exc:  # local mode locks its folder with portalocker
+        if "already accessed" in str(exc):
+            raise IndexLocked(f"the index at {url} is open in another process") from None
+        raise
+
+
+class QdrantClientIndex:
+    def __init__(
+        self,
+        url: str,
+        dimension: int,
+        collection: str = "deskpilot",
+        api_key: str | None = None,
+        fusion: FusionConfig | None = None,
+    ) -> None:
+        self.collection = collection
+        self.dimension = dimension
+        self.fusion = fusion or FusionConfig()
+        self._client = _connect(url, api_key)
+        self._local = not url.startswith(("http://", "https://"))
+        if self._client.collection_exists(collection):
+            self._check(url)
+        else:
+            self._create()
+
+    def _create(self) -> None:
+        self._client.create_collection(
+            self.collection,
+            vectors_config={
+                DENSE: models.VectorParams(size=self.dimension, distance=models.Distance.COSINE)
+            },
+            sparse_vectors_config={SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)},
+        )
+        with warnings.catch_warnings():  # local mode warns that payload indexes do nothing
+            warnings.simplefilter("ignore")
+            for field in KEYWORD_FIELDS:
+                self._client.create_payload_index(
+                    self.collection, field, models.PayloadSchemaType.KEYWORD
+                )
+
+    def _check(self, url: str) -> None:
+        vectors = self._client.get_collection(self.collection).config.params.vectors
+        dense = vectors.get(DENSE) if isinstance(vectors, dict) else None
+        if dense is None or dense.size != self.dimension:
+            raise IndexMismatch(
+                f"collection {self.collection!r} at {url} does not have {self.dimension}-d "
+                "'dense' vectors (built by another embedder?)"
+            )
+
+    def upsert(self, chunks: list[Chunk], dense: list[list[float]]) -> None:
+        if len(chunks) != len(dense):
+            raise ValueError(f"{len(chunks)} chunks but {len(dense)} vectors")
+        points = [
+            models.PointStruct(
+                id=str(uuid.UUID(chunk.point_id)),
+                vector={DENSE: list(vector), SPARSE: _sparse(sparse_document(chunk.text))},
+                payload=chunk_payload(chunk),
+            )
+            for chunk, vector in zip(chunks, dense, strict=True)
+        ]
+        for start in range(0, len(points), UPSERT_BATCH):
+            self._client.upsert(self.collection, points[start : start + UPSERT_BATCH], wait=True)
+
+    def delete_document(self, source: str, kind: DocumentKind, document_id: str) -> None:
+        selector = models.FilterSelector(filter=_filter(document_terms(source, kind, document_id)))
+        self._client.delete(self.collection, points_selector=selector, wait=True)
+
+    def search(
+        self, dense: list[float], text: str, limit: int, filter: SearchFilter | None = None
+    ) -> list[Passage]:
+        where = _filter(filter_terms(filter))
+        fusion = self.fusion
+        sparse = sparse_query(text)
+        method = fusion.method
+        if method in ("rrf", "dbsf") and not sparse.indices:
+            method = "dense"  # only stopwords: nothing to match lexically
+        query: Any
+        prefetch: list[models.Prefetch] | None = None
+        using: str | None = None
+        if method == "dense":
+            query, using = list(dense), DENSE
+        elif method == "sparse":
+            query, using = _sparse(sparse), SPARSE
+        else:
+            # The filter is set on each prefetch too: audience must hold at every stage.
+            n = fusion.prefetch_limit(limit)
+            prefetch = [
+                models.Prefetch(query=list(dense), using=DENSE, limit=n, filter=where),
+                models.Prefetch(query=_sparse(sparse), using=SPARSE, limit=n, filter=where),
+            ]
+            query = (
+                models.RrfQuery(rrf=models.Rrf(
+                    k=fusion.k, weights=[fusion.dense_weight, fusion.sparse_weight]
+                ))
+                if method == "rrf"
+                else models.FusionQuery(fusion=models.Fusion.DBSF)
+            )
+        hits = self._client.query_points(
+            self.collection, query=query, using=using, prefetch=prefetch, query_filter=where,
+            limit=limit, with_payload=True,
+        ).points
+        return [to_passage(hit.score, hit.payload or {}) for hit in hits]
+
+    def count(self, filter: SearchFilter | None = None) -> int:
+        return self._client.count(
+            self.collection, count_filter=_filter(filter_terms(filter)), exact=True
+        ).count
+
+    def ping(self) -> None:
+        self._client.collection_exists(self.collection)
+
+    def flush(self) -> None:
+        """Writes are acknowledged with wait=True: nothing is pending."""
+
+    def close(self) -> None:
+        self._client.close()

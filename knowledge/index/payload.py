@@ -1,0 +1,74 @@
+"""What a point carries besides its vectors, and the lexical encoder both backends share."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from qdrant_edge import Bm25, SparseVector
+
+from core.documents import Audience, DocumentKind
+from knowledge.interfaces import Chunk, Passage, SearchFilter
+
+DENSE = "dense"
+SPARSE = "sparse"
+
+# Payload fields with a keyword index: everything a filter or a delete selects on.
+KEYWORD_FIELDS = ("audience", "source", "kind", "locale", "document_id")
+
+# One BM25 encoder (English stopwords + stemming, hashed tokens) for both backends, so they
+# rank alike; IDF is applied by the index at query time through the sparse vector's modifier.
+_BM25 = Bm25()
+
+
+def sparse_document(text: str) -> SparseVector:
+    return _BM25.embed_document(text)
+
+
+def sparse_query(text: str) -> SparseVector:
+    return _BM25.embed_query(text)
+
+
+def chunk_payload(chunk: Chunk) -> dict[str, Any]:
+    return {
+        "source": chunk.source,
+        "kind": str(chunk.kind),
+        "document_id": chunk.document_id,
+        "position": chunk.position,
+        "title": chunk.title,
+        "text": chunk.text,
+        "url": chunk.url,
+        "audience": str(chunk.audience),
+        "locale": chunk.locale,
+    }
+
+
+def filter_terms(filter: SearchFilter | None) -> list[tuple[str, str]]:
+    """(field, value) pairs that must all match."""
+    if filter is None:
+        return []
+    terms = {
+        "audience": filter.audience,
+        "source": filter.source,
+        "kind": filter.kind,
+        "locale": filter.locale,
+    }
+    return [(key, str(value)) for key, value in terms.items() if value is not None]
+
+
+def document_terms(source: str, kind: DocumentKind, document_id: str) -> list[tuple[str, str]]:
+    return [("source", source), ("kind", str(kind)), ("document_id", document_id)]
+
+
+def to_passage(score: float, payload: dict[str, Any]) -> Passage:
+    return Passage(
+        score=score,
+        document_id=payload["document_id"],
+        title=payload["title"],
+        text=payload["text"],
+        url=payload.get("url"),
+        source=payload["source"],
+        kind=DocumentKind(payload["kind"]),
+        audience=Audience(payload["audience"]),
+        locale=payload.get("locale", "en"),
+        position=payload.get("position", 0),
+    )
