@@ -25,6 +25,7 @@ from core.documents import (
 )
 from core.embedder import Embedder
 from core.hookspecs import hookimpl
+from core.http import RETRY_SAFE, make_client
 from core.tools import AgentTool, ToolAudience
 
 __all__ = [
@@ -42,8 +43,10 @@ __all__ = [
     "EmbedderSettings",
     "EscalationRequest",
     "NotSupported",
+    "RETRY_SAFE",
     "SyncPage",
     "Ticket",
     "ToolAudience",
     "hookimpl",
+    "make_client",
 ]
