@@ -71,12 +71,24 @@ class DocumentRef(BaseModel):
     id: str
 
 
+class DocumentFailure(BaseModel):
+    """A source record the connector could not turn into a document (bad JSON, missing field).
+    The sync engine records it in the run's failures and goes on with the rest."""
+
+    where: str  # e.g. "tickets.jsonl:12" or a helpdesk id
+    error: str
+    # When the record's identity is known: the engine keeps what it already indexed for it
+    # instead of treating it as deleted.
+    ref: DocumentRef | None = None
+
+
 class SyncPage(BaseModel):
     """One page of an incremental sync. The engine persists `checkpoint` after applying the
     page, so an interrupted run resumes from the last page it finished."""
 
     documents: list[Document] = []
     deleted: list[DocumentRef] = []
+    failures: list[DocumentFailure] = []
     checkpoint: dict[str, Any] | None = None
 
 
