@@ -49,9 +49,15 @@ def settings_from(config: Path | None, data_dir: Path | None = None, **overrides
 
 
 def services_from(settings: Settings) -> Any:
+    """Services with the configured connectors validated (their options are the plugins' own)."""
     from core.services import Services
 
-    return Services(settings)
+    services = Services(settings)
+    try:
+        services.connectors  # noqa: B018 - building them validates their options
+    except ConfigError as exc:
+        fail(f"{settings.source or 'config'}: {exc}")
+    return services
 
 
 @app.command()
@@ -74,10 +80,6 @@ def serve(
         settings.server.port = port
     configure_logging(settings.server.log_level, settings.server.log_format)
     services = services_from(settings)
-    try:
-        services.connectors  # noqa: B018 - surface connector config errors before binding
-    except ConfigError as exc:
-        fail(str(exc))
     uvicorn.run(
         create_app(services=services),
         host=settings.server.host,
@@ -90,6 +92,7 @@ def serve(
 def config_check(config: ConfigOption = None) -> None:
     """Validate the config and print the effective settings, secrets redacted."""
     settings = settings_from(config)
+    services_from(settings)
     typer.echo(json.dumps(settings.redacted(), indent=2))
     where = settings.source or "defaults and environment"
     typer.echo(f"config OK ({where})", err=True)

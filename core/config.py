@@ -12,6 +12,7 @@ NAME at load time, so the file itself can be committed. Secrets are `SecretStr` 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -32,6 +33,7 @@ from pydantic_settings import (
 )
 
 CONFIG_ENV = "DESKPILOT_CONFIG"
+_SECRET_KEY = re.compile(r"token|secret|password|api_key|apikey", re.IGNORECASE)
 
 
 class ConfigError(Exception):
@@ -112,12 +114,21 @@ class ConnectorSettings(BaseModel):
     def _one_schedule(self) -> ConnectorSettings:
         if self.interval_seconds is not None and self.cron is not None:
             raise ValueError("set either interval_seconds or cron, not both")
-        for key, value in list(self.model_extra.items()):
-            self.model_extra[key] = _resolve_secret(value)
+        extra = self.model_extra or {}
+        for key, value in list(extra.items()):
+            value = _resolve_secret(value)
+            # Connector options are free-form: keep the secret-looking ones out of any output.
+            if _SECRET_KEY.search(key) and isinstance(value, str):
+                value = SecretStr(value)
+            extra[key] = value
         return self
 
     def options(self) -> dict[str, Any]:
-        return dict(self.model_extra or {})
+        """The connector's own options, secrets unwrapped, for its Options model."""
+        return {
+            key: value.get_secret_value() if isinstance(value, SecretStr) else value
+            for key, value in (self.model_extra or {}).items()
+        }
 
 
 class AgentSettings(_Section):

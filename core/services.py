@@ -28,7 +28,6 @@ log = logging.getLogger(__name__)
 class Services:
     def __init__(self, settings: Settings, plugins: PluginHost | None = None) -> None:
         self.settings = settings
-        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.plugins = plugins or load_plugins(settings.plugins)
 
     @cached_property

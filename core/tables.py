@@ -10,8 +10,7 @@ from sqlmodel import Field, SQLModel
 
 
 def utcnow() -> datetime:
-    # Stored naive, in UTC: SQLite keeps no zone, and one convention for both databases is simpler.
-    return datetime.now(UTC).replace(tzinfo=None)
+    return datetime.now(UTC)
 
 
 class SyncState(SQLModel, table=True):

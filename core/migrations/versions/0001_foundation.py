@@ -18,7 +18,7 @@ def upgrade() -> None:
         "sync_state",
         sa.Column("connector", sa.String(), primary_key=True),
         sa.Column("checkpoint", sa.JSON(), nullable=True),
-        sa.Column("updated_at", sa.DateTime(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     )
     op.create_table(
         "sync_run",
@@ -26,8 +26,8 @@ def upgrade() -> None:
         sa.Column("connector", sa.String(), nullable=False, index=True),
         sa.Column("full", sa.Boolean(), nullable=False),
         sa.Column("status", sa.String(), nullable=False),
-        sa.Column("started_at", sa.DateTime(), nullable=False),
-        sa.Column("finished_at", sa.DateTime(), nullable=True),
+        sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("added", sa.Integer(), nullable=False),
         sa.Column("updated", sa.Integer(), nullable=False),
         sa.Column("deleted", sa.Integer(), nullable=False),
@@ -46,20 +46,20 @@ def upgrade() -> None:
         sa.Column("chunk_count", sa.Integer(), nullable=False),
         sa.Column("title", sa.String(), nullable=False),
         sa.Column("url", sa.String(), nullable=True),
-        sa.Column("source_updated_at", sa.DateTime(), nullable=True),
-        sa.Column("indexed_at", sa.DateTime(), nullable=False),
+        sa.Column("source_updated_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("indexed_at", sa.DateTime(timezone=True), nullable=False),
         sa.UniqueConstraint("connector", "kind", "external_id"),
     )
     op.create_table(
         "sync_lock",
         sa.Column("connector", sa.String(), primary_key=True),
         sa.Column("holder", sa.String(), nullable=False),
-        sa.Column("expires_at", sa.DateTime(), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
     )
     op.create_table(
         "audit_event",
         sa.Column("id", sa.Integer(), primary_key=True),
-        sa.Column("at", sa.DateTime(), nullable=False, index=True),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False, index=True),
         sa.Column("kind", sa.String(), nullable=False, index=True),
         sa.Column("subject", sa.String(), nullable=False),
         sa.Column("data", sa.JSON(), nullable=True),

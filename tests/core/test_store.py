@@ -1,0 +1,57 @@
+"""The foundation schema on SQLite and PostgreSQL."""
+
+from sqlalchemy import inspect
+from sqlmodel import select
+
+from core import store
+from core.tables import AuditEvent, SourceDocument, SyncRun, SyncState
+
+
+def test_upgrade_creates_schema_and_is_idempotent(database_url):
+    engine = store.make_engine(database_url)
+    assert store.current_revision(engine) is None
+    store.upgrade(engine)
+    store.upgrade(engine)
+    assert store.current_revision(engine) == store.head_revision(engine)
+    tables = set(inspect(engine).get_table_names())
+    assert {"sync_state", "sync_run", "source_document", "sync_lock", "audit_event"} <= tables
+    engine.dispose()
+
+
+def test_rows_round_trip(database_url):
+    engine = store.make_engine(database_url)
+    store.upgrade(engine)
+    with store.session_scope(engine) as session:
+        session.add(SyncState(connector="demo", checkpoint={"cursor": "abc", "pages": [1, 2]}))
+        session.add(SyncRun(connector="demo", added=3, failures=[{"id": "x", "error": "bad"}]))
+        session.add(SourceDocument(connector="demo", kind="article", external_id="a1",
+                                   content_hash="h", chunk_count=2, title="T"))
+    store.audit(engine, "sync.finished", "demo", added=3)
+    with store.session_scope(engine) as session:
+        state = session.get(SyncState, "demo")
+        assert state.checkpoint == {"cursor": "abc", "pages": [1, 2]}
+        run = session.exec(select(SyncRun)).one()
+        assert run.failures == [{"id": "x", "error": "bad"}]
+        assert session.exec(select(AuditEvent)).one().data == {"added": 3}
+    engine.dispose()
+
+
+def test_session_scope_rolls_back_on_error(database_url):
+    engine = store.make_engine(database_url)
+    store.upgrade(engine)
+    try:
+        with store.session_scope(engine) as session:
+            session.add(SyncState(connector="demo", checkpoint={"n": 1}))
+            raise RuntimeError("crash mid-write")
+    except RuntimeError:
+        pass
+    with store.session_scope(engine) as session:
+        assert session.get(SyncState, "demo") is None
+    engine.dispose()
+
+
+def test_sqlite_uses_wal(tmp_path):
+    engine = store.make_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    engine.dispose()
