@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
+from sqlalchemy.engine import Engine
 
 from core.documents import EscalationRequest, SyncPage
 
@@ -46,6 +47,9 @@ class Connector(ABC):
     def __init__(self, name: str, options: ConnectorOptions) -> None:
         self.name = name
         self.options = options
+        # The platform database, set by Services; for connectors that keep state there
+        # (the local connector stores its write-backs in it).
+        self.engine: Engine | None = None
 
     @classmethod
     def from_config(cls, name: str, options: Mapping[str, Any]) -> Connector:

@@ -73,6 +73,7 @@ class Services:
                 )
             try:
                 built[name] = cls.from_config(name, conf.options())
+                built[name].engine = self.engine
             except ValueError as exc:  # pydantic's ValidationError is a ValueError
                 first = str(exc).splitlines()
                 raise ConfigError(f"connectors.{name}: {' '.join(first[1:3]).strip()}") from None
