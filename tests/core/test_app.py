@@ -1,0 +1,88 @@
+"""The app factory and a real `deskpilot serve` process in an empty directory."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from core.app import create_app
+from core.config import Settings
+from tests.conftest import free_port
+from tests.core.test_plugins import install_fake_dist
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_healthz_and_readyz(tmp_path):
+    settings = Settings(data_dir=tmp_path / "data", connectors={})
+    with TestClient(create_app(settings)) as client:
+        assert client.get("/healthz").json() == {"status": "ok"}
+        ready = client.get("/readyz")
+        assert ready.status_code == 200, ready.text
+        assert ready.json()["checks"] == {"database": "ok", "index": "ok"}
+        assert client.get("/openapi.json").status_code == 200
+
+
+def test_readyz_names_an_unreachable_database(tmp_path):
+    # Nothing listens on port 1: the database check fails, the process stays alive.
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        connectors={},
+        database={"url": "postgresql://nobody@127.0.0.1:1/none"},
+    )
+    with TestClient(create_app(settings)) as client:
+        assert client.get("/healthz").status_code == 200
+        ready = client.get("/readyz")
+        assert ready.status_code == 503
+        assert ready.json()["checks"]["database"].startswith("unreachable: OperationalError")
+
+
+def wait_for(url: str, process: subprocess.Popen, seconds: float = 90) -> httpx.Response:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"server exited with {process.returncode}")
+        try:
+            return httpx.get(url, timeout=2)
+        except httpx.TransportError:
+            time.sleep(0.3)
+    raise AssertionError(f"{url} did not answer within {seconds}s")
+
+
+@pytest.mark.slow
+def test_serve_in_empty_directory_with_a_broken_plugin_installed(tmp_path):
+    """`deskpilot serve` with no config at all: state under ./.deskpilot, health and readiness
+    200, and a plugin that raises on import is listed with its error instead of stopping it."""
+    plugins = tmp_path / "site"
+    install_fake_dist(plugins, "deskpilot-broken", {"broken": "broken_plugin"},
+                      {"broken_plugin": "raise ImportError('missing native lib')\n"})
+    workdir = tmp_path / "empty"
+    workdir.mkdir()
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": f"{plugins}{os.pathsep}{REPO}"}
+    env.pop("DESKPILOT_CONFIG", None)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "core.cli", "serve", "--port", str(port)],
+        cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        assert wait_for(f"http://127.0.0.1:{port}/healthz", process).status_code == 200
+        ready = wait_for(f"http://127.0.0.1:{port}/readyz", process)
+        assert ready.status_code == 200, ready.text
+        assert (workdir / ".deskpilot" / "deskpilot.db").is_file()
+        listed = subprocess.run(
+            [sys.executable, "-m", "core.cli", "plugins", "--json"],
+            cwd=workdir, env=env, capture_output=True, text=True, timeout=60,
+        )
+        rows = {row["name"]: row for row in json.loads(listed.stdout)}
+        assert rows["broken"]["error"] == "ImportError: missing native lib"
+    finally:
+        process.terminate()
+        output, _ = process.communicate(timeout=30)
+    assert "Traceback" not in output, output
