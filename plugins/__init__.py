@@ -1,0 +1,1 @@
+"""Built-in agent-tool plugins, registered through the `deskpilot` entry-point group."""
