@@ -1,0 +1,290 @@
+"""Zendesk: Help Center articles and Support tickets in, notes, tags and tickets out.
+
+Both streams are Zendesk's incremental exports, so a sync reads only what changed:
+- articles: `GET /api/v2/help_center/incremental/articles?start_time=`, the previous response's
+  `end_time` being the next `start_time` (the endpoint takes no locale: the `locales` option
+  filters the articles it returns);
+- tickets: `GET /api/v2/incremental/tickets/cursor.json`, `start_time` once, then `cursor`, until
+  `end_of_stream`; the last `after_cursor` is where the next sync starts. Comments come per
+  ticket, cursor-paginated, internal notes kept as `public=False`.
+
+Every page carries the checkpoint reached after it, so an interrupted sync resumes exactly there.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import time
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+from typing import Any, ClassVar, Self
+
+import httpx
+from pydantic import SecretStr, model_validator
+
+import deskpilot
+from deskpilot import (
+    RETRY_SAFE,
+    Article,
+    Audience,
+    Capability,
+    Comment,
+    Connector,
+    ConnectorOptions,
+    DocumentKind,
+    DocumentRef,
+    EscalationRequest,
+    SyncPage,
+    Ticket,
+    make_client,
+)
+
+WEBHOOK_TOLERANCE_SECONDS = 300
+_PRIORITIES = frozenset({"low", "normal", "high", "urgent"})
+
+
+class ZendeskOptions(ConnectorOptions):
+    subdomain: str | None = None
+    base_url: str | None = None  # instead of subdomain: a proxy, or a fake in tests
+    email: str | None = None
+    api_token: SecretStr | None = None
+    oauth_token: SecretStr | None = None
+    locales: list[str] = []  # empty: every locale
+    start_time: int = 0  # epoch seconds the first sync starts from
+    include_articles: bool = True
+    include_tickets: bool = True
+    webhook_secret: SecretStr | None = None
+    tags_on_escalation: list[str] = ["deskpilot_escalation"]
+
+    @model_validator(mode="after")
+    def _check(self) -> Self:
+        if not (self.subdomain or self.base_url):
+            raise ValueError("set subdomain (or base_url)")
+        if not (self.oauth_token or (self.email and self.api_token)):
+            raise ValueError("set email and api_token, or oauth_token")
+        return self
+
+    @property
+    def url(self) -> str:
+        return (self.base_url or f"https://{self.subdomain}.zendesk.com").rstrip("/")
+
+
+def parse_time(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+class ZendeskConnector(Connector):
+    type: ClassVar[str] = "zendesk"
+    capabilities: ClassVar[frozenset[Capability]] = frozenset(
+        {Capability.NOTES, Capability.TAGS, Capability.TICKETS, Capability.WEBHOOKS}
+    )
+    Options = ZendeskOptions
+    options: ZendeskOptions
+
+    def __init__(
+        self,
+        name: str,
+        options: ZendeskOptions,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Any = time.sleep,
+    ) -> None:
+        super().__init__(name, options)
+        auth: httpx.Auth | None = None
+        headers: dict[str, str] = {}
+        if options.oauth_token:
+            headers["Authorization"] = f"Bearer {options.oauth_token.get_secret_value()}"
+        else:
+            assert options.email and options.api_token
+            auth = httpx.BasicAuth(f"{options.email}/token", options.api_token.get_secret_value())
+        self._http = make_client(
+            options.url, auth=auth, headers=headers, transport=transport, sleep=sleep
+        )
+
+    # -- reading ----------------------------------------------------------------------------
+    def _get(self, path: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        response = self._http.get(path, params=params)
+        response.raise_for_status()
+        return response.json()
+
+    def fetch(self, checkpoint: dict[str, Any] | None) -> Iterator[SyncPage]:
+        state: dict[str, Any] = {
+            "articles_start_time": self.options.start_time,
+            "tickets_cursor": None,
+            **(checkpoint or {}),
+        }
+        if self.options.include_articles:
+            yield from self._article_pages(state)
+        if self.options.include_tickets:
+            yield from self._ticket_pages(state)
+
+    def _article_pages(self, state: dict[str, Any]) -> Iterator[SyncPage]:
+        locales = {locale.lower() for locale in self.options.locales}
+        while True:
+            start = state["articles_start_time"]
+            data = self._get("/api/v2/help_center/incremental/articles", {"start_time": start})
+            articles = [
+                self._article(a)
+                for a in data.get("articles", [])
+                if not locales or a.get("locale", "").lower() in locales
+            ]
+            state["articles_start_time"] = max(start, int(data.get("end_time") or start))
+            yield SyncPage(documents=articles, checkpoint=dict(state))
+            # No next page, or no progress (nothing changed since start): caught up.
+            if not data.get("next_page") or state["articles_start_time"] == start:
+                return
+
+    def _article(self, raw: dict[str, Any]) -> Article:
+        return Article(
+            id=str(raw["id"]),
+            title=raw.get("title") or "",
+            body_html=raw.get("body") or "",
+            url=raw.get("html_url"),
+            locale=raw.get("locale") or "en",
+            updated_at=parse_time(raw.get("updated_at")),
+            # Articles restricted to a user segment are not for every customer: keep them
+            # internal rather than risk showing agent-only content in the public chat.
+            audience=Audience.INTERNAL if raw.get("user_segment_id") else Audience.PUBLIC,
+            published=not raw.get("draft", False),
+        )
+
+    def _ticket_pages(self, state: dict[str, Any]) -> Iterator[SyncPage]:
+        while True:
+            cursor = state["tickets_cursor"]
+            params = {"cursor": cursor} if cursor else {"start_time": self.options.start_time}
+            data = self._get("/api/v2/incremental/tickets/cursor.json", params)
+            documents: list[Ticket] = []
+            deleted: list[DocumentRef] = []
+            for raw in data.get("tickets", []):
+                if raw.get("status") == "deleted":
+                    deleted.append(DocumentRef(kind=DocumentKind.TICKET, id=str(raw["id"])))
+                else:
+                    documents.append(self._ticket(raw))
+            # Kept after end_of_stream too: the next sync continues from this cursor.
+            state["tickets_cursor"] = data.get("after_cursor") or cursor
+            yield SyncPage(documents=documents, deleted=deleted, checkpoint=dict(state))
+            if data.get("end_of_stream") or not data.get("after_cursor"):
+                return
+
+    def _comments(self, ticket_id: str, requester_id: Any) -> list[Comment]:
+        comments: list[Comment] = []
+        params: dict[str, Any] = {"page[size]": 100, "include": "users"}
+        while True:
+            data = self._get(f"/api/v2/tickets/{ticket_id}/comments", params)
+            roles = {user["id"]: user.get("role") for user in data.get("users", [])}
+            for raw in data.get("comments", []):
+                author = raw.get("author_id")
+                role = roles.get(author)
+                if author == -1:  # Zendesk's own system user
+                    author_role = "system"
+                elif role == "end-user" or (role is None and author == requester_id):
+                    author_role = "customer"
+                else:
+                    author_role = "agent"
+                comments.append(Comment(
+                    author_role=author_role,
+                    body=raw.get("plain_body") or raw.get("body") or "",
+                    public=bool(raw.get("public", False)),  # missing flag: assume internal
+                    created_at=parse_time(raw.get("created_at")),
+                ))
+            meta = data.get("meta") or {}
+            if not meta.get("has_more") or not meta.get("after_cursor"):
+                return comments
+            params = {**params, "page[after]": meta["after_cursor"]}
+
+    def _ticket(self, raw: dict[str, Any]) -> Ticket:
+        ticket_id = str(raw["id"])
+        comments = self._comments(ticket_id, raw.get("requester_id"))
+        # Zendesk's `description` is the first comment, which an agent may have made private:
+        # use it only when it is public, and then do not repeat it among the comments.
+        description = ""
+        if comments and comments[0].public:
+            description = comments.pop(0).body
+        return Ticket(
+            id=ticket_id,
+            subject=raw.get("subject") or raw.get("raw_subject") or "",
+            description=description,
+            comments=comments,
+            tags=list(raw.get("tags") or []),
+            status=raw.get("status") or "open",
+            priority=raw.get("priority"),
+            url=f"{self.options.url}/agent/tickets/{ticket_id}",
+            updated_at=parse_time(raw.get("updated_at")),
+        )
+
+    def tag_vocabulary(self) -> list[str]:
+        names: list[str] = []
+        params: dict[str, Any] = {"page[size]": 100}
+        while True:
+            data = self._get("/api/v2/tags", params)
+            names.extend(tag["name"] for tag in data.get("tags", []))
+            meta = data.get("meta") or {}
+            if not meta.get("has_more") or not meta.get("after_cursor"):
+                return names
+            params = {"page[size]": 100, "page[after]": meta["after_cursor"]}
+
+    # -- writing ----------------------------------------------------------------------------
+    def add_note(self, ticket_id: str, body: str) -> None:
+        payload = {"ticket": {"comment": {"body": body, "public": False}}}
+        self._http.put(f"/api/v2/tickets/{ticket_id}.json", json=payload).raise_for_status()
+
+    def add_tags(self, ticket_id: str, tags: list[str]) -> None:
+        # PUT adds to the ticket's tags; POST would replace them.
+        self._http.put(f"/api/v2/tickets/{ticket_id}/tags", json={"tags": tags}).raise_for_status()
+
+    def create_ticket(self, request: EscalationRequest) -> str:
+        ticket: dict[str, Any] = {
+            "subject": request.subject,
+            # Private: the customer has just seen this conversation; the agent needs it.
+            "comment": {"body": request.transcript, "public": False},
+            "tags": sorted({*self.options.tags_on_escalation, *request.triage.get("tags", [])}),
+        }
+        if request.customer_email:
+            ticket["requester"] = {
+                "email": request.customer_email,
+                "name": request.customer_name or request.customer_email,
+            }
+        if request.triage.get("priority") in _PRIORITIES:
+            ticket["priority"] = request.triage["priority"]
+        # Zendesk honours Idempotency-Key on ticket creation, which makes the POST safe to retry.
+        key_source = f"{request.thread_id or request.customer_id}\n{request.subject}\n"
+        key = hashlib.sha256((key_source + request.transcript).encode()).hexdigest()
+        response = self._http.post(
+            "/api/v2/tickets.json",
+            json={"ticket": ticket},
+            headers={"Idempotency-Key": key},
+            extensions=RETRY_SAFE,
+        )
+        response.raise_for_status()
+        return str(response.json()["ticket"]["id"])
+
+    def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> bool:
+        if self.options.webhook_secret is None:
+            return False
+        lower = {k.lower(): v for k, v in headers.items()}
+        signature = lower.get("x-zendesk-webhook-signature")
+        timestamp = lower.get("x-zendesk-webhook-signature-timestamp")
+        if not signature or not timestamp:
+            return False
+        try:
+            sent_at = parse_time(timestamp)
+        except ValueError:
+            return False
+        if sent_at is None or abs(time.time() - sent_at.timestamp()) > WEBHOOK_TOLERANCE_SECONDS:
+            return False  # a replay of an old (or a forged future) delivery
+        secret = self.options.webhook_secret.get_secret_value().encode()
+        digest = hmac.new(secret, timestamp.encode() + body, hashlib.sha256).digest()
+        return hmac.compare_digest(base64.b64encode(digest).decode(), signature)
+
+    def close(self) -> None:
+        self._http.close()
+
+
+@deskpilot.hookimpl
+def register_connectors(register: Any) -> None:
+    register(ZendeskConnector)

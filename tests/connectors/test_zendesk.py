@@ -1,0 +1,340 @@
+"""Zendesk connector against an in-process fake that speaks Zendesk's documented wire format."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from connectors.zendesk import ZendeskConnector
+from core.connector import Connector
+from core.documents import EscalationRequest, SyncPage
+from core.testkit import ConnectorContract
+
+BASE = "https://acme.zendesk.com"
+T0 = 1_700_000_000
+PRIVATE_NOTE = "INTERNAL: refund approved by finance, do not tell the customer the reason"
+PRIVATE_FIRST = "INTERNAL: VIP account, escalate to tier 2"
+
+
+def iso(epoch: int) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def comment(cid: int, author: int, body: str, public: bool, at: int) -> dict[str, Any]:
+    return {"id": cid, "type": "Comment", "author_id": author, "body": body,
+            "html_body": f"<p>{body}</p>", "plain_body": body, "public": public,
+            "created_at": iso(at)}
+
+
+class FakeZendesk:
+    """Holds a small help desk; answers 429 on every `throttle_every`-th request and 503 on
+    the request numbers in `fail_at`."""
+
+    def __init__(self, *, per_page: int = 2, throttle_every: int = 0,
+                 fail_at: frozenset[int] = frozenset()) -> None:
+        self.per_page = per_page
+        self.throttle_every = throttle_every
+        self.fail_at = fail_at
+        self.count = 0
+        self.calls: list[tuple[str, str, dict[str, str], Any]] = []
+        self.articles = [
+            {"id": 101, "title": "Reset your password", "body": "<p>Click reset.</p>",
+             "locale": "en-us", "draft": False, "user_segment_id": None},
+            {"id": 102, "title": "Upcoming pricing", "body": "<p>Secret plans.</p>",
+             "locale": "en-us", "draft": True, "user_segment_id": None},
+            {"id": 103, "title": "Passwort zurücksetzen", "body": "<p>Klicken.</p>",
+             "locale": "de", "draft": False, "user_segment_id": None},
+            {"id": 104, "title": "Agent macros", "body": "<p>Use macros.</p>",
+             "locale": "en-us", "draft": False, "user_segment_id": 77},
+            {"id": 105, "title": "Refund policy", "body": "<p>Five days.</p>",
+             "locale": "en-us", "draft": False, "user_segment_id": None},
+        ]
+        for n, article in enumerate(self.articles):
+            article["updated_at"] = iso(T0 + 100 * n)
+            article["html_url"] = f"{BASE}/hc/{article['locale']}/articles/{article['id']}"
+        self.tickets = [
+            {"id": 1, "subject": "Refund please", "status": "solved", "requester_id": 500,
+             "tags": ["billing"], "priority": "normal"},
+            {"id": 2, "subject": "Login loop", "status": "closed", "requester_id": 501,
+             "tags": [], "priority": None},
+            {"id": 3, "subject": "spam", "status": "deleted", "requester_id": 502},
+            {"id": 4, "subject": "VIP onboarding", "status": "open", "requester_id": 503,
+             "tags": ["vip"], "priority": "high"},
+            {"id": 5, "subject": "Export CSV", "status": "solved", "requester_id": 504,
+             "tags": [], "priority": "low"},
+        ]
+        for n, ticket in enumerate(self.tickets):
+            ticket["updated_at"] = iso(T0 + 1000 + 100 * n)
+        self.comments = {
+            1: [comment(11, 500, "I want a refund", True, T0),
+                comment(12, 900, "Refund issued", True, T0 + 1),
+                comment(13, 900, PRIVATE_NOTE, False, T0 + 2)],
+            2: [comment(20 + k, 501 if k % 2 == 0 else 900, f"login message {k}", True, T0 + k)
+                for k in range(5)],
+            4: [comment(41, 900, PRIVATE_FIRST, False, T0),
+                comment(42, 503, "Thanks for the help", True, T0 + 1)],
+            5: [comment(51, 504, "How do I export CSV?", True, T0),
+                comment(52, -1, "Ticket solved automatically", True, T0 + 1)],
+        }
+        self.users = [{"id": 900, "role": "agent"}, *({"id": 500 + k, "role": "end-user"}
+                                                       for k in range(5))]
+        self.tags = [{"name": f"tag{k}", "count": k} for k in range(5)]
+
+    # -- expectations -----------------------------------------------------------------------
+    def live_article_ids(self) -> set[str]:
+        return {str(a["id"]) for a in self.articles}
+
+    def ticket_ids(self, status_deleted: bool) -> set[str]:
+        return {str(t["id"]) for t in self.tickets if (t["status"] == "deleted") == status_deleted}
+
+    # -- HTTP -------------------------------------------------------------------------------
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.count += 1
+        body = json.loads(request.content) if request.content else None
+        params = dict(request.url.params)
+        self.calls.append((request.method, request.url.path, params, body))
+        if self.throttle_every and self.count % self.throttle_every == 0:
+            return httpx.Response(429, headers={"Retry-After": "7"}, json={"error": "slow"})
+        if self.count in self.fail_at:
+            return httpx.Response(503, text="Service Unavailable")
+        expected = "Basic " + base64.b64encode(b"bot@acme.test/token:tok").decode()
+        if request.headers.get("Authorization") != expected:
+            return httpx.Response(401, json={"error": "Couldn't authenticate you"})
+        return self.route(request.method, request.url.path, params, body)
+
+    def route(self, method: str, path: str, params: dict[str, str], body: Any) -> httpx.Response:
+        if path == "/api/v2/help_center/incremental/articles":
+            start = int(params["start_time"])
+            newer = sorted((a for a in self.articles
+                            if datetime.fromisoformat(a["updated_at"]).timestamp() > start),
+                           key=lambda a: a["updated_at"])
+            page = newer[: self.per_page]
+            end = int(datetime.fromisoformat(page[-1]["updated_at"]).timestamp()) if page \
+                else start
+            more = len(newer) > len(page)
+            return httpx.Response(200, json={
+                "articles": page, "count": len(page), "end_time": end,
+                "next_page": f"{BASE}{path}?start_time={end}" if more else None})
+        if path == "/api/v2/incremental/tickets/cursor.json":
+            if "cursor" in params:
+                pos = int(params["cursor"].removeprefix("c"))
+            else:
+                start = int(params["start_time"])
+                pos = sum(1 for t in self.tickets
+                          if datetime.fromisoformat(t["updated_at"]).timestamp() < start)
+            page = self.tickets[pos : pos + self.per_page]
+            end = pos + len(page)
+            return httpx.Response(200, json={
+                "tickets": page, "after_cursor": f"c{end}", "before_cursor": f"c{pos}",
+                "after_url": f"{BASE}{path}?cursor=c{end}", "before_url": None,
+                "end_of_stream": end >= len(self.tickets)})
+        if method == "GET" and path.startswith("/api/v2/tickets/") and path.endswith("/comments"):
+            size = int(params["page[size]"])
+            assert size <= 100, "Zendesk refuses page[size] above 100"
+            comments = self.comments[int(path.split("/")[4])]
+            pos = int(params.get("page[after]", "p0").removeprefix("p"))
+            page = comments[pos : pos + min(size, 2)]
+            more = pos + len(page) < len(comments)
+            return httpx.Response(200, json={
+                "comments": page, "users": self.users if params.get("include") == "users" else [],
+                "meta": {"has_more": more, "after_cursor": f"p{pos + len(page)}" if more else None,
+                         "before_cursor": None},
+                "links": {"next": None, "prev": None}})
+        if path == "/api/v2/tags":
+            pos = int(params.get("page[after]", "0"))
+            page = self.tags[pos : pos + 2]
+            more = pos + 2 < len(self.tags)
+            return httpx.Response(200, json={
+                "tags": page, "meta": {"has_more": more, "after_cursor": str(pos + 2)}})
+        if method == "PUT" and path.endswith(".json") or path.endswith("/tags"):
+            return httpx.Response(200, json={"ticket": {"id": 1}, "tags": body.get("tags")})
+        if method == "POST" and path == "/api/v2/tickets.json":
+            return httpx.Response(201, json={"ticket": {"id": 777, **body["ticket"]}})
+        return httpx.Response(404, json={"error": "RecordNotFound"})
+
+
+def make(fake: FakeZendesk, slept: list[float] | None = None, **options: Any) -> ZendeskConnector:
+    opts = ZendeskConnector.Options(base_url=BASE, email="bot@acme.test", api_token="tok",
+                                    webhook_secret="whsec", **options)
+    return ZendeskConnector("zd", opts, transport=httpx.MockTransport(fake),
+                            sleep=(slept.append if slept is not None else lambda _: None))
+
+
+def records(pages: list[SyncPage]) -> tuple[dict[tuple[str, str], Any], set[str]]:
+    docs = {(d.kind, d.id): d for p in pages for d in p.documents}
+    assert len(docs) == sum(len(p.documents) for p in pages), "duplicate documents"
+    return docs, {r.id for p in pages for r in p.deleted}
+
+
+# -- sync ---------------------------------------------------------------------------------------
+def test_sync_with_429_on_every_third_request_yields_exactly_the_fakes_records() -> None:
+    fake, slept = FakeZendesk(throttle_every=3), []
+    docs, deleted = records(list(make(fake, slept).fetch(None)))
+    assert {i for k, i in docs if k == "article"} == fake.live_article_ids()
+    assert {i for k, i in docs if k == "ticket"} == fake.ticket_ids(status_deleted=False)
+    assert deleted == fake.ticket_ids(status_deleted=True)
+    assert slept and set(slept) == {7.0}, "Retry-After must be honoured"
+
+
+def test_server_errors_are_retried_then_succeed() -> None:
+    fake, slept = FakeZendesk(fail_at=frozenset({1, 2, 5})), []
+    docs, _ = records(list(make(fake, slept).fetch(None)))
+    assert len(docs) == 9
+    assert slept[:2] == [0.5, 1.0], "exponential backoff without a Retry-After"
+
+
+def test_articles_drafts_locales_and_audience() -> None:
+    docs, _ = records(list(make(FakeZendesk(), include_tickets=False).fetch(None)))
+    assert docs[("article", "102")].published is False
+    assert docs[("article", "101")].published is True
+    assert docs[("article", "104")].audience == "internal"
+    assert docs[("article", "101")].updated_at == datetime.fromtimestamp(T0, UTC)
+    only_en, _ = records(list(make(FakeZendesk(), include_tickets=False,
+                                   locales=["en-US"]).fetch(None)))
+    assert ("article", "103") not in only_en and ("article", "101") in only_en
+
+
+def test_tickets_comments_paginated_and_private_flags_kept() -> None:
+    fake = FakeZendesk()
+    docs, _ = records(list(make(fake, include_articles=False).fetch(None)))
+    refund = docs[("ticket", "1")]
+    assert refund.description == "I want a refund"
+    assert [(c.body, c.public, c.author_role) for c in refund.comments] == [
+        ("Refund issued", True, "agent"), (PRIVATE_NOTE, False, "agent")]
+    login = docs[("ticket", "2")]
+    assert len(login.comments) == 4  # 5 comments over 3 pages, the first is the description
+    vip = docs[("ticket", "4")]
+    assert vip.description == "" and vip.comments[0].public is False
+    assert docs[("ticket", "5")].comments[0].author_role == "system"
+    assert refund.updated_at and refund.updated_at.tzinfo is not None
+    pages = [c for c in fake.calls if c[1] == "/api/v2/tickets/2/comments"]
+    assert [c[2].get("page[after]") for c in pages] == [None, "p2", "p4"]
+
+
+def test_interrupted_sync_resumes_from_last_checkpoint_without_loss_or_duplicates() -> None:
+    fake = FakeZendesk(throttle_every=3)
+    for stop_after in range(1, 7):
+        saved: dict[str, Any] | None = None
+        applied: list[SyncPage] = []
+        with pytest.raises(RuntimeError):
+            for n, page in enumerate(make(fake).fetch(None)):
+                applied.append(page)
+                saved = json.loads(json.dumps(page.checkpoint))  # what the engine persists
+                if n + 1 == stop_after:
+                    raise RuntimeError("killed")
+        applied += make(fake).fetch(saved)
+        docs, deleted = records(applied)
+        assert {i for k, i in docs if k == "article"} == fake.live_article_ids()
+        assert {i for k, i in docs if k == "ticket"} == fake.ticket_ids(status_deleted=False)
+        assert deleted == fake.ticket_ids(status_deleted=True)
+
+
+def test_next_sync_starts_where_the_last_ended() -> None:
+    fake = FakeZendesk()
+    pages = list(make(fake).fetch(None))
+    assert pages[-1].checkpoint == {"articles_start_time": T0 + 400, "tickets_cursor": "c5"}
+    again = list(make(fake).fetch(pages[-1].checkpoint))
+    assert all(not p.documents and not p.deleted for p in again)
+
+
+# -- write-back --------------------------------------------------------------------------------
+def test_add_note_is_private_put() -> None:
+    fake = FakeZendesk()
+    make(fake).add_note("42", "Draft: try clearing cookies")
+    assert fake.calls == [("PUT", "/api/v2/tickets/42.json", {},
+                           {"ticket": {"comment": {"body": "Draft: try clearing cookies",
+                                                   "public": False}}})]
+
+
+def test_add_tags_adds_with_put() -> None:
+    fake = FakeZendesk()
+    make(fake).add_tags("42", ["billing", "refund"])
+    assert fake.calls == [("PUT", "/api/v2/tickets/42/tags", {}, {"tags": ["billing", "refund"]})]
+
+
+def test_create_ticket_posts_transcript_requester_and_tags() -> None:
+    fake = FakeZendesk(fail_at=frozenset({1}))  # the POST is retried: it carries an idempotency key
+    request = EscalationRequest(subject="Refund stuck", transcript="user: where is my refund?",
+                                customer_id="c1", customer_email="ann@example.com",
+                                customer_name="Ann", triage={"priority": "high",
+                                                             "tags": ["billing"]})
+    assert make(fake).create_ticket(request) == "777"
+    method, path, _, body = fake.calls[-1]
+    assert (method, path) == ("POST", "/api/v2/tickets.json") and len(fake.calls) == 2
+    assert body == {"ticket": {
+        "subject": "Refund stuck",
+        "comment": {"body": "user: where is my refund?", "public": False},
+        "requester": {"email": "ann@example.com", "name": "Ann"},
+        "tags": ["billing", "deskpilot_escalation"], "priority": "high"}}
+
+
+def test_tag_vocabulary_follows_cursor() -> None:
+    assert make(FakeZendesk()).tag_vocabulary() == [f"tag{k}" for k in range(5)]
+
+
+# -- webhooks ----------------------------------------------------------------------------------
+def signed(body: bytes, secret: str = "whsec", at: datetime | None = None) -> dict[str, str]:
+    timestamp = (at or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    digest = hmac.new(secret.encode(), timestamp.encode() + body, hashlib.sha256).digest()
+    return {"X-Zendesk-Webhook-Signature": base64.b64encode(digest).decode(),
+            "X-Zendesk-Webhook-Signature-Timestamp": timestamp}
+
+
+def test_webhook_signatures() -> None:
+    connector, body = make(FakeZendesk()), b'{"type":"zen:event-type:ticket.created"}'
+    assert connector.verify_webhook(signed(body), body)
+    lower = {k.lower(): v for k, v in signed(body).items()}
+    assert connector.verify_webhook(lower, body)
+    assert not connector.verify_webhook(signed(body, secret="wrong"), body)
+    assert not connector.verify_webhook(signed(body), body + b" ")
+    stale = datetime.now(UTC) - timedelta(minutes=6)
+    assert not connector.verify_webhook(signed(body, at=stale), body)
+    assert not connector.verify_webhook({}, body)
+
+
+def test_options_require_a_site_and_credentials() -> None:
+    with pytest.raises(ValueError, match="subdomain"):
+        ZendeskConnector.Options(email="a@b.c", api_token="t")
+    with pytest.raises(ValueError, match="api_token"):
+        ZendeskConnector.Options(subdomain="acme")
+    opts = ZendeskConnector.Options(subdomain="acme", oauth_token="o")
+    assert opts.url == "https://acme.zendesk.com"
+
+
+def test_oauth_token_is_sent_as_bearer() -> None:
+    seen: list[str | None] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers.get("Authorization"))
+        return httpx.Response(200, json={"tags": [], "meta": {"has_more": False}})
+
+    opts = ZendeskConnector.Options(base_url=BASE, oauth_token="oauth-xyz")
+    ZendeskConnector("zd", opts, transport=httpx.MockTransport(handler)).tag_vocabulary()
+    assert seen == ["Bearer oauth-xyz"]
+
+
+def test_registered_through_the_hook() -> None:
+    from connectors import zendesk
+
+    registered: list[type[Connector]] = []
+    zendesk.register_connectors(registered.append)
+    assert registered == [ZendeskConnector]
+    assert ZendeskConnector.from_config("zd", {"subdomain": "acme", "oauth_token": "o"})
+
+
+class TestZendeskContract(ConnectorContract):
+    @pytest.fixture
+    def connector(self) -> ZendeskConnector:
+        return make(FakeZendesk(throttle_every=3))
+
+    @pytest.fixture
+    def private_comment_bodies(self) -> list[str]:
+        return [PRIVATE_NOTE, PRIVATE_FIRST]
+
