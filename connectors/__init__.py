@@ -1,0 +1,1 @@
+"""Built-in helpdesk connectors, registered through the `deskpilot` entry-point group."""
