@@ -1,0 +1,330 @@
+"""Intercom: Help Center articles and conversations in, notes, tags and escalations out.
+
+- articles: `GET /articles` (page-numbered); Intercom cannot filter them by date, so every sync
+  lists them and keeps those changed since the last one; `state: "draft"` is unpublished.
+- conversations: `POST /conversations/search` on `updated_at`, cursor-paginated
+  (`starting_after`), parts from `GET /conversations/{id}` (Intercom returns at most 500 parts);
+  notes become `Comment(public=False)`.
+
+Intercom timestamps are whole seconds, so "changed since" must include the last synced second
+(something may have changed in it after we looked): the checkpoint keeps that second and the ids
+already synced in it (`edge`), which are skipped unless they changed again.
+
+Escalation (`create_ticket`): Deskpilot's chat is not an Intercom conversation, so by default a
+conversation is opened on behalf of the customer (found or created by email) with the transcript,
+then assigned to `escalation_assignee_id`. When triage carries `intercom_conversation_id` (the
+chat came from Intercom), that conversation is assigned instead and the transcript is left as a
+note. Either way the conversation id is returned.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import hmac
+import time
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+from html.parser import HTMLParser
+from typing import Any, ClassVar, Literal
+
+import httpx
+from pydantic import Field, SecretStr
+
+import deskpilot
+from deskpilot import (
+    RETRY_SAFE,
+    Article,
+    Capability,
+    Comment,
+    Connector,
+    ConnectorOptions,
+    EscalationRequest,
+    NotSupported,
+    SyncPage,
+    Ticket,
+    make_client,
+)
+
+HOSTS = {"us": "https://api.intercom.io", "eu": "https://api.eu.intercom.io",
+         "au": "https://api.au.intercom.io"}
+# Part types a customer sees; anything else with a body (notes, assignments, unknown new
+# types) is treated as internal, so a type Intercom adds later cannot leak.
+PUBLIC_PARTS = frozenset({"comment", "open", "close"})
+AUTHOR_ROLES = {"admin": "agent", "team": "agent", "bot": "system", "user": "customer",
+                "lead": "customer", "contact": "customer"}
+STATUSES = {"open": "open", "snoozed": "pending", "closed": "solved"}
+
+
+class IntercomOptions(ConnectorOptions):
+    access_token: SecretStr
+    intercom_version: str = "2.11"
+    region: Literal["us", "eu", "au"] = "us"
+    base_url: str | None = None  # overrides region: a proxy, or a fake in tests
+    admin_id: str | None = None  # the teammate notes, tags and assignments are made as
+    escalation_assignee_id: str | None = None  # team or admin that escalations go to
+    client_secret: SecretStr | None = None  # the app's client secret, signs webhooks
+    updated_since: int = 0  # epoch seconds the first sync starts from
+    include_articles: bool = True
+    include_conversations: bool = True
+    per_page: int = Field(150, ge=1, le=150)
+
+
+class _Text(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.parts: list[str] = []
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)
+
+    def handle_starttag(self, tag: str, attrs: Any) -> None:
+        if tag in {"p", "br", "div", "li"}:
+            self.parts.append("\n")
+
+
+def strip_html(html: str | None) -> str:
+    parser = _Text()
+    parser.feed(html or "")
+    parser.close()
+    return "\n".join(line.strip() for line in "".join(parser.parts).splitlines()
+                     if line.strip())
+
+
+def _epoch(value: int | None) -> datetime | None:
+    return datetime.fromtimestamp(value, UTC) if value else None
+
+
+class _Window:
+    """One stream's progress in the checkpoint: synced up to second `since` (ids in `edge`
+    synced at exactly `since`), plus where the current pass is and the newest second it saw."""
+
+    def __init__(self, state: dict[str, Any], start: int) -> None:
+        self.state = state
+        state.setdefault("since", start)
+        state.setdefault("edge", [])
+        state.setdefault("seen_max", state["since"])
+        state.setdefault("seen_edge", list(state["edge"]))
+
+    def is_new(self, item_id: str, updated: int) -> bool:
+        since = self.state["since"]
+        return updated > since or (updated == since and item_id not in self.state["edge"])
+
+    def saw(self, item_id: str, updated: int) -> None:
+        if updated > self.state["seen_max"]:
+            self.state["seen_max"], self.state["seen_edge"] = updated, [item_id]
+        elif updated == self.state["seen_max"] and item_id not in self.state["seen_edge"]:
+            self.state["seen_edge"].append(item_id)
+
+    def finish(self, position_key: str) -> None:
+        self.state.update(since=self.state["seen_max"], edge=list(self.state["seen_edge"]))
+        self.state[position_key] = None
+
+
+class IntercomConnector(Connector):
+    type: ClassVar[str] = "intercom"
+    capabilities: ClassVar[frozenset[Capability]] = frozenset(
+        {Capability.NOTES, Capability.TAGS, Capability.TICKETS, Capability.WEBHOOKS}
+    )
+    Options = IntercomOptions
+    options: IntercomOptions
+
+    def __init__(
+        self,
+        name: str,
+        options: IntercomOptions,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Any = time.sleep,
+    ) -> None:
+        super().__init__(name, options)
+        self._tag_ids: dict[str, str] = {}
+        self._http = make_client(
+            (options.base_url or HOSTS[options.region]).rstrip("/"),
+            headers={
+                "Authorization": f"Bearer {options.access_token.get_secret_value()}",
+                # Pinned: an unversioned call gets whatever version the app defaults to.
+                "Intercom-Version": options.intercom_version,
+            },
+            transport=transport,
+            sleep=sleep,
+        )
+
+    def _call(self, method: str, path: str, *, retry_safe: bool = False, **kwargs: Any
+              ) -> dict[str, Any]:
+        extensions = RETRY_SAFE if retry_safe else None
+        response = self._http.request(method, path, extensions=extensions, **kwargs)
+        response.raise_for_status()
+        return response.json()
+
+    # -- reading ----------------------------------------------------------------------------
+    def fetch(self, checkpoint: dict[str, Any] | None) -> Iterator[SyncPage]:
+        state: dict[str, Any] = {"articles": {}, "conversations": {}}
+        for key, value in (checkpoint or {}).items():
+            state[key] = dict(value)
+        if self.options.include_articles:
+            yield from self._article_pages(state)
+        if self.options.include_conversations:
+            yield from self._conversation_pages(state)
+
+    def _article_pages(self, state: dict[str, Any]) -> Iterator[SyncPage]:
+        window = _Window(state["articles"], self.options.updated_since)
+        page = state["articles"].get("page") or 1
+        while True:
+            data = self._call("GET", "/articles",
+                              params={"page": page, "per_page": self.options.per_page})
+            articles = []
+            for raw in data.get("data", []):
+                article_id, updated = str(raw["id"]), int(raw.get("updated_at") or 0)
+                if window.is_new(article_id, updated):
+                    articles.append(self._article(raw))
+                window.saw(article_id, updated)
+            pages = data.get("pages") or {}
+            if page >= int(pages.get("total_pages") or 1):
+                window.finish("page")
+                yield SyncPage(documents=articles, checkpoint=copy.deepcopy(state))
+                return
+            page += 1
+            state["articles"]["page"] = page
+            yield SyncPage(documents=articles, checkpoint=copy.deepcopy(state))
+
+    def _article(self, raw: dict[str, Any]) -> Article:
+        return Article(
+            id=str(raw["id"]),
+            title=raw.get("title") or "",
+            body_html=raw.get("body") or "",
+            url=raw.get("url"),
+            locale=raw.get("default_locale") or "en",
+            updated_at=_epoch(raw.get("updated_at")),
+            published=raw.get("state") != "draft",
+        )
+
+    def _conversation_pages(self, state: dict[str, Any]) -> Iterator[SyncPage]:
+        window = _Window(state["conversations"], self.options.updated_since)
+        # `>` on the second before `since`: the edge second is included, its synced ids skipped.
+        after = max(state["conversations"]["since"] - 1, 0)
+        while True:
+            pagination: dict[str, Any] = {"per_page": self.options.per_page}
+            if cursor := state["conversations"].get("starting_after"):
+                pagination["starting_after"] = cursor
+            query = {"query": {"field": "updated_at", "operator": ">", "value": after},
+                     "pagination": pagination}
+            data = self._call("POST", "/conversations/search", json=query, retry_safe=True)
+            tickets = []
+            for raw in data.get("conversations", []):
+                conversation_id, updated = str(raw["id"]), int(raw.get("updated_at") or 0)
+                if window.is_new(conversation_id, updated):
+                    tickets.append(self._ticket(conversation_id))
+                window.saw(conversation_id, updated)
+            following = ((data.get("pages") or {}).get("next") or {}).get("starting_after")
+            if not following:
+                window.finish("starting_after")
+                yield SyncPage(documents=tickets, checkpoint=copy.deepcopy(state))
+                return
+            state["conversations"]["starting_after"] = following
+            yield SyncPage(documents=tickets, checkpoint=copy.deepcopy(state))
+
+    def _ticket(self, conversation_id: str) -> Ticket:
+        raw = self._call("GET", f"/conversations/{conversation_id}",
+                         params={"display_as": "plaintext"})
+        source = raw.get("source") or {}
+        description = strip_html(source.get("body"))
+        comments = [
+            Comment(
+                author_role=AUTHOR_ROLES.get((part.get("author") or {}).get("type"), "agent"),
+                body=strip_html(part["body"]),
+                public=part.get("part_type") in PUBLIC_PARTS,
+                created_at=_epoch(part.get("created_at")),
+            )
+            for part in (raw.get("conversation_parts") or {}).get("conversation_parts", [])
+            if part.get("body")
+        ]
+        subject = raw.get("title") or strip_html(source.get("subject"))
+        return Ticket(
+            id=conversation_id,
+            subject=subject or (description.splitlines() or [""])[0][:120],
+            description=description,
+            comments=comments,
+            tags=[tag["name"] for tag in (raw.get("tags") or {}).get("tags", [])],
+            status=STATUSES.get(raw.get("state") or "", raw.get("state") or "open"),
+            priority="high" if raw.get("priority") == "priority" else None,
+            updated_at=_epoch(raw.get("updated_at")),
+        )
+
+    def tag_vocabulary(self) -> list[str]:
+        tags = self._call("GET", "/tags").get("data", [])
+        self._tag_ids.update({tag["name"]: str(tag["id"]) for tag in tags})
+        return [tag["name"] for tag in tags]
+
+    # -- writing ----------------------------------------------------------------------------
+    def _admin(self) -> str:
+        if not self.options.admin_id:
+            raise NotSupported(f"connector {self.name!r}: set admin_id to write to Intercom")
+        return self.options.admin_id
+
+    def add_note(self, ticket_id: str, body: str) -> None:
+        self._call("POST", f"/conversations/{ticket_id}/reply", json={
+            "message_type": "note", "type": "admin", "admin_id": self._admin(), "body": body})
+
+    def _tag_id(self, name: str) -> str:
+        if name not in self._tag_ids:
+            self.tag_vocabulary()
+        if name not in self._tag_ids:
+            # Create-or-update by name: repeating it is harmless.
+            tag = self._call("POST", "/tags", json={"name": name}, retry_safe=True)
+            self._tag_ids[name] = str(tag["id"])
+        return self._tag_ids[name]
+
+    def add_tags(self, ticket_id: str, tags: list[str]) -> None:
+        admin_id = self._admin()
+        for name in tags:
+            self._call("POST", f"/conversations/{ticket_id}/tags",
+                       json={"id": self._tag_id(name), "admin_id": admin_id}, retry_safe=True)
+
+    def _contact_id(self, request: EscalationRequest) -> str:
+        if request.customer_email:
+            found = self._call("POST", "/contacts/search", retry_safe=True, json={
+                "query": {"field": "email", "operator": "=", "value": request.customer_email}})
+            if found.get("data"):
+                return str(found["data"][0]["id"])
+            contact = {"role": "user", "email": request.customer_email,
+                       "external_id": request.customer_id, "name": request.customer_name}
+        else:
+            contact = {"role": "lead", "name": request.customer_name or request.customer_id}
+        created = self._call("POST", "/contacts",
+                             json={k: v for k, v in contact.items() if v is not None})
+        return str(created["id"])
+
+    def create_ticket(self, request: EscalationRequest) -> str:
+        admin_id = self._admin()
+        conversation_id = request.triage.get("intercom_conversation_id")
+        if conversation_id:
+            self.add_note(str(conversation_id), f"{request.subject}\n\n{request.transcript}")
+        else:
+            message = self._call("POST", "/conversations", json={
+                "from": {"type": "user", "id": self._contact_id(request)},
+                "body": f"{request.subject}\n\n{request.transcript}"})
+            conversation_id = message.get("conversation_id") or message["id"]
+        if self.options.escalation_assignee_id:
+            # Re-assigning to the same assignee changes nothing: safe to repeat.
+            self._call("POST", f"/conversations/{conversation_id}/parts", retry_safe=True, json={
+                "message_type": "assignment", "type": "admin", "admin_id": admin_id,
+                "assignee_id": self.options.escalation_assignee_id})
+        return str(conversation_id)
+
+    def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> bool:
+        if self.options.client_secret is None:
+            return False
+        lower = {k.lower(): v for k, v in headers.items()}
+        signature = lower.get("x-hub-signature", "")
+        secret = self.options.client_secret.get_secret_value().encode()
+        expected = "sha1=" + hmac.new(secret, body, hashlib.sha1).hexdigest()
+        return hmac.compare_digest(expected, signature)
+
+    def close(self) -> None:
+        self._http.close()
+
+
+@deskpilot.hookimpl
+def register_connectors(register: Any) -> None:
+    register(IntercomConnector)
