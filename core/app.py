@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from core.config import Settings
-from core.routes import health
+from core.routes import chatkit, health
 from core.services import Services
 
 log = logging.getLogger(__name__)
@@ -40,4 +40,5 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     )
     app.state.services = services
     app.include_router(health.router)
+    app.include_router(chatkit.router)
     return app

@@ -3,7 +3,8 @@
 from alembic import context
 from sqlmodel import SQLModel
 
-import core.tables  # noqa: F401 - registers the tables on SQLModel.metadata
+import core.chat.tables  # noqa: F401 - registers the tables on SQLModel.metadata
+import core.tables  # noqa: F401
 
 engine = context.config.attributes["engine"]
 

@@ -1,0 +1,1 @@
+"""The customer chat: a ChatKit server, its user-scoped store, attachments and visitor identity."""

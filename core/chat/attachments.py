@@ -1,0 +1,154 @@
+"""Attachments with two-phase upload to local disk.
+
+1. `attachments.create` checks the declared size and MIME type against `ChatSettings` and
+   returns an attachment whose upload descriptor points at
+   `POST /chatkit/attachments/{id}/upload`.
+2. That route streams the bytes (raw body, or the `file` part of a multipart form) to
+   `<data_dir>/attachments/<id>`, enforcing the same limits, and clears the descriptor.
+Only the owner may upload, preview or delete an attachment.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from chatkit.store import AttachmentStore, NotFoundError
+from chatkit.types import (
+    Attachment,
+    AttachmentCreateParams,
+    AttachmentUploadDescriptor,
+    FileAttachment,
+    ImageAttachment,
+)
+
+from core.chat.context import RequestContext
+from core.chat.store import ChatStore, new_id
+from core.config import ChatSettings
+
+_SAFE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+class AttachmentError(Exception):
+    """An attachment the client cannot have: carries the HTTP status and a clear message."""
+
+    def __init__(self, status_code: int, message: str) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.message = message
+
+
+def _media_type(mime_type: str) -> str:
+    return mime_type.split(";", 1)[0].strip().lower()
+
+
+class LocalAttachmentStore(AttachmentStore[RequestContext]):
+    def __init__(self, store: ChatStore, settings: ChatSettings, data_dir: Path) -> None:
+        self.store = store
+        self.settings = settings
+        self.directory = data_dir / "attachments"
+
+    def generate_attachment_id(self, mime_type: str, context: RequestContext) -> str:
+        return new_id("attachment")
+
+    def path(self, attachment_id: str) -> Path:
+        if not _SAFE_ID.match(attachment_id):  # never let an id walk out of the directory
+            raise AttachmentError(404, "attachment not found")
+        return self.directory / attachment_id
+
+    def check_type(self, mime_type: str) -> str:
+        media_type = _media_type(mime_type)
+        allowed = [_media_type(t) for t in self.settings.allowed_attachment_types]
+        if media_type not in allowed:
+            raise AttachmentError(
+                415,
+                f"attachments of type {media_type or '(none)'} are not accepted; "
+                f"allowed: {', '.join(allowed) or 'none'}",
+            )
+        return media_type
+
+    def check_size(self, size: int) -> None:
+        limit = self.settings.max_attachment_bytes
+        if size > limit:
+            raise AttachmentError(
+                413, f"attachment is {size} bytes, more than the limit of {limit} bytes"
+            )
+
+    async def create_attachment(
+        self, input: AttachmentCreateParams, context: RequestContext
+    ) -> Attachment:
+        media_type = self.check_type(input.mime_type)
+        if input.size < 0:
+            raise AttachmentError(400, "attachment size must not be negative")
+        self.check_size(input.size)
+        attachment_id = self.generate_attachment_id(media_type, context)
+        base = f"{context.base_url.rstrip('/')}/chatkit/attachments/{attachment_id}"
+        fields = {
+            "id": attachment_id,
+            "name": input.name[:255],
+            "mime_type": media_type,
+            "upload_descriptor": AttachmentUploadDescriptor(url=f"{base}/upload", method="POST"),
+        }
+        if media_type.startswith("image/"):
+            return ImageAttachment(**fields, preview_url=f"{base}/preview")
+        return FileAttachment(**fields)
+
+    async def _owned(self, attachment_id: str, context: RequestContext) -> Attachment:
+        try:
+            return await self.store.load_attachment(attachment_id, context)
+        except NotFoundError:
+            raise AttachmentError(404, "attachment not found") from None
+
+    async def receive_upload(
+        self,
+        attachment_id: str,
+        mime_type: str | None,
+        chunks: AsyncIterator[bytes],
+        context: RequestContext,
+    ) -> Attachment:
+        """Store the uploaded bytes of the user's own attachment, within the limits."""
+        attachment = await self._owned(attachment_id, context)
+        if attachment.upload_descriptor is None:
+            raise AttachmentError(409, "this attachment has already been uploaded")
+        if mime_type and self.check_type(mime_type) != attachment.mime_type:
+            raise AttachmentError(
+                415, f"uploaded {_media_type(mime_type)}, but the attachment was created as "
+                f"{attachment.mime_type}",
+            )
+        target = self.path(attachment.id)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        partial = target.with_suffix(".part")
+        size = 0
+        try:
+            with partial.open("wb") as handle:
+                async for chunk in chunks:
+                    size += len(chunk)
+                    self.check_size(size)
+                    handle.write(chunk)
+            os.replace(partial, target)  # a reader never sees half a file
+        finally:
+            partial.unlink(missing_ok=True)
+        uploaded = attachment.model_copy(update={"upload_descriptor": None})
+        await self.store.save_attachment(uploaded, context)
+        return uploaded
+
+    async def preview(self, attachment_id: str, context: RequestContext) -> tuple[Path, str]:
+        """The stored file and its MIME type, for the owner only."""
+        attachment = await self._owned(attachment_id, context)
+        path = self.path(attachment.id)
+        if attachment.upload_descriptor is not None or not path.is_file():
+            raise AttachmentError(404, "attachment has not been uploaded yet")
+        return path, attachment.mime_type
+
+    async def delete_attachment(self, attachment_id: str, context: RequestContext) -> None:
+        # Ownership first: load_attachment raises NotFoundError for someone else's attachment.
+        attachment = await self.store.load_attachment(attachment_id, context)
+        self.discard_files([attachment.id])
+
+    def discard_files(self, attachment_ids: list[str]) -> None:
+        for attachment_id in attachment_ids:
+            with contextlib.suppress(AttachmentError):
+                self.path(attachment_id).unlink(missing_ok=True)

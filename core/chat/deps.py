@@ -1,0 +1,66 @@
+"""FastAPI dependencies for the chat endpoints: the chat runtime and the visitor's identity."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Header, HTTPException, Request, Response, status
+
+from core.chat.context import RequestContext
+from core.chat.identity import SESSION_COOKIE, SESSION_MAX_AGE, Identity, IdentityError
+from core.chat.runtime import ChatRuntime, build_chat
+from core.deps import ServicesDep
+
+
+def get_chat(request: Request, services: ServicesDep) -> ChatRuntime:
+    """Built on first use and kept on the app: one server, store and key per app."""
+    chat = getattr(request.app.state, "chat", None)
+    if chat is None:
+        chat = request.app.state.chat = build_chat(services)
+    return chat
+
+
+ChatDep = Annotated[ChatRuntime, Depends(get_chat)]
+
+
+def get_identity(
+    request: Request,
+    chat: ChatDep,
+    authorization: Annotated[str | None, Header()] = None,
+    x_deskpilot_user_token: Annotated[str | None, Header()] = None,
+) -> Identity:
+    """A signed user token (Authorization: Bearer, or X-Deskpilot-User-Token), else the
+    anonymous session cookie; 401 when neither may be used."""
+    scheme, _, bearer = (authorization or "").partition(" ")
+    token = bearer.strip() if scheme.lower() == "bearer" else None
+    try:
+        return chat.identities.resolve(token or x_deskpilot_user_token,
+                                       request.cookies.get(SESSION_COOKIE))
+    except IdentityError as exc:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED, str(exc), headers={"WWW-Authenticate": "Bearer"}
+        ) from None
+
+
+IdentityDep = Annotated[Identity, Depends(get_identity)]
+
+
+def request_context(request: Request, identity: IdentityDep) -> RequestContext:
+    return RequestContext(user_id=identity.user_id, base_url=str(request.base_url))
+
+
+ContextDep = Annotated[RequestContext, Depends(request_context)]
+
+
+def remember_session(response: Response, request: Request, identity: Identity) -> Response:
+    """Set the anonymous session cookie on a visitor's first response."""
+    if identity.new_session is not None:
+        response.set_cookie(
+            SESSION_COOKIE,
+            identity.new_session,
+            max_age=SESSION_MAX_AGE,
+            httponly=True,
+            samesite="lax",
+            secure=request.url.scheme == "https",
+        )
+    return response

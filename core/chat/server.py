@@ -1,0 +1,172 @@
+"""Deskpilot's ChatKit server: runs the customer agent over the thread's history.
+
+The agent itself comes from `core.agent` (built per turn, so tools see the thread and the user);
+this module only feeds it history and turns its streamed run into ChatKit events.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from agents import Agent, RunConfig, Runner
+from chatkit.agents import AgentContext, ThreadItemConverter, stream_agent_response
+from chatkit.server import ChatKitServer
+from chatkit.types import (
+    AssistantMessageContent,
+    AssistantMessageItem,
+    Attachment,
+    FeedbackKind,
+    ThreadItem,
+    ThreadItemAddedEvent,
+    ThreadItemDoneEvent,
+    ThreadItemRemovedEvent,
+    ThreadItemReplacedEvent,
+    ThreadItemUpdatedEvent,
+    ThreadMetadata,
+    ThreadStreamEvent,
+    UserMessageItem,
+    UserMessageTagContent,
+    UserMessageTextContent,
+)
+from openai.types.responses import ResponseInputTextParam
+
+from core.chat.attachments import LocalAttachmentStore
+from core.chat.context import RequestContext
+from core.chat.store import ChatStore
+
+if TYPE_CHECKING:
+    from core.services import Services
+
+AgentBuilder = Callable[["Services", AgentContext[RequestContext]], Agent[Any]]
+RunConfigBuilder = Callable[["Services"], RunConfig]
+
+HISTORY_ITEMS = 40
+TITLE_CHARS = 60
+HANDOFF_MESSAGE = (
+    "Thanks for your patience: this conversation has been handed to our support team, "
+    "and a person will answer you here as soon as possible."
+)
+
+
+class HistoryConverter(ThreadItemConverter):
+    """The SDK converter raises on attachments and tags; describe them to the model as text."""
+
+    async def attachment_to_message_content(self, attachment: Attachment) -> Any:
+        return ResponseInputTextParam(
+            type="input_text",
+            text=f"[The customer attached a file: {attachment.name} ({attachment.mime_type})]",
+        )
+
+    async def tag_to_message_content(self, tag: UserMessageTagContent) -> Any:
+        return ResponseInputTextParam(
+            type="input_text", text=f"@{tag.text}: {json.dumps(tag.data, default=str)}"
+        )
+
+
+def title_from(message: UserMessageItem) -> str | None:
+    text = " ".join(
+        part.text for part in message.content if isinstance(part, UserMessageTextContent)
+    )
+    text = " ".join(text.split())
+    if not text:
+        return None
+    return text if len(text) <= TITLE_CHARS else text[: TITLE_CHARS - 1].rstrip() + "…"
+
+
+class DeskpilotChatServer(ChatKitServer[RequestContext]):
+    store: ChatStore
+
+    def __init__(
+        self,
+        services: Services,
+        store: ChatStore,
+        attachment_store: LocalAttachmentStore,
+        build_agent: AgentBuilder,
+        run_config: RunConfigBuilder,
+    ) -> None:
+        super().__init__(store, attachment_store)
+        self.services = services
+        self.build_agent = build_agent
+        self.run_config = run_config
+        self.converter = HistoryConverter()
+
+    async def respond(
+        self,
+        thread: ThreadMetadata,
+        input_user_message: UserMessageItem | None,
+        context: RequestContext,
+    ) -> AsyncIterator[ThreadStreamEvent]:
+        if input_user_message is not None and not thread.title:
+            # The server saves the thread and tells the client when respond() changes it.
+            thread.title = title_from(input_user_message)
+        if thread.metadata.get("escalated"):
+            # A person owns the conversation now: the bot must not answer over them.
+            handoff = self._assistant_message(thread, HANDOFF_MESSAGE, context)
+            yield ThreadItemDoneEvent(item=handoff)
+            return
+        agent_context = AgentContext[RequestContext](
+            thread=thread, store=self.store, request_context=context
+        )
+        agent_input = await self.converter.to_agent_input(await self._history(thread, context))
+        result = Runner.run_streamed(
+            self.build_agent(self.services, agent_context),
+            agent_input,
+            context=agent_context,
+            run_config=self.run_config(self.services),
+        )
+        async for event in self._unique_message_ids(
+            thread, context, stream_agent_response(agent_context, result)
+        ):
+            yield event
+
+    async def add_feedback(
+        self, thread_id: str, item_ids: list[str], feedback: FeedbackKind, context: RequestContext
+    ) -> None:
+        await self.store.add_feedback(thread_id, item_ids, feedback, context)
+
+    async def _history(self, thread: ThreadMetadata, context: RequestContext) -> list[ThreadItem]:
+        # The latest items only, oldest first: bounded prompt size on long conversations.
+        page = await self.store.load_thread_items(thread.id, None, HISTORY_ITEMS, "desc", context)
+        return list(reversed(page.data))
+
+    def _assistant_message(
+        self, thread: ThreadMetadata, text: str, context: RequestContext
+    ) -> AssistantMessageItem:
+        return AssistantMessageItem(
+            id=self.store.generate_item_id("message", thread, context),
+            thread_id=thread.id,
+            created_at=datetime.now(),
+            content=[AssistantMessageContent(text=text)],
+        )
+
+    async def _unique_message_ids(
+        self,
+        thread: ThreadMetadata,
+        context: RequestContext,
+        events: AsyncIterator[ThreadStreamEvent],
+    ) -> AsyncIterator[ThreadStreamEvent]:
+        """Give each assistant message of this turn a fresh store id.
+
+        ChatKit reuses the model's message ids as item ids, and Chat Completions providers send
+        the same placeholder id for every message, so messages would overwrite each other in
+        the store (chatkit-python #36). Ids of older items (a continued workflow) are kept.
+        """
+        fresh: dict[str, str] = {}
+
+        def renamed(item: ThreadItem) -> ThreadItem:
+            if isinstance(item, AssistantMessageItem) and item.id not in fresh:
+                fresh[item.id] = self.store.generate_item_id("message", thread, context)
+            if item.id in fresh:
+                return item.model_copy(update={"id": fresh[item.id]})
+            return item
+
+        async for event in events:
+            match event:
+                case ThreadItemAddedEvent() | ThreadItemDoneEvent() | ThreadItemReplacedEvent():
+                    event = event.model_copy(update={"item": renamed(event.item)})
+                case ThreadItemUpdatedEvent() | ThreadItemRemovedEvent() if event.item_id in fresh:
+                    event = event.model_copy(update={"item_id": fresh[event.item_id]})
+            yield event
