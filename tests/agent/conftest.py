@@ -10,8 +10,8 @@ import pytest
 from core.config import Settings
 from core.plugins import load_plugins
 from core.services import Services
-from knowledge.interfaces import Passage, SearchFilter
 from deskpilot import Audience, DocumentKind
+from knowledge.interfaces import Passage, SearchFilter
 
 
 def passage(title: str, text: str, score: float, url: str | None = None,
