@@ -5,10 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, Integer, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Integer, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from core.tables import utcnow
+
+
+def _naive(index: bool = False) -> Column[datetime]:
+    # ChatKit's timestamps are naive; keep them as given (sqlmodel's default wants aware ones).
+    return Column(DateTime(), nullable=False, index=index)
 
 
 class ChatThread(SQLModel, table=True):
@@ -19,7 +24,7 @@ class ChatThread(SQLModel, table=True):
 
     id: str = Field(primary_key=True)
     user_id: str
-    created_at: datetime
+    created_at: datetime = Field(sa_column=_naive())
     title: str | None = None
     status: str = "active"
     # `metadata` is taken by SQLModel itself; the column keeps the plain name.
@@ -48,7 +53,7 @@ class ChatItem(SQLModel, table=True):
     id: str
     thread_id: str = Field(foreign_key="chat_thread.id", ondelete="CASCADE")
     user_id: str = Field(index=True)
-    created_at: datetime
+    created_at: datetime = Field(sa_column=_naive())
     type: str
     data: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
 
@@ -59,7 +64,7 @@ class ChatAttachment(SQLModel, table=True):
     id: str = Field(primary_key=True)
     user_id: str = Field(index=True)
     thread_id: str | None = Field(default=None, index=True)
-    created_at: datetime = Field(default_factory=utcnow)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_naive())
     data: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
 
 
@@ -74,4 +79,4 @@ class ChatFeedback(SQLModel, table=True):
     item_id: str
     user_id: str = Field(index=True)
     kind: str  # positive | negative
-    created_at: datetime = Field(default_factory=utcnow, index=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_naive(index=True))
