@@ -91,7 +91,8 @@ def _persisted(checkpoint: dict[str, Any] | None, where: str) -> dict[str, Any] 
     try:
         return json.loads(json.dumps(checkpoint))
     except (TypeError, ValueError) as exc:
-        violation("checkpoint-json", f"{where} checkpoint {checkpoint!r} is not JSON: {exc}")
+        error = exc
+    violation("checkpoint-json", f"{where} checkpoint {checkpoint!r} is not JSON: {error}")
 
 
 class ConnectorContract:
