@@ -8,14 +8,21 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from core import local_server
 from core.config import Settings
-from core.routes import chatkit, health
+from core.routes import chatkit, health, search, sync, widget
 from core.services import Services
+from core.workers import start_workers, stop_workers
+from knowledge.schedule import start_scheduler
 
 log = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, services: Services | None = None, serving: bool = False
+) -> FastAPI:
+    """`serving=True` is `deskpilot serve`: it also runs the scheduled syncs and writes
+    <data_dir>/server.json so that CLI commands can reach this process."""
     services = services or Services(settings or Settings())
 
     @asynccontextmanager
@@ -27,9 +34,15 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         failed = [i.name for i in services.plugins.infos.values() if i.status == "failed"]
         if failed:
             log.warning("plugins that failed to load and were skipped: %s", ", ".join(failed))
+        if serving:
+            app.state.server_token = local_server.announce(services.settings)
+            scheduler = start_scheduler(services)
         try:
             yield
         finally:
+            if serving:
+                scheduler.stop()
+                local_server.withdraw(services.settings, app.state.server_token)
             services.close()
 
     app = FastAPI(
@@ -41,4 +54,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.state.services = services
     app.include_router(health.router)
     app.include_router(chatkit.router)
+    app.include_router(sync.router)
+    app.include_router(search.router)
+    app.include_router(widget.router)
     return app

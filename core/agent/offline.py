@@ -43,8 +43,8 @@ MODEL_NAME = "deskpilot-offline"
 # Confidence: the top passage must clear both bars. Scores are the Searcher's fused scores;
 # the lexical bar catches off-topic questions that still get a top-ranked (rank-based) hit.
 # How these were chosen is in docs/offline-model.md.
-MIN_SCORE = 0.5
-MIN_TERM_COVERAGE = 0.3
+MIN_SCORE = 1.0
+MIN_TERM_COVERAGE = 0.5
 # A second source is cited only when it is nearly as good as the first.
 SECOND_SOURCE_RATIO = 0.6
 EXCERPT_CHARS = 280
