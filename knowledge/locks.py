@@ -1,0 +1,117 @@
+"""One sync per connector at a time, across threads, processes and API workers.
+
+The lock is a row in `sync_lock` (connector, holder, expires_at). Taking it is one atomic
+statement — UPDATE the row if it has expired, else INSERT it (the primary key refuses a second
+holder) — so it works the same on SQLite and PostgreSQL. The holder renews the expiry while it
+works; a crashed holder stops renewing and its lock lapses after `ttl` seconds.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+
+from core.tables import SyncLock, utcnow
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TTL = 120.0
+_table = SyncLock.__table__
+
+
+class SyncLocked(RuntimeError):
+    """Another holder runs a sync of this connector."""
+
+    def __init__(self, connector: str, holder: str) -> None:
+        super().__init__(f"sync for {connector} already running (holder {holder})")
+        self.connector = connector
+        self.holder = holder
+
+
+def new_holder() -> str:
+    """host:pid:random — says who holds a lock when someone asks."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def try_acquire(engine: Engine, connector: str, holder: str, ttl: float = DEFAULT_TTL) -> bool:
+    now = utcnow()
+    expires = now + timedelta(seconds=ttl)
+    with engine.begin() as conn:
+        taken = conn.execute(
+            update(_table)
+            .where(_table.c.connector == connector, _table.c.expires_at < now)
+            .values(holder=holder, expires_at=expires)
+        ).rowcount
+    if taken:
+        return True
+    try:
+        with engine.begin() as conn:
+            conn.execute(insert(_table).values(connector=connector, holder=holder,
+                                               expires_at=expires))
+    except IntegrityError:  # a live row exists: someone else holds it
+        return False
+    return True
+
+
+def current_holder(engine: Engine, connector: str) -> str | None:
+    with engine.connect() as conn:
+        return conn.execute(
+            select(_table.c.holder).where(_table.c.connector == connector)
+        ).scalar_one_or_none()
+
+
+def renew(engine: Engine, connector: str, holder: str, ttl: float = DEFAULT_TTL) -> bool:
+    """Push the expiry forward; False if the lock was lost (expired and taken by another)."""
+    with engine.begin() as conn:
+        return bool(conn.execute(
+            update(_table)
+            .where(_table.c.connector == connector, _table.c.holder == holder)
+            .values(expires_at=utcnow() + timedelta(seconds=ttl))
+        ).rowcount)
+
+
+def release(engine: Engine, connector: str, holder: str) -> None:
+    with engine.begin() as conn:
+        conn.execute(
+            delete(_table).where(_table.c.connector == connector, _table.c.holder == holder)
+        )
+
+
+@contextmanager
+def sync_lock(engine: Engine, connector: str, ttl: float = DEFAULT_TTL) -> Iterator[str]:
+    """Hold the connector's lock for the block, renewing it every ttl/3 seconds.
+
+    Raises SyncLocked at once if another holder has it.
+    """
+    holder = new_holder()
+    if not try_acquire(engine, connector, holder, ttl):
+        raise SyncLocked(connector, current_holder(engine, connector) or "unknown")
+    stop = threading.Event()
+
+    def keep_alive() -> None:
+        while not stop.wait(ttl / 3):
+            try:
+                if not renew(engine, connector, holder, ttl):
+                    log.warning("sync lock for %s was lost (expired); holder %s", connector, holder)
+                    return
+            except Exception as exc:  # a database hiccup: try again next period
+                log.warning("could not renew the sync lock for %s: %s", connector, exc)
+
+    renewer = threading.Thread(target=keep_alive, name=f"sync-lock-{connector}", daemon=True)
+    renewer.start()
+    try:
+        yield holder
+    finally:
+        stop.set()
+        renewer.join()
+        release(engine, connector, holder)
