@@ -81,7 +81,7 @@ def serve(
     configure_logging(settings.server.log_level, settings.server.log_format)
     services = services_from(settings)
     uvicorn.run(
-        create_app(services=services),
+        create_app(services=services, serving=True),
         host=settings.server.host,
         port=settings.server.port,
         log_config=None,
@@ -130,6 +130,163 @@ def db_upgrade(config: ConfigOption = None, data_dir: DataDirOption = None) -> N
     except Exception as exc:
         fail(f"database upgrade failed: {type(exc).__name__}: {exc}".splitlines()[0], code=1)
     typer.echo(f"database at revision {store.current_revision(engine)}")
+
+
+sync_app = typer.Typer(help="Sync knowledge from the connectors.")
+eval_app = typer.Typer(help="Measure how well Deskpilot would do.", no_args_is_help=True)
+app.add_typer(sync_app, name="sync")
+app.add_typer(eval_app, name="eval")
+
+
+def _migrated(settings: Settings) -> Any:
+    services = services_from(settings)
+    if settings.database.url is None:  # the embedded SQLite upgrades itself, as in serve
+        services.migrate()
+    return services
+
+
+def _progress_bar() -> Any:
+    """A rich progress bar on a terminal, nothing otherwise (logs, CI)."""
+    from contextlib import nullcontext
+
+    if not sys.stderr.isatty():
+        return nullcontext(None)
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TextColumn("documents"), console=Console(stderr=True), transient=True)
+
+
+@sync_app.callback(invoke_without_command=True)
+def sync(
+    ctx: typer.Context,
+    connector: Annotated[str | None, typer.Option(help="Only this connector (default: all).")
+                         ] = None,
+    full: Annotated[bool, typer.Option(help="List everything again instead of resuming.")
+                    ] = False,
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Sync now. Runs here, or on the running server when `serve` owns the index."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from core.local_server import ServerError, ServerUnavailable, sync_anywhere
+    from knowledge.locks import SyncLocked
+    from knowledge.sync import UnknownConnector
+
+    services = _migrated(settings_from(config, data_dir))
+    failed = False
+    try:
+        for name in [connector] if connector else list(services.connectors):
+            with _progress_bar() as bar:
+                task = bar.add_task(f"sync {name}", total=None) if bar else None
+                advance = (lambda n, t=task: bar.advance(t, n)) if bar else None
+                run = sync_anywhere(services, name, full, advance)
+            failed |= run["status"] != "succeeded"
+            typer.echo(
+                f"{name}: {run['status']} in {run['duration_seconds']} s — added {run['added']}, "
+                f"updated {run['updated']}, deleted {run['deleted']}, unchanged {run['skipped']}, "
+                f"failed {run['failed']}" + (f" ({run['error']})" if run["error"] else "")
+            )
+    except (UnknownConnector, SyncLocked, ServerUnavailable, ServerError) as exc:
+        fail(str(exc).strip("'\""), code=1)
+    finally:
+        services.close()
+    if failed:
+        raise typer.Exit(1)
+
+
+@sync_app.command("status")
+def sync_status(
+    connector: Annotated[str | None, typer.Option(help="Only this connector.")] = None,
+    limit: Annotated[int, typer.Option(help="Runs per connector.")] = 5,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """The last sync runs per connector: counts, duration, status, failures."""
+    from knowledge.sync import recent_runs
+
+    services = _migrated(settings_from(config, data_dir))
+    try:
+        runs = recent_runs(services.engine, connector, limit)
+    finally:
+        services.close()
+    if as_json:
+        typer.echo(json.dumps(runs, indent=2))
+        return
+    if not runs:
+        typer.echo("no sync runs yet")
+    for name, rows in sorted(runs.items()):
+        typer.echo(name)
+        for run in rows:
+            typer.echo(
+                f"  #{run['id']:<4} {run['started_at'][:19]}  {run['status']:<9} "
+                f"{run['duration_seconds'] if run['duration_seconds'] is not None else '-':>7} s  "
+                f"+{run['added']} ~{run['updated']} -{run['deleted']} ={run['skipped']} "
+                f"!{run['failed']}" + (f"  {run['error']}" if run["error"] else "")
+            )
+        for failure in rows[0]["failures"][:10]:
+            typer.echo(f"        {failure['document']}: {failure['error']}")
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="The question.")],
+    k: Annotated[int, typer.Option("--k", min=1, max=50, help="How many documents.")] = 5,
+    audience: Annotated[str, typer.Option(
+        help="public: what customers may read; internal: also internal notes.")] = "public",
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Search the knowledge the way the agents do."""
+    from core.local_server import ServerError, ServerUnavailable, search_anywhere
+
+    if audience not in ("public", "internal"):
+        fail(f"--audience must be public or internal, not {audience!r}")
+    services = _migrated(settings_from(config, data_dir))
+    try:
+        passages = search_anywhere(services, query, k, audience)  # type: ignore[arg-type]
+    except (ServerUnavailable, ServerError) as exc:
+        fail(str(exc), code=1)
+    finally:
+        services.close()
+    if as_json:
+        typer.echo(json.dumps(passages, indent=2))
+        return
+    if not passages:
+        typer.echo("no results")
+    for hit in passages:
+        where = hit["url"] or f"{hit['source']}/{hit['kind']}/{hit['document_id']}"
+        typer.echo(f"{hit['score']:.3f}  {hit['title']}  <{where}>  [{hit['audience']}]")
+        snippet = " ".join(hit["text"].split())
+        typer.echo(f"       {snippet[:200]}{'…' if len(snippet) > 200 else ''}")
+
+
+@eval_app.command("retrieval")
+def eval_retrieval(
+    articles: Annotated[Path, typer.Option(help="Articles JSONL {id, title, body_html}.")],
+    queries: Annotated[Path, typer.Option(help="Queries JSONL {query, article_id}.")],
+    k: Annotated[int, typer.Option("--k", min=1, help="Cut-off for MRR.")] = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="Only the JSON line, no progress.")
+                       ] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Recall@1, recall@5 and MRR@k of the search on a set of articles and questions."""
+    from knowledge.evaluation import evaluate_retrieval
+
+    for path in (articles, queries):
+        if not path.is_file():
+            fail(f"{path}: file not found")
+    services = services_from(settings_from(config))
+    try:
+        figures = evaluate_retrieval(articles, queries, k=k, embedder=services.embedder,
+                                     progress=not as_json)
+    except (ValueError, KeyError, TypeError) as exc:  # bad JSON lines or fields
+        fail(f"cannot evaluate: {type(exc).__name__}: {exc}".splitlines()[0], code=1)
+    typer.echo(json.dumps(figures))
 
 
 def main() -> None:
