@@ -12,11 +12,16 @@ import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from core.config import Settings
+
+if TYPE_CHECKING:
+    from core.services import Services
+    from knowledge.passages import AudienceName
+    from knowledge.sync import Progress
 
 SERVER_FILE = "server.json"
 _ANY_ADDRESS = {"0.0.0.0", "::", ""}
@@ -79,7 +84,7 @@ def read(settings: Settings) -> ServerInfo | None:
 
 def call(
     settings: Settings, method: str, path: str, params: dict[str, Any] | None = None,
-    timeout: float = 30.0,
+    timeout: float | None = 30.0,
 ) -> Any:
     """One admin request to the running server; returns the JSON body."""
     info = read(settings)
@@ -99,3 +104,41 @@ def call(
             detail = response.text
         raise ServerError(response.status_code, str(detail))
     return response.json()
+
+
+# -- commands that need the index: here if we can open it, else on the running server ---------
+def sync_anywhere(
+    services: Services, connector: str, full: bool = False, progress: Progress | None = None
+) -> dict[str, Any]:
+    """Run a sync in this process, or — when `serve` owns the embedded index — on the server.
+    Returns the run's report."""
+    from knowledge.index import IndexLocked
+    from knowledge.sync import report, run_sync
+
+    try:
+        return report(run_sync(services, connector, full, progress))
+    except IndexLocked as exc:
+        held = exc
+    try:  # a sync can take minutes: no read timeout
+        return call(services.settings, "POST", f"/v1/sync/{connector}",
+                    params={"full": str(full).lower()}, timeout=None)
+    except ServerUnavailable as exc:
+        raise ServerUnavailable(f"{held}; and {exc}") from None
+
+
+def search_anywhere(
+    services: Services, query: str, k: int = 5, audience: AudienceName = "public",
+) -> list[dict[str, Any]]:
+    from knowledge.index import IndexLocked
+    from knowledge.passages import search_passages
+
+    try:
+        return search_passages(services, query, k, audience)
+    except IndexLocked as exc:
+        held = exc
+    try:
+        answer = call(services.settings, "GET", "/v1/search",
+                      params={"q": query, "k": k, "audience": audience})
+    except ServerUnavailable as exc:
+        raise ServerUnavailable(f"{held}; and {exc}") from None
+    return answer["passages"]
