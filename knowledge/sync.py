@@ -34,6 +34,7 @@ from core.tables import SourceDocument, SyncRun, SyncState, utcnow
 from knowledge.interfaces import Chunk, VectorIndex
 from knowledge.locks import sync_lock
 from knowledge.text import chunk_document
+from knowledge.tickets import forget_unseen_tickets, record_tickets
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -145,6 +146,10 @@ class _Pass:
             self._register(session, rows, key, item)
         for failure in page.failures:
             self._connector_failure(failure)
+        # Labelled past tickets, which triage and tagging learn from (knowledge.tickets).
+        record_tickets(session, self.name, [d for d in page.documents if isinstance(d, Ticket)],
+                       [r for r in page.deleted if not (self.connector.full_listing
+                                                        and _key(r.kind, r.id) in self.seen)])
 
     def _registry(self, session: Session, keys: list[Key]) -> dict[Key, SourceDocument]:
         ids = {doc_id for _, doc_id in keys}
@@ -247,6 +252,8 @@ class _Pass:
                 continue
             session.delete(row)
             self.run.deleted += 1
+        forget_unseen_tickets(session, self.name,
+                              {doc_id for kind, doc_id in self.seen if kind == DocumentKind.TICKET})
 
 
 def load_checkpoint(engine: Engine, connector: str) -> dict[str, Any] | None:
