@@ -157,6 +157,12 @@ class ChatSettings(_Section):
     _secret = field_validator("identity_secret", mode="before")(_resolve_secret)
 
 
+class EscalationSettings(_Section):
+    # The connector that receives escalated conversations as tickets. Unset: the first
+    # configured connector that can create tickets.
+    connector: str | None = None
+
+
 def default_connectors() -> dict[str, ConnectorSettings]:
     return {"demo": ConnectorSettings(type="local", interval_seconds=3600)}
 
@@ -176,6 +182,7 @@ class Settings(BaseSettings):
     plugins: PluginSettings = PluginSettings()
     agent: AgentSettings = AgentSettings()
     chat: ChatSettings = ChatSettings()
+    escalation: EscalationSettings = EscalationSettings()
     connectors: dict[str, ConnectorSettings] = Field(default_factory=default_connectors)
 
     # Set by load_settings; not a setting itself.

@@ -43,3 +43,9 @@ def ticket_triaged(connector: str, ticket_id: str, result: dict[str, Any]) -> No
 @hookspec
 def conversation_escalated(thread_id: str, ticket_ref: str | None, request: dict[str, Any]) -> None:
     """A customer conversation was handed to a person."""
+
+
+@hookspec
+def background_workers(services: Any) -> list[Any]:
+    """Async callables (no arguments) the server runs while it is up, e.g. an outbox retry loop;
+    cancelled at shutdown. Each must be safe to run in several server processes at once."""

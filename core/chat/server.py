@@ -43,6 +43,8 @@ if TYPE_CHECKING:
 AgentBuilder = Callable[["Services", AgentContext[RequestContext]], Agent[Any]]
 RunConfigBuilder = Callable[["Services"], RunConfig]
 
+# The escalation plugin's tool; its class also takes over explicit requests for a person.
+ESCALATE_TOOL = "escalate_to_human"
 HISTORY_ITEMS = 40
 TITLE_CHARS = 60
 HANDOFF_MESSAGE = (
@@ -78,6 +80,8 @@ def title_from(message: UserMessageItem) -> str | None:
 
 class DeskpilotChatServer(ChatKitServer[RequestContext]):
     store: ChatStore
+    # False for the staff copilot: a support agent asking for a person is not a handover.
+    escalate_on_request: bool = True
 
     def __init__(
         self,
@@ -106,6 +110,15 @@ class DeskpilotChatServer(ChatKitServer[RequestContext]):
             # A person owns the conversation now: the bot must not answer over them.
             handoff = self._assistant_message(thread, HANDOFF_MESSAGE, context)
             yield ThreadItemDoneEvent(item=handoff)
+            return
+        # "Talk to a person" (the widget's button, or typed) hands over without asking the model.
+        escalation = self.services.plugins.tools.get(ESCALATE_TOOL)
+        if (escalation and self.escalate_on_request and input_user_message
+                and escalation.requested(input_user_message)):
+            text = await escalation(self.services).escalate(
+                thread, self.store, context, "The customer asked to talk to a person."
+            )
+            yield ThreadItemDoneEvent(item=self._assistant_message(thread, text, context))
             return
         agent_context = AgentContext[RequestContext](
             thread=thread, store=self.store, request_context=context
