@@ -55,7 +55,8 @@ def _opening(ticket: Ticket) -> str:
 
 
 def _values(connector: str, ticket: Ticket) -> dict[str, Any]:
-    updated = ticket.updated_at.astimezone(UTC).replace(tzinfo=None) if ticket.updated_at else None
+    # Aware: the timestamp columns are UTCDateTime, which refuses naive values.
+    updated = ticket.updated_at.astimezone(UTC) if ticket.updated_at else None
     return {
         "connector": connector,
         "external_id": ticket.id,
