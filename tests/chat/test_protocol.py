@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
+import anyio
 from chatkit.types import ClientToolCallItem
 from sqlmodel import Session, select
 
 from core.chat.context import RequestContext
 from core.chat.server import HANDOFF_MESSAGE, TITLE_CHARS
-from core.chat.tables import ChatFeedback
+from core.chat.tables import ChatFeedback, ChatThread
 
 from .conftest import MakeApp
 from .protocol import ChatClient, request, user_input
@@ -20,8 +21,6 @@ from .scripted import PLACEHOLDER_ID
 def _user_id(client: ChatClient, thread_id: str) -> str:
     """The store-side user id of a client, read back through its own thread."""
     chat = client.http.app.state.chat
-    from core.chat.tables import ChatThread
-
     with Session(chat.store.engine) as session:
         return session.get(ChatThread, thread_id).user_id
 
@@ -142,8 +141,6 @@ def test_add_client_tool_output_completes_the_pending_call(client: ChatClient) -
     context = RequestContext(user_id=_user_id(client, turn.thread_id))
     pending = ClientToolCallItem(id="tc_1", thread_id=turn.thread_id, created_at=datetime.now(),
                                  call_id="call_1", name="open_page", arguments={"page": "billing"})
-    import anyio
-
     anyio.run(chat.store.add_thread_item, turn.thread_id, pending, context)
     result = client.add_tool_output(turn.thread_id, {"opened": True})
     assert result.response.status_code == 200, result.response.text
@@ -172,8 +169,6 @@ def test_escalated_thread_gets_the_handoff_message_not_the_agent(client: ChatCli
     turn = client.create("I want a person")
     chat = client.http.app.state.chat
     context = RequestContext(user_id=_user_id(client, turn.thread_id))
-    import anyio
-
     thread = anyio.run(chat.store.load_thread, turn.thread_id, context)
     thread.metadata["escalated"] = True
     anyio.run(chat.store.save_thread, thread, context)
