@@ -116,16 +116,18 @@ class _Pass:
         changed: dict[Key, _Changed] = {}
         for doc in page.documents:  # later duplicates win, like later events
             key = _key(doc.kind, doc.id)
-            self.seen.add(key)
             try:
                 chunks = chunk_document(self.name, doc)
             except Exception as exc:
+                self.seen.add(key)  # unreadable now, but live: keep what is indexed
                 self.fail(f"{doc.kind}:{doc.id}", exc)
                 continue
             if not chunks:  # a draft, or a ticket with nothing vetted to say
                 changed.pop(key, None)
+                self.seen.discard(key)
                 self._delete(session, rows, DocumentRef(kind=doc.kind, id=doc.id))
                 continue
+            self.seen.add(key)
             digest = content_hash(chunks, self.embedder_id)
             row = rows.get(key)
             if row is not None and row.content_hash == digest:
