@@ -14,6 +14,7 @@ from core.routes import chatkit, health, search, sync, widget
 from core.services import Services
 from core.workers import start_workers, stop_workers
 from knowledge.schedule import start_scheduler
+from plugins import copilot_routes
 
 log = logging.getLogger(__name__)
 
@@ -37,10 +38,12 @@ def create_app(
         if serving:
             app.state.server_token = local_server.announce(services.settings)
             scheduler = start_scheduler(services)
+            workers = start_workers(services)
         try:
             yield
         finally:
             if serving:
+                await stop_workers(workers)
                 scheduler.stop()
                 local_server.withdraw(services.settings, app.state.server_token)
             services.close()
@@ -57,4 +60,5 @@ def create_app(
     app.include_router(sync.router)
     app.include_router(search.router)
     app.include_router(widget.router)
+    app.include_router(copilot_routes.router)
     return app
