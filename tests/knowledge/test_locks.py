@@ -1,0 +1,69 @@
+"""The sync lock holds across engines and processes, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import update
+
+from core import store
+from core.tables import SyncLock, utcnow
+from knowledge.locks import SyncLocked, release, sync_lock, try_acquire
+
+HOLDER = """
+import sys
+from core import store
+from knowledge.locks import sync_lock
+engine = store.make_engine(sys.argv[1])
+with sync_lock(engine, "kb"):
+    print("held", flush=True)
+    sys.stdin.readline()
+"""
+
+
+@pytest.fixture
+def engines(database_url: str):
+    first, second = store.make_engine(database_url), store.make_engine(database_url)
+    store.upgrade(first)
+    yield first, second
+    first.dispose()
+    second.dispose()
+
+
+def test_one_holder_at_a_time_across_engines(engines) -> None:
+    first, second = engines
+    assert try_acquire(first, "kb", "a")
+    assert not try_acquire(second, "kb", "b")
+    assert try_acquire(second, "other", "b")  # per connector
+    release(first, "kb", "a")
+    assert try_acquire(second, "kb", "b")
+
+
+def test_an_expired_lock_is_taken_over(engines) -> None:
+    first, second = engines
+    assert try_acquire(first, "kb", "crashed")
+    with first.begin() as conn:
+        conn.execute(update(SyncLock.__table__).values(expires_at=utcnow() - timedelta(seconds=1)))
+    assert try_acquire(second, "kb", "b")
+    assert not try_acquire(first, "kb", "crashed")
+
+
+def test_second_process_gets_a_clear_error(engines, database_url: str) -> None:
+    first, _ = engines
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, database_url],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(SyncLocked, match=r"sync for kb already running \(holder .+:\d+:"):
+            with sync_lock(first, "kb"):
+                pass
+        holder.stdin.write("\n")
+        holder.stdin.flush()
+        assert holder.wait(timeout=30) == 0
+        with sync_lock(first, "kb"):  # released at the end of the other process's block
+            pass
+    finally:
+        holder.kill()
