@@ -289,6 +289,34 @@ def eval_retrieval(
     typer.echo(json.dumps(figures))
 
 
+@app.command()
+def escalations(
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+    status: Annotated[str | None, typer.Option(
+        help="Only these: pending, delivered or failed.", show_default=False)] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List conversations handed to a person, newest first, and whether the helpdesk has them."""
+    from plugins.escalation_outbox import EscalationOutbox, to_json
+    from plugins.escalation_table import EscalationStatus
+
+    if status is not None and status not in set(EscalationStatus):
+        fail(f"--status must be one of: {', '.join(EscalationStatus)}")
+    services = _migrated(settings_from(config, data_dir))
+    rows = [to_json(r) for r in EscalationOutbox(services).list(
+        EscalationStatus(status) if status else None)]
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        where = row["ticket_ref"] or row["last_error"] or ""
+        typer.echo(f"{row['created_at'][:19]}  {row['status']:<9} {row['attempts']:>2}x  "
+                   f"{row['connector'] or '-':<10} {row['thread_id']}  {where}")
+    if not rows:
+        typer.echo("no escalations", err=True)
+
+
 def main() -> None:
     try:
         app()

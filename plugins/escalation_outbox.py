@@ -176,7 +176,7 @@ class EscalationOutbox:
             return list(session.exec(query).all())
 
 
-def as_json(row: Escalation) -> dict[str, Any]:
+def to_json(row: Escalation) -> dict[str, Any]:
     """What `deskpilot escalations --json` prints for one row."""
     data = row.model_dump(mode="json")
     for key in ("created_at", "next_attempt_at", "delivered_at"):
