@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from core import local_server
 from core.config import Settings
-from core.routes import chatkit, health, search, sync, widget
+from core.routes import chatkit, health, search, sync, triage, webhooks, widget
 from core.services import Services
 from core.workers import start_workers, stop_workers
 from knowledge.schedule import start_scheduler
@@ -61,4 +61,6 @@ def create_app(
     app.include_router(search.router)
     app.include_router(widget.router)
     app.include_router(copilot_routes.router)
+    app.include_router(webhooks.router)
+    app.include_router(triage.router)
     return app

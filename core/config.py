@@ -147,6 +147,17 @@ class AgentSettings(_Section):
     _secret = field_validator("api_key", mode="before")(_resolve_secret)
 
 
+class AutomationSettings(_Section):
+    """What a helpdesk webhook (ticket created/updated) sets off, in this order."""
+
+    triage: bool = True
+    tags: bool = True
+    # Propose tags and record what would be written, without writing them.
+    tag_dry_run: bool = False
+    # Post a cited reply draft as an internal note (the copilot plugin).
+    draft_note: bool = True
+
+
 class ChatSettings(_Section):
     allow_anonymous: bool = True
     # HMAC secret shared with the host site for signed user tokens.
@@ -182,6 +193,7 @@ class Settings(BaseSettings):
     plugins: PluginSettings = PluginSettings()
     agent: AgentSettings = AgentSettings()
     chat: ChatSettings = ChatSettings()
+    automation: AutomationSettings = AutomationSettings()
     escalation: EscalationSettings = EscalationSettings()
     connectors: dict[str, ConnectorSettings] = Field(default_factory=default_connectors)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 from collections.abc import Callable, Iterator, Sequence
@@ -73,4 +74,6 @@ def make_services(tmp_path: Path) -> Iterator[Callable[..., Services]]:
 
     yield make
     for services in made:
-        services.close()
+        # An app's lifespan may have closed them already, and EdgeIndex.close is not idempotent.
+        with contextlib.suppress(Exception):
+            services.close()

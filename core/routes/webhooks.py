@@ -1,0 +1,39 @@
+"""Helpdesk webhooks: ticket created/updated events set off triage → tags → draft."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, BackgroundTasks, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+from core.automation import WebhookRejected, receive
+from core.deps import ServicesDep
+
+router = APIRouter(prefix="/v1", tags=["automation"])
+
+# Ticket events are small; a larger body is not one of them.
+MAX_BODY_BYTES = 1_000_000
+
+
+@router.post("/webhooks/{connector}", status_code=202, responses={
+    200: {"description": "a duplicate delivery, or not a ticket event: nothing done"},
+    202: {"description": "accepted: the automation runs after this answer"},
+    400: {"description": "the body is not a JSON object"},
+    401: {"description": "missing, invalid or expired signature: nothing stored"},
+    404: {"description": "no such connector, or it does not receive webhooks"},
+    413: {"description": "body too large"},
+})
+async def webhook(connector: str, request: Request, services: ServicesDep,
+                  background: BackgroundTasks) -> JSONResponse:
+    """Signed by the helpdesk (checked by its connector); each delivery acts once."""
+    body = await request.body()
+    if len(body) > MAX_BODY_BYTES:
+        return JSONResponse({"detail": "body too large"}, status_code=413)
+    try:
+        receipt = await run_in_threadpool(receive, services, connector, request.headers, body)
+    except WebhookRejected as exc:
+        return JSONResponse({"detail": exc.message}, status_code=exc.status_code)
+    if receipt.work is not None:
+        # Runs in the thread pool after the 202 is sent: the helpdesk does not wait for it.
+        background.add_task(receipt.work)
+    return JSONResponse(receipt.body, status_code=receipt.status_code)
