@@ -59,4 +59,4 @@ def test_instructions_name_the_company_and_offline_runs_untraced(services: Servi
 def test_denied_search_plugin_leaves_no_tools(settings: Settings) -> None:
     settings.plugins.deny = ["knowledge_search"]
     services = Services(settings, load_plugins(settings.plugins))
-    assert build_customer_agent(services).tools == []
+    assert "search_knowledge" not in {tool.name for tool in build_customer_agent(services).tools}
