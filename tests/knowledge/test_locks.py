@@ -57,9 +57,11 @@ def test_second_process_gets_a_clear_error(engines, database_url: str) -> None:
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "held"
-        with pytest.raises(SyncLocked, match=r"sync for kb already running \(holder .+:\d+:"):
-            with sync_lock(first, "kb"):
-                pass
+        with (
+            pytest.raises(SyncLocked, match=r"sync for kb already running \(holder .+:\d+:"),
+            sync_lock(first, "kb"),
+        ):
+            pass
         holder.stdin.write("\n")
         holder.stdin.flush()
         assert holder.wait(timeout=30) == 0

@@ -1,0 +1,91 @@
+"""The local connector: contract kit on the shipped demo, checkpoints, bad lines, write-backs."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from sqlmodel import Session, select
+
+from connectors.local import DEMO_PATH, LocalConnector, markdown_to_html
+from core import store
+from core.documents import EscalationRequest, Ticket
+from core.tables import AuditEvent
+from core.testkit import ConnectorContract
+
+
+def _connector(path: Path | None = None) -> LocalConnector:
+    options = {"path": str(path)} if path else {}
+    return LocalConnector.from_config("demo", options)  # type: ignore[return-value]
+
+
+class TestLocalContract(ConnectorContract):
+    @pytest.fixture
+    def connector(self) -> LocalConnector:
+        return _connector()
+
+    @pytest.fixture
+    def private_comment_bodies(self) -> list[str]:
+        return ["exception policy R-2", "security runbook SEC-14"]
+
+
+def test_demo_help_center_is_complete() -> None:
+    docs = [d for page in _connector().fetch(None) for d in page.documents]
+    articles = [d for d in docs if d.kind == "article"]
+    tickets = [d for d in docs if isinstance(d, Ticket)]
+    assert len(articles) >= 30 and len(tickets) >= 25
+    assert all(a.url and a.title for a in articles)
+    assert any(not c.public for t in tickets for c in t.comments)
+    assert "refund" in _connector().tag_vocabulary()
+
+
+def test_incremental_run_reads_only_changed_files(tmp_path: Path) -> None:
+    root = tmp_path / "kb"
+    shutil.copytree(DEMO_PATH / "billing", root)
+    connector = _connector(root)
+    first = list(connector.fetch(None))
+    checkpoint = json.loads(json.dumps(first[-1].checkpoint))
+    assert list(connector.fetch(checkpoint)) == []
+    (root / "refund-policy.md").write_text("# Refunds\n\nNone at all.\n")
+    (root / "failed-payments.md").unlink()
+    (changed,) = connector.fetch(checkpoint)
+    assert [d.id for d in changed.documents] == ["refund-policy"]
+    assert [r.id for r in changed.deleted] == ["failed-payments"]
+
+
+def test_bad_lines_are_failures_with_their_place(tmp_path: Path) -> None:
+    (tmp_path / "tickets.jsonl").write_text(
+        '{"id": 1, "subject": "ok", "description": "d", "updated_at": "2025-01-01T00:00:00"}\n'
+        "{broken\n"
+        '{"id": 3, "description": "no subject"}\n'
+    )
+    (page,) = _connector(tmp_path).fetch(None)
+    assert [d.id for d in page.documents] == ["1"]
+    assert page.documents[0].updated_at.tzinfo is not None  # naive file times are UTC
+    assert [f.where for f in page.failures] == ["tickets.jsonl:2", "tickets.jsonl:3"]
+    assert page.failures[1].ref is not None and page.failures[1].ref.id == "3"
+
+
+def test_markdown_headings_lists_and_code() -> None:
+    html = markdown_to_html("## Steps\n\n1. Open it\n2. Click <Save>\n\n```\nacme deploy\n```\n")
+    assert "<h2>Steps</h2>" in html and "<li>Click &lt;Save&gt;</li>" in html
+    assert "<pre>acme deploy</pre>" in html
+
+
+def test_write_backs_are_kept_as_audit_events(tmp_path: Path) -> None:
+    engine = store.make_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    store.upgrade(engine)
+    connector = _connector()
+    connector.engine = engine
+    connector.add_note("1001", "draft reply")
+    connector.add_tags("1001", ["billing"])
+    ref = connector.create_ticket(EscalationRequest(subject="Help", transcript="…",
+                                                    customer_id="c1"))
+    with Session(engine) as session:
+        events = session.exec(select(AuditEvent).order_by(AuditEvent.id)).all()
+    assert [(e.kind, e.subject) for e in events] == [
+        ("local.note", "1001"), ("local.tags", "1001"), ("local.ticket", ref)]
+    assert events[0].data["body"] == "draft reply"
+    engine.dispose()
