@@ -6,9 +6,11 @@ or `config check` never load a model.
 
 from __future__ import annotations
 
+import functools
 import logging
-from functools import cached_property
-from typing import TYPE_CHECKING, Any
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy.engine import Engine
 
@@ -23,39 +25,57 @@ if TYPE_CHECKING:
     from knowledge.search import Searcher
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+def built_once(method: Callable[[Any], T]) -> T:
+    """Like functools.cached_property, but the first build is serialized: the scheduler thread
+    and a request must not open the (single-owner) embedded index twice."""
+    name = method.__name__
+
+    @functools.wraps(method)
+    def getter(self: Any) -> T:
+        if name not in self.__dict__:
+            with self._build_lock:
+                if name not in self.__dict__:
+                    self.__dict__[name] = method(self)
+        return self.__dict__[name]
+
+    return property(getter)  # type: ignore[return-value]
 
 
 class Services:
     def __init__(self, settings: Settings, plugins: PluginHost | None = None) -> None:
         self.settings = settings
         self.plugins = plugins or load_plugins(settings.plugins)
+        self._build_lock = threading.RLock()
 
-    @cached_property
+    @built_once
     def engine(self) -> Engine:
         return store.make_engine(self.settings.database_url)
 
     def migrate(self) -> None:
         store.upgrade(self.engine)
 
-    @cached_property
+    @built_once
     def embedder(self) -> Embedder:
         from knowledge.embedders import make_embedder
 
         return make_embedder(self.plugins.embedders, self.settings.embedder)
 
-    @cached_property
+    @built_once
     def index(self) -> VectorIndex:
         from knowledge.index import open_index
 
         return open_index(self.settings.index, self.settings.data_dir, self.embedder.dimension)
 
-    @cached_property
+    @built_once
     def searcher(self) -> Searcher:
         from knowledge.search import Searcher
 
         return Searcher(self.embedder, self.index)
 
-    @cached_property
+    @built_once
     def connectors(self) -> dict[str, Connector]:
         """Configured, enabled connectors by name. An unknown type is a ConfigError."""
         from core.config import ConfigError
@@ -99,10 +119,12 @@ class Services:
         return {"ready": all(v == "ok" for v in checks.values()), "checks": checks}
 
     def close(self) -> None:
-        if "index" in self.__dict__:
-            self.index.close()
-        if "connectors" in self.__dict__:
-            for connector in self.connectors.values():
-                connector.close()
-        if "engine" in self.__dict__:
-            self.engine.dispose()
+        """Release what was built; safe to call twice (a closed index cannot be closed again)."""
+        built = self.__dict__
+        if (index := built.pop("index", None)) is not None:
+            index.close()
+        built.pop("searcher", None)
+        for connector in built.pop("connectors", {}).values():
+            connector.close()
+        if (engine := built.pop("engine", None)) is not None:
+            engine.dispose()
