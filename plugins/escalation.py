@@ -92,17 +92,16 @@ def _subject(thread: ThreadMetadata, reason: str) -> str:
     return f"Chat: {subject}"
 
 
-def _triage(services: Any, ticket: deskpilot.Ticket) -> dict[str, Any]:
+def _triage(services: Any, text: str) -> dict[str, Any]:
     """Part of the request when the triage plugin is installed; escalation never waits on it."""
     try:
-        from plugins.triage import TriageService
+        from plugins.triage import triage_service
     except ImportError:
         return {}
     try:
-        result = TriageService(services).triage(ticket)
-        return result.model_dump(mode="json") if hasattr(result, "model_dump") else dict(result)
+        return triage_service(services).triage_text(text)
     except Exception as exc:
-        log.warning("triage of escalated thread %s failed: %s", ticket.id, exc)
+        log.warning("triage of an escalated conversation failed: %s", exc)
         return {}
 
 
@@ -131,12 +130,11 @@ class EscalateTool(deskpilot.AgentTool):
         object: it is flagged in place so that the server's next save keeps the flag."""
         text = await transcript(store, thread, context)
         subject = _subject(thread, reason)
-        ticket = deskpilot.Ticket(id=thread.id, subject=subject, description=text, status="new")
         request = deskpilot.EscalationRequest(
             subject=subject,
             transcript=f"Reason: {reason}\n\n{text}",
             customer_id=context.user_id,
-            triage=await asyncio.to_thread(_triage, self.services, ticket),
+            triage=await asyncio.to_thread(_triage, self.services, f"{subject}\n{text}"),
             thread_id=thread.id,
             created_at=utcnow(),
         )
