@@ -30,6 +30,10 @@ _SKIP_STRINGS = (HtmlComment, Doctype, Declaration, ProcessingInstruction)
 TARGET_WORDS = 250
 MAX_WORDS = 300
 OVERLAP_WORDS = 40
+# A longer body also gets a lead chunk: the title and the first words, where the title weighs
+# most. Help-center titles are usually the question itself, so this chunk matches paraphrased
+# questions best (stackfaq tuning half: recall@1 0.929 → 0.955, see knowledge/evaluation.py).
+LEAD_WORDS = 40
 
 # Helpdesk statuses after which a ticket's public conversation is vetted knowledge.
 RESOLVED_STATUSES = {"solved", "closed"}
@@ -154,8 +158,10 @@ def _sections(blocks: list[_Block]) -> list[tuple[str | None, list[str]]]:
 
 
 def _texts(title: str, blocks: list[_Block]) -> list[str]:
-    """Chunk texts for one body: `title`, the section heading if any, then the passage."""
-    texts: list[str] = []
+    """Chunk texts for one body: `title`, the section heading if any, then the passage;
+    first the lead chunk if the body is longer than LEAD_WORDS."""
+    words = " ".join(block.text for block in blocks).split()
+    texts = [f"{title}\n{' '.join(words[:LEAD_WORDS])}"] if len(words) > LEAD_WORDS else []
     for heading, body in _sections(blocks):
         if not body:  # a heading straight before a subheading: the subheading's chunk says it
             continue
