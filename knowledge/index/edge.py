@@ -91,6 +91,7 @@ class EdgeIndex:
         for field in KEYWORD_FIELDS:  # idempotent; also upgrades shards made without them
             self._shard.update(UpdateOperation.create_field_index(field, PayloadSchemaType.Keyword))
         self._points = self.count()
+        self._closed = False
 
     def upsert(self, chunks: list[Chunk], dense: list[list[float]]) -> None:
         if len(chunks) != len(dense):
@@ -160,5 +161,8 @@ class EdgeIndex:
         self._shard.optimize()
 
     def close(self) -> None:
+        if self._closed:  # idempotent: an app's shutdown and its owner may both close
+            return
+        self._closed = True
         self._shard.flush()
         self._shard.close()

@@ -1,0 +1,140 @@
+"""HTML → text, chunking, and the audience rules that keep internal notes out of public reach."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.documents import Article, Audience, Comment, DocumentKind, Ticket
+from knowledge import text
+from knowledge.text import chunk_document, html_to_text
+
+PAGE = """<html><head><title>t</title><style>p { color: red }</style></head><body>
+<nav>Home | Pricing</nav><header>Acme Help Center</header>
+<h1>Reset your password</h1>
+<p>Open   <a href="/settings">Settings</a> &amp; choose <code>Reset</code>.</p>
+<ul><li>Check your <b>spam</b> folder</li><li>Wait 5&nbsp;minutes</li></ul>
+<pre>curl -X POST /reset
+  --user me</pre>
+<script>track()</script><footer>© Acme</footer></body></html>"""
+
+
+def test_html_to_text_keeps_content_and_drops_chrome() -> None:
+    assert html_to_text(PAGE) == (
+        "Reset your password\n"
+        "Open Settings & choose Reset.\n"
+        "- Check your spam folder\n"
+        "- Wait 5 minutes\n"
+        "curl -X POST /reset\n  --user me"
+    )
+
+
+def test_html_to_text_unescapes_entities_once() -> None:
+    assert html_to_text("<p>&lt;del&gt; &amp;amp; &quot;x&quot;</p>") == '<del> &amp; "x"'
+
+
+def _words(n: int, word: str = "word") -> str:
+    return " ".join(f"{word}{i}" for i in range(n))
+
+
+def test_sections_split_at_headings_and_carry_the_title() -> None:
+    html = f"<p>{_words(20, 'intro')}</p><h2>Billing</h2><p>{_words(30, 'bill')}</p>" \
+           f"<h3>Refunds</h3><p>{_words(30, 'refund')}</p>"
+    chunks = chunk_document("hc", Article(id="7", title="Payments", body_html=html))
+    bodies = [c.text for c in chunks]
+    assert all(t.startswith("Payments\n") for t in bodies)
+    body = f"{_words(20, 'intro')} Billing {_words(30, 'bill')}"
+    lead = " ".join(body.split()[: text.LEAD_WORDS])
+    assert bodies == [
+        f"Payments\n{lead}",
+        f"Payments\n{_words(20, 'intro')}",
+        f"Payments\nBilling\n{_words(30, 'bill')}",
+        f"Payments\nRefunds\n{_words(30, 'refund')}",
+    ]
+    assert [c.position for c in chunks] == list(range(len(chunks)))
+
+
+def test_long_sections_split_by_size_with_overlap() -> None:
+    html = "".join(f"<p>{_words(60, f'p{i}x')}</p>" for i in range(12))  # 720 words
+    chunks = chunk_document("hc", Article(id="1", title="Long", body_html=html))[1:]
+    sizes = [len(c.text.split()) - 1 for c in chunks]
+    assert len(chunks) >= 3 and max(sizes) <= text.MAX_WORDS + 1
+    joined = "\n".join(c.text for c in chunks)
+    assert all(f"p{i}x59" in joined for i in range(12))  # no paragraph lost
+
+
+def test_one_huge_paragraph_is_split_in_overlapping_windows() -> None:
+    chunks = chunk_document("hc", Article(id="1", title="T", body_html=f"<p>{_words(700)}</p>"))
+    windows = [c.text.split("\n")[1].split() for c in chunks[1:]]
+    assert all(len(w) <= text.TARGET_WORDS for w in windows)
+    assert windows[0][-text.OVERLAP_WORDS:] == windows[1][: text.OVERLAP_WORDS]
+    assert windows[-1][-1] == "word699"
+
+
+def test_chunking_is_deterministic() -> None:
+    article = Article(id="1", title="T", body_html=f"<h2>A</h2><p>{_words(400)}</p>")
+    first = chunk_document("hc", article)
+    assert first == chunk_document("hc", article)
+    assert len({c.point_id for c in first}) == len(first)
+
+
+def test_article_audience_and_metadata() -> None:
+    article = Article(id="9", title="Runbook", body_html="<p>restart the pods</p>",
+                      audience=Audience.INTERNAL, url="https://x/9", locale="de")
+    [chunk] = chunk_document("hc", article)
+    assert (chunk.audience, chunk.kind, chunk.url, chunk.locale, chunk.source) == (
+        Audience.INTERNAL, DocumentKind.ARTICLE, "https://x/9", "de", "hc")
+    public = chunk_document("hc", Article(id="8", title="T", body_html="<p>x</p>"))
+    assert public[0].audience == Audience.PUBLIC
+
+
+def test_unpublished_article_has_no_chunks() -> None:
+    assert chunk_document("hc", Article(id="1", title="T", body_html="<p>x</p>",
+                                        published=False)) == []
+
+
+def _ticket(status: str) -> Ticket:
+    return Ticket(
+        id="42", subject="Cannot log in", description="Login fails with error 401.",
+        status=status,
+        comments=[
+            Comment(author_role="agent", body="Clear cookies, then retry.", public=True),
+            Comment(author_role="agent", body="Customer is on the VIP plan SECRET-NOTE.",
+                    public=False),
+            Comment(author_role="agent", body="<p>Escalated to <b>SECRET-TEAM</b>.</p>",
+                    public=False),
+        ],
+    )
+
+
+@pytest.mark.parametrize("status", ["solved", "closed", "Solved"])
+def test_resolved_ticket_public_conversation_and_internal_notes(status: str) -> None:
+    chunks = chunk_document("zd", _ticket(status))
+    public = [c for c in chunks if c.audience == Audience.PUBLIC]
+    internal = [c for c in chunks if c.audience == Audience.INTERNAL]
+    assert len(public) == 1
+    assert "error 401" in public[0].text and "Clear cookies" in public[0].text
+    assert [c.text for c in internal] == [
+        "Cannot log in\nCustomer is on the VIP plan SECRET-NOTE.",
+        "Cannot log in\nEscalated to SECRET-TEAM.",
+    ]
+    assert [c.position for c in chunks] == [0, 1, 2]
+
+
+@pytest.mark.parametrize("status", ["new", "open", "pending", "hold"])
+def test_unresolved_ticket_gives_no_public_chunks(status: str) -> None:
+    chunks = chunk_document("zd", _ticket(status))
+    assert chunks and all(c.audience == Audience.INTERNAL for c in chunks)
+
+
+@pytest.mark.parametrize("status", ["solved", "open"])
+def test_internal_notes_never_become_public(status: str) -> None:
+    for chunk in chunk_document("zd", _ticket(status)):
+        if chunk.audience == Audience.PUBLIC:
+            assert "SECRET" not in chunk.text
+
+
+def test_long_internal_note_stays_internal_in_every_piece() -> None:
+    ticket = Ticket(id="1", subject="S", description="d", status="solved",
+                    comments=[Comment(body=_words(900, "secret"), public=False)])
+    internal = [c for c in chunk_document("zd", ticket) if "secret" in c.text]
+    assert len(internal) > 3 and all(c.audience == Audience.INTERNAL for c in internal)
