@@ -1,0 +1,230 @@
+"""Built-in agent tool: triage a ticket — category (queue), priority and intent — or abstain.
+
+One `TriageModel` per labelled field, trained on the connector's labelled past tickets
+(`ticket_record`, kept by the sync engine) with the platform embedder. A sync marks the models
+stale; the next prediction retrains them if the tickets changed, and persists them under
+`<data_dir>/models/triage/`, so a restart does not retrain. When the model is unsure (its
+threshold is calibrated on the training tickets only) triage abstains: a person routes it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import shutil
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+from weakref import WeakKeyDictionary
+
+from agents import FunctionTool, function_tool
+
+import deskpilot
+from knowledge.tickets import fingerprint, get_record
+from plugins.ticket_memory import TicketMemory, ticket_memories
+from plugins.triage_model import TriageModel
+
+if TYPE_CHECKING:
+    from core.services import Services
+
+log = logging.getLogger(__name__)
+
+#: Labelled fields of a past ticket that triage predicts, when tickets carry them.
+FIELDS = ("category", "priority", "intent")
+# Below this many labelled tickets (or with a single label) a field is not learned.
+MIN_EXAMPLES = 2
+_ALL = "_all"  # model key for triage across every connector's tickets
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
+
+# Bumped by `sync_finished`: a model checks its tickets' fingerprint again only after a sync.
+_sync_generation = 0
+
+
+class TicketNotFound(LookupError):
+    pass
+
+
+@dataclass
+class _Models:
+    fingerprint: str
+    embedder_id: str
+    models: dict[str, TriageModel]
+    generation: int
+
+
+class TriageService:
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self._models: dict[str | None, _Models] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def _embedder_id(self) -> str:
+        settings = self.services.settings.embedder
+        return f"{settings.name}:{settings.model or ''}:{self.services.embedder.dimension}"
+
+    def _directory(self, connector: str | None) -> Path:
+        key = _UNSAFE.sub("_", connector) if connector else _ALL
+        return Path(self.services.settings.data_dir) / "models" / "triage" / key
+
+    # -- models -------------------------------------------------------------------------------
+    def models(self, connector: str | None) -> dict[str, TriageModel]:
+        """The trained models of `connector` (None: all connectors' tickets), retrained first
+        if a sync changed the tickets since."""
+        held = self._models.get(connector)
+        if held is not None and held.generation == _sync_generation:
+            return held.models
+        with self._lock:
+            generation = _sync_generation
+            current = fingerprint(self.services.engine, connector)
+            memories = ticket_memories(self.services)
+            if held is None or held.fingerprint != current:
+                held = self._load(connector, memories.embedder)
+            if held is None or held.fingerprint != current:
+                held = self._train(connector, memories.get(connector), memories.embedder)
+            held.generation = generation
+            self._models[connector] = held
+            return held.models
+
+    def _load(self, connector: str | None, embedder: deskpilot.Embedder) -> _Models | None:
+        directory = self._directory(connector)
+        try:
+            meta = json.loads((directory / "meta.json").read_text(encoding="utf-8"))
+            if meta["embedder"] != self._embedder_id:
+                return None
+            models = {name: TriageModel.load(directory / name, embedder)
+                      for name in meta["fields"]}
+        except (OSError, ValueError, KeyError) as exc:
+            if not isinstance(exc, FileNotFoundError):
+                log.warning("triage models in %s unreadable, retraining: %s", directory, exc)
+            return None
+        return _Models(meta["fingerprint"], meta["embedder"], models, -1)
+
+    def _train(self, connector: str | None, memory: TicketMemory, embedder: deskpilot.Embedder
+               ) -> _Models:
+        models: dict[str, TriageModel] = {}
+        for name in FIELDS:
+            pairs = [(r.text, getattr(r, name)) for r in memory.records if getattr(r, name)]
+            if len(pairs) < MIN_EXAMPLES or len({label for _, label in pairs}) < 2:
+                continue
+            texts, labels = zip(*pairs, strict=True)
+            models[name] = TriageModel.fit(list(texts), list(labels), embedder)
+        held = _Models(memory.fingerprint, self._embedder_id, models, -1)
+        self._save(connector, held)
+        log.info("triage for %s trained on %d tickets: %s", connector or "all connectors",
+                 len(memory.records), ", ".join(models) or "nothing labelled")
+        return held
+
+    def _save(self, connector: str | None, held: _Models) -> None:
+        directory = self._directory(connector)
+        staging = directory.with_name(directory.name + ".new")
+        try:
+            shutil.rmtree(staging, ignore_errors=True)
+            staging.mkdir(parents=True)
+            for name, model in held.models.items():
+                model.save(staging / name)
+            (staging / "meta.json").write_text(json.dumps({
+                "fingerprint": held.fingerprint, "embedder": held.embedder_id,
+                "fields": sorted(held.models)}), encoding="utf-8")
+            # Swap whole: a crash mid-save leaves the old models or none, never a mix.
+            shutil.rmtree(directory, ignore_errors=True)
+            staging.rename(directory)
+        except OSError as exc:  # the models still serve from memory
+            log.warning("could not persist triage models to %s: %s", directory, exc)
+
+    # -- predictions --------------------------------------------------------------------------
+    def triage_text(self, text: str, connector: str | None = None) -> dict[str, Any]:
+        """Category, priority and intent with their confidences. `abstained` is the routing
+        decision: no confident category means a person should look."""
+        models = self.models(connector)
+        fields: dict[str, dict[str, Any]] = {}
+        for name in FIELDS:
+            model = models.get(name)
+            if model is None or not text.strip():
+                continue
+            prediction = model.predict([text])[0]
+            fields[name] = {
+                "label": None if prediction.abstained else prediction.label,
+                # The best guess even when unsure: a hint for the person routing the ticket.
+                "suggestion": prediction.label,
+                "confidence": round(float(prediction.confidence), 4),
+                "abstained": bool(prediction.abstained),
+                "alternatives": [
+                    {"label": label, "confidence": round(float(score), 4)}
+                    for label, score in prediction.alternatives
+                ],
+            }
+        category = fields.get("category", {})
+        return {
+            "category": category.get("label"),
+            "priority": fields.get("priority", {}).get("label"),
+            "intent": fields.get("intent", {}).get("label"),
+            "confidence": category.get("confidence", 0.0),
+            "abstained": category.get("abstained", True),
+            "fields": fields,
+        }
+
+    def triage_ticket(self, connector: str, ticket_id: str, text: str | None = None
+                      ) -> dict[str, Any]:
+        """Triage a helpdesk ticket (its text given, or as last synced) and tell plugins."""
+        if text is None:
+            record = get_record(self.services.engine, connector, ticket_id)
+            if record is None:
+                raise TicketNotFound(f"ticket {ticket_id} of {connector} has not been synced")
+            text = record.text
+        result = self.triage_text(text, connector)
+        self.services.plugins.notify("ticket_triaged", connector=connector, ticket_id=ticket_id,
+                                     result=result)
+        return result
+
+
+_services: WeakKeyDictionary[Any, TriageService] = WeakKeyDictionary()
+_services_lock = threading.Lock()
+
+
+def triage_service(services: Services) -> TriageService:
+    with _services_lock:
+        if services not in _services:
+            _services[services] = TriageService(services)
+        return _services[services]
+
+
+class TriageTool(deskpilot.AgentTool):
+    """For the support agents' copilot: predictions about tickets are internal."""
+
+    name: ClassVar[str] = "triage_ticket"
+    audience: ClassVar[deskpilot.ToolAudience] = deskpilot.ToolAudience.AGENT
+
+    def run(self, text: str, connector: str) -> str:
+        result = triage_service(self.services).triage_text(text, connector or None)
+        return json.dumps(result)
+
+    def function_tool(self) -> FunctionTool:
+        @function_tool(name_override=self.name)
+        async def triage_ticket(text: str, connector: str = "") -> str:
+            """Predict a ticket's category (queue), priority and intent from similar labelled
+            past tickets, with confidences; `abstained` means no confident category.
+
+            Args:
+                text: The ticket's subject and opening message.
+                connector: The helpdesk connector whose past tickets to learn from (empty: all).
+            """
+            # Embedding is CPU work: keep it off the event loop.
+            return await asyncio.to_thread(self.run, text, connector)
+
+        return triage_ticket
+
+
+@deskpilot.hookimpl
+def register_tools(register: Any) -> None:
+    register(TriageTool)
+
+
+@deskpilot.hookimpl
+def sync_finished(connector: str) -> None:
+    """Tickets may have changed: models check their fingerprint before the next prediction."""
+    global _sync_generation
+    _sync_generation += 1
