@@ -289,6 +289,39 @@ def eval_retrieval(
     typer.echo(json.dumps(figures))
 
 
+@eval_app.command("triage")
+def eval_triage(
+    train: Annotated[Path, typer.Option(help="Labelled past tickets, JSONL.")],
+    test: Annotated[Path, typer.Option(help="Tickets to predict, JSONL.")],
+    text_field: Annotated[str, typer.Option(help="Field holding the ticket text.")] = "text",
+    label_field: Annotated[str | None, typer.Option(
+        help="Field holding the label (default: the one field besides the text).")] = None,
+    abstain_label: Annotated[str | None, typer.Option(
+        help="Score an abstention as this label (e.g. the test set's out-of-scope label).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON line.")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Train triage on TRAIN as it learns from past tickets, predict TEST: accuracy, macro F1
+    and abstain rate. Progress goes to stderr."""
+    from plugins.triage_eval import evaluate_triage
+
+    for path in (train, test):
+        if not path.is_file():
+            fail(f"{path}: file not found")
+    services = services_from(settings_from(config))
+    try:
+        figures = evaluate_triage(train, test, text_field, label_field, abstain_label,
+                                  embedder=services.embedder)
+    except (ValueError, KeyError, TypeError) as exc:  # bad JSON lines or missing fields
+        fail(f"cannot evaluate: {type(exc).__name__}: {exc}".splitlines()[0], code=1)
+    if as_json:
+        typer.echo(json.dumps(figures))
+        return
+    for key, value in figures.items():
+        typer.echo(f"{key:<14} {value:.4f}" if isinstance(value, float) else f"{key:<14} {value}")
+
+
 @app.command()
 def escalations(
     config: ConfigOption = None,
