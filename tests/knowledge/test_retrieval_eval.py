@@ -1,0 +1,80 @@
+"""Retrieval quality on a slice of StackFAQ (Karan & Šnajder 2018, CC BY-SA), read in place."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from core.config import EmbedderSettings
+from knowledge.embedders import LocalEmbedder
+from knowledge.evaluation import evaluate_retrieval, in_split
+from knowledge.index import QdrantClientIndex
+
+ARTICLES = 20
+SHARED_DATA = Path(__file__).parents[2].parent / "shared" / "data"
+
+
+def _slice(shared_data: Path, tmp_path: Path) -> tuple[Path, Path]:
+    """The first ARTICLES articles and the held-out queries about them (written to tmp only)."""
+    folder = shared_data / "stackfaq"
+    articles = folder.joinpath("articles.jsonl").read_text(encoding="utf-8").splitlines()
+    articles = articles[:ARTICLES]
+    keep = {json.loads(line)["id"] for line in articles}
+    queries = [
+        line for line in folder.joinpath("queries.jsonl").read_text(encoding="utf-8").splitlines()
+        if json.loads(line)["article_id"] in keep and in_split(json.loads(line), "held-out")
+    ]
+    (tmp_path / "articles.jsonl").write_text("\n".join(articles), encoding="utf-8")
+    (tmp_path / "queries.jsonl").write_text("\n".join(queries), encoding="utf-8")
+    return tmp_path / "articles.jsonl", tmp_path / "queries.jsonl"
+
+
+class CachingEmbedder(LocalEmbedder):
+    """MiniLM, remembering texts already embedded, so the two backends cost one embedding run."""
+
+    cache: dict[str, list[float]] = {}
+
+    def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
+        missing = [t for t in dict.fromkeys(texts) if t not in self.cache]
+        self.cache.update(zip(missing, super().embed_documents(missing), strict=True))
+        return [self.cache[t] for t in texts]
+
+
+@pytest.fixture(scope="module")
+def figures(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"evaluation data not found at {SHARED_DATA}")
+    articles, queries = _slice(SHARED_DATA, tmp_path_factory.mktemp("stackfaq"))
+    embedder = CachingEmbedder(EmbedderSettings())
+    return {
+        "embedded": evaluate_retrieval(articles, queries, embedder=embedder, progress=False),
+        "qdrant-local": evaluate_retrieval(
+            articles, queries, embedder=embedder, progress=False,
+            index_factory=lambda _dir, dimension: QdrantClientIndex(":memory:", dimension),
+        ),
+    }
+
+
+@pytest.mark.slow
+def test_hybrid_search_finds_the_answering_article(figures: dict[str, dict]) -> None:
+    embedded = figures["embedded"]
+    assert embedded["n"] > 40
+    assert embedded["recall@1"] >= 0.9
+    assert embedded["recall@5"] >= 0.97
+    assert embedded["mrr@10"] >= embedded["recall@1"]
+
+
+@pytest.mark.slow
+def test_both_backends_rank_alike(figures: dict[str, dict]) -> None:
+    assert figures["qdrant-local"] == figures["embedded"]
+
+
+def test_splits_are_fixed_and_disjoint() -> None:
+    even, odd = {"query": "q", "article_id": "sfaq-002"}, {"query": "q", "article_id": "sfaq-003"}
+    assert in_split(even, "tuning") and not in_split(even, "held-out")
+    assert in_split(odd, "held-out") and not in_split(odd, "tuning")
+    assert in_split({"query": "q", "article_ids": ["a-7", "a-8"]}, "held-out")
+    assert in_split(odd, "all")
