@@ -41,7 +41,10 @@ def built_once(method: Callable[[Any], T]) -> T:
                     self.__dict__[name] = method(self)
         return self.__dict__[name]
 
-    return property(getter)  # type: ignore[return-value]
+    def setter(self: Any, value: T) -> None:  # lets tests and embedders of Services inject parts
+        self.__dict__[name] = value
+
+    return property(getter, setter)  # type: ignore[return-value]
 
 
 class Services:
