@@ -70,12 +70,17 @@ def evaluate_triage(train_path: Paths, test_path: Paths, text_field: str = "text
     fallback = abstain_label if abstain_label is not None else "\x00abstained"  # never gold
     predicted = np.array([fallback if p.abstained else p.label for p in predictions])
     gold = np.array(test_labels)
+    top = np.array([p.label for p in predictions]) == gold
     result: dict[str, Any] = {
         "n": len(gold),
         "label_field": label_field,
         "accuracy": round(float((predicted == gold).mean()), 4),
         "macro_f1": round(_macro_f1(gold, predicted), 4),
         "abstain_rate": round(float(abstained.mean()), 4),
+        # The best label's accuracy ignoring abstention, and accuracy on the tickets answered.
+        "label_accuracy": round(float(top.mean()), 4),
+        "answered_accuracy": round(float(top[~abstained].mean()), 4) if (~abstained).any()
+        else None,
         "threshold": round(model.threshold, 4),
         "head_weight": model.mix,
     }
