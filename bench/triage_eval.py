@@ -5,9 +5,9 @@
 banking77 (Casanueva et al., 2020, CC BY 4.0): train → test, label `category`.
 clinc150 (Larson et al., 2019, CC BY 3.0): train+val+oos_train+oos_val → test+oos_test, label
 `intent`, out-of-scope is "oos" (abstaining on it is right). Both use the default abstention
-budget (max_missed=0.02) unless named otherwise. Nothing is tuned on a test split. Embeddings are cached in
-memory for this run only. The plain-kNN line is the reference baseline: k=10 similarity-weighted
-vote, never abstaining.
+budget (max_missed=0.02) unless named otherwise. Nothing is tuned on a test split. Embeddings
+are cached in memory for this run only. The plain-kNN line is the reference baseline: k=10
+similarity-weighted vote, never abstaining.
 """
 
 from __future__ import annotations
