@@ -114,6 +114,16 @@ def _threshold(confidence: np.ndarray, correct: np.ndarray, max_missed: float) -
     return float(right[min(budget, len(right) - 1)])
 
 
+def _check(count: int, labels: Sequence[str], abstain_label: str | None, max_missed: float
+           ) -> None:
+    if count != len(labels):
+        raise ValueError(f"{count} texts but {len(labels)} labels")
+    if len({label for label in labels if label != abstain_label}) < 2:
+        raise ValueError("triage needs labelled examples of at least two labels")
+    if not 0 <= max_missed < 1:
+        raise ValueError("max_missed must be in [0, 1)")
+
+
 class TriageModel:
     """Use `TriageModel.fit(...)` or `TriageModel.load(...)`; the constructor is internal."""
 
@@ -132,13 +142,7 @@ class TriageModel:
     def fit(cls, texts: Sequence[str], labels: Sequence[str], embedder: Embedder, *,
             abstain_label: str | None = None, max_missed: float = 0.02) -> TriageModel:
         """Learn from labelled past tickets; those labelled `abstain_label` are left out."""
-        if len(texts) != len(labels):
-            raise ValueError(f"{len(texts)} texts but {len(labels)} labels")
-        in_scope = [label for label in labels if label != abstain_label]
-        if len(set(in_scope)) < 2:
-            raise ValueError("triage needs labelled examples of at least two labels")
-        if not 0 <= max_missed < 1:
-            raise ValueError("max_missed must be in [0, 1)")
+        _check(len(texts), labels, abstain_label, max_missed)  # before the costly embedding
         return cls.fit_vectors(_embed(embedder, texts), labels, embedder,
                                abstain_label=abstain_label, max_missed=max_missed)
 
@@ -146,6 +150,7 @@ class TriageModel:
     def fit_vectors(cls, vectors: np.ndarray, labels: Sequence[str], embedder: Embedder, *,
                     abstain_label: str | None = None, max_missed: float = 0.02) -> TriageModel:
         """`fit` on already embedded, unit-length texts (what `fit` itself runs)."""
+        _check(len(vectors), labels, abstain_label, max_missed)
         keep = np.asarray(labels) != abstain_label
         names, targets = np.unique(np.asarray(labels)[keep], return_inverse=True)
         known = np.asarray(vectors, dtype=np.float32)[keep]
