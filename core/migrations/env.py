@@ -5,9 +5,9 @@ from sqlmodel import SQLModel
 
 import core.chat.tables  # noqa: F401 - registers the tables on SQLModel.metadata
 import core.tables  # noqa: F401
-import plugins.escalation_table  # noqa: F401
 import core.webhooks  # noqa: F401
 import knowledge.tickets  # noqa: F401
+import plugins.escalation_table  # noqa: F401
 
 engine = context.config.attributes["engine"]
 
