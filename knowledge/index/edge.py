@@ -47,9 +47,10 @@ from knowledge.index.payload import (
 from knowledge.interfaces import Chunk, Passage, SearchFilter
 
 # Below this many points brute force is fast (~2 ms) and exact; above it an optimized shard's
-# HNSW graph is used, with a generous ef because default-ef recall was poor (see NOTES.md).
+# HNSW graph is used. At 100k points ef=256 cost ~2x the latency of ef=64;
+# bench/retrieval_latency.py reports the dense recall ef buys against exact search.
 EXACT_BELOW = 20_000
-HNSW_EF = 256
+HNSW_EF = 128
 # Upserts go to the shard in slices so one call never holds the GIL for long.
 UPSERT_BATCH = 256
 
@@ -65,6 +66,8 @@ class EdgeIndex:
         self.path = Path(path)
         self.dimension = dimension
         self.fusion = fusion or FusionConfig()
+        # None: exact search below EXACT_BELOW points, HNSW above; True/False forces it.
+        self.exact: bool | None = None
         config = EdgeConfig(
             vectors={DENSE: EdgeVectorParams(size=dimension, distance=Distance.Cosine)},
             sparse_vectors={SPARSE: EdgeSparseVectorParams(modifier=Modifier.Idf)},
@@ -117,9 +120,8 @@ class EdgeIndex:
         self, dense: list[float], text: str, limit: int, filter: SearchFilter | None = None
     ) -> list[Passage]:
         where = _filter(filter_terms(filter))
-        params = SearchParams(exact=True) if self._points < EXACT_BELOW else SearchParams(
-            hnsw_ef=HNSW_EF
-        )
+        exact = self._points < EXACT_BELOW if self.exact is None else self.exact
+        params = SearchParams(exact=True) if exact else SearchParams(hnsw_ef=HNSW_EF)
         fusion = self.fusion
         sparse = sparse_query(text)
         dense_query = Query.Nearest(list(dense), using=DENSE)
