@@ -7,6 +7,10 @@ index → Searcher (hybrid, one passage per document) ← queries JSONL `{query,
 Splits: stackfaq ships none, so fusion weights and chunk sizes were tuned on the queries whose
 (first) article id ends in an even number ("tuning") and are reported on the odd ones
 ("held-out") — a fixed rule any run reproduces. Use split="all" for everything.
+
+stackfaq with MiniLM, lead chunk + RRF k=1 [4, 1] (recall@1 / recall@5 / MRR@10):
+tuning 0.955 / 0.997 / 0.974, held-out 0.960 / 0.993 / 0.975, all 615 0.958 / 0.995 / 0.975.
+On all 615, dense alone 0.958 / 0.997 / 0.976, BM25 alone 0.659 / 0.904 / 0.763.
 """
 
 from __future__ import annotations
