@@ -42,7 +42,7 @@ from deskpilot import (
 
 DEMO_PATH = Path(__file__).parent / "demo"
 # Documents per page: the engine commits (and checkpoints) once per page.
-PAGE_SIZE = 50
+PAGE_SIZE = 20
 _CHECKPOINT_VERSION = 1
 _FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.DOTALL)
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")

@@ -35,5 +35,5 @@ def configure_logging(level: str = "info", fmt: str = "text") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     # Third-party chatter that says nothing to an operator.
-    for noisy in ("httpx", "sentence_transformers", "alembic.runtime.migration"):
+    for noisy in ("httpx", "sentence_transformers", "alembic", "apscheduler"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -31,7 +31,7 @@ class SyncRun(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     connector: str = Field(index=True)
     full: bool = False
-    status: str = "running"  # running | succeeded | failed
+    status: str = "running"  # running | succeeded | failed | cancelled
     started_at: datetime = Field(default_factory=utcnow)
     finished_at: datetime | None = None
     added: int = 0

@@ -51,6 +51,10 @@ class LocalEmbedder(Embedder):
                 # Must be set before the import: huggingface_hub reads it once.
                 os.environ["HF_HUB_OFFLINE"] = "1"
                 from sentence_transformers import SentenceTransformer
+                from transformers.utils import logging as transformers_logging
+
+                # A "Loading weights" bar in a server log is noise.
+                transformers_logging.disable_progress_bar()
 
                 self._models[path] = SentenceTransformer(path, device="cpu")
             return self._models[path]

@@ -358,6 +358,8 @@ def run_sync(
                     work.delete_unseen(session)
                     session.add(run)
             run.status = "succeeded"
+        except SyncCancelled as exc:  # shutdown asked for it: expected, not an error
+            run.status, run.error = "cancelled", str(exc)
         except BaseException as exc:  # recorded, then re-raised only if not an ordinary error
             run.status = "failed"
             run.error = f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
