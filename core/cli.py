@@ -29,7 +29,9 @@ ConfigOption = Annotated[
 ]
 DataDirOption = Annotated[
     Path | None,
-    typer.Option("--data-dir", help="Where state lives (default: ./.deskpilot).", show_default=False),
+    typer.Option(
+        "--data-dir", help="Where state lives (default: ./.deskpilot).", show_default=False
+    ),
 ]
 
 
@@ -112,8 +114,8 @@ def plugins(
         typer.echo(json.dumps(rows, indent=2))
         return
     for row in rows:
-        line = f"{row['name']:<14} {row['version'] or '-':<10} {row['status']:<7} {', '.join(row['hooks'])}"
-        typer.echo(line)
+        hooks = ", ".join(row["hooks"])
+        typer.echo(f"{row['name']:<14} {row['version'] or '-':<10} {row['status']:<7} {hooks}")
         if row["error"]:
             typer.echo(f"{'':<14} error: {row['error']}")
 

@@ -163,7 +163,9 @@ class ChatSettings(_Section):
     # HMAC secret shared with the host site for signed user tokens.
     identity_secret: SecretStr | None = None
     max_attachment_bytes: int = Field(5_000_000, ge=0)
-    allowed_attachment_types: list[str] = ["image/png", "image/jpeg", "application/pdf", "text/plain"]
+    allowed_attachment_types: list[str] = [
+        "image/png", "image/jpeg", "application/pdf", "text/plain"
+    ]
 
     _secret = field_validator("identity_secret", mode="before")(_resolve_secret)
 

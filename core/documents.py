@@ -42,7 +42,7 @@ class Article(BaseModel):
     locale: str = "en"
     updated_at: AwareDatetime | None = None
     audience: Audience = Audience.PUBLIC
-    # Unpublished (draft) articles are reported so that a published-then-drafted one leaves the index.
+    # Drafts are reported too, so that a published-then-drafted article leaves the index.
     published: bool = True
 
 

@@ -118,7 +118,9 @@ class PluginHost:
                     for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
                         if impl.plugin_name == plugin_name:
                             impl.function(
-                                register=lambda cls, r=registry, k=key: staged.append((r, k, cls))
+                                register=lambda cls, r=registry, k=key, s=staged: s.append(
+                                    (r, k, cls)
+                                )
                             )
             except Exception as exc:
                 self._fail(plugin_name, exc)
