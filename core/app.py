@@ -14,7 +14,6 @@ from core.routes import chatkit, health, search, sync, triage, webhooks, widget
 from core.services import Services
 from core.workers import start_workers, stop_workers
 from knowledge.schedule import start_scheduler
-from plugins import copilot_routes
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +59,8 @@ def create_app(
     app.include_router(sync.router)
     app.include_router(search.router)
     app.include_router(widget.router)
-    app.include_router(copilot_routes.router)
     app.include_router(webhooks.router)
     app.include_router(triage.router)
+    for router in services.plugins.routers.values():
+        app.include_router(router)
     return app

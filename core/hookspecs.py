@@ -31,6 +31,11 @@ def register_embedders(register: Any) -> None:
 
 
 @hookspec
+def register_routes(register: Any) -> None:
+    """Register `fastapi.APIRouter`s for the app to mount (a plugin's own HTTP API)."""
+
+
+@hookspec
 def sync_finished(connector: str, report: dict[str, Any]) -> None:
     """A knowledge sync run ended; `report` holds its counts, duration and status."""
 

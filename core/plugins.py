@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,6 +59,7 @@ class PluginHost:
         self.connectors: dict[str, type] = {}
         self.tools: dict[str, type] = {}
         self.embedders: dict[str, type] = {}
+        self.routers: dict[str, Any] = {}  # FastAPI APIRouters contributed by plugins
 
     # -- loading ----------------------------------------------------------------------------
     def _allowed(self, name: str) -> bool:
@@ -105,28 +106,29 @@ class PluginHost:
         )
 
     def _collect(self) -> None:
-        registries = {
-            "register_connectors": (self.connectors, "type"),
-            "register_tools": (self.tools, "name"),
-            "register_embedders": (self.embedders, "name"),
+        # hook → (where registered objects go, how each is named there)
+        registries: dict[str, tuple[dict[str, Any], Callable[[Any, str], str]]] = {
+            "register_connectors": (self.connectors, lambda cls, _: cls.type),
+            "register_tools": (self.tools, lambda cls, _: cls.name),
+            "register_embedders": (self.embedders, lambda cls, _: cls.name),
+            "register_routes": (self.routers, lambda router, plugin: f"{plugin}:{id(router)}"),
         }
         for plugin_name, _ in self.pm.list_name_plugin():
-            # Stage a plugin's classes so a plugin that raises half-way registers none of them.
-            staged: list[tuple[dict[str, type], str, type]] = []
+            # Stage a plugin's objects so a plugin that raises half-way registers none of them.
+            staged: list[tuple[str, Any]] = []
             try:
-                for hook_name, (registry, key) in registries.items():
+                for hook_name in registries:
                     for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
                         if impl.plugin_name == plugin_name:
                             impl.function(
-                                register=lambda cls, r=registry, k=key, s=staged: s.append(
-                                    (r, k, cls)
-                                )
+                                register=lambda obj, h=hook_name, s=staged: s.append((h, obj))
                             )
             except Exception as exc:
                 self._fail(plugin_name, exc)
                 continue
-            for registry, key, cls in staged:
-                registry[getattr(cls, key)] = cls
+            for hook_name, obj in staged:
+                registry, name_of = registries[hook_name]
+                registry[name_of(obj, plugin_name)] = obj
 
     def _fail(self, plugin_name: str, exc: BaseException) -> None:
         log.warning("plugin %s failed to register: %s", plugin_name, exc)

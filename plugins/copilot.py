@@ -273,3 +273,10 @@ def register_tools(register: Any) -> None:
     register(SearchInternal)
     register(SimilarTickets)
     register(DraftReply)
+
+
+@deskpilot.hookimpl
+def register_routes(register: Any) -> None:
+    from plugins.copilot_routes import router  # its module imports this one
+
+    register(router)

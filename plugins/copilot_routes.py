@@ -1,4 +1,4 @@
-"""HTTP for the copilot plugin, mounted by core.app: drafts, and the staff ChatKit endpoint.
+"""HTTP for the copilot plugin (hook `register_routes`): drafts, and the staff ChatKit endpoint.
 
     POST /v1/copilot/draft    {connector?, ticket_id?, subject, description, post_note?} → Draft
     POST /copilot/chatkit     the ChatKit protocol, for human agents asking about tickets

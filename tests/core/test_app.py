@@ -86,3 +86,14 @@ def test_serve_in_empty_directory_with_a_broken_plugin_installed(tmp_path):
         process.terminate()
         output, _ = process.communicate(timeout=30)
     assert "Traceback" not in output, output
+
+
+def test_plugin_routes_are_mounted_only_for_loaded_plugins(tmp_path):
+    """The copilot's HTTP API arrives through `register_routes`: deny the plugin, and it is gone."""
+    body = {"subject": "s", "description": "d"}
+    enabled = Settings(data_dir=tmp_path / "a", connectors={})
+    with TestClient(create_app(enabled)) as client:
+        assert client.post("/v1/copilot/draft", json=body).status_code in (401, 403)
+    denied = Settings(data_dir=tmp_path / "b", connectors={}, plugins={"deny": ["copilot"]})
+    with TestClient(create_app(denied)) as client:
+        assert client.post("/v1/copilot/draft", json=body).status_code == 404
