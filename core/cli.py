@@ -138,6 +138,8 @@ sync_app = typer.Typer(help="Sync knowledge from the connectors.")
 eval_app = typer.Typer(help="Measure how well Deskpilot would do.", no_args_is_help=True)
 app.add_typer(sync_app, name="sync")
 app.add_typer(eval_app, name="eval")
+index_app = typer.Typer(help="Maintain the vector index.", no_args_is_help=True)
+app.add_typer(index_app, name="index")
 
 
 def _migrated(settings: Settings) -> Any:
@@ -322,6 +324,33 @@ def eval_triage(
         return
     for key, value in figures.items():
         typer.echo(f"{key:<14} {value:.4f}" if isinstance(value, float) else f"{key:<14} {value}")
+
+
+@index_app.command("optimize")
+def index_optimize(config: ConfigOption = None, data_dir: DataDirOption = None) -> None:
+    """Build the embedded index's HNSW graphs and merge its segments.
+
+    Worth it past ~20k chunks (filtered search p95 77 ms → 9 ms at 100k in bench/); takes
+    minutes there and holds the CPU, so it is not run inside `serve`: stop the server first.
+    """
+    import time
+
+    from knowledge.index.errors import IndexLocked
+
+    services = services_from(settings_from(config, data_dir))
+    try:
+        index = services.index
+    except IndexLocked as exc:
+        fail(str(exc))
+    try:
+        if not hasattr(index, "optimize"):
+            typer.echo("this index backend optimizes itself; nothing to do")
+            return
+        started = time.monotonic()
+        index.optimize()
+        typer.echo(f"optimized {index.count()} points in {time.monotonic() - started:.1f} s")
+    finally:
+        services.close()
 
 
 @app.command()
