@@ -303,6 +303,9 @@ def eval_triage(
     abstain_label: Annotated[str | None, typer.Option(
         help="Score an abstention as this label (e.g. the test set's out-of-scope label).")
     ] = None,
+    max_missed: Annotated[float | None, typer.Option(
+        help="Abstention budget (default: automation.triage_max_missed from the config).")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON line.")] = False,
     config: ConfigOption = None,
 ) -> None:
@@ -313,10 +316,13 @@ def eval_triage(
     for path in (train, test):
         if not path.is_file():
             fail(f"{path}: file not found")
-    services = services_from(settings_from(config))
+    settings = settings_from(config)
+    services = services_from(settings)
+    if max_missed is None:
+        max_missed = settings.automation.triage_max_missed
     try:
         figures = evaluate_triage(train, test, text_field, label_field, abstain_label,
-                                  embedder=services.embedder)
+                                  embedder=services.embedder, max_missed=max_missed)
     except (ValueError, KeyError, TypeError) as exc:  # bad JSON lines or missing fields
         fail(f"cannot evaluate: {type(exc).__name__}: {exc}".splitlines()[0], code=1)
     if as_json:

@@ -156,6 +156,9 @@ class AutomationSettings(_Section):
     tag_dry_run: bool = False
     # Post a cited reply draft as an internal note (the copilot plugin).
     draft_note: bool = True
+    # Triage abstains (routes to a person) below a confidence threshold set on the training
+    # tickets: the share of tickets it gets right that it may still route to a person.
+    triage_max_missed: float = Field(0.02, ge=0, lt=1)
 
 
 class ChatSettings(_Section):

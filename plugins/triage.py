@@ -111,7 +111,10 @@ class TriageService:
             if len(pairs) < MIN_EXAMPLES or len({label for _, label in pairs}) < 2:
                 continue
             texts, labels = zip(*pairs, strict=True)
-            models[name] = TriageModel.fit(list(texts), list(labels), embedder)
+            models[name] = TriageModel.fit(
+                list(texts), list(labels), embedder,
+                max_missed=self.services.settings.automation.triage_max_missed,
+            )
         held = _Models(memory.fingerprint, self._embedder_id, models, -1)
         self._save(connector, held)
         log.info("triage for %s trained on %d tickets: %s", connector or "all connectors",
