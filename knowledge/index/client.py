@@ -14,7 +14,7 @@ from qdrant_client import QdrantClient, models
 
 from core.documents import DocumentKind
 from knowledge.index.errors import IndexLocked, IndexMismatch
-from knowledge.index.fusion import FusionConfig
+from knowledge.index.fusion import Candidate, FusionConfig, fuse_convex
 from knowledge.index.payload import (
     DENSE,
     KEYWORD_FIELDS,
@@ -126,6 +126,15 @@ class QdrantClientIndex:
         method = fusion.method
         if method in ("rrf", "dbsf") and not sparse.indices:
             method = "dense"  # only stopwords: nothing to match lexically
+        if method == "convex":
+            # Two filtered queries, fused in Python: the filter holds for both lists.
+            n = fusion.prefetch_limit(limit)
+            dense_hits = self._candidates(list(dense), DENSE, n, where)
+            sparse_hits = (
+                self._candidates(_sparse(sparse), SPARSE, n, where) if sparse.indices else []
+            )
+            fused = fuse_convex(dense_hits, sparse_hits, fusion.lexical_weight, limit)
+            return [to_passage(score, payload) for score, payload in fused]
         query: Any
         prefetch: list[models.Prefetch] | None = None
         using: str | None = None
@@ -152,6 +161,15 @@ class QdrantClientIndex:
             limit=limit, with_payload=True,
         ).points
         return [to_passage(hit.score, hit.payload or {}) for hit in hits]
+
+    def _candidates(
+        self, query: Any, using: str, limit: int, where: models.Filter | None
+    ) -> list[Candidate]:
+        hits = self._client.query_points(
+            self.collection, query=query, using=using, query_filter=where, limit=limit,
+            with_payload=True,
+        ).points
+        return [(str(hit.id), hit.score, hit.payload or {}) for hit in hits]
 
     def count(self, filter: SearchFilter | None = None) -> int:
         return self._client.count(

@@ -32,7 +32,7 @@ from qdrant_edge import (
 
 from core.documents import DocumentKind
 from knowledge.index.errors import IndexLocked, IndexMismatch
-from knowledge.index.fusion import FusionConfig
+from knowledge.index.fusion import Candidate, FusionConfig, fuse_convex
 from knowledge.index.payload import (
     DENSE,
     KEYWORD_FIELDS,
@@ -129,6 +129,18 @@ class EdgeIndex:
         method = fusion.method
         if method in ("rrf", "dbsf") and not sparse.indices:
             method = "dense"  # only stopwords: nothing to match lexically
+        if method == "convex":
+            # Two filtered queries, fused in Python: the filter holds for both lists.
+            n = fusion.prefetch_limit(limit)
+            dense_hits = self._candidates(
+                QueryRequest(limit=n, query=dense_query, filter=where, params=params,
+                             with_payload=True)
+            )
+            sparse_hits = self._candidates(
+                QueryRequest(limit=n, query=sparse_q, filter=where, with_payload=True)
+            ) if sparse.indices else []
+            fused = fuse_convex(dense_hits, sparse_hits, fusion.lexical_weight, limit)
+            return [to_passage(score, payload) for score, payload in fused]
         if method == "dense":
             request = QueryRequest(limit=limit, query=dense_query, filter=where, params=params,
                                    with_payload=True)
@@ -148,6 +160,9 @@ class EdgeIndex:
             request = QueryRequest(limit=limit, prefetches=prefetches, query=fuse, filter=where,
                                    with_payload=True)
         return [to_passage(hit.score, hit.payload or {}) for hit in self._shard.query(request)]
+
+    def _candidates(self, request: QueryRequest) -> list[Candidate]:
+        return [(str(hit.id), hit.score, hit.payload or {}) for hit in self._shard.query(request)]
 
     def count(self, filter: SearchFilter | None = None) -> int:
         return self._shard.count(CountRequest(exact=True, filter=_filter(filter_terms(filter))))

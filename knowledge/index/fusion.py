@@ -3,27 +3,51 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
+
+# One prefetched candidate: (point id as a string, the list's score, payload).
+Candidate = tuple[str, float, dict[str, Any]]
 
 
 @dataclass(frozen=True)
 class FusionConfig:
-    """`rrf`: weighted reciprocal-rank fusion, score 1/((rank+1)/w + k - 1) per list — the weights
+    """`convex`: dense cosine + lexical_weight · BM25 score min-max normalized over the lexical
+    candidates, on the union of both prefetches; a candidate missing from a list gets 0 from
+    it. The fused score stays on the cosine scale: the top cosine plus at most
+    lexical_weight. Computed in Python (`fuse_convex`) so both backends rank identically.
+    `rrf`: weighted reciprocal-rank fusion, score 1/((rank+1)/w + k - 1) per list — the weights
     act like score weights only at small k. `dbsf`: distribution-based score fusion.
     `dense` / `sparse`: one list alone, for comparisons in evaluation.
-
-    The default was chosen on the tuning half of stackfaq (see knowledge/evaluation.py): at k=1
-    the dense list leads and BM25 reorders only the tail; equal weights, k≥2 and DBSF were all
-    worse than dense alone there (recall@1 0.80–0.93 vs 0.955). Fused scores are rank-based:
-    the best possible is dense_weight/k + sparse_weight/k.
     """
 
-    method: Literal["rrf", "dbsf", "dense", "sparse"] = "rrf"
+    method: Literal["convex", "rrf", "dbsf", "dense", "sparse"] = "rrf"
+    # For `rrf`.
     k: int = 1
     dense_weight: float = 4.0
     sparse_weight: float = 1.0
+    # For `convex`: the weight of the normalized BM25 score (λ).
+    lexical_weight: float = 0.1
     # Candidates fetched from each list before fusion (at least the requested limit).
     prefetch: int = 50
 
     def prefetch_limit(self, limit: int) -> int:
         return max(limit, self.prefetch)
+
+
+def fuse_convex(
+    dense: list[Candidate], sparse: list[Candidate], lexical_weight: float, limit: int
+) -> list[tuple[float, dict[str, Any]]]:
+    """Best `limit` of the union as (fused score, payload); ties broken by point id so that
+    both backends agree."""
+    scores = {key: score for key, score, _ in dense}
+    payloads = {key: payload for key, _, payload in dense}
+    if sparse:
+        # Min-max over the lexical candidates: the weakest gets 0, like a point not fetched.
+        high = max(score for _, score, _ in sparse)
+        low = min(score for _, score, _ in sparse)
+        for key, score, payload in sparse:
+            share = (score - low) / (high - low) if high > low else 1.0
+            scores[key] = scores.get(key, 0.0) + lexical_weight * share
+            payloads.setdefault(key, payload)
+    ranked = sorted(scores, key=lambda key: (-scores[key], key))[:limit]
+    return [(scores[key], payloads[key]) for key in ranked]

@@ -20,6 +20,7 @@ from knowledge.index import (
     QdrantClientIndex,
     open_index,
 )
+from knowledge.index.fusion import fuse_convex
 from knowledge.interfaces import Chunk, SearchFilter, VectorIndex
 from knowledge.search import Searcher
 
@@ -85,9 +86,11 @@ def test_dense_and_lexical_both_find_their_match(index: VectorIndex) -> None:
     texts = ["invoice download pdf", "password reset email", "cancel subscription plan"]
     index.upsert([chunk(str(i), text=t) for i, t in enumerate(texts)], [unit(i) for i in range(3)])
     assert index.search(unit(2), "zzz unrelated words", 1)[0].document_id == "2"
-    # With equal weights, a query vector matching nothing in particular: the words decide.
-    index.fusion = FusionConfig(dense_weight=1.0)  # type: ignore[attr-defined]
-    assert index.search(unit(99), "password resetting", 1)[0].document_id == "1"
+    # A query vector matching nothing in particular, the words weighted heavily: they decide.
+    for fusion in (FusionConfig(method="rrf", dense_weight=1.0),
+                   FusionConfig(method="convex", lexical_weight=2.0)):
+        index.fusion = fusion  # type: ignore[attr-defined]
+        assert index.search(unit(99), "password resetting", 1)[0].document_id == "1"
 
 
 def test_overwrite_does_not_duplicate(index: VectorIndex) -> None:
@@ -141,7 +144,9 @@ def test_each_filter(index: VectorIndex, filter: SearchFilter | None, expected: 
     assert index.count(filter) == len(expected)
 
 
-def test_public_filter_never_returns_internal(index: VectorIndex) -> None:
+@pytest.mark.parametrize("method", ["convex", "rrf", "dbsf", "dense"])
+def test_public_filter_never_returns_internal(index: VectorIndex, method: str) -> None:
+    index.fusion = FusionConfig(method=method)  # type: ignore[attr-defined]
     secret = "internal escalation note: customer VIP refund override code"
     chunks = [chunk(f"n{i}", text=secret, audience=Audience.INTERNAL) for i in range(20)]
     chunks.append(chunk("public-doc", text="opening hours"))
@@ -153,12 +158,27 @@ def test_public_filter_never_returns_internal(index: VectorIndex) -> None:
     assert all(p.audience == Audience.PUBLIC for p in hits)
 
 
-def test_stopword_only_query_still_answers(index: VectorIndex) -> None:
+@pytest.mark.parametrize("method", ["convex", "rrf"])
+def test_stopword_only_query_still_answers(index: VectorIndex, method: str) -> None:
+    index.fusion = FusionConfig(method=method)  # type: ignore[attr-defined]
     index.upsert([chunk("a")], [unit(1)])
     assert ids(index.search(unit(1), "the and of", 3)) == [("a", 0)]
 
 
-@pytest.mark.parametrize("method", ["rrf", "dbsf", "dense", "sparse"])
+def test_convex_score_is_cosine_plus_weighted_lexical(index: VectorIndex) -> None:
+    index.fusion = FusionConfig(method="convex", lexical_weight=0.25)  # type: ignore[attr-defined]
+    index.upsert([chunk("a", text="refund policy"), chunk("b", text="dark mode")],
+                 [unit(1), unit(2)])
+    [best] = index.search(unit(1), "refund policy", 1)
+    # Cosine 1 and the best lexical match (normalized to 1): 1 + λ; "b" matches no word.
+    assert (best.document_id, round(best.score, 4)) == ("a", 1.25)
+    # Only in the dense list: its cosine, nothing from the lexical list.
+    [other] = [p for p in index.search(unit(1), "refund policy", 2) if p.document_id == "b"]
+    assert other.score == pytest.approx(sum(x * y for x, y in zip(unit(1), unit(2), strict=True)),
+                                        abs=1e-4)
+
+
+@pytest.mark.parametrize("method", ["convex", "rrf", "dbsf", "dense", "sparse"])
 def test_every_fusion_method_runs(index: VectorIndex, method: str) -> None:
     index.fusion = FusionConfig(method=method)  # type: ignore[attr-defined]
     index.upsert([chunk("a", text="refund policy"), chunk("b", text="dark mode")],
@@ -201,6 +221,55 @@ def test_searcher_keeps_the_best_passage_per_document(index: VectorIndex) -> Non
     assert [p.document_id for p in best][0] == "a"
     assert sorted(p.document_id for p in best) == ["a", "b", "c"]
     assert searcher.search("   ", k=3) == []
+
+
+@pytest.mark.parametrize("filter", [None, SearchFilter(audience=Audience.PUBLIC)])
+def test_convex_ranks_identically_on_both_backends(
+    tmp_path: Path, filter: SearchFilter | None
+) -> None:
+    words = ["refund", "invoice", "password", "reset", "billing", "plan", "export", "team"]
+    rng = random.Random(3)
+    # Texts of distinct lengths: no two BM25 scores tie at the prefetch cutoff, where each
+    # engine breaks ties its own way.
+    chunks = [
+        chunk(f"d{i}", text=" ".join(rng.choices(words, k=3 + i)),
+              audience=Audience.INTERNAL if i % 3 == 0 else Audience.PUBLIC)
+        for i in range(40)
+    ]
+    fusion = FusionConfig(method="convex", lexical_weight=0.3, prefetch=10)
+    backends: list[VectorIndex] = [
+        EdgeIndex(tmp_path / "index", DIM, fusion),
+        QdrantClientIndex(":memory:", DIM, fusion=fusion),
+    ]
+    try:
+        rankings = []
+        for backend in backends:
+            backend.upsert(chunks, [unit(i) for i in range(40)])
+            rankings.append([
+                [(p.document_id, round(p.score, 4)) for p in
+                 backend.search(unit(100 + q), "refund password reset", 15, filter)]
+                for q in range(5)
+            ])
+        assert rankings[0] == rankings[1]
+        assert all(len(ranking) == 15 for ranking in rankings[0])
+    finally:
+        for backend in backends:
+            backend.close()
+
+
+def test_fuse_convex_merges_the_two_lists() -> None:
+    dense = [("a", 0.9, {"id": "a"}), ("b", 0.8, {"id": "b"})]
+    sparse = [("c", 12.0, {"id": "c"}), ("b", 8.0, {"id": "b"}), ("d", 4.0, {"id": "d"})]
+    # b: 0.8 + 0.4·(8−4)/(12−4); a: dense only; c: lexical only, 0.4·1; d: the lexical minimum.
+    fused = fuse_convex(dense, sparse, 0.4, 4)
+    assert [(p["id"], round(s, 4)) for s, p in fused] == [
+        ("b", 1.0), ("a", 0.9), ("c", 0.4), ("d", 0.0)]
+    # A single lexical candidate is the best one.
+    assert fuse_convex([], sparse[:1], 0.4, 1) == [(0.4, {"id": "c"})]
+    assert fuse_convex(dense, [], 0.4, 1) == [(0.9, {"id": "a"})]
+    # Equal scores: ordered by point id, whatever the input order.
+    tied = [("z", 0.5, {"id": "z"}), ("y", 0.5, {"id": "y"})]
+    assert [p["id"] for _, p in fuse_convex(tied, [], 0.4, 2)] == ["y", "z"]
 
 
 def test_embedded_reopen_with_other_dimension_is_refused(tmp_path: Path) -> None:
