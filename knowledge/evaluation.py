@@ -8,9 +8,10 @@ Splits: stackfaq ships none, so fusion weights and chunk sizes were tuned on the
 (first) article id ends in an even number ("tuning") and are reported on the odd ones
 ("held-out") — a fixed rule any run reproduces. Use split="all" for everything.
 
-stackfaq with MiniLM, lead chunk + RRF k=1 [4, 1] (recall@1 / recall@5 / MRR@10):
-tuning 0.955 / 0.997 / 0.974, held-out 0.960 / 0.993 / 0.975, all 615 0.958 / 0.995 / 0.975.
-On all 615, dense alone 0.958 / 0.997 / 0.976, BM25 alone 0.659 / 0.904 / 0.763.
+stackfaq with MiniLM, lead chunk + convex fusion λ=0.0026 (recall@1 / recall@5 / MRR@10):
+tuning 0.958 / 1.000 / 0.976, held-out 0.960 / 0.993 / 0.977, all 615 0.959 / 0.997 / 0.977.
+On all 615, dense alone 0.958 / 0.997 / 0.976, BM25 alone 0.659 / 0.904 / 0.763, the former
+default RRF k=1 [4, 1] 0.958 / 0.995 / 0.975 (knowledge/index/fusion.py has every split).
 """
 
 from __future__ import annotations

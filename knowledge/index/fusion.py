@@ -18,15 +18,27 @@ class FusionConfig:
     `rrf`: weighted reciprocal-rank fusion, score 1/((rank+1)/w + k - 1) per list — the weights
     act like score weights only at small k. `dbsf`: distribution-based score fusion.
     `dense` / `sparse`: one list alone, for comparisons in evaluation.
+
+    The default λ is the largest that kept every metric ≥ dense alone on the tuning half of
+    stackfaq (knowledge/evaluation.py) while improving one: there, one query's answer sits 0.003
+    cosine above the 6th article, so any larger weight costs recall@5, and BM25 acts as a
+    tie-breaker among near-equal cosines. recall@1 / recall@5 / MRR@10:
+      tuning    convex 0.958 / 1.000 / 0.976, dense 0.955 / 1.000 / 0.975
+      held-out  convex 0.960 / 0.993 / 0.977, dense 0.960 / 0.993 / 0.977, BM25 0.640 / 0.871 /
+                0.743, RRF k=1 [4, 1] 0.960 / 0.993 / 0.975
+      all 615   convex 0.959 / 0.997 / 0.977, dense 0.958 / 0.997 / 0.976, BM25 0.659 / 0.904 /
+                0.763, RRF k=1 [4, 1] 0.958 / 0.995 / 0.975
+    RRF cannot promise "never worse than dense": a BM25 rank-1 hit displaces an adjacent dense
+    hit whatever the weights. On manual-style text, where words matter more, re-tune λ.
     """
 
-    method: Literal["convex", "rrf", "dbsf", "dense", "sparse"] = "rrf"
+    method: Literal["convex", "rrf", "dbsf", "dense", "sparse"] = "convex"
     # For `rrf`.
     k: int = 1
     dense_weight: float = 4.0
     sparse_weight: float = 1.0
     # For `convex`: the weight of the normalized BM25 score (λ).
-    lexical_weight: float = 0.1
+    lexical_weight: float = 0.0026
     # Candidates fetched from each list before fusion (at least the requested limit).
     prefetch: int = 50
 
