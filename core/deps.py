@@ -10,7 +10,8 @@ from fastapi import Depends, Header, HTTPException, Request, status
 from core.services import Services
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
+    # async: a plain `def` dependency is run in the thread pool, a hop per request for nothing.
     return request.app.state.services
 
 

@@ -10,6 +10,7 @@ import functools
 import logging
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy.engine import Engine
@@ -79,6 +80,13 @@ class Services:
         return Searcher(self.embedder, self.index)
 
     @built_once
+    def query_executor(self) -> ThreadPoolExecutor:
+        """Where chat turns embed and search: one thread, since both hold the GIL (torch spreads
+        the matrix work over the cores itself), and apart from the loop's default executor so
+        queries never queue behind database calls or the other way round."""
+        return ThreadPoolExecutor(1, thread_name_prefix="deskpilot-query")
+
+    @built_once
     def connectors(self) -> dict[str, Connector]:
         """Configured, enabled connectors by name. An unknown type is a ConfigError."""
         from core.config import ConfigError
@@ -127,6 +135,8 @@ class Services:
         if (index := built.pop("index", None)) is not None:
             index.close()
         built.pop("searcher", None)
+        if (executor := built.pop("query_executor", None)) is not None:
+            executor.shutdown(wait=False, cancel_futures=True)
         for connector in built.pop("connectors", {}).values():
             connector.close()
         if (engine := built.pop("engine", None)) is not None:

@@ -51,7 +51,8 @@ class SearchKnowledge(deskpilot.AgentTool):
                 query: What to look for, in the customer's words.
             """
             # Embedding the query is CPU work; keep it off the event loop serving other chats.
-            return await asyncio.to_thread(self.search, query)
+            executor = self.services.query_executor
+            return await asyncio.get_running_loop().run_in_executor(executor, self.search, query)
 
         return search_knowledge
 

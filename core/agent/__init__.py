@@ -20,6 +20,9 @@ __all__ = ["build_customer_agent", "customer_tools", "run_config"]
 
 # One model (and so one HTTP connection pool) per running platform, not one per chat turn.
 _models: WeakKeyDictionary[Services, Model] = WeakKeyDictionary()
+# Tools too: building a FunctionTool parses its signature and docstring (~2 ms of event-loop CPU
+# per turn), and a tool keeps no per-turn state (it reads the run context).
+_tools: WeakKeyDictionary[Services, list[FunctionTool]] = WeakKeyDictionary()
 
 
 def _model(services: Services) -> Model:
@@ -38,6 +41,12 @@ def customer_tools(services: Services) -> list[FunctionTool]:
     return tools
 
 
+def _customer_tools(services: Services) -> list[FunctionTool]:
+    if services not in _tools:
+        _tools[services] = customer_tools(services)
+    return list(_tools[services])
+
+
 def build_customer_agent(services: Services, context: Any = None) -> Agent[Any]:
     """The agent that answers customers in chat.
 
@@ -49,7 +58,7 @@ def build_customer_agent(services: Services, context: Any = None) -> Agent[Any]:
         name=settings.name,
         instructions=settings.instructions.replace("{company}", settings.company),
         model=_model(services),
-        tools=customer_tools(services),
+        tools=_customer_tools(services),
     )
 
 

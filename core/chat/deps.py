@@ -12,8 +12,11 @@ from core.chat.runtime import ChatRuntime, build_chat
 from core.deps import ServicesDep
 
 
-def get_chat(request: Request, services: ServicesDep) -> ChatRuntime:
-    """Built on first use and kept on the app: one server, store and key per app."""
+async def get_chat(request: Request, services: ServicesDep) -> ChatRuntime:
+    """Built on first use and kept on the app: one server, store and key per app.
+
+    These dependencies are `async def` although they never await: FastAPI runs a plain `def`
+    dependency in its thread pool, three thread hops per chat request under load."""
     chat = getattr(request.app.state, "chat", None)
     if chat is None:
         chat = request.app.state.chat = build_chat(services)
@@ -23,7 +26,7 @@ def get_chat(request: Request, services: ServicesDep) -> ChatRuntime:
 ChatDep = Annotated[ChatRuntime, Depends(get_chat)]
 
 
-def get_identity(
+async def get_identity(
     request: Request,
     chat: ChatDep,
     authorization: Annotated[str | None, Header()] = None,
@@ -45,7 +48,7 @@ def get_identity(
 IdentityDep = Annotated[Identity, Depends(get_identity)]
 
 
-def request_context(request: Request, identity: IdentityDep) -> RequestContext:
+async def request_context(request: Request, identity: IdentityDep) -> RequestContext:
     return RequestContext(user_id=identity.user_id, base_url=str(request.base_url))
 
 

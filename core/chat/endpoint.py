@@ -15,7 +15,6 @@ from typing import Any
 from chatkit.server import ChatKitServer, StreamingResult
 from chatkit.store import NotFoundError
 from chatkit.types import (
-    ChatKitReq,
     ClientToolCallItem,
     ErrorEvent,
     InputTranscribeReq,
@@ -31,15 +30,15 @@ from chatkit.types import (
     WidgetItem,
 )
 from fastapi.responses import JSONResponse, Response, StreamingResponse
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ValidationError
 
 from core.chat.attachments import AttachmentError
 from core.chat.context import RequestContext
 from core.chat.runtime import ChatRuntime
+from core.chat.server import REQUEST
 
 log = logging.getLogger(__name__)
 
-REQUEST = TypeAdapter[ChatKitReq](ChatKitReq)
 MAX_BODY_BYTES = 1_000_000
 _STREAM_FAILED = (
     b"data: " + ErrorEvent(code="stream.error", allow_retry=True).model_dump_json().encode()
@@ -148,7 +147,7 @@ async def handle(chat: ChatRuntime, body: bytes, ctx: RequestContext) -> Respons
     try:
         request = REQUEST.validate_json(body)
         await _preflight(chat, request, ctx)
-        result = await chat.server.process(body, ctx)
+        result = await chat.server.process_request(request, ctx)
         if not isinstance(result, StreamingResult):
             return Response(result.json, media_type="application/json")
         events = aiter(result)

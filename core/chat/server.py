@@ -13,11 +13,12 @@ from typing import TYPE_CHECKING, Any
 
 from agents import Agent, RunConfig, Runner
 from chatkit.agents import AgentContext, ThreadItemConverter, stream_agent_response
-from chatkit.server import ChatKitServer
+from chatkit.server import ChatKitServer, NonStreamingResult, StreamingResult
 from chatkit.types import (
     AssistantMessageContent,
     AssistantMessageItem,
     Attachment,
+    ChatKitReq,
     FeedbackKind,
     ThreadItem,
     ThreadItemAddedEvent,
@@ -30,8 +31,10 @@ from chatkit.types import (
     UserMessageItem,
     UserMessageTagContent,
     UserMessageTextContent,
+    is_streaming_req,
 )
 from openai.types.responses import ResponseInputTextParam
+from pydantic import TypeAdapter
 
 from core.chat.attachments import LocalAttachmentStore
 from core.chat.context import RequestContext
@@ -43,6 +46,8 @@ if TYPE_CHECKING:
 AgentBuilder = Callable[["Services", AgentContext[RequestContext]], Agent[Any]]
 RunConfigBuilder = Callable[["Services"], RunConfig]
 
+# Built once: the SDK's process() builds a TypeAdapter of the whole request union per call (~5 ms).
+REQUEST = TypeAdapter[ChatKitReq](ChatKitReq)
 # The escalation plugin's tool; its class also takes over explicit requests for a person.
 ESCALATE_TOOL = "escalate_to_human"
 HISTORY_ITEMS = 40
@@ -96,6 +101,19 @@ class DeskpilotChatServer(ChatKitServer[RequestContext]):
         self.build_agent = build_agent
         self.run_config = run_config
         self.converter = HistoryConverter()
+
+    async def process(
+        self, request: str | bytes | bytearray, context: RequestContext
+    ) -> StreamingResult | NonStreamingResult:
+        return await self.process_request(REQUEST.validate_json(request), context)
+
+    async def process_request(
+        self, request: ChatKitReq, context: RequestContext
+    ) -> StreamingResult | NonStreamingResult:
+        """`process()` for a request already parsed (the endpoint validates it first)."""
+        if is_streaming_req(request):
+            return StreamingResult(self._process_streaming(request, context))
+        return NonStreamingResult(await self._process_non_streaming(request, context))
 
     async def respond(
         self,

@@ -1,7 +1,8 @@
 """The ChatKit `Store` on SQLModel (SQLite or PostgreSQL), every query scoped to the asking user.
 
 Another user's thread, item or attachment is indistinguishable from a missing one: both raise
-`NotFoundError`. Database calls run in a worker thread so they never stall the event loop.
+`NotFoundError`. Database calls run in the store's own worker threads so they never stall the
+event loop, nor queue behind CPU work (embedding, search) in the loop's default executor.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any, TypeVar
 
@@ -28,6 +30,8 @@ from core.tables import utcnow
 T = TypeVar("T")
 
 MAX_PAGE = 100
+# Reads run side by side (WAL readers never block); below the engine's default pool of 5.
+READ_THREADS = 4
 _ITEM = TypeAdapter[ThreadItem](ThreadItem)
 _ATTACHMENT = TypeAdapter[Attachment](Attachment)
 _PREFIXES: dict[StoreItemType, str] = {
@@ -62,9 +66,19 @@ class ChatStore(Store[RequestContext]):
         self.engine = engine
         # Removes stored attachment bytes when a thread is deleted with its attachments.
         self.discard_files = discard_files
+        self._reads = ThreadPoolExecutor(READ_THREADS, thread_name_prefix="chat-store-read")
+        # SQLite has one writer at a time, and a connection waiting for the lock sleeps in
+        # growing steps (up to 100 ms each): queue this process's writes on one thread instead.
+        # PostgreSQL takes concurrent writes.
+        sqlite_db = engine.dialect.name == "sqlite"
+        self._writes = (ThreadPoolExecutor(1, thread_name_prefix="chat-store-write")
+                        if sqlite_db else self._reads)
 
-    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
-        return await asyncio.to_thread(partial(fn, *args))
+    async def _read(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._reads, partial(fn, *args))
+
+    async def _write(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._writes, partial(fn, *args))
 
     def _upsert(self, session: Session, table: Any, values: dict[str, Any], keys: list[str],
                 update: list[str]) -> None:
@@ -107,7 +121,7 @@ class ChatStore(Store[RequestContext]):
             with Session(self.engine) as session:
                 return self._to_thread(self._owned_thread(session, thread_id, context.user_id))
 
-        return await self._run(load)
+        return await self._read(load)
 
     async def save_thread(self, thread: ThreadMetadata, context: RequestContext) -> None:
         data = ThreadMetadata.model_validate(thread.model_dump()).model_dump(mode="json")
@@ -126,7 +140,7 @@ class ChatStore(Store[RequestContext]):
                 row.data = data
                 session.add(row)
 
-        await self._run(save)
+        await self._write(save)
 
     async def load_threads(
         self, limit: int, after: str | None, order: str, context: RequestContext
@@ -151,7 +165,7 @@ class ChatStore(Store[RequestContext]):
                 rows = session.exec(query.limit(limit + 1)).all()
                 return _page(rows, limit, self._to_thread)
 
-        return await self._run(load)
+        return await self._read(load)
 
     async def delete_thread(self, thread_id: str, context: RequestContext) -> None:
         def remove() -> list[str]:
@@ -168,7 +182,7 @@ class ChatStore(Store[RequestContext]):
                 session.delete(row)
                 return list(attachments)
 
-        removed = await self._run(remove)
+        removed = await self._write(remove)
         if removed and self.discard_files is not None:
             self.discard_files(removed)
 
@@ -204,7 +218,7 @@ class ChatStore(Store[RequestContext]):
                 rows = session.exec(query.limit(limit + 1)).all()
                 return _page(rows, limit, self._to_item)
 
-        return await self._run(load)
+        return await self._read(load)
 
     async def add_thread_item(
         self, thread_id: str, item: ThreadItem, context: RequestContext
@@ -229,7 +243,7 @@ class ChatStore(Store[RequestContext]):
                 self._upsert(session, ChatItem.__table__, values, ["thread_id", "id"],
                              ["type", "data"])
 
-        await self._run(save)
+        await self._write(save)
 
     async def load_item(
         self, thread_id: str, item_id: str, context: RequestContext
@@ -243,7 +257,7 @@ class ChatStore(Store[RequestContext]):
                     raise NotFoundError("item not found")
                 return self._to_item(row)
 
-        return await self._run(load)
+        return await self._read(load)
 
     async def delete_thread_item(
         self, thread_id: str, item_id: str, context: RequestContext
@@ -254,7 +268,7 @@ class ChatStore(Store[RequestContext]):
                 session.execute(delete(ChatItem).where(
                     col(ChatItem.thread_id) == thread_id, col(ChatItem.id) == item_id))
 
-        await self._run(remove)
+        await self._write(remove)
 
     # attachments
 
@@ -272,7 +286,7 @@ class ChatStore(Store[RequestContext]):
                 row.data = data
                 session.add(row)
 
-        await self._run(save)
+        await self._write(save)
 
     async def load_attachment(self, attachment_id: str, context: RequestContext) -> Attachment:
         def load() -> Attachment:
@@ -282,7 +296,7 @@ class ChatStore(Store[RequestContext]):
                     raise NotFoundError("attachment not found")
                 return _ATTACHMENT.validate_python(row.data)
 
-        return await self._run(load)
+        return await self._read(load)
 
     async def delete_attachment(self, attachment_id: str, context: RequestContext) -> None:
         def remove() -> None:
@@ -292,7 +306,7 @@ class ChatStore(Store[RequestContext]):
                     raise NotFoundError("attachment not found")
                 session.delete(row)
 
-        await self._run(remove)
+        await self._write(remove)
 
     # feedback (not part of the Store contract: the server's add_feedback stores it here)
 
@@ -312,4 +326,4 @@ class ChatStore(Store[RequestContext]):
                         "kind": kind, "created_at": utcnow(),
                     }, ["thread_id", "item_id", "user_id"], ["kind", "created_at"])
 
-        await self._run(save)
+        await self._write(save)
