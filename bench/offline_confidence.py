@@ -5,7 +5,8 @@ about the demo help center, and how often it (wrongly) answers out-of-scope ones
 
 Indexes the demo connector into a temp data dir with the real embedder and Searcher, then
 prints JSON: per set, the accept rate under the current MIN_SCORE / MIN_TERM_COVERAGE and the
-top-score distribution. Out-of-scope questions are CLINC150's `oos_test` (../shared/data).
+top-score distribution. Out-of-scope questions are CLINC150's `oos_train` + `oos_val`
+(../shared/data); `oos_test` stays unseen by calibration.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from core.services import Services
 from knowledge.interfaces import SearchFilter
 from knowledge.sync import run_sync
 
-OOS = Path(__file__).resolve().parents[2] / "shared" / "data" / "clinc150" / "oos_test.jsonl"
+CLINC150 = Path(__file__).resolve().parents[2] / "shared" / "data" / "clinc150"
+OOS = [CLINC150 / "oos_train.jsonl", CLINC150 / "oos_val.jsonl"]
 IN_SCOPE = [
     "How do I reset my password?", "I lost my phone with my 2FA app", "How can I get a refund?",
     "Where do I download my invoices?", "my payment failed", "how to roll back a deployment",
@@ -42,7 +44,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--oos", type=int, default=200, help="out-of-scope questions to try")
     args = parser.parse_args()
-    out_of_scope = [json.loads(line)["text"] for line in OOS.open()][: args.oos]
+    out_of_scope = [json.loads(line)["text"] for path in OOS for line in path.open()][: args.oos]
     public = SearchFilter(audience=Audience.PUBLIC)
     with tempfile.TemporaryDirectory() as tmp:
         services = Services(Settings(data_dir=Path(tmp)))

@@ -114,7 +114,7 @@ async def test_nothing_found_offers_a_person(services: Services, searcher: StubS
 
 
 def test_a_high_score_without_shared_terms_is_not_trusted() -> None:
-    # Rank-based fused scores are high even for an unrelated best hit.
+    # A high score alone is not trusted: the best hit must share the question's words.
     sources = parse_sources(json.dumps({"passages": [
         {"title": "Invoices", "url": None, "text": "Download invoices from Billing.",
          "score": 1.25, "document_id": "1"}]}))
