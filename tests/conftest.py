@@ -69,11 +69,18 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return url
 
 
+def require_shared_data(path: Path = SHARED_DATA) -> Path:
+    """The evaluation data beside the checkout; skipped without it, except on CI."""
+    if not path.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"evaluation data not found at {path} on CI")
+        pytest.skip(f"evaluation data not found at {path} (see ../shared/data/README.md)")
+    return path
+
+
 @pytest.fixture
 def shared_data() -> Path:
-    if not SHARED_DATA.is_dir():
-        pytest.skip(f"evaluation data not found at {SHARED_DATA}")
-    return SHARED_DATA
+    return require_shared_data()
 
 
 def free_port() -> int:

@@ -12,6 +12,7 @@ from core.config import EmbedderSettings
 from knowledge.embedders import LocalEmbedder
 from knowledge.evaluation import evaluate_retrieval, in_split
 from knowledge.index import QdrantClientIndex
+from tests.conftest import require_shared_data
 
 ARTICLES = 20
 SHARED_DATA = Path(__file__).parents[2].parent / "shared" / "data"
@@ -45,8 +46,7 @@ class CachingEmbedder(LocalEmbedder):
 
 @pytest.fixture(scope="module")
 def figures(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
-    if not SHARED_DATA.is_dir():
-        pytest.skip(f"evaluation data not found at {SHARED_DATA}")
+    require_shared_data(SHARED_DATA)
     articles, queries = _slice(SHARED_DATA, tmp_path_factory.mktemp("stackfaq"))
     embedder = CachingEmbedder(EmbedderSettings())
     return {

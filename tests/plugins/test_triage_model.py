@@ -12,6 +12,7 @@ import pytest
 from core.config import EmbedderSettings
 from knowledge.embedders import LocalEmbedder
 from plugins.triage_model import TriageModel
+from tests.conftest import require_shared_data
 from tests.plugins.helpers import HashEmbedder
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
@@ -19,8 +20,7 @@ CLASSES, TRAIN_PER_CLASS, HELD_PER_CLASS = 12, 40, 10
 
 
 def _rows(path: Path) -> list[dict[str, str]]:
-    if not path.is_file():
-        pytest.skip(f"evaluation data not found at {path} (see ../shared/data/README.md)")
+    require_shared_data(path)
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
