@@ -33,7 +33,7 @@ from chatkit.types import (
     UserMessageTextContent,
     is_streaming_req,
 )
-from openai.types.responses import ResponseInputTextParam
+from openai.types.responses import EasyInputMessageParam, ResponseInputTextParam
 from pydantic import TypeAdapter
 
 from core.chat.attachments import LocalAttachmentStore
@@ -59,7 +59,18 @@ HANDOFF_MESSAGE = (
 
 
 class HistoryConverter(ThreadItemConverter):
-    """The SDK converter raises on attachments and tags; describe them to the model as text."""
+    """The SDK converter raises on attachments and tags; describe them to the model as text.
+
+    Earlier answers are replayed as plain text: the SDK sends them as `output_text` parts,
+    which the Agents SDK's Chat Completions converter rejects, failing every later turn.
+    """
+
+    async def assistant_message_to_input(self, item: AssistantMessageItem) -> EasyInputMessageParam:
+        # A string is valid assistant content for both the Responses and Chat Completions paths.
+        # Parts joined as the Agents SDK joins an output message's text for Chat Completions.
+        return EasyInputMessageParam(
+            type="message", role="assistant", content="\n".join(c.text for c in item.content)
+        )
 
     async def attachment_to_message_content(self, attachment: Attachment) -> Any:
         return ResponseInputTextParam(

@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from typing import Any
 
 import pytest
-from agents import RunConfig, Runner
+from agents import OpenAIChatCompletionsModel, RunConfig, Runner
 from agents.models.fake_id import FAKE_RESPONSES_ID
-from chatkit.agents import AgentContext, stream_agent_response
-from chatkit.types import Page, ThreadMetadata
 from pydantic import SecretStr
 
 from core.agent import build_customer_agent, run_config
-from core.agent.providers import UniqueIdChatCompletionsModel
+from core.app import create_app
+from core.chat.runtime import build_chat
 from core.config import ConfigError
 from core.services import Services
 from deskpilot import Audience
+from tests.chat.protocol import ChatClient, Turn
 
 from .conftest import StubSearcher
 from .fake_openai import FakeOpenAI
@@ -86,7 +85,7 @@ async def test_chat_completions_tool_call_then_text(services: Services, searcher
     with FakeOpenAI([SEARCH, ("text", "Use the Forgot password link.")]) as fake:
         _configure(services, "openai-compatible", fake.url)
         agent = build_customer_agent(services)
-        assert isinstance(agent.model, UniqueIdChatCompletionsModel)
+        assert isinstance(agent.model, OpenAIChatCompletionsModel)
         if stream:
             result = Runner.run_streamed(agent, QUESTION, run_config=run_config(services))
             async for _ in result.stream_events():
@@ -97,46 +96,50 @@ async def test_chat_completions_tool_call_then_text(services: Services, searcher
     assert result.final_output == "Use the Forgot password link."
     assert [path for path, _ in fake.requests] == ["/v1/chat/completions"] * 2
     assert _tool_output(fake.requests[1][1])["passages"][0]["title"] == "Reset your password"
-    ids = [item.raw_item.id for item in result.new_items
-           if item.type in ("tool_call_item", "message_output_item")]
-    assert all(i and i != FAKE_RESPONSES_ID for i in ids) and len(set(ids)) == len(ids)
 
 
-class _EmptyStore:
-    """What stream_agent_response asks of a store here: the thread's last items (none yet) and
-    ids for workflow items."""
-
-    async def load_thread_items(self, *args: Any) -> Page[Any]:
-        return Page(data=[], has_more=False, after=None)
-
-    def generate_item_id(self, item_type: str, thread: Any, context: Any) -> str:
-        return f"{item_type}_test"
-
-
-async def test_chat_completions_messages_get_distinct_chatkit_item_ids(services: Services) -> None:
-    """chatkit-python #36: every reply carried the same placeholder id and replaced the last."""
-    turns = [SEARCH, ("text", "First answer."), SEARCH, ("text", "Second answer.")]
-    thread = ThreadMetadata(id="thr_1", created_at=datetime.now())
-    done: list[Any] = []
-    updated_ids: list[str] = []
+def _two_chat_turns(services: Services, provider: str, turns: list[tuple[str, ...]]
+                    ) -> tuple[ChatClient, FakeOpenAI, Turn, Turn]:
+    """A new thread, then a second message on it: two POST /chatkit through the chat server."""
+    services.migrate()
+    app = create_app(services=services)
     with FakeOpenAI(turns) as fake:
-        _configure(services, "openai-compatible", fake.url)
-        agent = build_customer_agent(services)
-        history: list[Any] = []
-        for question in (QUESTION, "And if the link expired?"):
-            history.append({"role": "user", "content": question})
-            context = AgentContext(thread=thread, store=_EmptyStore(), request_context=None)
-            result = Runner.run_streamed(agent, history, context=context,
-                                         run_config=run_config(services))
-            async for event in stream_agent_response(context, result):
-                if event.type == "thread.item.done" and event.item.type == "assistant_message":
-                    done.append(event.item)
-                elif event.type == "thread.item.updated":
-                    updated_ids.append(event.item_id)
-            history.append({"role": "assistant", "content": result.final_output})
+        _configure(services, provider, fake.url)
+        app.state.chat = build_chat(services, build_customer_agent, lambda _: NO_TRACES)
+        client = ChatClient(app)
+        first = client.create(QUESTION)
+        second = client.add_message(first.thread_id, "And if the link expired?")
+    return client, fake, first, second
 
-    assert [m.content[0].text for m in done] == ["First answer.", "Second answer."]
-    first, second = (m.id for m in done)
-    assert first != second and FAKE_RESPONSES_ID not in (first, second)
+
+@pytest.mark.parametrize("provider", ["openai", "openai-compatible"])
+def test_second_chat_turn_replays_the_first_answer(services: Services, provider: str) -> None:
+    """The history of a later turn must hold the earlier answer in a form both APIs accept
+    (Chat Completions rejected ChatKit's `output_text` parts and the turn failed)."""
+    turns = [("text", "Use the Forgot password link."), ("text", "Ask for a new link.")]
+    _, fake, first, second = _two_chat_turns(services, provider, turns)
+
+    assert first.assistant_text == "Use the Forgot password link."
+    assert second.assistant_text == "Ask for a new link."
+    body = fake.requests[1][1]
+    history = body.get("input") or body.get("messages")
+    assert [m["content"] for m in history if m.get("role") == "assistant"] == [
+        "Use the Forgot password link."]
+
+
+def test_chat_completions_messages_get_distinct_chatkit_item_ids(services: Services) -> None:
+    """chatkit-python #36: Chat Completions gives every message the same placeholder id and
+    ChatKit stores items by id, so each reply replaced the last. The chat server renames them."""
+    turns = [SEARCH, ("text", "First answer."), SEARCH, ("text", "Second answer.")]
+    client, _, first, second = _two_chat_turns(services, "openai-compatible", turns)
+
+    done = [item for turn in (first, second) for item in turn.done_items
+            if item["type"] == "assistant_message"]
+    assert [m["content"][0]["text"] for m in done] == ["First answer.", "Second answer."]
+    ids = [m["id"] for m in done]
+    assert len(set(ids)) == 2 and FAKE_RESPONSES_ID not in ids
     # Streamed deltas name the same item the finished message is stored under.
-    assert set(updated_ids) == {first, second}
+    updates = [e for turn in (first, second) for e in turn.of_type("thread.item.updated")]
+    assert {e["item_id"] for e in updates} == set(ids)
+    stored = client.list_items(first.thread_id, order="asc")["data"]
+    assert [i["id"] for i in stored if i["type"] == "assistant_message"] == ids
