@@ -169,6 +169,8 @@ class ChatSettings(_Section):
     allowed_attachment_types: list[str] = [
         "image/png", "image/jpeg", "application/pdf", "text/plain"
     ]
+    # Agent runs at once per server; further turns wait after their first events are sent.
+    max_concurrent_turns: int = Field(4, ge=1)
 
     _secret = field_validator("identity_secret", mode="before")(_resolve_secret)
 

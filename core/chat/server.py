@@ -6,6 +6,7 @@ this module only feeds it history and turns its streamed run into ChatKit events
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
@@ -112,6 +113,10 @@ class DeskpilotChatServer(ChatKitServer[RequestContext]):
         self.build_agent = build_agent
         self.run_config = run_config
         self.converter = HistoryConverter()
+        # Admission control: respond() runs only after the turn's first events (thread created,
+        # user message saved) went out, so a burst of arrivals is acknowledged at once while
+        # agent runs, all sharing one event loop, queue here instead of slowing each other.
+        self.turns = asyncio.Semaphore(services.settings.chat.max_concurrent_turns)
 
     async def process(
         self, request: str | bytes | bytearray, context: RequestContext
@@ -149,20 +154,21 @@ class DeskpilotChatServer(ChatKitServer[RequestContext]):
             )
             yield ThreadItemDoneEvent(item=self._assistant_message(thread, text, context))
             return
-        agent_context = AgentContext[RequestContext](
-            thread=thread, store=self.store, request_context=context
-        )
-        agent_input = await self.converter.to_agent_input(await self._history(thread, context))
-        result = Runner.run_streamed(
-            self.build_agent(self.services, agent_context),
-            agent_input,
-            context=agent_context,
-            run_config=self.run_config(self.services),
-        )
-        async for event in self._unique_message_ids(
-            thread, context, stream_agent_response(agent_context, result)
-        ):
-            yield event
+        async with self.turns:
+            agent_context = AgentContext[RequestContext](
+                thread=thread, store=self.store, request_context=context
+            )
+            agent_input = await self.converter.to_agent_input(await self._history(thread, context))
+            result = Runner.run_streamed(
+                self.build_agent(self.services, agent_context),
+                agent_input,
+                context=agent_context,
+                run_config=self.run_config(self.services),
+            )
+            async for event in self._unique_message_ids(
+                thread, context, stream_agent_response(agent_context, result)
+            ):
+                yield event
 
     async def add_feedback(
         self, thread_id: str, item_ids: list[str], feedback: FeedbackKind, context: RequestContext

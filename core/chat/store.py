@@ -110,6 +110,16 @@ class ChatStore(Store[RequestContext]):
         return row
 
     @staticmethod
+    def _check_owner(session: Session, thread_id: str, user_id: str) -> None:
+        """`_owned_thread` without loading the row: item reads and writes only need the check,
+        and the ORM load (JSON column, identity map) was a third of each item write's CPU."""
+        owner = session.execute(
+            select(ChatThread.user_id).where(col(ChatThread.id) == thread_id)
+        ).scalar_one_or_none()
+        if owner != user_id:
+            raise NotFoundError("thread not found")
+
+    @staticmethod
     def _to_thread(row: ChatThread) -> ThreadMetadata:
         # The columns win over the JSON copy, so an operator (or a tool) editing a column is seen.
         return ThreadMetadata.model_validate(
@@ -205,7 +215,7 @@ class ChatStore(Store[RequestContext]):
 
         def load() -> Page[ThreadItem]:
             with Session(self.engine) as session:
-                self._owned_thread(session, thread_id, context.user_id)
+                self._check_owner(session, thread_id, context.user_id)
                 query = select(ChatItem).where(ChatItem.thread_id == thread_id)
                 seq = col(ChatItem.seq)
                 if after is not None:
@@ -239,7 +249,7 @@ class ChatStore(Store[RequestContext]):
 
         def save() -> None:
             with session_scope(self.engine) as session:
-                self._owned_thread(session, thread_id, context.user_id)
+                self._check_owner(session, thread_id, context.user_id)
                 self._upsert(session, ChatItem.__table__, values, ["thread_id", "id"],
                              ["type", "data"])
 
@@ -264,7 +274,7 @@ class ChatStore(Store[RequestContext]):
     ) -> None:
         def remove() -> None:
             with session_scope(self.engine) as session:
-                self._owned_thread(session, thread_id, context.user_id)
+                self._check_owner(session, thread_id, context.user_id)
                 session.execute(delete(ChatItem).where(
                     col(ChatItem.thread_id) == thread_id, col(ChatItem.id) == item_id))
 
@@ -315,7 +325,7 @@ class ChatStore(Store[RequestContext]):
     ) -> None:
         def save() -> None:
             with session_scope(self.engine) as session:
-                self._owned_thread(session, thread_id, context.user_id)
+                self._check_owner(session, thread_id, context.user_id)
                 known = set(session.exec(select(ChatItem.id).where(
                     ChatItem.thread_id == thread_id, col(ChatItem.id).in_(item_ids))).all())
                 if not known:
