@@ -134,7 +134,7 @@ class QdrantClientIndex:
                 self._candidates(_sparse(sparse), SPARSE, n, where) if sparse.indices else []
             )
             fused = fuse_convex(dense_hits, sparse_hits, fusion.lexical_weight, limit)
-            return [to_passage(score, payload) for score, payload in fused]
+            return [to_passage(score, payload) for _, score, payload in fused]
         query: Any
         prefetch: list[models.Prefetch] | None = None
         using: str | None = None

@@ -25,6 +25,7 @@ from qdrant_edge import (
     Point,
     Prefetch,
     Query,
+    QueryBatchRequest,
     QueryRequest,
     SearchParams,
     UpdateOperation,
@@ -32,7 +33,7 @@ from qdrant_edge import (
 
 from core.documents import DocumentKind
 from knowledge.index.errors import IndexLocked, IndexMismatch
-from knowledge.index.fusion import Candidate, FusionConfig, fuse_convex
+from knowledge.index.fusion import FusionConfig, fuse_convex
 from knowledge.index.payload import (
     DENSE,
     KEYWORD_FIELDS,
@@ -131,16 +132,21 @@ class EdgeIndex:
             method = "dense"  # only stopwords: nothing to match lexically
         if method == "convex":
             # Two filtered queries, fused in Python: the filter holds for both lists.
+            # Both lists in one planned batch, ids and scores only: payloads are read for the
+            # `limit` winners alone (fetching them for every candidate doubled p95 at 100k).
             n = fusion.prefetch_limit(limit)
-            dense_hits = self._candidates(
-                QueryRequest(limit=n, query=dense_query, filter=where, params=params,
-                             with_payload=True)
-            )
-            sparse_hits = self._candidates(
-                QueryRequest(limit=n, query=sparse_q, filter=where, with_payload=True)
-            ) if sparse.indices else []
-            fused = fuse_convex(dense_hits, sparse_hits, fusion.lexical_weight, limit)
-            return [to_passage(score, payload) for score, payload in fused]
+            requests = [QueryRequest(limit=n, query=dense_query, filter=where, params=params)]
+            if sparse.indices:
+                requests.append(QueryRequest(limit=n, query=sparse_q, filter=where))
+            lists = [
+                [(str(hit.id), hit.score, {}) for hit in hits]
+                for hits in self._shard.query_batch(QueryBatchRequest(queries=requests))
+            ]
+            fused = fuse_convex(lists[0], lists[1] if sparse.indices else [],
+                                fusion.lexical_weight, limit)
+            records = self._shard.retrieve([uuid.UUID(key) for key, _, _ in fused], True, False)
+            payloads = {str(record.id): record.payload or {} for record in records}
+            return [to_passage(score, payloads[key]) for key, score, _ in fused]
         if method == "dense":
             request = QueryRequest(limit=limit, query=dense_query, filter=where, params=params,
                                    with_payload=True)
@@ -160,9 +166,6 @@ class EdgeIndex:
             request = QueryRequest(limit=limit, prefetches=prefetches, query=fuse, filter=where,
                                    with_payload=True)
         return [to_passage(hit.score, hit.payload or {}) for hit in self._shard.query(request)]
-
-    def _candidates(self, request: QueryRequest) -> list[Candidate]:
-        return [(str(hit.id), hit.score, hit.payload or {}) for hit in self._shard.query(request)]
 
     def count(self, filter: SearchFilter | None = None) -> int:
         return self._shard.count(CountRequest(exact=True, filter=_filter(filter_terms(filter))))

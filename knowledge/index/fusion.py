@@ -48,9 +48,9 @@ class FusionConfig:
 
 def fuse_convex(
     dense: list[Candidate], sparse: list[Candidate], lexical_weight: float, limit: int
-) -> list[tuple[float, dict[str, Any]]]:
-    """Best `limit` of the union as (fused score, payload); ties broken by point id so that
-    both backends agree."""
+) -> list[Candidate]:
+    """Best `limit` of the union as (point id, fused score, payload); ties broken by point id so
+    that both backends agree. Payloads may be empty when a backend fetches them afterwards."""
     scores = {key: score for key, score, _ in dense}
     payloads = {key: payload for key, _, payload in dense}
     if sparse:
@@ -62,4 +62,4 @@ def fuse_convex(
             scores[key] = scores.get(key, 0.0) + lexical_weight * share
             payloads.setdefault(key, payload)
     ranked = sorted(scores, key=lambda key: (-scores[key], key))[:limit]
-    return [(scores[key], payloads[key]) for key in ranked]
+    return [(key, scores[key], payloads[key]) for key in ranked]

@@ -262,14 +262,14 @@ def test_fuse_convex_merges_the_two_lists() -> None:
     sparse = [("c", 12.0, {"id": "c"}), ("b", 8.0, {"id": "b"}), ("d", 4.0, {"id": "d"})]
     # b: 0.8 + 0.4·(8−4)/(12−4); a: dense only; c: lexical only, 0.4·1; d: the lexical minimum.
     fused = fuse_convex(dense, sparse, 0.4, 4)
-    assert [(p["id"], round(s, 4)) for s, p in fused] == [
+    assert [(p["id"], round(s, 4)) for _, s, p in fused] == [
         ("b", 1.0), ("a", 0.9), ("c", 0.4), ("d", 0.0)]
     # A single lexical candidate is the best one.
-    assert fuse_convex([], sparse[:1], 0.4, 1) == [(0.4, {"id": "c"})]
-    assert fuse_convex(dense, [], 0.4, 1) == [(0.9, {"id": "a"})]
+    assert fuse_convex([], sparse[:1], 0.4, 1) == [("c", 0.4, {"id": "c"})]
+    assert fuse_convex(dense, [], 0.4, 1) == [("a", 0.9, {"id": "a"})]
     # Equal scores: ordered by point id, whatever the input order.
     tied = [("z", 0.5, {"id": "z"}), ("y", 0.5, {"id": "y"})]
-    assert [p["id"] for _, p in fuse_convex(tied, [], 0.4, 2)] == ["y", "z"]
+    assert [key for key, _, _ in fuse_convex(tied, [], 0.4, 2)] == ["y", "z"]
 
 
 def test_embedded_reopen_with_other_dimension_is_refused(tmp_path: Path) -> None:
