@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass
 
 from agents import set_tracing_disabled
+from pydantic import BaseModel
 
 from core.chat.attachments import LocalAttachmentStore
 from core.chat.identity import IdentityResolver, load_session_key
@@ -20,6 +21,28 @@ class ChatRuntime:
     store: ChatStore
     attachments: LocalAttachmentStore
     identities: IdentityResolver
+
+
+# Modules whose pydantic models a chat turn builds: ChatKit's events and items, and the
+# Responses API types the model stream and the Agents SDK use.
+_TURN_MODEL_MODULES = ("chatkit.", "openai.types.responses.")
+
+
+def _subclasses(cls: type[BaseModel]) -> set[type[BaseModel]]:
+    found = set(cls.__subclasses__())
+    for sub in list(found):
+        found |= _subclasses(sub)
+    return found
+
+
+def warm_models() -> None:
+    """Build the validators that these libraries defer to a model's first use.
+
+    Deferred, each is built on the event loop by the first turn that needs it: ~350 ms in all,
+    landing in the middle of a burst of new conversations and delaying every first event."""
+    for model in _subclasses(BaseModel):
+        if not model.__pydantic_complete__ and model.__module__.startswith(_TURN_MODEL_MODULES):
+            model.model_rebuild(raise_errors=False)
 
 
 def build_chat(
