@@ -8,6 +8,7 @@ event loop, nor queue behind CPU work (embedding, search) in the loop's default 
 from __future__ import annotations
 
 import asyncio
+import threading
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -28,6 +29,9 @@ from core.store import session_scope
 from core.tables import utcnow
 
 T = TypeVar("T")
+_QueuedWrite = tuple[Callable[[Session], Any], "asyncio.Future[Any]"]
+# A queued write's future with its result, or the exception it raised.
+_Outcome = tuple["asyncio.Future[Any]", Any, BaseException | None]
 
 MAX_PAGE = 100
 # Reads run side by side (WAL readers never block); below the engine's default pool of 5.
@@ -59,6 +63,23 @@ def _page(rows: Sequence[Any], limit: int, convert: Callable[[Any], T]) -> Page[
     return Page(data=data, has_more=len(rows) > limit, after=data[-1].id if data else None)  # type: ignore[attr-defined]
 
 
+def _by_loop(outcomes: list[_Outcome]) -> dict[asyncio.AbstractEventLoop, list[_Outcome]]:
+    grouped: dict[asyncio.AbstractEventLoop, list[_Outcome]] = {}
+    for outcome in outcomes:
+        grouped.setdefault(outcome[0].get_loop(), []).append(outcome)
+    return grouped
+
+
+def _settle(outcomes: list[_Outcome]) -> None:
+    for future, result, exc in outcomes:
+        if future.cancelled():
+            continue
+        if exc is not None:
+            future.set_exception(exc)
+        else:
+            future.set_result(result)
+
+
 class ChatStore(Store[RequestContext]):
     def __init__(
         self, engine: Engine, discard_files: Callable[[list[str]], None] | None = None
@@ -68,17 +89,66 @@ class ChatStore(Store[RequestContext]):
         self.discard_files = discard_files
         self._reads = ThreadPoolExecutor(READ_THREADS, thread_name_prefix="chat-store-read")
         # SQLite has one writer at a time, and a connection waiting for the lock sleeps in
-        # growing steps (up to 100 ms each): queue this process's writes on one thread instead.
-        # PostgreSQL takes concurrent writes.
-        sqlite_db = engine.dialect.name == "sqlite"
+        # growing steps (up to 100 ms each): queue this process's writes on one thread instead,
+        # and commit all writes queued meanwhile in one transaction (group commit). Each
+        # transaction on that thread costs several GIL hand-offs with the busy event loop, so
+        # under a burst one commit per write made every new thread's first event wait in line.
+        # PostgreSQL takes concurrent writes, one transaction each.
+        self._group_commit = engine.dialect.name == "sqlite"
         self._writes = (ThreadPoolExecutor(1, thread_name_prefix="chat-store-write")
-                        if sqlite_db else self._reads)
+                        if self._group_commit else self._reads)
+        self._queued: list[_QueuedWrite] = []
+        self._queue_lock = threading.Lock()
+        self._draining = False
 
     async def _read(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._reads, partial(fn, *args))
 
-    async def _write(self, fn: Callable[..., T], *args: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._writes, partial(fn, *args))
+    async def _write(self, fn: Callable[[Session], T]) -> T:
+        """Run `fn` in a transaction; returns once that transaction is committed."""
+        loop = asyncio.get_running_loop()
+        if not self._group_commit:
+            return await loop.run_in_executor(self._writes, self._transaction, fn)
+        future: asyncio.Future[T] = loop.create_future()
+        with self._queue_lock:
+            self._queued.append((fn, future))
+            start, self._draining = not self._draining, True
+        if start:
+            self._writes.submit(self._drain)
+        return await future
+
+    def _transaction(self, fn: Callable[[Session], T]) -> T:
+        with session_scope(self.engine) as session:
+            return fn(session)
+
+    def _drain(self) -> None:
+        while True:
+            with self._queue_lock:
+                batch, self._queued = self._queued, []
+                if not batch:
+                    self._draining = False
+                    return
+            outcomes = self._commit(batch)
+            for loop, settled in _by_loop(outcomes).items():
+                loop.call_soon_threadsafe(_settle, settled)
+
+    def _commit(self, batch: list[_QueuedWrite]) -> list[_Outcome]:
+        """One transaction for the batch. A write refused by its ownership check raises before
+        it changes anything, so it fails alone; any other error rolls the batch back and its
+        writes are retried one transaction each."""
+        outcomes: list[_Outcome] = []
+        try:
+            with session_scope(self.engine) as session:
+                for fn, future in batch:
+                    try:
+                        outcomes.append((future, fn(session), None))
+                    except NotFoundError as exc:
+                        outcomes.append((future, None, exc))
+        except Exception as exc:
+            if len(batch) == 1:
+                return [(batch[0][1], None, exc)]
+            return [outcome for write in batch for outcome in self._commit([write])]
+        return outcomes
 
     def _upsert(self, session: Session, table: Any, values: dict[str, Any], keys: list[str],
                 update: list[str]) -> None:
@@ -136,19 +206,18 @@ class ChatStore(Store[RequestContext]):
     async def save_thread(self, thread: ThreadMetadata, context: RequestContext) -> None:
         data = ThreadMetadata.model_validate(thread.model_dump()).model_dump(mode="json")
 
-        def save() -> None:
-            with session_scope(self.engine) as session:
-                row = session.get(ChatThread, thread.id)
-                if row is None:
-                    row = ChatThread(id=thread.id, user_id=context.user_id,
-                                     created_at=thread.created_at, data=data)
-                elif row.user_id != context.user_id:
-                    raise NotFoundError("thread not found")
-                row.title = thread.title
-                row.status = thread.status.type
-                row.thread_metadata = dict(thread.metadata)
-                row.data = data
-                session.add(row)
+        def save(session: Session) -> None:
+            row = session.get(ChatThread, thread.id)
+            if row is None:
+                row = ChatThread(id=thread.id, user_id=context.user_id,
+                                 created_at=thread.created_at, data=data)
+            elif row.user_id != context.user_id:
+                raise NotFoundError("thread not found")
+            row.title = thread.title
+            row.status = thread.status.type
+            row.thread_metadata = dict(thread.metadata)
+            row.data = data
+            session.add(row)
 
         await self._write(save)
 
@@ -178,19 +247,18 @@ class ChatStore(Store[RequestContext]):
         return await self._read(load)
 
     async def delete_thread(self, thread_id: str, context: RequestContext) -> None:
-        def remove() -> list[str]:
-            with session_scope(self.engine) as session:
-                row = self._owned_thread(session, thread_id, context.user_id)
-                attachments = session.exec(
-                    select(ChatAttachment.id).where(ChatAttachment.thread_id == thread_id,
-                                                    ChatAttachment.user_id == context.user_id)
-                ).all()
-                for table, column in ((ChatItem, ChatItem.thread_id),
-                                      (ChatFeedback, ChatFeedback.thread_id),
-                                      (ChatAttachment, ChatAttachment.thread_id)):
-                    session.execute(delete(table).where(column == thread_id))
-                session.delete(row)
-                return list(attachments)
+        def remove(session: Session) -> list[str]:
+            row = self._owned_thread(session, thread_id, context.user_id)
+            attachments = session.exec(
+                select(ChatAttachment.id).where(ChatAttachment.thread_id == thread_id,
+                                                ChatAttachment.user_id == context.user_id)
+            ).all()
+            for table, column in ((ChatItem, ChatItem.thread_id),
+                                  (ChatFeedback, ChatFeedback.thread_id),
+                                  (ChatAttachment, ChatAttachment.thread_id)):
+                session.execute(delete(table).where(column == thread_id))
+            session.delete(row)
+            return list(attachments)
 
         removed = await self._write(remove)
         if removed and self.discard_files is not None:
@@ -247,11 +315,10 @@ class ChatStore(Store[RequestContext]):
             "data": item.model_dump(mode="json"),
         }
 
-        def save() -> None:
-            with session_scope(self.engine) as session:
-                self._check_owner(session, thread_id, context.user_id)
-                self._upsert(session, ChatItem.__table__, values, ["thread_id", "id"],
-                             ["type", "data"])
+        def save(session: Session) -> None:
+            self._check_owner(session, thread_id, context.user_id)
+            self._upsert(session, ChatItem.__table__, values, ["thread_id", "id"],
+                         ["type", "data"])
 
         await self._write(save)
 
@@ -272,11 +339,10 @@ class ChatStore(Store[RequestContext]):
     async def delete_thread_item(
         self, thread_id: str, item_id: str, context: RequestContext
     ) -> None:
-        def remove() -> None:
-            with session_scope(self.engine) as session:
-                self._check_owner(session, thread_id, context.user_id)
-                session.execute(delete(ChatItem).where(
-                    col(ChatItem.thread_id) == thread_id, col(ChatItem.id) == item_id))
+        def remove(session: Session) -> None:
+            self._check_owner(session, thread_id, context.user_id)
+            session.execute(delete(ChatItem).where(
+                col(ChatItem.thread_id) == thread_id, col(ChatItem.id) == item_id))
 
         await self._write(remove)
 
@@ -285,16 +351,15 @@ class ChatStore(Store[RequestContext]):
     async def save_attachment(self, attachment: Attachment, context: RequestContext) -> None:
         data = attachment.model_dump(mode="json")
 
-        def save() -> None:
-            with session_scope(self.engine) as session:
-                row = session.get(ChatAttachment, attachment.id)
-                if row is None:
-                    row = ChatAttachment(id=attachment.id, user_id=context.user_id, data=data)
-                elif row.user_id != context.user_id:
-                    raise NotFoundError("attachment not found")
-                row.thread_id = attachment.thread_id
-                row.data = data
-                session.add(row)
+        def save(session: Session) -> None:
+            row = session.get(ChatAttachment, attachment.id)
+            if row is None:
+                row = ChatAttachment(id=attachment.id, user_id=context.user_id, data=data)
+            elif row.user_id != context.user_id:
+                raise NotFoundError("attachment not found")
+            row.thread_id = attachment.thread_id
+            row.data = data
+            session.add(row)
 
         await self._write(save)
 
@@ -309,12 +374,11 @@ class ChatStore(Store[RequestContext]):
         return await self._read(load)
 
     async def delete_attachment(self, attachment_id: str, context: RequestContext) -> None:
-        def remove() -> None:
-            with session_scope(self.engine) as session:
-                row = session.get(ChatAttachment, attachment_id)
-                if row is None or row.user_id != context.user_id:
-                    raise NotFoundError("attachment not found")
-                session.delete(row)
+        def remove(session: Session) -> None:
+            row = session.get(ChatAttachment, attachment_id)
+            if row is None or row.user_id != context.user_id:
+                raise NotFoundError("attachment not found")
+            session.delete(row)
 
         await self._write(remove)
 
@@ -323,17 +387,16 @@ class ChatStore(Store[RequestContext]):
     async def add_feedback(
         self, thread_id: str, item_ids: list[str], kind: FeedbackKind, context: RequestContext
     ) -> None:
-        def save() -> None:
-            with session_scope(self.engine) as session:
-                self._check_owner(session, thread_id, context.user_id)
-                known = set(session.exec(select(ChatItem.id).where(
-                    ChatItem.thread_id == thread_id, col(ChatItem.id).in_(item_ids))).all())
-                if not known:
-                    raise NotFoundError("item not found")
-                for item_id in sorted(known):
-                    self._upsert(session, ChatFeedback.__table__, {
-                        "thread_id": thread_id, "item_id": item_id, "user_id": context.user_id,
-                        "kind": kind, "created_at": utcnow(),
-                    }, ["thread_id", "item_id", "user_id"], ["kind", "created_at"])
+        def save(session: Session) -> None:
+            self._check_owner(session, thread_id, context.user_id)
+            known = set(session.exec(select(ChatItem.id).where(
+                ChatItem.thread_id == thread_id, col(ChatItem.id).in_(item_ids))).all())
+            if not known:
+                raise NotFoundError("item not found")
+            for item_id in sorted(known):
+                self._upsert(session, ChatFeedback.__table__, {
+                    "thread_id": thread_id, "item_id": item_id, "user_id": context.user_id,
+                    "kind": kind, "created_at": utcnow(),
+                }, ["thread_id", "item_id", "user_id"], ["kind", "created_at"])
 
         await self._write(save)
