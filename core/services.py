@@ -53,6 +53,7 @@ class Services:
         self.settings = settings
         self.plugins = plugins or load_plugins(settings.plugins)
         self._build_lock = threading.RLock()
+        self._shared: dict[Callable[[Services], Any], Any] = {}
 
     @built_once
     def engine(self) -> Engine:
@@ -109,6 +110,14 @@ class Services:
                 first = str(exc).splitlines()
                 raise ConfigError(f"connectors.{name}: {' '.join(first[1:3]).strip()}") from None
         return built
+
+    def shared(self, factory: Callable[[Services], T]) -> T:
+        """One `factory(self)` per running platform, built on first use: where plugins keep
+        long-lived state (models, caches, trained classifiers) instead of module globals."""
+        with self._build_lock:
+            if factory not in self._shared:
+                self._shared[factory] = factory(self)
+            return self._shared[factory]
 
     def readiness(self) -> dict[str, Any]:
         """What /readyz reports: each dependency's state; `ready` only if all are ok."""

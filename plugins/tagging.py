@@ -17,7 +17,6 @@ import threading
 import time
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
-from weakref import WeakKeyDictionary
 
 import numpy as np
 from agents import FunctionTool, function_tool
@@ -172,15 +171,8 @@ def _subject(connector_name: str, ticket_id: str) -> str:
     return f"{connector_name}/{ticket_id}"
 
 
-_services: WeakKeyDictionary[Any, TaggingService] = WeakKeyDictionary()
-_lock = threading.Lock()
-
-
 def tagging_service(services: Services) -> TaggingService:
-    with _lock:
-        if services not in _services:
-            _services[services] = TaggingService(services)
-        return _services[services]
+    return services.shared(TaggingService)
 
 
 class TaggingTool(deskpilot.AgentTool):

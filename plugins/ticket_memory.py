@@ -9,8 +9,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
-from weakref import WeakKeyDictionary
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
@@ -116,13 +115,6 @@ class TicketMemories:
             return memory
 
 
-_memories: WeakKeyDictionary[Any, TicketMemories] = WeakKeyDictionary()
-_registry_lock = threading.Lock()
-
-
 def ticket_memories(services: Services) -> TicketMemories:
     """One set of memories per running platform (Services), shared by every tool."""
-    with _registry_lock:
-        if services not in _memories:
-            _memories[services] = TicketMemories(services)
-        return _memories[services]
+    return services.shared(TicketMemories)

@@ -18,7 +18,6 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
-from weakref import WeakKeyDictionary
 
 from agents import FunctionTool, function_tool
 
@@ -184,15 +183,8 @@ class TriageService:
         return result
 
 
-_services: WeakKeyDictionary[Any, TriageService] = WeakKeyDictionary()
-_services_lock = threading.Lock()
-
-
 def triage_service(services: Services) -> TriageService:
-    with _services_lock:
-        if services not in _services:
-            _services[services] = TriageService(services)
-        return _services[services]
+    return services.shared(TriageService)
 
 
 class TriageTool(deskpilot.AgentTool):

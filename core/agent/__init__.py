@@ -7,7 +7,6 @@ with `run_config(services)`.
 from __future__ import annotations
 
 from typing import Any
-from weakref import WeakKeyDictionary
 
 from agents import Agent, FunctionTool, RunConfig, set_tracing_export_api_key
 from agents.models.interface import Model
@@ -18,17 +17,9 @@ from core.tools import AgentTool, ToolAudience
 
 __all__ = ["build_customer_agent", "customer_tools", "run_config"]
 
-# One model (and so one HTTP connection pool) per running platform, not one per chat turn.
-_models: WeakKeyDictionary[Services, Model] = WeakKeyDictionary()
-# Tools too: building a FunctionTool parses its signature and docstring (~2 ms of event-loop CPU
-# per turn), and a tool keeps no per-turn state (it reads the run context).
-_tools: WeakKeyDictionary[Services, list[FunctionTool]] = WeakKeyDictionary()
-
 
 def _model(services: Services) -> Model:
-    if services not in _models:
-        _models[services] = make_model(services.settings.agent)
-    return _models[services]
+    return make_model(services.settings.agent)
 
 
 def customer_tools(services: Services) -> list[FunctionTool]:
@@ -42,9 +33,9 @@ def customer_tools(services: Services) -> list[FunctionTool]:
 
 
 def _customer_tools(services: Services) -> list[FunctionTool]:
-    if services not in _tools:
-        _tools[services] = customer_tools(services)
-    return list(_tools[services])
+    # Built once per platform: building a FunctionTool parses its signature and docstring
+    # (~2 ms of event-loop CPU per turn), and a tool keeps no per-turn state.
+    return list(services.shared(customer_tools))
 
 
 def build_customer_agent(services: Services, context: Any = None) -> Agent[Any]:
@@ -57,7 +48,8 @@ def build_customer_agent(services: Services, context: Any = None) -> Agent[Any]:
     return Agent(
         name=settings.name,
         instructions=settings.instructions.replace("{company}", settings.company),
-        model=_model(services),
+        # One model (and so one HTTP connection pool) per platform, not one per chat turn.
+        model=services.shared(_model),
         tools=_customer_tools(services),
     )
 
