@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any, Literal
 
 from core.documents import Audience, DocumentKind
@@ -39,6 +40,11 @@ def as_dict(passage: Passage) -> dict[str, Any]:
         "locale": passage.locale,
         "text": passage.text,
     }
+
+
+def passages_json(passages: list[Passage]) -> str:
+    """What search tools return to a model: a JSON string (a dict would reach it as a repr)."""
+    return json.dumps({"passages": [as_dict(p) for p in passages]})
 
 
 def search_passages(

@@ -14,7 +14,6 @@ Agent-only (AGENT audience) tools: `search_internal`, `similar_tickets`, `draft_
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import re
 from typing import Any, ClassVar
@@ -25,6 +24,7 @@ from pydantic import BaseModel
 import deskpilot
 from core.agent.providers import make_model
 from knowledge.interfaces import Passage, SearchFilter
+from knowledge.passages import passages_json
 
 log = logging.getLogger(__name__)
 
@@ -203,15 +203,6 @@ def post_draft_note(services: Any, connector_name: str, ticket_id: str, draft: D
     connector.add_note(ticket_id, draft.body)
 
 
-def _passages_json(passages: list[Passage]) -> str:
-    return json.dumps({"passages": [
-        {"title": p.title, "url": p.url, "text": p.text, "score": round(float(p.score), 4),
-         "document_id": p.document_id, "kind": str(p.kind), "audience": str(p.audience),
-         "connector": p.source}
-        for p in passages
-    ]})
-
-
 class SearchInternal(deskpilot.AgentTool):
     name: ClassVar[str] = "search_internal"
     audience: ClassVar[deskpilot.ToolAudience] = deskpilot.ToolAudience.AGENT
@@ -224,7 +215,7 @@ class SearchInternal(deskpilot.AgentTool):
             Args:
                 query: What to look for.
             """
-            return _passages_json(await asyncio.to_thread(
+            return passages_json(await asyncio.to_thread(
                 self.services.searcher.search, query, 6, None, True))
 
         return search_internal
@@ -242,7 +233,7 @@ class SimilarTickets(deskpilot.AgentTool):
             Args:
                 text: The ticket's subject and description.
             """
-            return _passages_json(await asyncio.to_thread(
+            return passages_json(await asyncio.to_thread(
                 self.services.searcher.search, text, 5, SearchFilter(kind=_TICKET), True))
 
         return similar_tickets

@@ -7,13 +7,13 @@ agent can only ever read PUBLIC passages (internal notes stay with the agent-sid
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Any, ClassVar
 
 from agents import FunctionTool, function_tool
 
 import deskpilot
 from knowledge.interfaces import SearchFilter
+from knowledge.passages import passages_json
 
 # Passages handed to the model per search: enough to cite two sources, short enough to read.
 RESULTS = 4
@@ -29,18 +29,7 @@ class SearchKnowledge(deskpilot.AgentTool):
         passages = self.services.searcher.search(
             query, RESULTS, filter=_PUBLIC_ONLY, per_document=True
         )
-        rows: list[dict[str, Any]] = [
-            {
-                "title": p.title,
-                "url": p.url,
-                "text": p.text,
-                "score": round(float(p.score), 4),
-                "document_id": p.document_id,
-            }
-            for p in passages
-        ]
-        # A JSON string, not a dict: a dict would reach the model as a Python repr.
-        return json.dumps({"passages": rows})
+        return passages_json(passages)
 
     def function_tool(self) -> FunctionTool:
         @function_tool(name_override=self.name)
