@@ -1,8 +1,13 @@
-"""The ChatKit `Store` on SQLModel (SQLite or PostgreSQL), every query scoped to the asking user.
+"""The ChatKit `Store` on the SQLModel chat tables (SQLite or PostgreSQL), every query scoped to
+the asking user.
 
 Another user's thread, item or attachment is indistinguishable from a missing one: both raise
 `NotFoundError`. Database calls run in the store's own worker threads so they never stall the
 event loop, nor queue behind CPU work (embedding, search) in the loop's default executor.
+
+Queries are SQLAlchemy Core statements built once, run on plain connections: the ORM's unit of
+work and per-call statement building were most of a chat write's CPU, and under a burst of new
+conversations that CPU is spent holding the GIL the event loop needs.
 """
 
 from __future__ import annotations
@@ -18,26 +23,50 @@ from typing import Any, TypeVar
 from chatkit.store import NotFoundError, Store, StoreItemType
 from chatkit.types import Attachment, FeedbackKind, Page, ThreadItem, ThreadMetadata
 from pydantic import TypeAdapter
-from sqlalchemy import and_, delete, or_
+from sqlalchemy import Table, and_, bindparam, delete, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
+from sqlalchemy.engine import Connection, Engine, Row
 
 from core.chat.context import RequestContext
 from core.chat.tables import ChatAttachment, ChatFeedback, ChatItem, ChatThread
-from core.store import session_scope
 from core.tables import utcnow
 
 T = TypeVar("T")
-_QueuedWrite = tuple[Callable[[Session], Any], "asyncio.Future[Any]"]
+_QueuedWrite = tuple[Callable[[Connection], Any], "asyncio.Future[Any]"]
 # A queued write's future with its result, or the exception it raised.
 _Outcome = tuple["asyncio.Future[Any]", Any, BaseException | None]
+
+THREAD: Table = ChatThread.__table__  # type: ignore[attr-defined]
+ITEM: Table = ChatItem.__table__  # type: ignore[attr-defined]
+ATTACHMENT: Table = ChatAttachment.__table__  # type: ignore[attr-defined]
+FEEDBACK: Table = ChatFeedback.__table__  # type: ignore[attr-defined]
+
+# Statements used on every turn, built once so SQLAlchemy's compiled cache is hit at once.
+_THREAD_OWNER = select(THREAD.c.user_id).where(THREAD.c.id == bindparam("thread_id"))
+_THREAD_ROW = select(
+    THREAD.c.id, THREAD.c.user_id, THREAD.c.created_at, THREAD.c.title,
+    THREAD.c["metadata"].label("thread_metadata"), THREAD.c.data,
+)
+_LOAD_THREAD = _THREAD_ROW.where(
+    THREAD.c.id == bindparam("thread_id"), THREAD.c.user_id == bindparam("user_id")
+)
+_LOAD_ITEM = select(ITEM.c.data).where(
+    ITEM.c.thread_id == bindparam("thread_id"), ITEM.c.id == bindparam("item_id"),
+    ITEM.c.user_id == bindparam("user_id"),
+)
+_ITEM_SEQ = select(ITEM.c.seq).where(
+    ITEM.c.thread_id == bindparam("thread_id"), ITEM.c.id == bindparam("item_id")
+)
+_ATTACHMENT_ROW = select(ATTACHMENT.c.user_id, ATTACHMENT.c.data).where(
+    ATTACHMENT.c.id == bindparam("attachment_id")
+)
 
 MAX_PAGE = 100
 # Reads run side by side (WAL readers never block); below the engine's default pool of 5.
 READ_THREADS = 4
 _ITEM = TypeAdapter[ThreadItem](ThreadItem)
 _ATTACHMENT = TypeAdapter[Attachment](Attachment)
+_THREAD_FIELDS = set(ThreadMetadata.model_fields)
 _PREFIXES: dict[StoreItemType, str] = {
     "thread": "thr",
     "message": "msg",
@@ -63,6 +92,20 @@ def _page(rows: Sequence[Any], limit: int, convert: Callable[[Any], T]) -> Page[
     return Page(data=data, has_more=len(rows) > limit, after=data[-1].id if data else None)  # type: ignore[attr-defined]
 
 
+def _upsert(dialect: Any, table: Table, keys: list[str], update: list[str],
+            owned: bool = False) -> Any:
+    """INSERT … ON CONFLICT DO UPDATE, atomic on both databases; values come at execution.
+    `owned`: a conflicting row of another user is left alone, and no row is returned."""
+    stmt = dialect.insert(table)
+    upsert = stmt.on_conflict_do_update(
+        index_elements=keys,
+        set_={name: stmt.excluded[name] for name in update},
+        where=(table.c.user_id == stmt.excluded.user_id) if owned else None,
+    )
+    # RETURNING, not rowcount: SQLAlchemy leaves an INSERT's rowcount unset (-1) on psycopg.
+    return upsert.returning(table.c.id) if owned else upsert
+
+
 def _by_loop(outcomes: list[_Outcome]) -> dict[asyncio.AbstractEventLoop, list[_Outcome]]:
     grouped: dict[asyncio.AbstractEventLoop, list[_Outcome]] = {}
     for outcome in outcomes:
@@ -80,6 +123,22 @@ def _settle(outcomes: list[_Outcome]) -> None:
             future.set_result(result)
 
 
+def _check_owner(conn: Connection, thread_id: str, user_id: str) -> None:
+    if conn.execute(_THREAD_OWNER, {"thread_id": thread_id}).scalar() != user_id:
+        raise NotFoundError("thread not found")
+
+
+def _to_thread(row: Row[Any]) -> ThreadMetadata:
+    # The columns win over the JSON copy, so an operator (or a tool) editing a column is seen.
+    return ThreadMetadata.model_validate(
+        {**row.data, "title": row.title, "metadata": row.thread_metadata}
+    )
+
+
+def _to_item(row: Row[Any]) -> ThreadItem:
+    return _ITEM.validate_python(row.data)
+
+
 class ChatStore(Store[RequestContext]):
     def __init__(
         self, engine: Engine, discard_files: Callable[[list[str]], None] | None = None
@@ -87,6 +146,14 @@ class ChatStore(Store[RequestContext]):
         self.engine = engine
         # Removes stored attachment bytes when a thread is deleted with its attachments.
         self.discard_files = discard_files
+        dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
+        self._save_thread = _upsert(dialect, THREAD, ["id"],
+                                    ["title", "status", "metadata", "data"], owned=True)
+        self._save_item = _upsert(dialect, ITEM, ["thread_id", "id"], ["type", "data"])
+        self._save_attachment = _upsert(dialect, ATTACHMENT, ["id"], ["thread_id", "data"],
+                                        owned=True)
+        self._save_feedback = _upsert(dialect, FEEDBACK, ["thread_id", "item_id", "user_id"],
+                                      ["kind", "created_at"])
         self._reads = ThreadPoolExecutor(READ_THREADS, thread_name_prefix="chat-store-read")
         # SQLite has one writer at a time, and a connection waiting for the lock sleeps in
         # growing steps (up to 100 ms each): queue this process's writes on one thread instead,
@@ -101,10 +168,15 @@ class ChatStore(Store[RequestContext]):
         self._queue_lock = threading.Lock()
         self._draining = False
 
-    async def _read(self, fn: Callable[..., T], *args: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._reads, partial(fn, *args))
+    async def _read(self, fn: Callable[[Connection], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(
+            self._reads, partial(self._connected, fn))
 
-    async def _write(self, fn: Callable[[Session], T]) -> T:
+    def _connected(self, fn: Callable[[Connection], T]) -> T:
+        with self.engine.connect() as conn:
+            return fn(conn)
+
+    async def _write(self, fn: Callable[[Connection], T]) -> T:
         """Run `fn` in a transaction; returns once that transaction is committed."""
         loop = asyncio.get_running_loop()
         if not self._group_commit:
@@ -117,9 +189,9 @@ class ChatStore(Store[RequestContext]):
             self._writes.submit(self._drain)
         return await future
 
-    def _transaction(self, fn: Callable[[Session], T]) -> T:
-        with session_scope(self.engine) as session:
-            return fn(session)
+    def _transaction(self, fn: Callable[[Connection], T]) -> T:
+        with self.engine.begin() as conn:
+            return fn(conn)
 
     def _drain(self) -> None:
         while True:
@@ -133,15 +205,15 @@ class ChatStore(Store[RequestContext]):
                 loop.call_soon_threadsafe(_settle, settled)
 
     def _commit(self, batch: list[_QueuedWrite]) -> list[_Outcome]:
-        """One transaction for the batch. A write refused by its ownership check raises before
-        it changes anything, so it fails alone; any other error rolls the batch back and its
-        writes are retried one transaction each."""
+        """One transaction for the batch. A write refused by its ownership check changes
+        nothing, so it fails alone; any other error rolls the batch back and its writes are
+        retried one transaction each."""
         outcomes: list[_Outcome] = []
         try:
-            with session_scope(self.engine) as session:
+            with self.engine.begin() as conn:
                 for fn, future in batch:
                     try:
-                        outcomes.append((future, fn(session), None))
+                        outcomes.append((future, fn(conn), None))
                     except NotFoundError as exc:
                         outcomes.append((future, None, exc))
         except Exception as exc:
@@ -149,16 +221,6 @@ class ChatStore(Store[RequestContext]):
                 return [(batch[0][1], None, exc)]
             return [outcome for write in batch for outcome in self._commit([write])]
         return outcomes
-
-    def _upsert(self, session: Session, table: Any, values: dict[str, Any], keys: list[str],
-                update: list[str]) -> None:
-        """INSERT … ON CONFLICT DO UPDATE: atomic on both supported databases."""
-        dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
-        stmt = dialect.insert(table).values(**values)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=keys, set_={name: stmt.excluded[name] for name in update}
-        )
-        session.execute(stmt)
 
     # ids
 
@@ -172,52 +234,33 @@ class ChatStore(Store[RequestContext]):
 
     # threads
 
-    @staticmethod
-    def _owned_thread(session: Session, thread_id: str, user_id: str) -> ChatThread:
-        row = session.get(ChatThread, thread_id)
-        if row is None or row.user_id != user_id:
-            raise NotFoundError("thread not found")
-        return row
-
-    @staticmethod
-    def _check_owner(session: Session, thread_id: str, user_id: str) -> None:
-        """`_owned_thread` without loading the row: item reads and writes only need the check,
-        and the ORM load (JSON column, identity map) was a third of each item write's CPU."""
-        owner = session.execute(
-            select(ChatThread.user_id).where(col(ChatThread.id) == thread_id)
-        ).scalar_one_or_none()
-        if owner != user_id:
-            raise NotFoundError("thread not found")
-
-    @staticmethod
-    def _to_thread(row: ChatThread) -> ThreadMetadata:
-        # The columns win over the JSON copy, so an operator (or a tool) editing a column is seen.
-        return ThreadMetadata.model_validate(
-            {**row.data, "title": row.title, "metadata": row.thread_metadata}
-        )
-
     async def load_thread(self, thread_id: str, context: RequestContext) -> ThreadMetadata:
-        def load() -> ThreadMetadata:
-            with Session(self.engine) as session:
-                return self._to_thread(self._owned_thread(session, thread_id, context.user_id))
+        def load(conn: Connection) -> ThreadMetadata:
+            row = conn.execute(
+                _LOAD_THREAD, {"thread_id": thread_id, "user_id": context.user_id}
+            ).first()
+            if row is None:
+                raise NotFoundError("thread not found")
+            return _to_thread(row)
 
         return await self._read(load)
 
     async def save_thread(self, thread: ThreadMetadata, context: RequestContext) -> None:
-        data = ThreadMetadata.model_validate(thread.model_dump()).model_dump(mode="json")
+        # The SDK may pass a full Thread (with items): keep the metadata fields only.
+        values = {
+            "id": thread.id,
+            "user_id": context.user_id,
+            "created_at": thread.created_at,
+            "title": thread.title,
+            "status": thread.status.type,
+            "metadata": dict(thread.metadata),
+            "data": thread.model_dump(mode="json", include=_THREAD_FIELDS),
+        }
 
-        def save(session: Session) -> None:
-            row = session.get(ChatThread, thread.id)
-            if row is None:
-                row = ChatThread(id=thread.id, user_id=context.user_id,
-                                 created_at=thread.created_at, data=data)
-            elif row.user_id != context.user_id:
+        def save(conn: Connection) -> None:
+            # Another user's thread with this id is left untouched, and returns no row.
+            if conn.execute(self._save_thread, values).first() is None:
                 raise NotFoundError("thread not found")
-            row.title = thread.title
-            row.status = thread.status.type
-            row.thread_metadata = dict(thread.metadata)
-            row.data = data
-            session.add(row)
 
         await self._write(save)
 
@@ -227,37 +270,37 @@ class ChatStore(Store[RequestContext]):
         limit = _limit(limit)
         desc = order == "desc"
 
-        def load() -> Page[ThreadMetadata]:
-            with Session(self.engine) as session:
-                query = select(ChatThread).where(ChatThread.user_id == context.user_id)
-                if after is not None:
-                    cursor = self._owned_thread(session, after, context.user_id)
-                    created, tie = col(ChatThread.created_at), col(ChatThread.id)
-                    if desc:
-                        query = query.where(or_(created < cursor.created_at, and_(
-                            created == cursor.created_at, tie < cursor.id)))
-                    else:
-                        query = query.where(or_(created > cursor.created_at, and_(
-                            created == cursor.created_at, tie > cursor.id)))
-                keys = (col(ChatThread.created_at), col(ChatThread.id))
-                query = query.order_by(*(k.desc() if desc else k.asc() for k in keys))
-                rows = session.exec(query.limit(limit + 1)).all()
-                return _page(rows, limit, self._to_thread)
+        def load(conn: Connection) -> Page[ThreadMetadata]:
+            query = _THREAD_ROW.where(THREAD.c.user_id == context.user_id)
+            if after is not None:
+                cursor = conn.execute(
+                    _LOAD_THREAD, {"thread_id": after, "user_id": context.user_id}
+                ).first()
+                if cursor is None:
+                    raise NotFoundError("thread not found")
+                created, tie = THREAD.c.created_at, THREAD.c.id
+                if desc:
+                    query = query.where(or_(created < cursor.created_at, and_(
+                        created == cursor.created_at, tie < cursor.id)))
+                else:
+                    query = query.where(or_(created > cursor.created_at, and_(
+                        created == cursor.created_at, tie > cursor.id)))
+            keys = (THREAD.c.created_at, THREAD.c.id)
+            query = query.order_by(*(k.desc() if desc else k.asc() for k in keys))
+            rows = conn.execute(query.limit(limit + 1)).all()
+            return _page(rows, limit, _to_thread)
 
         return await self._read(load)
 
     async def delete_thread(self, thread_id: str, context: RequestContext) -> None:
-        def remove(session: Session) -> list[str]:
-            row = self._owned_thread(session, thread_id, context.user_id)
-            attachments = session.exec(
-                select(ChatAttachment.id).where(ChatAttachment.thread_id == thread_id,
-                                                ChatAttachment.user_id == context.user_id)
-            ).all()
-            for table, column in ((ChatItem, ChatItem.thread_id),
-                                  (ChatFeedback, ChatFeedback.thread_id),
-                                  (ChatAttachment, ChatAttachment.thread_id)):
-                session.execute(delete(table).where(column == thread_id))
-            session.delete(row)
+        def remove(conn: Connection) -> list[str]:
+            _check_owner(conn, thread_id, context.user_id)
+            attachments = conn.execute(select(ATTACHMENT.c.id).where(
+                ATTACHMENT.c.thread_id == thread_id, ATTACHMENT.c.user_id == context.user_id
+            )).scalars().all()
+            for table in (ITEM, FEEDBACK, ATTACHMENT):
+                conn.execute(delete(table).where(table.c.thread_id == thread_id))
+            conn.execute(delete(THREAD).where(THREAD.c.id == thread_id))
             return list(attachments)
 
         removed = await self._write(remove)
@@ -265,10 +308,6 @@ class ChatStore(Store[RequestContext]):
             self.discard_files(removed)
 
     # items
-
-    @staticmethod
-    def _to_item(row: ChatItem) -> ThreadItem:
-        return _ITEM.validate_python(row.data)
 
     async def load_thread_items(
         self,
@@ -281,20 +320,20 @@ class ChatStore(Store[RequestContext]):
         limit = _limit(limit)
         desc = order == "desc"
 
-        def load() -> Page[ThreadItem]:
-            with Session(self.engine) as session:
-                self._check_owner(session, thread_id, context.user_id)
-                query = select(ChatItem).where(ChatItem.thread_id == thread_id)
-                seq = col(ChatItem.seq)
-                if after is not None:
-                    cursor = session.exec(select(ChatItem.seq).where(
-                        ChatItem.thread_id == thread_id, ChatItem.id == after)).first()
-                    if cursor is None:
-                        raise NotFoundError("item not found")
-                    query = query.where(seq < cursor if desc else seq > cursor)
-                query = query.order_by(seq.desc() if desc else seq.asc())
-                rows = session.exec(query.limit(limit + 1)).all()
-                return _page(rows, limit, self._to_item)
+        def load(conn: Connection) -> Page[ThreadItem]:
+            _check_owner(conn, thread_id, context.user_id)
+            query = select(ITEM.c.id, ITEM.c.data).where(ITEM.c.thread_id == thread_id)
+            seq = ITEM.c.seq
+            if after is not None:
+                cursor = conn.execute(
+                    _ITEM_SEQ, {"thread_id": thread_id, "item_id": after}
+                ).scalar()
+                if cursor is None:
+                    raise NotFoundError("item not found")
+                query = query.where(seq < cursor if desc else seq > cursor)
+            query = query.order_by(seq.desc() if desc else seq.asc())
+            rows = conn.execute(query.limit(limit + 1)).all()
+            return _page(rows, limit, _to_item)
 
         return await self._read(load)
 
@@ -315,70 +354,67 @@ class ChatStore(Store[RequestContext]):
             "data": item.model_dump(mode="json"),
         }
 
-        def save(session: Session) -> None:
-            self._check_owner(session, thread_id, context.user_id)
-            self._upsert(session, ChatItem.__table__, values, ["thread_id", "id"],
-                         ["type", "data"])
+        def save(conn: Connection) -> None:
+            _check_owner(conn, thread_id, context.user_id)
+            conn.execute(self._save_item, values)
 
         await self._write(save)
 
     async def load_item(
         self, thread_id: str, item_id: str, context: RequestContext
     ) -> ThreadItem:
-        def load() -> ThreadItem:
-            with Session(self.engine) as session:
-                row = session.exec(select(ChatItem).where(
-                    ChatItem.thread_id == thread_id, ChatItem.id == item_id,
-                    ChatItem.user_id == context.user_id)).first()
-                if row is None:
-                    raise NotFoundError("item not found")
-                return self._to_item(row)
+        def load(conn: Connection) -> ThreadItem:
+            row = conn.execute(_LOAD_ITEM, {
+                "thread_id": thread_id, "item_id": item_id, "user_id": context.user_id,
+            }).first()
+            if row is None:
+                raise NotFoundError("item not found")
+            return _to_item(row)
 
         return await self._read(load)
 
     async def delete_thread_item(
         self, thread_id: str, item_id: str, context: RequestContext
     ) -> None:
-        def remove(session: Session) -> None:
-            self._check_owner(session, thread_id, context.user_id)
-            session.execute(delete(ChatItem).where(
-                col(ChatItem.thread_id) == thread_id, col(ChatItem.id) == item_id))
+        def remove(conn: Connection) -> None:
+            _check_owner(conn, thread_id, context.user_id)
+            conn.execute(delete(ITEM).where(ITEM.c.thread_id == thread_id, ITEM.c.id == item_id))
 
         await self._write(remove)
 
     # attachments
 
     async def save_attachment(self, attachment: Attachment, context: RequestContext) -> None:
-        data = attachment.model_dump(mode="json")
+        values = {
+            "id": attachment.id,
+            "user_id": context.user_id,
+            "thread_id": attachment.thread_id,
+            "created_at": utcnow(),
+            "data": attachment.model_dump(mode="json"),
+        }
 
-        def save(session: Session) -> None:
-            row = session.get(ChatAttachment, attachment.id)
-            if row is None:
-                row = ChatAttachment(id=attachment.id, user_id=context.user_id, data=data)
-            elif row.user_id != context.user_id:
+        def save(conn: Connection) -> None:
+            if conn.execute(self._save_attachment, values).first() is None:
                 raise NotFoundError("attachment not found")
-            row.thread_id = attachment.thread_id
-            row.data = data
-            session.add(row)
 
         await self._write(save)
 
     async def load_attachment(self, attachment_id: str, context: RequestContext) -> Attachment:
-        def load() -> Attachment:
-            with Session(self.engine) as session:
-                row = session.get(ChatAttachment, attachment_id)
-                if row is None or row.user_id != context.user_id:
-                    raise NotFoundError("attachment not found")
-                return _ATTACHMENT.validate_python(row.data)
+        def load(conn: Connection) -> Attachment:
+            row = conn.execute(_ATTACHMENT_ROW, {"attachment_id": attachment_id}).first()
+            if row is None or row.user_id != context.user_id:
+                raise NotFoundError("attachment not found")
+            return _ATTACHMENT.validate_python(row.data)
 
         return await self._read(load)
 
     async def delete_attachment(self, attachment_id: str, context: RequestContext) -> None:
-        def remove(session: Session) -> None:
-            row = session.get(ChatAttachment, attachment_id)
-            if row is None or row.user_id != context.user_id:
+        def remove(conn: Connection) -> None:
+            deleted = conn.execute(delete(ATTACHMENT).where(
+                ATTACHMENT.c.id == attachment_id, ATTACHMENT.c.user_id == context.user_id
+            ).returning(ATTACHMENT.c.id))
+            if deleted.first() is None:
                 raise NotFoundError("attachment not found")
-            session.delete(row)
 
         await self._write(remove)
 
@@ -387,16 +423,17 @@ class ChatStore(Store[RequestContext]):
     async def add_feedback(
         self, thread_id: str, item_ids: list[str], kind: FeedbackKind, context: RequestContext
     ) -> None:
-        def save(session: Session) -> None:
-            self._check_owner(session, thread_id, context.user_id)
-            known = set(session.exec(select(ChatItem.id).where(
-                ChatItem.thread_id == thread_id, col(ChatItem.id).in_(item_ids))).all())
+        def save(conn: Connection) -> None:
+            _check_owner(conn, thread_id, context.user_id)
+            known = set(conn.execute(select(ITEM.c.id).where(
+                ITEM.c.thread_id == thread_id, ITEM.c.id.in_(item_ids))).scalars())
             if not known:
                 raise NotFoundError("item not found")
-            for item_id in sorted(known):
-                self._upsert(session, ChatFeedback.__table__, {
-                    "thread_id": thread_id, "item_id": item_id, "user_id": context.user_id,
-                    "kind": kind, "created_at": utcnow(),
-                }, ["thread_id", "item_id", "user_id"], ["kind", "created_at"])
+            now = utcnow()
+            conn.execute(self._save_feedback, [
+                {"thread_id": thread_id, "item_id": item_id, "user_id": context.user_id,
+                 "kind": kind, "created_at": now}
+                for item_id in sorted(known)
+            ])
 
         await self._write(save)
