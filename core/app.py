@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from core import local_server
-from core.chat.runtime import build_chat, warm_models
+from core.chat.runtime import build_chat, warm_up
 from core.config import Settings
 from core.routes import chatkit, health, search, sync, triage, webhooks, widget
 from core.services import Services
@@ -41,7 +41,7 @@ def create_app(
             workers = start_workers(services)
             # Built now rather than by the first chat request, which a burst would wait on.
             app.state.chat = build_chat(services)
-            warm_models()
+            await warm_up(services)
         try:
             yield
         finally:

@@ -34,7 +34,7 @@ from pydantic import ValidationError
 
 from core.chat.attachments import AttachmentError
 from core.chat.context import RequestContext
-from core.chat.runtime import ChatRuntime
+from core.chat.runtime import ChatRuntime, FirstEventsFirst
 from core.chat.server import REQUEST
 
 log = logging.getLogger(__name__)
@@ -128,9 +128,11 @@ def _mapped(exc: Exception) -> Response | None:
     return None
 
 
-async def _stream(first: bytes | None, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+async def _stream(first: bytes | None, rest: AsyncIterator[bytes],
+                  gate: FirstEventsFirst) -> AsyncIterator[bytes]:
     if first is not None:
         yield first
+    await gate.wait_turn()
     try:
         async for chunk in rest:
             yield chunk
@@ -145,22 +147,23 @@ async def handle(chat: ChatRuntime, body: bytes, ctx: RequestContext) -> Respons
     if len(body) > MAX_BODY_BYTES:
         return error_response(413, f"request body is larger than {MAX_BODY_BYTES} bytes")
     try:
-        request = REQUEST.validate_json(body)
-        await _preflight(chat, request, ctx)
-        result = await chat.server.process_request(request, ctx)
-        if not isinstance(result, StreamingResult):
-            return Response(result.json, media_type="application/json")
-        events = aiter(result)
-        # The first event runs the request's own checks inside the SDK; failing here still
-        # allows a proper status code.
-        first = await anext(events, None)
+        with chat.first_events.awaiting_first_event():
+            request = REQUEST.validate_json(body)
+            await _preflight(chat, request, ctx)
+            result = await chat.server.process_request(request, ctx)
+            if not isinstance(result, StreamingResult):
+                return Response(result.json, media_type="application/json")
+            events = aiter(result)
+            # The first event runs the request's own checks inside the SDK; failing here still
+            # allows a proper status code.
+            first = await anext(events, None)
     except Exception as exc:
         response = _mapped(exc)
         if response is None:
             raise
         return response
     return StreamingResponse(
-        _stream(first, events),
+        _stream(first, events, chat.first_events),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import gc
+import logging
 import os
-from dataclasses import dataclass
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
 
 from agents import set_tracing_disabled
 from pydantic import BaseModel
@@ -14,6 +20,43 @@ from core.chat.server import AgentBuilder, DeskpilotChatServer, RunConfigBuilder
 from core.chat.store import ChatStore
 from core.services import Services
 
+log = logging.getLogger(__name__)
+
+
+class FirstEventsFirst:
+    """Under a burst, every chat request gets its first event before any stream goes on.
+
+    All open requests share the one event loop, step by step, so the work after a stream's
+    first event (saving the message, running the agent) would delay the first event of every
+    request still arriving: a visitor would see nothing while others' answers are computed.
+    A stream that has sent its first event waits here while other requests wait for theirs,
+    for at most `MAX_WAIT` seconds, so a steady flow of arrivals cannot starve it.
+    (Measured with bench/chat_load.py, 100 new conversations at once: p95 time to first event
+    ~110 ms without this, ~80 ms with it, medians of six runs.)"""
+
+    MAX_WAIT = 0.5
+
+    def __init__(self) -> None:
+        self._pending = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    @contextmanager
+    def awaiting_first_event(self) -> Iterator[None]:
+        self._pending += 1
+        self._idle.clear()
+        try:
+            yield
+        finally:
+            self._pending -= 1
+            if self._pending == 0:
+                self._idle.set()
+
+    async def wait_turn(self) -> None:
+        if not self._idle.is_set():
+            with suppress(TimeoutError):
+                await asyncio.wait_for(self._idle.wait(), self.MAX_WAIT)
+
 
 @dataclass(frozen=True)
 class ChatRuntime:
@@ -21,6 +64,7 @@ class ChatRuntime:
     store: ChatStore
     attachments: LocalAttachmentStore
     identities: IdentityResolver
+    first_events: FirstEventsFirst = field(default_factory=FirstEventsFirst)
 
 
 # Modules whose pydantic models a chat turn builds: ChatKit's events and items, and the
@@ -43,6 +87,27 @@ def warm_models() -> None:
     for model in _subclasses(BaseModel):
         if not model.__pydantic_complete__ and model.__module__.startswith(_TURN_MODEL_MODULES):
             model.model_rebuild(raise_errors=False)
+
+
+async def warm_up(services: Services) -> None:
+    """Pay the one-time costs of serving before the first visitor does: validators, the
+    embedding model and the index (seconds to load), then freeze what startup allocated.
+
+    The model and libraries leave ~800k objects behind; every full garbage collection walked
+    all of them, a 0.2-0.6 s pause of the event loop at a random moment of a busy minute.
+    Frozen, they are never scanned again (the embedding server's usual `gc.freeze()`)."""
+    started = time.perf_counter()
+    warm_models()
+    try:
+        await asyncio.get_running_loop().run_in_executor(
+            services.query_executor, lambda: services.searcher.search("warm up", k=1)
+        )
+    except Exception as exc:  # serve anyway: /readyz and each search report the problem
+        log.warning("could not warm up the embedder and index: %s", exc)
+    gc.collect()
+    gc.freeze()
+    log.info("warmed up in %.1f s (%d objects frozen)", time.perf_counter() - started,
+             gc.get_freeze_count())
 
 
 def build_chat(
