@@ -1,11 +1,17 @@
-"""Chat fixtures: an app on a temp SQLite database whose agent is the scripted stand-in."""
+"""Chat fixtures: an app on a temp SQLite database whose agent is the scripted stand-in, and a
+real `deskpilot serve` for the browser and load-benchmark tests."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from fastapi import FastAPI
 
@@ -13,6 +19,7 @@ from core.app import create_app
 from core.chat.runtime import build_chat
 from core.config import ChatSettings, Settings
 from core.services import Services
+from tests.conftest import free_port
 
 from .protocol import ChatClient
 from .scripted import ScriptedAgent
@@ -51,3 +58,66 @@ def app(make_app: MakeApp) -> FastAPI:
 @pytest.fixture
 def client(app: FastAPI) -> ChatClient:
     return ChatClient(app)
+
+
+ADMIN_TOKEN = "browser-test-token"
+# The first sync of the demo help center embeds every article on CPU.
+SYNC_TIMEOUT = 300
+
+
+
+def _wait_for_demo_knowledge(base: str) -> None:
+    """Until the startup sync of the demo connector has succeeded (serve runs it when empty)."""
+    deadline = time.monotonic() + SYNC_TIMEOUT
+    headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    while time.monotonic() < deadline:
+        try:
+            runs = httpx.get(f"{base}/v1/sync", params={"connector": "demo"}, headers=headers,
+                             timeout=5).json().get("demo", [])
+        except (httpx.HTTPError, ValueError):
+            runs = []
+        if runs and runs[0]["status"] == "succeeded":
+            return
+        if runs and runs[0]["status"] == "failed":
+            pytest.fail(f"demo sync failed: {runs[0]['error']}")
+        time.sleep(1)
+    pytest.fail(f"demo knowledge not indexed within {SYNC_TIMEOUT}s")
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real `deskpilot serve` on the embedded defaults (offline model, demo knowledge), once
+    its startup sync has indexed the demo help center."""
+    port = free_port()
+    data_dir = tmp_path_factory.mktemp("serve")
+    env = {**os.environ, "DESKPILOT_SERVER__ADMIN_TOKEN": ADMIN_TOKEN}
+    env.pop("DESKPILOT_CONFIG", None)  # the embedded defaults: offline model, demo connector
+    log = (data_dir / "serve.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "core.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
+         "--data-dir", str(data_dir)],
+        env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"serve exited: {(data_dir / 'serve.log').read_text()[-2000:]}")
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail("serve did not start within 60s")
+            time.sleep(0.2)
+        _wait_for_demo_knowledge(base)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
