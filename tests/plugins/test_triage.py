@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from plugins.triage_model import TriageModel
 
 import deskpilot
 from core.agent import build_customer_agent
@@ -17,6 +16,7 @@ from core.tools import ToolAudience
 from knowledge.sync import run_sync
 from knowledge.tickets import load_records, record_tickets
 from plugins.triage import triage_service
+from plugins.triage_model import TriageModel
 from tests.plugins.helpers import desk, make_services, past_tickets, record_past
 
 
