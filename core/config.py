@@ -159,6 +159,9 @@ class AutomationSettings(_Section):
     # Triage abstains (routes to a person) below a confidence threshold set on the training
     # tickets: the share of tickets it gets right that it may still route to a person.
     triage_max_missed: float = Field(0.02, ge=0, lt=1)
+    # Delivery records (replay protection, outcome) are deleted after this many days; 0 keeps
+    # them. Helpdesks retry a delivery for hours, not weeks.
+    webhook_retention_days: int = Field(30, ge=0)
 
 
 class ChatSettings(_Section):

@@ -4,6 +4,7 @@ Authenticity is the connector's (`verify_webhook`: signature, and for Zendesk th
 timestamp's freshness). Replays and redeliveries are ours: each delivery is claimed by one
 INSERT into `webhook_delivery`, keyed by (connector, delivery id), so the second copy finds the
 row and does nothing. A delivery whose automation failed may be claimed again by a redelivery.
+Records are kept for `[automation] webhook_retention_days`, then pruned by serve's scheduler.
 """
 
 from __future__ import annotations
@@ -12,10 +13,10 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, Column, UniqueConstraint, insert, update
+from sqlalchemy import JSON, Column, UniqueConstraint, delete, insert, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, SQLModel
@@ -161,3 +162,13 @@ def finish(engine: Engine, connector: str, delivery: str, status: str,
             .where(_table.c.connector == connector, _table.c.delivery_id == delivery)
             .values(status=status, result=result or {}, error=error, finished_at=utcnow())
         )
+
+
+def prune(engine: Engine, older_than: timedelta) -> int:
+    """Delete the records of deliveries received more than `older_than` ago; how many."""
+    with session_scope(engine) as session:
+        deleted = session.execute(
+            delete(_table).where(_table.c.received_at < utcnow() - older_than)
+            .returning(_table.c.id)
+        )
+        return len(deleted.all())

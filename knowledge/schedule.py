@@ -1,4 +1,5 @@
-"""Scheduled syncs inside `serve`: one APScheduler job per enabled connector.
+"""Scheduled jobs inside `serve`: one sync per enabled connector, and a daily prune of old
+webhook delivery records (`[automation] webhook_retention_days`).
 
 Jobs run in the scheduler's worker threads, never on the event loop, because embedding and
 embedded-index writes hold the GIL for long stretches. `max_instances=1` and `coalesce` keep a
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -64,6 +65,19 @@ def scheduled_sync(services: Services, connector: str, cancel: threading.Event) 
              run.updated, run.deleted, run.skipped, run.failed)
 
 
+def prune_webhook_deliveries(services: Services, days: int) -> None:
+    """A job: forget webhook deliveries older than `days`."""
+    from core.webhooks import prune
+
+    try:
+        removed = prune(services.engine, timedelta(days=days))
+    except Exception:
+        log.exception("pruning webhook deliveries failed")
+        return
+    if removed:
+        log.info("pruned %d webhook deliveries older than %d days", removed, days)
+
+
 class SyncScheduler:
     """The running jobs; `stop()` cancels a sync in progress after its current page."""
 
@@ -77,13 +91,13 @@ class SyncScheduler:
 
 
 def start_scheduler(services: Services) -> SyncScheduler:
-    """Start the sync jobs of every enabled connector; call `.stop()` at shutdown."""
+    """Start the sync job of every enabled connector and the prune job; `.stop()` at shutdown."""
     try:
         services.index  # noqa: B018 - open it once here: job and request threads would race
     except Exception as exc:  # e.g. a hand-run sync holds it; jobs and /readyz will say so
         log.warning("the index could not be opened yet: %s", exc)
     cancel = threading.Event()
-    workers = max(1, len(services.connectors))
+    workers = len(services.connectors) + 1  # the prune job never waits behind a sync
     scheduler = BackgroundScheduler(
         executors={"default": ThreadPoolExecutor(workers)}, timezone=UTC,
         job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": 300},
@@ -102,5 +116,11 @@ def start_scheduler(services: Services) -> SyncScheduler:
         )
         log.info("sync of %s scheduled (%s)%s", name, trigger,
                  ", first run now" if first else "")
+    if days := services.settings.automation.webhook_retention_days:
+        scheduler.add_job(
+            prune_webhook_deliveries, IntervalTrigger(days=1, timezone=UTC),
+            args=(services, days), id="prune:webhook_delivery", name="prune webhook deliveries",
+            next_run_time=datetime.now(UTC),
+        )
     scheduler.start()
     return SyncScheduler(scheduler, cancel)
