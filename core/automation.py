@@ -20,6 +20,7 @@ from sqlmodel import Session, select
 
 from core import webhooks
 from core.connector import Capability, Connector
+from core.documents import Ticket
 from core.services import Services
 from core.store import audit
 from core.tables import AuditEvent
@@ -151,7 +152,9 @@ def _draft(services: Services, connector_name: str, event: TicketEvent, text: st
     from plugins.copilot import draft_for_ticket, post_draft_note
 
     try:
-        draft = draft_for_ticket(services, connector_name, text)
+        # As a Ticket, not bare text: the draft must not cite this ticket as its own source.
+        ticket = Ticket(id=event.ticket_id, subject="", description=text, status="open")
+        draft = draft_for_ticket(services, connector_name, ticket)
         post_draft_note(services, connector_name, event.ticket_id, draft)
     except Exception as exc:
         return _failed("draft", event, exc)

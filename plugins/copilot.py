@@ -65,7 +65,7 @@ class Draft(BaseModel):
 
 def _query(ticket: deskpilot.Ticket | str) -> tuple[str, str | None]:
     if isinstance(ticket, deskpilot.Ticket):
-        return f"{ticket.subject}\n{ticket.description}", ticket.id
+        return "\n".join(p for p in (ticket.subject, ticket.description) if p), ticket.id
     return ticket, None
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import socket
@@ -22,7 +23,15 @@ from core.tables import AuditEvent
 from plugins.copilot import DRAFT_MARKER, INTERNAL_LABEL, draft_for_ticket
 from tests.agent.fake_openai import FakeOpenAI
 
-from .support_fakes import ADMIN, Chat, make_services
+from .support_fakes import (
+    ADMIN,
+    INTERNAL_NOTE,
+    RESET_ARTICLE,
+    SOLVED_TICKET,
+    Chat,
+    StubSearcher,
+    make_services,
+)
 
 TICKET = deskpilot.Ticket(id="2001", subject="Password reset email not received",
                           description="I requested a password reset but no email arrives.",
@@ -212,3 +221,26 @@ def test_model_calling_an_unknown_tool_falls_back_to_the_extractive_draft(
     assert draft.generated_by == "offline"
     assert "add no-reply@acme.example" in draft.body and "Done." not in draft.body
     assert draft.body.split("\n---\nSources:\n")[1].splitlines() == SOURCE_LINES
+
+
+def test_webhook_draft_does_not_cite_the_ticket_it_is_written_for(tmp_path: Path) -> None:
+    """Ticket 1042 is in the index as a solved ticket; a webhook about 1042 itself (say, the
+    customer reopened it) must not be answered by quoting 1042 back as a source."""
+    from core.automation import run_automation
+    from core.webhooks import TicketEvent
+
+    # The index as a sync of this connector ("desk") leaves it.
+    indexed = [dataclasses.replace(p, source="desk")
+               for p in (RESET_ARTICLE, SOLVED_TICKET, INTERNAL_NOTE)]
+    services = make_services(tmp_path, searcher=StubSearcher(indexed))
+    result = run_automation(services, "desk", TicketEvent(
+        ticket_id="1042", subject="Password reset email never arrives",
+        description="Still no reset email."))
+
+    assert result["draft"]["posted"] is True
+    with Session(services.engine) as session:
+        [note] = session.exec(select(AuditEvent).where(AuditEvent.kind == "local.note")).all()
+    assert note.subject == "1042"
+    assert "Solved ticket 1042" not in note.data["body"]
+    assert "ticket 1042" not in note.data["body"]  # nor its internal note
+    assert "[1] Article: Reset your password" in note.data["body"]
