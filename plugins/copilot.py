@@ -6,7 +6,10 @@ internal knowledge appears only in its agent-facing source list, never in the pr
 
 Offline (`agent.provider = "offline"`) the reply is extractive: the best-matching past
 resolution and article passage. With an LLM, the same sources are numbered in the prompt and
-the model writes the reply; the source list is always built here, not by the model.
+the model writes the reply; the source list is always built here, not by the model. The
+prompt tells the model to keep internal sources out of the reply, and a reply that cites one
+or quotes one (QUOTE_WORDS words in a row) is replaced by the extractive draft: paraphrase
+cannot be caught this way, which is one more reason a person reviews every draft.
 
 Agent-only (AGENT audience) tools: `search_internal`, `similar_tickets`, `draft_reply`.
 """
@@ -34,6 +37,8 @@ SEARCH_RESULTS = 12
 ARTICLES = 2
 TICKETS = 2
 EXCERPT_CHARS = 500
+# This many consecutive words of an internal source in an LLM reply count as quoting it.
+QUOTE_WORDS = 8
 DRAFT_INSTRUCTIONS = (
     "You draft replies for a human support agent of {company}, who will review and edit them "
     "before sending. Write the reply to the customer only from the numbered public sources, "
@@ -173,6 +178,27 @@ def _llm_reply(services: Any, query: str, articles: list[Passage], tickets: list
     return str(result.final_output).strip()
 
 
+def _words(text: str) -> list[str]:
+    return _WORD.findall(text.lower())
+
+
+def internal_leak(reply: str, numbered: list[Passage]) -> str | None:
+    """How a reply reveals an internal source, if it does: by citing its number, or by quoting
+    QUOTE_WORDS of its words in a row. `numbered` is in prompt order ([1] first)."""
+    words = _words(reply)
+    said = {tuple(words[i:i + QUOTE_WORDS]) for i in range(len(words) - QUOTE_WORDS + 1)}
+    for n, passage in enumerate(numbered, start=1):
+        if passage.audience == deskpilot.Audience.PUBLIC:
+            continue
+        if re.search(rf"\[{n}\]", reply):
+            return f"it cites internal source [{n}]"
+        source = _words("\n".join(_body_lines(passage)))
+        if any(tuple(source[i:i + QUOTE_WORDS]) in said
+               for i in range(len(source) - QUOTE_WORDS + 1)):
+            return f"it quotes internal source [{n}]"
+    return None
+
+
 def draft_for_ticket(services: Any, connector_name: str | None, ticket: deskpilot.Ticket | str
                      ) -> Draft:
     """A cited reply draft for a ticket (or a ticket's text). Blocking: call it from a thread."""
@@ -180,13 +206,17 @@ def draft_for_ticket(services: Any, connector_name: str | None, ticket: deskpilo
     articles, tickets, internal = gather(services, connector_name, ticket)
     generated_by = "offline"
     reply = _offline_reply(query, articles, tickets)
+    cited = [*articles, *tickets, *internal]  # the prompt's numbering
     if services.settings.agent.provider != "offline":
         try:
-            reply = _llm_reply(services, query, articles, tickets, internal)
-            generated_by = services.settings.agent.model
+            written = _llm_reply(services, query, articles, tickets, internal)
         except Exception as exc:  # the extractive draft is still useful to the agent
             log.warning("LLM draft failed, falling back to the extractive draft: %s", exc)
-    cited = [*articles, *tickets, *internal]
+        else:
+            if (leak := internal_leak(written, cited)) is None:
+                reply, generated_by = written, services.settings.agent.model
+            else:
+                log.warning("LLM draft discarded, %s; using the extractive draft", leak)
     body = f"{DRAFT_MARKER}\n\n{reply}\n\n---\nSources:\n" + "\n".join(
         _source_lines(cited) or ["(none)"])
     return Draft(body=body, sources=[_source(p) for p in cited], generated_by=generated_by)

@@ -6,7 +6,6 @@ import dataclasses
 import json
 import logging
 import socket
-import time
 from pathlib import Path
 from typing import Any
 
@@ -195,11 +194,9 @@ def test_unreachable_model_falls_back_to_the_cited_extractive_draft(
     services = _llm_services(tmp_path, provider, f"http://127.0.0.1:{_closed_port()}/v1",
                              "gpt-test")
 
-    started = time.monotonic()
     with caplog.at_level(logging.WARNING, logger="plugins.copilot"):
         draft = draft_for_ticket(services, "desk", TICKET)
 
-    assert time.monotonic() - started < 5
     assert draft.generated_by == "offline"
     assert draft.body == offline.body  # the extractive reply, word for word
     reply, sources = draft.body.split("\n---\nSources:\n")
@@ -244,3 +241,26 @@ def test_webhook_draft_does_not_cite_the_ticket_it_is_written_for(tmp_path: Path
     assert "Solved ticket 1042" not in note.data["body"]
     assert "ticket 1042" not in note.data["body"]  # nor its internal note
     assert "[1] Article: Reset your password" in note.data["body"]
+
+
+@pytest.mark.parametrize("leaky_reply, how", [
+    ("Hi Ana, good news: agents can force a reset from the admin console after checking "
+     "your identity [1].", "quotes internal source [3]"),
+    ("Hi Ana, we can reset it for you from our side [3].", "cites internal source [3]"),
+])
+def test_llm_reply_revealing_an_internal_source_is_replaced_by_the_extractive_draft(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, leaky_reply: str, how: str,
+) -> None:
+    """The model was told not to, but did: the internal note must not reach the proposed
+    reply, so the draft falls back to the extractive one and says why in the log."""
+    with FakeOpenAI([("text", leaky_reply)]) as fake:
+        services = _llm_services(tmp_path, "openai-compatible", fake.url, "local-llama")
+        with caplog.at_level(logging.WARNING, logger="plugins.copilot"):
+            draft = draft_for_ticket(services, "desk", TICKET)
+
+    reply, sources = draft.body.split("\n---\nSources:\n")
+    assert draft.generated_by == "offline"
+    assert leaky_reply not in reply and "admin console" not in reply
+    assert "add no-reply@acme.example" in reply  # the extractive reply
+    assert sources.splitlines() == SOURCE_LINES
+    assert how in caplog.text
