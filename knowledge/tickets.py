@@ -4,6 +4,8 @@ The sync engine keeps one `ticket_record` row per live ticket of a connector (it
 and the labels humans gave it: category, priority, tags) and removes the row when the ticket is
 deleted at the source. Rows change only when a label or the text changes, so `fingerprint`
 tells a model trained on them whether it is out of date.
+
+`ticket_vector` keeps those texts' embeddings (plugins/ticket_memory.py) across restarts.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from collections.abc import Collection, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, UniqueConstraint, delete, func
+from sqlalchemy import JSON, Column, DateTime, LargeBinary, UniqueConstraint, delete, func
 from sqlalchemy.engine import Engine
 from sqlmodel import Field, Session, SQLModel, col, select
 
@@ -37,6 +39,20 @@ class TicketRecord(SQLModel, table=True):
     updated_at: datetime | None = None
     # When a label or the text last changed: what `fingerprint` watches.
     changed_at: datetime = Field(default_factory=utcnow)
+
+
+class TicketVector(SQLModel, table=True):
+    """A past ticket's text as one embedder embedded it, so a restart need not embed it again.
+    Keyed by text, not by ticket: a relabelled ticket keeps its vector, a reworded one does not."""
+
+    __tablename__ = "ticket_vector"
+
+    # "name:model:dimension" of the embedder: another model never reuses these vectors.
+    embedder: str = Field(primary_key=True)
+    text_sha256: str = Field(primary_key=True)
+    vector: bytes = Field(sa_column=Column(LargeBinary, nullable=False))  # little-endian float32
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
 
 
 def ticket_text(subject: str, description: str) -> str:
@@ -115,6 +131,12 @@ def load_records(engine: Engine, connector: str | None = None) -> list[TicketRec
         if connector is not None:
             query = query.where(TicketRecord.connector == connector)
         return list(session.exec(query))
+
+
+def record_texts(engine: Engine) -> set[str]:
+    """The texts of every connector's recorded tickets."""
+    with Session(engine) as session:
+        return set(session.exec(select(TicketRecord.text).where(TicketRecord.text != "")))
 
 
 def get_record(engine: Engine, connector: str, ticket_id: str) -> TicketRecord | None:

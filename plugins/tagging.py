@@ -90,7 +90,8 @@ class TaggingService:
         memory = memories.get(connector_name)
         votes: dict[str, float] = {}
         if memory.records:
-            vector = memories.embedder.matrix([text])[0]
+            # The ticket being tagged is not a past ticket: no need to store its vector.
+            vector = memories.embedder.matrix([text], persist=False)[0]
             neighbours = memory.neighbours(vector, NEIGHBOURS, exclude=ticket_id)
             similarities = np.array([n.similarity for n in neighbours])
             # Softmax-like: the nearest tickets decide, the merely related barely count.
