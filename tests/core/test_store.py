@@ -1,7 +1,9 @@
 """The foundation schema on SQLite and PostgreSQL."""
 
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from sqlalchemy import inspect
-from sqlmodel import select
+from sqlmodel import SQLModel, select
 
 from core import store
 from core.tables import AuditEvent, SourceDocument, SyncRun, SyncState
@@ -15,6 +17,16 @@ def test_upgrade_creates_schema_and_is_idempotent(database_url):
     assert store.current_revision(engine) == store.head_revision(engine)
     tables = set(inspect(engine).get_table_names())
     assert {"sync_state", "sync_run", "source_document", "sync_lock", "audit_event"} <= tables
+    engine.dispose()
+
+
+def test_migrations_build_exactly_the_schema_the_models_declare(database_url):
+    """A model changed without a migration (or the reverse) shows up here, not in production."""
+    engine = store.make_engine(database_url)
+    store.upgrade(engine)  # its env.py imports every module that declares tables
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        assert compare_metadata(context, SQLModel.metadata) == []
     engine.dispose()
 
 
