@@ -93,9 +93,9 @@ async def warm_up(services: Services) -> None:
     """Pay the one-time costs of serving before the first visitor does: validators, the
     embedding model and the index (seconds to load), then freeze what startup allocated.
 
-    The model and libraries leave ~800k objects behind; every full garbage collection walked
+    The model and libraries leave ~760k objects behind; every full garbage collection walked
     all of them, a 0.2-0.6 s pause of the event loop at a random moment of a busy minute.
-    Frozen, they are never scanned again (the embedding server's usual `gc.freeze()`)."""
+    Frozen (`gc.freeze()`), they are never scanned again; they are long-lived anyway."""
     started = time.perf_counter()
     warm_models()
     try:

@@ -1,13 +1,21 @@
-"""FirstEventsFirst: under a burst, streams go on only once every request has its first event."""
+"""The chat runtime's serving aids: FirstEventsFirst (under a burst, streams go on only once
+every request has its first event) and serve's warm-up."""
 
 from __future__ import annotations
 
 import asyncio
+import gc
+import logging
 import time
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from core.chat.runtime import FirstEventsFirst
+from core.chat.runtime import FirstEventsFirst, warm_up
+from core.config import Settings
+from core.services import Services
+from tests.plugins.helpers import HashEmbedder
 
 pytestmark = pytest.mark.anyio
 
@@ -70,3 +78,34 @@ async def test_a_failed_request_does_not_hold_the_gate() -> None:
     with pytest.raises(ValueError), gate.awaiting_first_event():
         raise ValueError("bad request")
     assert _returns_at_once(gate)
+
+
+@pytest.fixture
+def services(tmp_path: Path) -> Iterator[Services]:
+    services = Services(Settings(data_dir=tmp_path / "data"))
+    services.__dict__["embedder"] = HashEmbedder()
+    services.migrate()
+    yield services
+    services.close()
+    gc.unfreeze()  # leave the test process as it was
+
+
+async def test_warm_up_opens_the_index_and_freezes_startup_objects(services: Services) -> None:
+    gc.unfreeze()
+    assert "searcher" not in services.__dict__
+    await warm_up(services)
+    assert "index" in services.__dict__ and "searcher" in services.__dict__
+    assert gc.get_freeze_count() > 0
+
+
+async def test_warm_up_failure_is_logged_and_serving_goes_on(
+    services: Services, caplog: pytest.LogCaptureFixture
+) -> None:
+    class Broken:
+        def search(self, *args: object, **kwargs: object) -> list[object]:
+            raise RuntimeError("index locked by another process")
+
+    services.__dict__["searcher"] = Broken()
+    with caplog.at_level(logging.WARNING, logger="core.chat.runtime"):
+        await warm_up(services)
+    assert "could not warm up the embedder and index: index locked" in caplog.text
