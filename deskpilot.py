@@ -28,6 +28,8 @@ from core.embedder import Embedder
 from core.hookspecs import hookimpl
 from core.http import RETRY_SAFE, make_client
 from core.tools import AgentTool, ToolAudience
+from knowledge.interfaces import Passage, SearchFilter
+from knowledge.passages import passages_json
 
 __all__ = [
     "AgentTool",
@@ -45,10 +47,13 @@ __all__ = [
     "EmbedderSettings",
     "EscalationRequest",
     "NotSupported",
+    "Passage",
     "RETRY_SAFE",
+    "SearchFilter",
     "SyncPage",
     "Ticket",
     "ToolAudience",
     "hookimpl",
     "make_client",
+    "passages_json",
 ]

@@ -26,8 +26,7 @@ from pydantic import BaseModel
 
 import deskpilot
 from core.agent.providers import make_model
-from knowledge.interfaces import Passage, SearchFilter
-from knowledge.passages import passages_json
+from deskpilot import Passage, SearchFilter, passages_json
 
 log = logging.getLogger(__name__)
 

@@ -12,12 +12,10 @@ from typing import Any, ClassVar
 from agents import FunctionTool, function_tool
 
 import deskpilot
-from knowledge.interfaces import SearchFilter
-from knowledge.passages import passages_json
 
 # Passages handed to the model per search: enough to cite two sources, short enough to read.
 RESULTS = 4
-_PUBLIC_ONLY = SearchFilter(audience=deskpilot.Audience.PUBLIC)
+_PUBLIC_ONLY = deskpilot.SearchFilter(audience=deskpilot.Audience.PUBLIC)
 
 
 class SearchKnowledge(deskpilot.AgentTool):
@@ -29,7 +27,7 @@ class SearchKnowledge(deskpilot.AgentTool):
         passages = self.services.searcher.search(
             query, RESULTS, filter=_PUBLIC_ONLY, per_document=True
         )
-        return passages_json(passages)
+        return deskpilot.passages_json(passages)
 
     def function_tool(self) -> FunctionTool:
         @function_tool(name_override=self.name)

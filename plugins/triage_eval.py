@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from core.embedder import Embedder
+from deskpilot import Embedder
 from plugins.triage_model import TriageModel
 
 Paths = str | Path | Sequence[str | Path]

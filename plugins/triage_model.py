@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from core.embedder import Embedder
+from deskpilot import Embedder
 
 K_NEIGHBOURS = 10
 KNN_TEMPERATURE = 0.05
