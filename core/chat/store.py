@@ -155,15 +155,13 @@ class ChatStore(Store[RequestContext]):
         self._save_feedback = _upsert(dialect, FEEDBACK, ["thread_id", "item_id", "user_id"],
                                       ["kind", "created_at"])
         self._reads = ThreadPoolExecutor(READ_THREADS, thread_name_prefix="chat-store-read")
-        # SQLite has one writer at a time, and a connection waiting for the lock sleeps in
-        # growing steps (up to 100 ms each): queue this process's writes on one thread instead,
-        # and commit all writes queued meanwhile in one transaction (group commit). Each
-        # transaction on that thread costs several GIL hand-offs with the busy event loop, so
-        # under a burst one commit per write made every new thread's first event wait in line.
-        # PostgreSQL takes concurrent writes, one transaction each.
-        self._group_commit = engine.dialect.name == "sqlite"
-        self._writes = (ThreadPoolExecutor(1, thread_name_prefix="chat-store-write")
-                        if self._group_commit else self._reads)
+        # Writes queue on one thread, and all writes queued meanwhile commit in one transaction
+        # (group commit). SQLite has one writer at a time anyway, and a connection waiting for
+        # its lock sleeps in growing steps (up to 100 ms each). On both databases, one
+        # transaction per write under a burst of new conversations cost a commit and several
+        # GIL hand-offs with the busy event loop each (bench/chat_load.py on PostgreSQL, five
+        # runs: p95 to first event 172-265 ms with a transaction per write, 100-189 ms grouped).
+        self._writes = ThreadPoolExecutor(1, thread_name_prefix="chat-store-write")
         self._queued: list[_QueuedWrite] = []
         self._queue_lock = threading.Lock()
         self._draining = False
@@ -178,20 +176,13 @@ class ChatStore(Store[RequestContext]):
 
     async def _write(self, fn: Callable[[Connection], T]) -> T:
         """Run `fn` in a transaction; returns once that transaction is committed."""
-        loop = asyncio.get_running_loop()
-        if not self._group_commit:
-            return await loop.run_in_executor(self._writes, self._transaction, fn)
-        future: asyncio.Future[T] = loop.create_future()
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         with self._queue_lock:
             self._queued.append((fn, future))
             start, self._draining = not self._draining, True
         if start:
             self._writes.submit(self._drain)
         return await future
-
-    def _transaction(self, fn: Callable[[Connection], T]) -> T:
-        with self.engine.begin() as conn:
-            return fn(conn)
 
     def _drain(self) -> None:
         while True:

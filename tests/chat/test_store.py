@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
@@ -18,7 +20,9 @@ from chatkit.types import (
     UserMessageItem,
     UserMessageTextContent,
 )
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, select
 
 from core.chat.context import RequestContext
@@ -226,3 +230,50 @@ async def test_feedback_rows_per_item_latest_vote_wins(store: ChatStore) -> None
         ("msg_1", "negative", "user:alice"), ("msg_2", "positive", "user:alice")]
     with pytest.raises(NotFoundError):
         await store.add_feedback("thr_1", ["msg_1"], "positive", BOB)
+
+
+async def _one_batch(store: ChatStore, writes: list) -> list:
+    """Run `writes` (coroutines) as one group commit: hold the writer thread until all are
+    queued, then let it take them together. Returns each write's result or exception."""
+    release = threading.Event()
+    holding = asyncio.ensure_future(store._write(lambda conn: release.wait(10)))
+    await asyncio.sleep(0.05)  # the writer thread is now inside the holding write
+    tasks = [asyncio.ensure_future(w) for w in writes]
+    await asyncio.sleep(0.05)  # every write is queued behind it
+    release.set()
+    await holding
+    return await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def test_group_commit_refuses_a_foreign_write_alone(store: ChatStore) -> None:
+    await store.save_thread(thread("thr_a"), ALICE)
+    outcomes = await _one_batch(store, [
+        store.save_item("thr_a", message("msg_1", "thr_a"), ALICE),
+        store.save_item("thr_a", message("msg_evil", "thr_a"), BOB),  # not Bob's thread
+        store.save_thread(thread("thr_a", title="taken over"), BOB),
+        store.save_item("thr_a", message("msg_2", "thr_a"), ALICE),
+    ])
+
+    assert outcomes[0] is None and outcomes[3] is None
+    assert isinstance(outcomes[1], NotFoundError) and isinstance(outcomes[2], NotFoundError)
+    page = await store.load_thread_items("thr_a", None, 10, "asc", ALICE)
+    assert [i.id for i in page.data] == ["msg_1", "msg_2"]
+    assert (await store.load_thread("thr_a", ALICE)).title is None
+
+
+async def test_group_commit_retries_the_rest_when_one_write_fails_in_the_database(
+    store: ChatStore,
+) -> None:
+    """A database error aborts the batch's transaction (PostgreSQL refuses every later
+    statement in it): the other writes are committed one by one, the broken one fails."""
+    await store.save_thread(thread("thr_a"), ALICE)
+    outcomes = await _one_batch(store, [
+        store.save_item("thr_a", message("msg_1", "thr_a"), ALICE),
+        store._write(lambda conn: conn.execute(text("INSERT INTO no_such_table VALUES (1)"))),
+        store.save_item("thr_a", message("msg_2", "thr_a"), ALICE),
+    ])
+
+    assert outcomes[0] is None and outcomes[2] is None
+    assert isinstance(outcomes[1], DBAPIError)
+    page = await store.load_thread_items("thr_a", None, 10, "asc", ALICE)
+    assert [i.id for i in page.data] == ["msg_1", "msg_2"]
