@@ -13,9 +13,8 @@ from pathlib import Path
 import pytest
 
 from core.chat.runtime import FirstEventsFirst, warm_up
-from core.config import Settings
 from core.services import Services
-from tests.plugins.helpers import HashEmbedder
+from tests.plugins.helpers import embedded_defaults
 
 pytestmark = pytest.mark.anyio
 
@@ -82,9 +81,7 @@ async def test_a_failed_request_does_not_hold_the_gate() -> None:
 
 @pytest.fixture
 def services(tmp_path: Path) -> Iterator[Services]:
-    services = Services(Settings(data_dir=tmp_path / "data"))
-    services.__dict__["embedder"] = HashEmbedder()
-    services.migrate()
+    services = embedded_defaults(tmp_path / "data")
     yield services
     services.close()
     gc.unfreeze()  # leave the test process as it was

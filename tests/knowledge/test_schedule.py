@@ -13,13 +13,12 @@ import pytest
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlmodel import Session, select
 
-from core.config import Settings
 from core.services import Services
 from core.store import make_engine, upgrade
 from core.tables import utcnow
 from core.webhooks import WebhookDelivery, prune
 from knowledge import schedule
-from tests.plugins.helpers import HashEmbedder
+from tests.plugins.helpers import embedded_defaults
 
 
 def _delivery(delivery_id: str, age: timedelta) -> WebhookDelivery:
@@ -57,10 +56,7 @@ def test_prune_forgets_only_deliveries_older_than_the_retention(database_url: st
 
 @pytest.fixture
 def services(tmp_path: Path) -> Iterator[Services]:
-    # The embedded defaults: the demo connector, hourly. A hash embedder keeps it fast.
-    services = Services(Settings(data_dir=tmp_path / "data"))
-    services.__dict__["embedder"] = HashEmbedder()
-    services.migrate()
+    services = embedded_defaults(tmp_path / "data")  # the demo connector, hourly
     yield services
     services.close()
 
@@ -90,10 +86,7 @@ def test_empty_connector_syncs_at_once_then_hourly_and_old_deliveries_are_pruned
 
 def test_retention_zero_keeps_deliveries(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
                                          ) -> None:
-    services = Services(Settings(data_dir=tmp_path / "data",
-                                 automation={"webhook_retention_days": 0}))
-    services.__dict__["embedder"] = HashEmbedder()
-    services.migrate()
+    services = embedded_defaults(tmp_path / "data", automation={"webhook_retention_days": 0})
     monkeypatch.setattr(schedule, "scheduled_sync", lambda *args: None)
     scheduler = schedule.start_scheduler(services)
     try:

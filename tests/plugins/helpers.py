@@ -49,6 +49,15 @@ class HashEmbedder(deskpilot.Embedder):
         return rows
 
 
+def embedded_defaults(data_dir: Path, **settings: Any) -> Services:
+    """Services on the embedded defaults (SQLite, the demo connector, every built-in plugin)
+    under `data_dir`, migrated, with the hash embedder in place of the model."""
+    services = Services(Settings(data_dir=data_dir, **settings))
+    services.__dict__["embedder"] = HashEmbedder()  # where Services keeps what it built
+    services.migrate()
+    return services
+
+
 class DeskOptions(deskpilot.ConnectorOptions):
     webhook_secret: str = SECRET
     vocabulary: list[str] = []
