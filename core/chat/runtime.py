@@ -96,6 +96,7 @@ async def warm_up(services: Services) -> None:
     The model and libraries leave ~760k objects behind; every full garbage collection walked
     all of them, a 0.2-0.6 s pause of the event loop at a random moment of a busy minute.
     Frozen (`gc.freeze()`), they are never scanned again; they are long-lived anyway."""
+    log.info("warming up: loading the embedding model and the index")
     started = time.perf_counter()
     warm_models()
     try:
