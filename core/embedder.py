@@ -21,6 +21,12 @@ class Embedder(ABC):
     @abstractmethod
     def dimension(self) -> int: ...
 
+    @property
+    def identity(self) -> str:
+        """Which embedder made a vector ("name:model:dimension"): what stored vectors, indexed
+        documents and trained models record, so another model's are never reused."""
+        return f"{self.settings.name}:{self.settings.model or ''}:{self.dimension}"
+
     @abstractmethod
     def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
         """Embed passages, batched by the implementation."""

@@ -339,7 +339,7 @@ def run_sync(
         run = _start_run(engine, connector_name, full)
         work = _Pass(
             name=connector_name, connector=connector, index=index, embedder=embedder,
-            embedder_id=f"{settings.name}:{settings.model or ''}:{embedder.dimension}",
+            embedder_id=embedder.identity,
             batch_size=settings.batch_size, run=run,
         )
         checkpoint = None if full else load_checkpoint(engine, connector_name)

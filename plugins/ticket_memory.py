@@ -67,8 +67,8 @@ class CachedEmbedder(deskpilot.Embedder):
 
     @property
     def identity(self) -> str:
-        """Which embedder made the stored vectors: those of another model are never reused."""
-        return f"{self.inner.name}:{self.inner.settings.model or ''}:{self.dimension}"
+        # The stored vectors are the inner embedder's: another model never reuses them.
+        return self.inner.identity
 
     def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
         # Triage embeds through here: its training texts are in memory already (the memory

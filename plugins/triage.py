@@ -60,11 +60,6 @@ class TriageService:
         self._models: dict[str | None, _Models] = {}
         self._lock = threading.Lock()
 
-    @property
-    def _embedder_id(self) -> str:
-        settings = self.services.settings.embedder
-        return f"{settings.name}:{settings.model or ''}:{self.services.embedder.dimension}"
-
     def _directory(self, connector: str | None) -> Path:
         key = _UNSAFE.sub("_", connector) if connector else _ALL
         return Path(self.services.settings.data_dir) / "models" / "triage" / key
@@ -92,7 +87,7 @@ class TriageService:
         directory = self._directory(connector)
         try:
             meta = json.loads((directory / "meta.json").read_text(encoding="utf-8"))
-            if meta["embedder"] != self._embedder_id:
+            if meta["embedder"] != self.services.embedder.identity:
                 return None
             models = {name: TriageModel.load(directory / name, embedder)
                       for name in meta["fields"]}
@@ -114,7 +109,7 @@ class TriageService:
                 list(texts), list(labels), embedder,
                 max_missed=self.services.settings.automation.triage_max_missed,
             )
-        held = _Models(memory.fingerprint, self._embedder_id, models, -1)
+        held = _Models(memory.fingerprint, self.services.embedder.identity, models, -1)
         self._save(connector, held)
         log.info("triage for %s trained on %d tickets: %s", connector or "all connectors",
                  len(memory.records), ", ".join(models) or "nothing labelled")
