@@ -20,12 +20,12 @@ from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 from sqlalchemy import delete, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import col
 
 import deskpilot
+from core.store import dialect_insert
 from core.tables import utcnow
 from knowledge.tickets import TicketRecord, TicketVector, fingerprint, load_records, record_texts
 
@@ -122,7 +122,7 @@ class CachedEmbedder(deskpilot.Embedder):
         rows = [{"embedder": self.identity, "text_sha256": _sha256(text),
                  "vector": vector.astype(_FLOAT32).tobytes(), "created_at": now}
                 for text, vector in vectors.items()]
-        insert = postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert
+        insert = dialect_insert(self.engine)
         try:
             with self.engine.begin() as connection:
                 # Another process may have stored the same text meanwhile: its vector is as good.

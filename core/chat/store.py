@@ -24,11 +24,11 @@ from chatkit.store import NotFoundError, Store, StoreItemType
 from chatkit.types import Attachment, FeedbackKind, Page, ThreadItem, ThreadMetadata
 from pydantic import TypeAdapter
 from sqlalchemy import Table, and_, bindparam, delete, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine, Row
 
 from core.chat.context import RequestContext
 from core.chat.tables import ChatAttachment, ChatFeedback, ChatItem, ChatThread
+from core.store import dialect_insert
 from core.tables import utcnow
 
 T = TypeVar("T")
@@ -92,11 +92,11 @@ def _page(rows: Sequence[Any], limit: int, convert: Callable[[Any], T]) -> Page[
     return Page(data=data, has_more=len(rows) > limit, after=data[-1].id if data else None)  # type: ignore[attr-defined]
 
 
-def _upsert(dialect: Any, table: Table, keys: list[str], update: list[str],
+def _upsert(insert: Any, table: Table, keys: list[str], update: list[str],
             owned: bool = False) -> Any:
     """INSERT … ON CONFLICT DO UPDATE, atomic on both databases; values come at execution.
     `owned`: a conflicting row of another user is left alone, and no row is returned."""
-    stmt = dialect.insert(table)
+    stmt = insert(table)
     upsert = stmt.on_conflict_do_update(
         index_elements=keys,
         set_={name: stmt.excluded[name] for name in update},
@@ -146,13 +146,13 @@ class ChatStore(Store[RequestContext]):
         self.engine = engine
         # Removes stored attachment bytes when a thread is deleted with its attachments.
         self.discard_files = discard_files
-        dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
-        self._save_thread = _upsert(dialect, THREAD, ["id"],
+        insert = dialect_insert(engine)
+        self._save_thread = _upsert(insert, THREAD, ["id"],
                                     ["title", "status", "metadata", "data"], owned=True)
-        self._save_item = _upsert(dialect, ITEM, ["thread_id", "id"], ["type", "data"])
-        self._save_attachment = _upsert(dialect, ATTACHMENT, ["id"], ["thread_id", "data"],
+        self._save_item = _upsert(insert, ITEM, ["thread_id", "id"], ["type", "data"])
+        self._save_attachment = _upsert(insert, ATTACHMENT, ["id"], ["thread_id", "data"],
                                         owned=True)
-        self._save_feedback = _upsert(dialect, FEEDBACK, ["thread_id", "item_id", "user_id"],
+        self._save_feedback = _upsert(insert, FEEDBACK, ["thread_id", "item_id", "user_id"],
                                       ["kind", "created_at"])
         self._reads = ThreadPoolExecutor(READ_THREADS, thread_name_prefix="chat-store-read")
         # Writes queue on one thread, and all writes queued meanwhile commit in one transaction
