@@ -140,7 +140,7 @@ def spawned_server(startup_timeout: float = 300) -> Iterator[str]:
         env = {**os.environ, "DESKPILOT_SERVER__ADMIN_TOKEN": token}
         env.pop("DESKPILOT_CONFIG", None)
         process = subprocess.Popen(
-            [sys.executable, "-m", "core.cli", "serve", "--host", "127.0.0.1", "--port",
+            [sys.executable, "-m", "deskpilot.core.cli", "serve", "--host", "127.0.0.1", "--port",
              str(port), "--data-dir", data_dir],
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )

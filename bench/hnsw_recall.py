@@ -24,12 +24,11 @@ import time
 from pathlib import Path
 
 from bs4 import BeautifulSoup
-
-from core.config import EmbedderSettings
-from core.documents import Audience, DocumentKind
-from knowledge.embedders import LocalEmbedder
-from knowledge.index import EdgeIndex, FusionConfig, edge
-from knowledge.interfaces import Chunk, SearchFilter
+from deskpilot.core.config import EmbedderSettings
+from deskpilot.core.documents import Audience, DocumentKind
+from deskpilot.knowledge.embedders import LocalEmbedder
+from deskpilot.knowledge.index import EdgeIndex, FusionConfig, edge
+from deskpilot.knowledge.interfaces import Chunk, SearchFilter
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 CORPUS = ["banking77/train.jsonl", "banking77/test.jsonl", "clinc150/train.jsonl",

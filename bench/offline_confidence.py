@@ -17,12 +17,12 @@ import statistics
 import tempfile
 from pathlib import Path
 
-from core.agent.offline import MIN_SCORE, MIN_TERM_COVERAGE, term_coverage
-from core.config import Settings
-from core.documents import Audience
-from core.services import Services
-from knowledge.interfaces import SearchFilter
-from knowledge.sync import run_sync
+from deskpilot.core.agent.offline import MIN_SCORE, MIN_TERM_COVERAGE, term_coverage
+from deskpilot.core.config import Settings
+from deskpilot.core.documents import Audience
+from deskpilot.core.services import Services
+from deskpilot.knowledge.interfaces import SearchFilter
+from deskpilot.knowledge.sync import run_sync
 
 CLINC150 = Path(__file__).resolve().parents[2] / "shared" / "data" / "clinc150"
 OOS = [CLINC150 / "oos_train.jsonl", CLINC150 / "oos_val.jsonl"]

@@ -23,11 +23,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-
-from core.config import EmbedderSettings
-from core.documents import Audience, DocumentKind
-from knowledge.index import EdgeIndex, FusionConfig, QdrantClientIndex
-from knowledge.interfaces import Chunk, SearchFilter, VectorIndex
+from deskpilot.core.config import EmbedderSettings
+from deskpilot.core.documents import Audience, DocumentKind
+from deskpilot.knowledge.index import EdgeIndex, FusionConfig, QdrantClientIndex
+from deskpilot.knowledge.interfaces import Chunk, SearchFilter, VectorIndex
 
 DIM = 384
 BATCH = 2_000
@@ -189,7 +188,7 @@ def bench_client_local(n: int, queries: int, seed: int, root: Path) -> dict[str,
 
 
 def bench_query_embedding(count: int) -> dict[str, float]:
-    from knowledge.embedders import LocalEmbedder
+    from deskpilot.knowledge.embedders import LocalEmbedder
 
     embedder = LocalEmbedder(EmbedderSettings())
     questions = [f"How do I change the {w} on my account?" for w in _VOCAB[:count]]

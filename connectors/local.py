@@ -344,7 +344,7 @@ class LocalConnector(Connector):
             raise deskpilot.NotSupported(
                 f"connector {self.name}: write-backs need the platform database"
             )
-        from core.store import audit
+        from deskpilot.core.store import audit
 
         audit(self.engine, kind, subject, connector=self.name, **data)
 

@@ -6,15 +6,14 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from deskpilot.core import local_server
+from deskpilot.core.chat.runtime import build_chat, warm_up
+from deskpilot.core.config import Settings
+from deskpilot.core.routes import chatkit, health, search, sync, triage, webhooks, widget
+from deskpilot.core.services import Services
+from deskpilot.core.workers import start_workers, stop_workers
+from deskpilot.knowledge.schedule import start_scheduler
 from fastapi import FastAPI
-
-from core import local_server
-from core.chat.runtime import build_chat, warm_up
-from core.config import Settings
-from core.routes import chatkit, health, search, sync, triage, webhooks, widget
-from core.services import Services
-from core.workers import start_workers, stop_workers
-from knowledge.schedule import start_scheduler
 
 log = logging.getLogger(__name__)
 

@@ -16,16 +16,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from deskpilot.core import webhooks
+from deskpilot.core.connector import Capability, Connector
+from deskpilot.core.documents import Ticket
+from deskpilot.core.services import Services
+from deskpilot.core.store import audit
+from deskpilot.core.tables import AuditEvent
+from deskpilot.core.webhooks import TicketEvent
+from deskpilot.knowledge.tickets import get_record, ticket_text
 from sqlmodel import Session, select
-
-from core import webhooks
-from core.connector import Capability, Connector
-from core.documents import Ticket
-from core.services import Services
-from core.store import audit
-from core.tables import AuditEvent
-from core.webhooks import TicketEvent
-from knowledge.tickets import get_record, ticket_text
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +115,7 @@ def run_automation(services: Services, connector_name: str, event: TicketEvent
     result: dict[str, Any] = {}
     triage: dict[str, Any] | None = None
     if settings.triage and _plugin_loaded(services, "triage"):
-        from plugins.triage import triage_service
+        from deskpilot.plugins.triage import triage_service
 
         try:
             triage = triage_service(services).triage_ticket(connector_name, event.ticket_id, text)
@@ -125,7 +124,7 @@ def run_automation(services: Services, connector_name: str, event: TicketEvent
             result["triage"] = _failed("triage", event, exc)
     if (settings.tags and _plugin_loaded(services, "tagging")
             and Capability.TAGS in connector.capabilities):
-        from plugins.tagging import tagging_service
+        from deskpilot.plugins.tagging import tagging_service
 
         try:
             result["tags"] = tagging_service(services).tag_ticket(
@@ -149,7 +148,7 @@ def _draft(services: Services, connector_name: str, event: TicketEvent, text: st
             AuditEvent.kind == DRAFT_AUDIT_KIND, AuditEvent.subject == subject)).first()
     if posted is not None:
         return {"skipped": "a draft was already posted on this ticket"}
-    from plugins.copilot import draft_for_ticket, post_draft_note
+    from deskpilot.plugins.copilot import draft_for_ticket, post_draft_note
 
     try:
         # As a Ticket, not bare text: the draft must not cite this ticket as its own source.

@@ -8,8 +8,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-
-from core.config import ConfigError, Settings, load_settings
+from deskpilot.core.config import ConfigError, Settings, load_settings
 
 app = typer.Typer(
     name="deskpilot",
@@ -52,7 +51,7 @@ def settings_from(config: Path | None, data_dir: Path | None = None, **overrides
 
 def services_from(settings: Settings) -> Any:
     """Services with the configured connectors validated (their options are the plugins' own)."""
-    from core.services import Services
+    from deskpilot.core.services import Services
 
     services = Services(settings)
     try:
@@ -71,9 +70,8 @@ def serve(
 ) -> None:
     """Start the server (API, chat, scheduled syncs)."""
     import uvicorn
-
-    from core.app import create_app
-    from core.logs import configure_logging
+    from deskpilot.core.app import create_app
+    from deskpilot.core.logs import configure_logging
 
     settings = settings_from(config, data_dir)
     if host is not None:
@@ -106,7 +104,7 @@ def plugins(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List plugins with their version, hooks and load errors."""
-    from core.plugins import load_plugins
+    from deskpilot.core.plugins import load_plugins
 
     settings = settings_from(config)
     rows = load_plugins(settings.plugins).describe()
@@ -123,7 +121,7 @@ def plugins(
 @db_app.command("upgrade")
 def db_upgrade(config: ConfigOption = None, data_dir: DataDirOption = None) -> None:
     """Apply pending migrations to the configured database."""
-    from core import store
+    from deskpilot.core import store
 
     settings = settings_from(config, data_dir)
     engine = store.make_engine(settings.database_url)
@@ -175,9 +173,9 @@ def sync(
     """Sync now. Runs here, or on the running server when `serve` owns the index."""
     if ctx.invoked_subcommand is not None:
         return
-    from core.local_server import ServerError, ServerUnavailable, sync_anywhere
-    from knowledge.locks import SyncLocked
-    from knowledge.sync import UnknownConnector
+    from deskpilot.core.local_server import ServerError, ServerUnavailable, sync_anywhere
+    from deskpilot.knowledge.locks import SyncLocked
+    from deskpilot.knowledge.sync import UnknownConnector
 
     services = _migrated(settings_from(config, data_dir))
     failed = False
@@ -210,7 +208,7 @@ def sync_status(
     data_dir: DataDirOption = None,
 ) -> None:
     """The last sync runs per connector: counts, duration, status, failures."""
-    from knowledge.sync import recent_runs
+    from deskpilot.knowledge.sync import recent_runs
 
     services = _migrated(settings_from(config, data_dir))
     try:
@@ -246,7 +244,7 @@ def search(
     data_dir: DataDirOption = None,
 ) -> None:
     """Search the knowledge the way the agents do."""
-    from core.local_server import ServerError, ServerUnavailable, search_anywhere
+    from deskpilot.core.local_server import ServerError, ServerUnavailable, search_anywhere
 
     if audience not in ("public", "internal"):
         fail(f"--audience must be public or internal, not {audience!r}")
@@ -279,7 +277,7 @@ def eval_retrieval(
     config: ConfigOption = None,
 ) -> None:
     """Recall@1, recall@5 and MRR@k of the search on a set of articles and questions."""
-    from knowledge.evaluation import evaluate_retrieval
+    from deskpilot.knowledge.evaluation import evaluate_retrieval
 
     for path in (articles, queries):
         if not path.is_file():
@@ -311,7 +309,7 @@ def eval_triage(
 ) -> None:
     """Train triage on TRAIN as it learns from past tickets, predict TEST: accuracy, macro F1
     and abstain rate. Progress goes to stderr."""
-    from plugins.triage_eval import evaluate_triage
+    from deskpilot.plugins.triage_eval import evaluate_triage
 
     for path in (train, test):
         if not path.is_file():
@@ -341,7 +339,7 @@ def index_optimize(config: ConfigOption = None, data_dir: DataDirOption = None) 
     """
     import time
 
-    from knowledge.index.errors import IndexLocked
+    from deskpilot.knowledge.index.errors import IndexLocked
 
     services = services_from(settings_from(config, data_dir))
     try:
@@ -368,8 +366,8 @@ def escalations(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List conversations handed to a person, newest first, and whether the helpdesk has them."""
-    from plugins.escalation_outbox import EscalationOutbox, to_json
-    from plugins.escalation_table import EscalationStatus
+    from deskpilot.plugins.escalation_outbox import EscalationOutbox, to_json
+    from deskpilot.plugins.escalation_table import EscalationStatus
 
     if status is not None and status not in set(EscalationStatus):
         fail(f"--status must be one of: {', '.join(EscalationStatus)}")

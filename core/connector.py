@@ -12,10 +12,9 @@ from collections.abc import Iterator, Mapping
 from enum import StrEnum
 from typing import Any, ClassVar
 
+from deskpilot.core.documents import EscalationRequest, SyncPage
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy.engine import Engine
-
-from core.documents import EscalationRequest, SyncPage
 
 
 class Capability(StrEnum):

@@ -5,9 +5,8 @@ from __future__ import annotations
 import hmac
 from typing import Annotated
 
+from deskpilot.core.services import Services
 from fastapi import Depends, Header, HTTPException, Request, status
-
-from core.services import Services
 
 
 async def get_services(request: Request) -> Services:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, ClassVar
 
 if TYPE_CHECKING:
-    from core.config import EmbedderSettings
+    from deskpilot.core.config import EmbedderSettings
 
 
 class Embedder(ABC):

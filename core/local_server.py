@@ -15,13 +15,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
-
-from core.config import Settings
+from deskpilot.core.config import Settings
 
 if TYPE_CHECKING:
-    from core.services import Services
-    from knowledge.passages import AudienceName
-    from knowledge.sync import Progress
+    from deskpilot.core.services import Services
+    from deskpilot.knowledge.passages import AudienceName
+    from deskpilot.knowledge.sync import Progress
 
 SERVER_FILE = "server.json"
 _ANY_ADDRESS = {"0.0.0.0", "::", ""}
@@ -112,8 +111,8 @@ def sync_anywhere(
 ) -> dict[str, Any]:
     """Run a sync in this process, or — when `serve` owns the embedded index — on the server.
     Returns the run's report."""
-    from knowledge.index import IndexLocked
-    from knowledge.sync import report, run_sync
+    from deskpilot.knowledge.index import IndexLocked
+    from deskpilot.knowledge.sync import report, run_sync
 
     try:
         return report(run_sync(services, connector, full, progress))
@@ -129,8 +128,8 @@ def sync_anywhere(
 def search_anywhere(
     services: Services, query: str, k: int = 5, audience: AudienceName = "public",
 ) -> list[dict[str, Any]]:
-    from knowledge.index import IndexLocked
-    from knowledge.passages import search_passages
+    from deskpilot.knowledge.index import IndexLocked
+    from deskpilot.knowledge.passages import search_passages
 
     try:
         return search_passages(services, query, k, audience)

@@ -13,9 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pluggy
-
-from core import hookspecs
-from core.config import PluginSettings
+from deskpilot.core import hookspecs
+from deskpilot.core.config import PluginSettings
 
 log = logging.getLogger(__name__)
 

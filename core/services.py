@@ -13,17 +13,16 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from deskpilot.core import store
+from deskpilot.core.config import Settings
+from deskpilot.core.connector import Connector
+from deskpilot.core.plugins import PluginHost, load_plugins
 from sqlalchemy.engine import Engine
 
-from core import store
-from core.config import Settings
-from core.connector import Connector
-from core.plugins import PluginHost, load_plugins
-
 if TYPE_CHECKING:
-    from core.embedder import Embedder
-    from knowledge.interfaces import VectorIndex
-    from knowledge.search import Searcher
+    from deskpilot.core.embedder import Embedder
+    from deskpilot.knowledge.interfaces import VectorIndex
+    from deskpilot.knowledge.search import Searcher
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -64,19 +63,19 @@ class Services:
 
     @built_once
     def embedder(self) -> Embedder:
-        from knowledge.embedders import make_embedder
+        from deskpilot.knowledge.embedders import make_embedder
 
         return make_embedder(self.plugins.embedders, self.settings.embedder)
 
     @built_once
     def index(self) -> VectorIndex:
-        from knowledge.index import open_index
+        from deskpilot.knowledge.index import open_index
 
         return open_index(self.settings.index, self.settings.data_dir, self.embedder.dimension)
 
     @built_once
     def searcher(self) -> Searcher:
-        from knowledge.search import Searcher
+        from deskpilot.knowledge.search import Searcher
 
         return Searcher(self.embedder, self.index)
 
@@ -90,7 +89,7 @@ class Services:
     @built_once
     def connectors(self) -> dict[str, Connector]:
         """Configured, enabled connectors by name. An unknown type is a ConfigError."""
-        from core.config import ConfigError
+        from deskpilot.core.config import ConfigError
 
         built: dict[str, Connector] = {}
         for name, conf in self.settings.connectors.items():

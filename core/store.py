@@ -7,12 +7,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from deskpilot.core.tables import AuditEvent
 from sqlalchemy import event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
-
-from core.tables import AuditEvent
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 

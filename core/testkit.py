@@ -1,6 +1,6 @@
 """Contract tests for Deskpilot plugins: subclass one, point it at your class, run pytest.
 
-    from core.testkit import ConnectorContract
+    from deskpilot.core.testkit import ConnectorContract
 
     class TestMyHelpdesk(ConnectorContract):
         @pytest.fixture
@@ -28,12 +28,11 @@ from datetime import datetime
 from typing import Any, ClassVar, NoReturn
 
 import pytest
+from deskpilot.core.connector import Capability, Connector
+from deskpilot.core.documents import Article, SyncPage, Ticket
+from deskpilot.core.embedder import Embedder
+from deskpilot.core.tools import ToolAudience
 from pydantic import ValidationError
-
-from core.connector import Capability, Connector
-from core.documents import Article, SyncPage, Ticket
-from core.embedder import Embedder
-from core.tools import ToolAudience
 
 __all__ = ["ConnectorContract", "EmbedderContract", "ToolContract", "violation"]
 

@@ -16,13 +16,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from deskpilot.core.store import session_scope
+from deskpilot.core.tables import utcnow
 from sqlalchemy import JSON, Column, UniqueConstraint, delete, insert, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, SQLModel
-
-from core.store import session_scope
-from core.tables import utcnow
 
 # Headers naming one delivery (kept the same on the sender's retries), in order of preference.
 # Zendesk's `x-zendesk-webhook-id` names the webhook, not the delivery, so it is not one of them.

@@ -9,7 +9,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
-from core.services import Services
+from deskpilot.core.services import Services
 
 log = logging.getLogger(__name__)
 

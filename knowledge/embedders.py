@@ -13,9 +13,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from deskpilot.core.config import EmbedderSettings
+from deskpilot.core.embedder import Embedder
+
 import deskpilot
-from core.config import EmbedderSettings
-from core.embedder import Embedder
 
 if TYPE_CHECKING:
     import openai

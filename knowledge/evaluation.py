@@ -25,13 +25,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
-from core.config import EmbedderSettings, IndexSettings
-from core.documents import Article
-from core.embedder import Embedder
-from knowledge.index import FusionConfig, open_index
-from knowledge.interfaces import VectorIndex
-from knowledge.search import Searcher
-from knowledge.text import chunk_document
+from deskpilot.core.config import EmbedderSettings, IndexSettings
+from deskpilot.core.documents import Article
+from deskpilot.core.embedder import Embedder
+from deskpilot.knowledge.index import FusionConfig, open_index
+from deskpilot.knowledge.interfaces import VectorIndex
+from deskpilot.knowledge.search import Searcher
+from deskpilot.knowledge.text import chunk_document
 
 Split = Literal["all", "tuning", "held-out"]
 IndexFactory = Callable[[Path, int], VectorIndex]
@@ -120,7 +120,7 @@ def evaluate_retrieval(
     `index_factory(data_dir, dimension)` defaults to the embedded backend with `fusion`.
     """
     if embedder is None:
-        from knowledge.embedders import LocalEmbedder
+        from deskpilot.knowledge.embedders import LocalEmbedder
 
         embedder = LocalEmbedder(EmbedderSettings())
     if index_factory is None:

@@ -10,7 +10,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from core.documents import Audience, DocumentKind
+from deskpilot.core.documents import Audience, DocumentKind
 
 # Point ids are derived from (source, kind, document id, chunk position), so a repeated or
 # resumed sync overwrites the same points instead of duplicating them.

@@ -17,11 +17,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 
+from deskpilot.core.tables import SyncLock, utcnow
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
-
-from core.tables import SyncLock, utcnow
 
 log = logging.getLogger(__name__)
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any, Literal
 
-from core.documents import Audience, DocumentKind
-from knowledge.interfaces import Passage, SearchFilter
+from deskpilot.core.documents import Audience, DocumentKind
+from deskpilot.knowledge.interfaces import Passage, SearchFilter
 
 if TYPE_CHECKING:
-    from core.services import Services
+    from deskpilot.core.services import Services
 
 #: `public`: only what customers may read. `internal`: everything a support agent may read,
 #: internal notes included.

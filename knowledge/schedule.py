@@ -20,16 +20,14 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
+from deskpilot.core.config import ConnectorSettings
+from deskpilot.core.tables import SourceDocument
+from deskpilot.knowledge.locks import SyncLocked
 from sqlmodel import Session, select
-
-from core.config import ConnectorSettings
-from core.tables import SourceDocument
-from knowledge.locks import SyncLocked
 
 if TYPE_CHECKING:
     from apscheduler.triggers.base import BaseTrigger
-
-    from core.services import Services
+    from deskpilot.core.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +49,7 @@ def _is_empty(services: Services, connector: str) -> bool:
 
 def scheduled_sync(services: Services, connector: str, cancel: threading.Event) -> None:
     """A job: one sync, its outcome logged (the run itself is recorded by run_sync)."""
-    from knowledge.sync import run_sync
+    from deskpilot.knowledge.sync import run_sync
 
     try:
         run = run_sync(services, connector, cancel=cancel)
@@ -67,7 +65,7 @@ def scheduled_sync(services: Services, connector: str, cancel: threading.Event) 
 
 def prune_webhook_deliveries(services: Services, days: int) -> None:
     """A job: forget webhook deliveries older than `days`."""
-    from core.webhooks import prune
+    from deskpilot.core.webhooks import prune
 
     try:
         removed = prune(services.engine, timedelta(days=days))

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from core.embedder import Embedder
-from knowledge.interfaces import Passage, SearchFilter, VectorIndex
+from deskpilot.core.embedder import Embedder
+from deskpilot.knowledge.interfaces import Passage, SearchFilter, VectorIndex
 
 # With per_document, fetch this many times k so that k distinct documents usually survive.
 _OVERFETCH = 4

@@ -25,22 +25,27 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from deskpilot.core.connector import Connector
+from deskpilot.core.documents import (
+    Article,
+    DocumentFailure,
+    DocumentKind,
+    DocumentRef,
+    SyncPage,
+    Ticket,
+)
+from deskpilot.core.store import session_scope
+from deskpilot.core.tables import SourceDocument, SyncRun, SyncState, utcnow
+from deskpilot.knowledge.interfaces import Chunk, VectorIndex
+from deskpilot.knowledge.locks import sync_lock
+from deskpilot.knowledge.text import chunk_document
+from deskpilot.knowledge.tickets import forget_unseen_tickets, record_tickets
 from sqlmodel import Session, col, select
 
-from core.connector import Connector
-from core.documents import Article, DocumentFailure, DocumentKind, DocumentRef, SyncPage, Ticket
-from core.store import session_scope
-from core.tables import SourceDocument, SyncRun, SyncState, utcnow
-from knowledge.interfaces import Chunk, VectorIndex
-from knowledge.locks import sync_lock
-from knowledge.text import chunk_document
-from knowledge.tickets import forget_unseen_tickets, record_tickets
-
 if TYPE_CHECKING:
+    from deskpilot.core.embedder import Embedder
+    from deskpilot.core.services import Services
     from sqlalchemy.engine import Engine
-
-    from core.embedder import Embedder
-    from core.services import Services
 
 log = logging.getLogger(__name__)
 

@@ -14,12 +14,11 @@ from collections.abc import Collection, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+from deskpilot.core.documents import DocumentKind, DocumentRef, Ticket
+from deskpilot.core.tables import utcnow
 from sqlalchemy import JSON, Column, DateTime, LargeBinary, UniqueConstraint, delete, func
 from sqlalchemy.engine import Engine
 from sqlmodel import Field, Session, SQLModel, col, select
-
-from core.documents import DocumentKind, DocumentRef, Ticket
-from core.tables import utcnow
 
 
 class TicketRecord(SQLModel, table=True):

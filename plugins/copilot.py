@@ -22,10 +22,10 @@ import re
 from typing import Any, ClassVar
 
 from agents import Agent, FunctionTool, RunConfig, Runner, function_tool
+from deskpilot.core.agent.providers import make_model
 from pydantic import BaseModel
 
 import deskpilot
-from core.agent.providers import make_model
 from deskpilot import Passage, SearchFilter, passages_json
 
 log = logging.getLogger(__name__)
@@ -297,6 +297,6 @@ def register_tools(register: Any) -> None:
 
 @deskpilot.hookimpl
 def register_routes(register: Any) -> None:
-    from plugins.copilot_routes import router  # its module imports this one
+    from deskpilot.plugins.copilot_routes import router  # its module imports this one
 
     register(router)

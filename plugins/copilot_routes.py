@@ -15,19 +15,19 @@ import dataclasses
 from typing import Annotated, Any
 
 from agents import Agent, FunctionTool, RunConfig
+from deskpilot.core.agent import run_config
+from deskpilot.core.agent.providers import make_model
+from deskpilot.core.chat.context import RequestContext
+from deskpilot.core.chat.endpoint import handle
+from deskpilot.core.chat.runtime import ChatRuntime, build_chat
+from deskpilot.core.deps import AdminDep, ServicesDep
+from deskpilot.core.services import Services
+from deskpilot.plugins.copilot import Draft, draft_for_ticket, post_draft_note
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 import deskpilot
-from core.agent import run_config
-from core.agent.providers import make_model
-from core.chat.context import RequestContext
-from core.chat.endpoint import handle
-from core.chat.runtime import ChatRuntime, build_chat
-from core.deps import AdminDep, ServicesDep
-from core.services import Services
-from plugins.copilot import Draft, draft_for_ticket, post_draft_note
 
 router = APIRouter(tags=["copilot"], dependencies=[AdminDep])
 STAFF_USER = "staff:admin"

@@ -32,10 +32,10 @@ from chatkit.types import (
     UserMessageItem,
     UserMessageTextContent,
 )
+from deskpilot.plugins.escalation_outbox import EscalationOutbox, utcnow
+from deskpilot.plugins.escalation_table import Escalation, EscalationStatus
 
 import deskpilot
-from plugins.escalation_outbox import EscalationOutbox, utcnow
-from plugins.escalation_table import Escalation, EscalationStatus
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +95,7 @@ def _subject(thread: ThreadMetadata, reason: str) -> str:
 def _triage(services: Any, text: str) -> dict[str, Any]:
     """Part of the request when the triage plugin is installed; escalation never waits on it."""
     try:
-        from plugins.triage import triage_service
+        from deskpilot.plugins.triage import triage_service
     except ImportError:
         return {}
     try:

@@ -18,14 +18,14 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from deskpilot.core.chat.tables import ChatThread
+from deskpilot.core.store import audit, session_scope
+from deskpilot.plugins.escalation_table import Escalation, EscalationStatus
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 import deskpilot
-from core.chat.tables import ChatThread
-from core.store import audit, session_scope
-from plugins.escalation_table import Escalation, EscalationStatus
 
 log = logging.getLogger(__name__)
 

@@ -20,16 +20,16 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 from agents import FunctionTool, function_tool
+from deskpilot.core.store import audit
+from deskpilot.core.tables import AuditEvent
+from deskpilot.knowledge.tickets import get_record
+from deskpilot.plugins.ticket_memory import ticket_memories
 from sqlmodel import Session, select
 
 import deskpilot
-from core.store import audit
-from core.tables import AuditEvent
-from knowledge.tickets import get_record
-from plugins.ticket_memory import ticket_memories
 
 if TYPE_CHECKING:
-    from core.services import Services
+    from deskpilot.core.services import Services
 
 # Similar past tickets consulted, and the share of their (similarity-weighted) vote a tag needs.
 NEIGHBOURS = 10

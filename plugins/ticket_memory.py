@@ -19,18 +19,24 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
+from deskpilot.core.store import dialect_insert
+from deskpilot.core.tables import utcnow
+from deskpilot.knowledge.tickets import (
+    TicketRecord,
+    TicketVector,
+    fingerprint,
+    load_records,
+    record_texts,
+)
 from sqlalchemy import delete, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import col
 
 import deskpilot
-from core.store import dialect_insert
-from core.tables import utcnow
-from knowledge.tickets import TicketRecord, TicketVector, fingerprint, load_records, record_texts
 
 if TYPE_CHECKING:
-    from core.services import Services
+    from deskpilot.core.services import Services
 
 log = logging.getLogger(__name__)
 

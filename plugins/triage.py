@@ -20,14 +20,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from agents import FunctionTool, function_tool
+from deskpilot.knowledge.tickets import fingerprint, get_record
+from deskpilot.plugins.ticket_memory import TicketMemory, ticket_memories
+from deskpilot.plugins.triage_model import TriageModel
 
 import deskpilot
-from knowledge.tickets import fingerprint, get_record
-from plugins.ticket_memory import TicketMemory, ticket_memories
-from plugins.triage_model import TriageModel
 
 if TYPE_CHECKING:
-    from core.services import Services
+    from deskpilot.core.services import Services
 
 log = logging.getLogger(__name__)
 

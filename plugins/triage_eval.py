@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from deskpilot.plugins.triage_model import TriageModel
 
 from deskpilot import Embedder
-from plugins.triage_model import TriageModel
 
 Paths = str | Path | Sequence[str | Path]
 

@@ -10,10 +10,9 @@ from typing import Any
 
 from agents import Agent, FunctionTool, RunConfig, set_tracing_export_api_key
 from agents.models.interface import Model
-
-from core.agent.providers import make_model
-from core.services import Services
-from core.tools import AgentTool, ToolAudience
+from deskpilot.core.agent.providers import make_model
+from deskpilot.core.services import Services
+from deskpilot.core.tools import AgentTool, ToolAudience
 
 __all__ = ["build_customer_agent", "customer_tools", "run_config"]
 

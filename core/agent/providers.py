@@ -6,10 +6,9 @@ from __future__ import annotations
 
 from agents import OpenAIChatCompletionsModel, OpenAIResponsesModel
 from agents.models.interface import Model
+from deskpilot.core.agent.offline import OfflineModel
+from deskpilot.core.config import AgentSettings, ConfigError
 from openai import AsyncOpenAI
-
-from core.agent.offline import OfflineModel
-from core.config import AgentSettings, ConfigError
 
 # Network hygiene for hosted and self-hosted endpoints alike.
 TIMEOUT_SECONDS = 60.0

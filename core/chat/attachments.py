@@ -24,10 +24,9 @@ from chatkit.types import (
     FileAttachment,
     ImageAttachment,
 )
-
-from core.chat.context import RequestContext
-from core.chat.store import ChatStore, new_id
-from core.config import ChatSettings
+from deskpilot.core.chat.context import RequestContext
+from deskpilot.core.chat.store import ChatStore, new_id
+from deskpilot.core.config import ChatSettings
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
+from deskpilot.core.chat.context import RequestContext
+from deskpilot.core.chat.identity import SESSION_COOKIE, SESSION_MAX_AGE, Identity, IdentityError
+from deskpilot.core.chat.runtime import ChatRuntime, build_chat
+from deskpilot.core.deps import ServicesDep
 from fastapi import Depends, Header, HTTPException, Request, Response, status
-
-from core.chat.context import RequestContext
-from core.chat.identity import SESSION_COOKIE, SESSION_MAX_AGE, Identity, IdentityError
-from core.chat.runtime import ChatRuntime, build_chat
-from core.deps import ServicesDep
 
 
 async def get_chat(request: Request, services: ServicesDep) -> ChatRuntime:

@@ -29,13 +29,12 @@ from chatkit.types import (
     UserMessageItem,
     WidgetItem,
 )
+from deskpilot.core.chat.attachments import AttachmentError
+from deskpilot.core.chat.context import RequestContext
+from deskpilot.core.chat.runtime import ChatRuntime, FirstEventsFirst
+from deskpilot.core.chat.server import REQUEST
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import ValidationError
-
-from core.chat.attachments import AttachmentError
-from core.chat.context import RequestContext
-from core.chat.runtime import ChatRuntime, FirstEventsFirst
-from core.chat.server import REQUEST
 
 log = logging.getLogger(__name__)
 

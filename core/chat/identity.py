@@ -28,7 +28,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.config import ChatSettings
+from deskpilot.core.config import ChatSettings
 
 SESSION_COOKIE = "deskpilot_session"
 TOKEN_HEADER = "x-deskpilot-user-token"

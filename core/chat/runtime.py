@@ -12,13 +12,12 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 
 from agents import set_tracing_disabled
+from deskpilot.core.chat.attachments import LocalAttachmentStore
+from deskpilot.core.chat.identity import IdentityResolver, load_session_key
+from deskpilot.core.chat.server import AgentBuilder, DeskpilotChatServer, RunConfigBuilder
+from deskpilot.core.chat.store import ChatStore
+from deskpilot.core.services import Services
 from pydantic import BaseModel
-
-from core.chat.attachments import LocalAttachmentStore
-from core.chat.identity import IdentityResolver, load_session_key
-from core.chat.server import AgentBuilder, DeskpilotChatServer, RunConfigBuilder
-from core.chat.store import ChatStore
-from core.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -118,8 +117,8 @@ def build_chat(
 ) -> ChatRuntime:
     """The chat runtime; the agent comes from `core.agent` unless one is given (tests)."""
     if build_agent is None or run_config is None:
-        from core.agent import build_customer_agent
-        from core.agent import run_config as agent_run_config
+        from deskpilot.core.agent import build_customer_agent
+        from deskpilot.core.agent import run_config as agent_run_config
 
         build_agent = build_agent or build_customer_agent
         run_config = run_config or agent_run_config

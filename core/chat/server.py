@@ -34,15 +34,14 @@ from chatkit.types import (
     UserMessageTextContent,
     is_streaming_req,
 )
+from deskpilot.core.chat.attachments import LocalAttachmentStore
+from deskpilot.core.chat.context import RequestContext
+from deskpilot.core.chat.store import ChatStore
 from openai.types.responses import EasyInputMessageParam, ResponseInputTextParam
 from pydantic import TypeAdapter
 
-from core.chat.attachments import LocalAttachmentStore
-from core.chat.context import RequestContext
-from core.chat.store import ChatStore
-
 if TYPE_CHECKING:
-    from core.services import Services
+    from deskpilot.core.services import Services
 
 AgentBuilder = Callable[["Services", AgentContext[RequestContext]], Agent[Any]]
 RunConfigBuilder = Callable[["Services"], RunConfig]

@@ -22,14 +22,13 @@ from typing import Any, TypeVar
 
 from chatkit.store import NotFoundError, Store, StoreItemType
 from chatkit.types import Attachment, FeedbackKind, Page, ThreadItem, ThreadMetadata
+from deskpilot.core.chat.context import RequestContext
+from deskpilot.core.chat.tables import ChatAttachment, ChatFeedback, ChatItem, ChatThread
+from deskpilot.core.store import dialect_insert
+from deskpilot.core.tables import utcnow
 from pydantic import TypeAdapter
 from sqlalchemy import Table, and_, bindparam, delete, or_, select
 from sqlalchemy.engine import Connection, Engine, Row
-
-from core.chat.context import RequestContext
-from core.chat.tables import ChatAttachment, ChatFeedback, ChatItem, ChatThread
-from core.store import dialect_insert
-from core.tables import utcnow
 
 T = TypeVar("T")
 _QueuedWrite = tuple[Callable[[Connection], Any], "asyncio.Future[Any]"]

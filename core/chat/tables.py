@@ -5,10 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from deskpilot.core.tables import utcnow
 from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Integer, UniqueConstraint
 from sqlmodel import Field, SQLModel
-
-from core.tables import utcnow
 
 
 def _naive(index: bool = False) -> Column[datetime]:

@@ -1,13 +1,12 @@
 """Alembic environment: the engine is handed over by core.store, never read from an ini file."""
 
+import deskpilot.core.chat.tables  # noqa: F401 - registers the tables on SQLModel.metadata
+import deskpilot.core.tables  # noqa: F401
+import deskpilot.core.webhooks  # noqa: F401
+import deskpilot.knowledge.tickets  # noqa: F401
+import deskpilot.plugins.escalation_table  # noqa: F401
 from alembic import context
 from sqlmodel import SQLModel
-
-import core.chat.tables  # noqa: F401 - registers the tables on SQLModel.metadata
-import core.tables  # noqa: F401
-import core.webhooks  # noqa: F401
-import knowledge.tickets  # noqa: F401
-import plugins.escalation_table  # noqa: F401
 
 engine = context.config.attributes["engine"]
 

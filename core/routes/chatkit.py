@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+from deskpilot.core.chat.attachments import AttachmentError
+from deskpilot.core.chat.deps import ChatDep, ContextDep, IdentityDep, remember_session
+from deskpilot.core.chat.endpoint import error_response, handle
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 from starlette.datastructures import UploadFile
-
-from core.chat.attachments import AttachmentError
-from core.chat.deps import ChatDep, ContextDep, IdentityDep, remember_session
-from core.chat.endpoint import error_response, handle
 
 router = APIRouter(tags=["chat"])
 _ERRORS = {

@@ -1,8 +1,7 @@
+from deskpilot.core.deps import ServicesDep
 from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-
-from core.deps import ServicesDep
 
 router = APIRouter(tags=["health"])
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+from deskpilot.core.deps import AdminDep, ServicesDep
+from deskpilot.core.documents import DocumentKind
+from deskpilot.knowledge.passages import AudienceName, search_passages
 from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
-
-from core.deps import AdminDep, ServicesDep
-from core.documents import DocumentKind
-from knowledge.passages import AudienceName, search_passages
 
 router = APIRouter(prefix="/v1", tags=["search"], dependencies=[AdminDep])
 

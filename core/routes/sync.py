@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+from deskpilot.core.deps import AdminDep, ServicesDep
+from deskpilot.knowledge.locks import SyncLocked
+from deskpilot.knowledge.sync import UnknownConnector, recent_runs, report, run_sync
 from fastapi import APIRouter, HTTPException, Query, status
 from fastapi.concurrency import run_in_threadpool
-
-from core.deps import AdminDep, ServicesDep
-from knowledge.locks import SyncLocked
-from knowledge.sync import UnknownConnector, recent_runs, report, run_sync
 
 router = APIRouter(prefix="/v1", tags=["sync"], dependencies=[AdminDep])
 
@@ -23,7 +22,7 @@ router = APIRouter(prefix="/v1", tags=["sync"], dependencies=[AdminDep])
 async def sync_now(connector: str, services: ServicesDep, full: bool = False) -> dict[str, Any]:
     """Run one sync and answer with its report when it ends (status "failed" is a 200 too:
     the run happened and is recorded)."""
-    from knowledge.index import IndexLocked
+    from deskpilot.knowledge.index import IndexLocked
 
     try:
         # A worker thread: embedding holds the GIL, the event loop must keep answering.

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Any, Self
 
+from deskpilot.core.deps import AdminDep, ServicesDep
+from deskpilot.core.services import Services
 from fastapi import APIRouter, HTTPException
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field, model_validator
-
-from core.deps import AdminDep, ServicesDep
-from core.services import Services
 
 router = APIRouter(prefix="/v1", tags=["automation"], dependencies=[AdminDep])
 
@@ -29,7 +28,7 @@ class TriageRequest(BaseModel):
 def _triage(services: Services, request: TriageRequest) -> dict[str, Any]:
     if services.plugins.pm.get_plugin("triage") is None:
         raise HTTPException(503, "the triage plugin is not loaded")
-    from plugins.triage import TicketNotFound, triage_service
+    from deskpilot.plugins.triage import TicketNotFound, triage_service
 
     service = triage_service(services)
     if request.connector is not None and request.connector not in services.connectors:

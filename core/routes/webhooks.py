@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+from deskpilot.core.automation import WebhookRejected, receive
+from deskpilot.core.deps import ServicesDep
 from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-
-from core.automation import WebhookRejected, receive
-from core.deps import ServicesDep
 
 router = APIRouter(prefix="/v1", tags=["automation"])
 

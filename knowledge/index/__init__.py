@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.config import IndexSettings
-from knowledge.index.client import QdrantClientIndex
-from knowledge.index.edge import EdgeIndex
-from knowledge.index.errors import IndexLocked, IndexMismatch
-from knowledge.index.fusion import FusionConfig
-from knowledge.interfaces import VectorIndex
+from deskpilot.core.config import IndexSettings
+from deskpilot.knowledge.index.client import QdrantClientIndex
+from deskpilot.knowledge.index.edge import EdgeIndex
+from deskpilot.knowledge.index.errors import IndexLocked, IndexMismatch
+from deskpilot.knowledge.index.fusion import FusionConfig
+from deskpilot.knowledge.interfaces import VectorIndex
 
 __all__ = [
     "EdgeIndex",

@@ -10,12 +10,10 @@ import uuid
 import warnings
 from typing import Any
 
-from qdrant_client import QdrantClient, models
-
-from core.documents import DocumentKind
-from knowledge.index.errors import IndexLocked, IndexMismatch
-from knowledge.index.fusion import Candidate, FusionConfig, fuse_convex
-from knowledge.index.payload import (
+from deskpilot.core.documents import DocumentKind
+from deskpilot.knowledge.index.errors import IndexLocked, IndexMismatch
+from deskpilot.knowledge.index.fusion import Candidate, FusionConfig, fuse_convex
+from deskpilot.knowledge.index.payload import (
     DENSE,
     KEYWORD_FIELDS,
     SPARSE,
@@ -26,7 +24,8 @@ from knowledge.index.payload import (
     sparse_query,
     to_passage,
 )
-from knowledge.interfaces import Chunk, Passage, SearchFilter
+from deskpilot.knowledge.interfaces import Chunk, Passage, SearchFilter
+from qdrant_client import QdrantClient, models
 
 UPSERT_BATCH = 256
 

@@ -6,12 +6,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from deskpilot.core.config import Settings
+from deskpilot.core.plugins import load_plugins
+from deskpilot.core.services import Services
+from deskpilot.knowledge.interfaces import Passage, SearchFilter
 
-from core.config import Settings
-from core.plugins import load_plugins
-from core.services import Services
 from deskpilot import Audience, DocumentKind
-from knowledge.interfaces import Passage, SearchFilter
 
 
 def passage(title: str, text: str, score: float, url: str | None = None,

@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from agents import function_tool
+from deskpilot.core.agent import build_customer_agent, run_config
+from deskpilot.core.agent.offline import OfflineModel
+from deskpilot.core.config import Settings
+from deskpilot.core.plugins import load_plugins
+from deskpilot.core.services import Services
+from deskpilot.core.tools import ToolAudience
 
 import deskpilot
-from core.agent import build_customer_agent, run_config
-from core.agent.offline import OfflineModel
-from core.config import Settings
-from core.plugins import load_plugins
-from core.services import Services
-from core.tools import ToolAudience
 
 
 class ReadInternalNotes(deskpilot.AgentTool):

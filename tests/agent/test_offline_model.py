@@ -6,11 +6,11 @@ import json
 
 import pytest
 from agents import Runner
+from deskpilot.core.agent import build_customer_agent, run_config
+from deskpilot.core.agent.offline import HANDOVER_TEXT, compose_answer, parse_sources
+from deskpilot.core.services import Services
 from openai.types.responses import ResponseOutputMessage
 
-from core.agent import build_customer_agent, run_config
-from core.agent.offline import HANDOVER_TEXT, compose_answer, parse_sources
-from core.services import Services
 from deskpilot import Audience
 
 from .conftest import StubSearcher, passage

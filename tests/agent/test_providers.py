@@ -8,13 +8,13 @@ from typing import Any
 import pytest
 from agents import OpenAIChatCompletionsModel, RunConfig, Runner
 from agents.models.fake_id import FAKE_RESPONSES_ID
+from deskpilot.core.agent import build_customer_agent, run_config
+from deskpilot.core.app import create_app
+from deskpilot.core.chat.runtime import build_chat
+from deskpilot.core.config import ConfigError
+from deskpilot.core.services import Services
 from pydantic import SecretStr
 
-from core.agent import build_customer_agent, run_config
-from core.app import create_app
-from core.chat.runtime import build_chat
-from core.config import ConfigError
-from core.services import Services
 from deskpilot import Audience
 from tests.chat.protocol import ChatClient, Turn
 

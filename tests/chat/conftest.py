@@ -13,12 +13,12 @@ from typing import Any
 
 import httpx
 import pytest
+from deskpilot.core.app import create_app
+from deskpilot.core.chat.runtime import build_chat
+from deskpilot.core.config import ChatSettings, Settings
+from deskpilot.core.services import Services
 from fastapi import FastAPI
 
-from core.app import create_app
-from core.chat.runtime import build_chat
-from core.config import ChatSettings, Settings
-from core.services import Services
 from tests.conftest import free_port
 
 from .protocol import ChatClient
@@ -94,7 +94,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     env.pop("DESKPILOT_CONFIG", None)  # the embedded defaults: offline model, demo connector
     log = (data_dir / "serve.log").open("wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "core.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
+        [sys.executable, "-m", "deskpilot.core.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
          "--data-dir", str(data_dir)],
         env=env, stdout=log, stderr=subprocess.STDOUT,
     )

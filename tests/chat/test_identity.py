@@ -8,15 +8,14 @@ import hmac
 from pathlib import Path
 
 import pytest
-
-from core.chat.identity import (
+from deskpilot.core.chat.identity import (
     IdentityError,
     IdentityResolver,
     load_session_key,
     sign_user_token,
     verify_user_token,
 )
-from core.config import ChatSettings
+from deskpilot.core.config import ChatSettings
 
 from .conftest import SECRET, MakeApp
 from .protocol import ChatClient, request

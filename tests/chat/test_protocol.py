@@ -7,11 +7,10 @@ from pathlib import Path
 
 import anyio
 from chatkit.types import ClientToolCallItem
+from deskpilot.core.chat.context import RequestContext
+from deskpilot.core.chat.server import HANDOFF_MESSAGE, TITLE_CHARS
+from deskpilot.core.chat.tables import ChatFeedback, ChatThread
 from sqlmodel import Session, select
-
-from core.chat.context import RequestContext
-from core.chat.server import HANDOFF_MESSAGE, TITLE_CHARS
-from core.chat.tables import ChatFeedback, ChatThread
 
 from .conftest import MakeApp
 from .protocol import ChatClient, request, user_input

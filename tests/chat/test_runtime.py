@@ -11,9 +11,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from deskpilot.core.chat.runtime import FirstEventsFirst, warm_up
+from deskpilot.core.services import Services
 
-from core.chat.runtime import FirstEventsFirst, warm_up
-from core.services import Services
 from tests.plugins.helpers import embedded_defaults
 
 pytestmark = pytest.mark.anyio
@@ -103,6 +103,6 @@ async def test_warm_up_failure_is_logged_and_serving_goes_on(
             raise RuntimeError("index locked by another process")
 
     services.__dict__["searcher"] = Broken()
-    with caplog.at_level(logging.WARNING, logger="core.chat.runtime"):
+    with caplog.at_level(logging.WARNING, logger="deskpilot.core.chat.runtime"):
         await warm_up(services)
     assert "could not warm up the embedder and index: index locked" in caplog.text

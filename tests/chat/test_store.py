@@ -20,15 +20,14 @@ from chatkit.types import (
     UserMessageItem,
     UserMessageTextContent,
 )
+from deskpilot.core.chat.context import RequestContext
+from deskpilot.core.chat.store import ChatStore
+from deskpilot.core.chat.tables import ChatFeedback
+from deskpilot.core.store import make_engine, upgrade
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, select
-
-from core.chat.context import RequestContext
-from core.chat.store import ChatStore
-from core.chat.tables import ChatFeedback
-from core.store import make_engine, upgrade
 
 pytestmark = pytest.mark.anyio
 

@@ -11,11 +11,10 @@ from typing import Any
 
 import httpx
 import pytest
-
-from connectors.intercom import IntercomConnector, strip_html
-from core.connector import Connector, NotSupported
-from core.documents import EscalationRequest, SyncPage
-from core.testkit import ConnectorContract
+from deskpilot.connectors.intercom import IntercomConnector, strip_html
+from deskpilot.core.connector import Connector, NotSupported
+from deskpilot.core.documents import EscalationRequest, SyncPage
+from deskpilot.core.testkit import ConnectorContract
 
 BASE = "https://api.intercom.test"
 T0 = 1_700_000_000
@@ -297,7 +296,7 @@ def test_strip_html() -> None:
 
 
 def test_registered_through_the_hook() -> None:
-    from connectors import intercom
+    from deskpilot.connectors import intercom
 
     registered: list[type[Connector]] = []
     intercom.register_connectors(registered.append)

@@ -7,13 +7,12 @@ import shutil
 from pathlib import Path
 
 import pytest
+from deskpilot.connectors.local import DEMO_PATH, LocalConnector, markdown_to_html
+from deskpilot.core import store
+from deskpilot.core.documents import EscalationRequest, Ticket
+from deskpilot.core.tables import AuditEvent
+from deskpilot.core.testkit import ConnectorContract
 from sqlmodel import Session, select
-
-from connectors.local import DEMO_PATH, LocalConnector, markdown_to_html
-from core import store
-from core.documents import EscalationRequest, Ticket
-from core.tables import AuditEvent
-from core.testkit import ConnectorContract
 
 
 def _connector(path: Path | None = None) -> LocalConnector:

@@ -11,11 +11,10 @@ from typing import Any
 
 import httpx
 import pytest
-
-from connectors.zendesk import ZendeskConnector
-from core.connector import Connector
-from core.documents import EscalationRequest, SyncPage
-from core.testkit import ConnectorContract
+from deskpilot.connectors.zendesk import ZendeskConnector
+from deskpilot.core.connector import Connector
+from deskpilot.core.documents import EscalationRequest, SyncPage
+from deskpilot.core.testkit import ConnectorContract
 
 BASE = "https://acme.zendesk.com"
 T0 = 1_700_000_000
@@ -321,7 +320,7 @@ def test_oauth_token_is_sent_as_bearer() -> None:
 
 
 def test_registered_through_the_hook() -> None:
-    from connectors import zendesk
+    from deskpilot.connectors import zendesk
 
     registered: list[type[Connector]] = []
     zendesk.register_connectors(registered.append)

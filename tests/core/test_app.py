@@ -9,10 +9,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from deskpilot.core.app import create_app
+from deskpilot.core.config import Settings
 from fastapi.testclient import TestClient
 
-from core.app import create_app
-from core.config import Settings
 from tests.conftest import free_port
 from tests.core.test_plugins import install_fake_dist
 
@@ -68,7 +68,7 @@ def test_serve_in_empty_directory_with_a_broken_plugin_installed(tmp_path):
     env = {**os.environ, "PYTHONPATH": f"{plugins}{os.pathsep}{REPO}"}
     env.pop("DESKPILOT_CONFIG", None)
     process = subprocess.Popen(
-        [sys.executable, "-m", "core.cli", "serve", "--port", str(port)],
+        [sys.executable, "-m", "deskpilot.core.cli", "serve", "--port", str(port)],
         cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     try:
@@ -77,7 +77,7 @@ def test_serve_in_empty_directory_with_a_broken_plugin_installed(tmp_path):
         assert ready.status_code == 200, ready.text
         assert (workdir / ".deskpilot" / "deskpilot.db").is_file()
         listed = subprocess.run(
-            [sys.executable, "-m", "core.cli", "plugins", "--json"],
+            [sys.executable, "-m", "deskpilot.core.cli", "plugins", "--json"],
             cwd=workdir, env=env, capture_output=True, text=True, timeout=60,
         )
         rows = {row["name"]: row for row in json.loads(listed.stdout)}

@@ -1,8 +1,7 @@
+from deskpilot.core.cli import app
+from deskpilot.core.config import IndexSettings
+from deskpilot.knowledge.index import open_index
 from typer.testing import CliRunner
-
-from core.cli import app
-from core.config import IndexSettings
-from knowledge.index import open_index
 
 
 def test_index_optimize_runs_and_refuses_a_held_index(tmp_path):

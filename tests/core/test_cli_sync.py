@@ -6,9 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
+from deskpilot.core.cli import app
 from typer.testing import CliRunner
-
-from core.cli import app
 
 runner = CliRunner()
 

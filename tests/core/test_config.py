@@ -3,15 +3,14 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from core.config import ConfigError, load_settings
+from deskpilot.core.config import ConfigError, load_settings
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def deskpilot(*args: str, cwd: Path | None = None, env: dict | None = None):
     return subprocess.run(
-        [sys.executable, "-m", "core.cli", *args],
+        [sys.executable, "-m", "deskpilot.core.cli", *args],
         capture_output=True, text=True, cwd=cwd, env=env, timeout=120,
     )
 
@@ -24,7 +23,7 @@ def test_example_config_validates():
 
 def test_example_documents_every_setting():
     """Each top-level section and key of the settings model appears in the example file."""
-    from core.config import Settings
+    from deskpilot.core.config import Settings
 
     text = (REPO / "config.example.toml").read_text()
     for name, field in Settings.model_fields.items():

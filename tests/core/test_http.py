@@ -8,8 +8,7 @@ from email.utils import formatdate
 
 import httpx
 import pytest
-
-from core.http import RETRY_SAFE, make_client, redact_url, retry_after
+from deskpilot.core.http import RETRY_SAFE, make_client, redact_url, retry_after
 
 NOW = 1_700_000_000
 
@@ -93,7 +92,7 @@ def test_credentials_never_reach_the_log(caplog: pytest.LogCaptureFixture) -> No
     transport, _ = scripted(httpx.Response(503), httpx.Response(200))
     http = make_client("https://api.test", headers={"Authorization": "Bearer s3cret"},
                        transport=transport, sleep=lambda _: None)
-    with caplog.at_level(logging.DEBUG, logger="core.http"):
+    with caplog.at_level(logging.DEBUG, logger="deskpilot.core.http"):
         http.get("/x", params={"api_key": "k3y", "page": "2"})
     assert "s3cret" not in caplog.text and "k3y" not in caplog.text
     assert "[redacted]" in caplog.text and "page=2" in caplog.text

@@ -8,10 +8,10 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from deskpilot.core.config import PluginSettings
+from deskpilot.core.plugins import PluginHost, load_plugins
 
 import deskpilot
-from core.config import PluginSettings
-from core.plugins import PluginHost, load_plugins
 
 REPO = Path(__file__).resolve().parents[2]
 BUILTINS = {"local", "embedders"}
@@ -146,7 +146,7 @@ def test_facade_exports_what_plugins_need():
 def test_cli_plugins_json_lists_broken_plugin(fake_plugins, tmp_path):
     env = {**os.environ, "PYTHONPATH": f"{fake_plugins}{os.pathsep}{REPO}"}
     result = subprocess.run(
-        [sys.executable, "-m", "core.cli", "plugins", "--json"],
+        [sys.executable, "-m", "deskpilot.core.cli", "plugins", "--json"],
         capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120,
     )
     assert result.returncode == 0, result.stderr

@@ -2,11 +2,10 @@
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from deskpilot.core import store
+from deskpilot.core.tables import AuditEvent, SourceDocument, SyncRun, SyncState
 from sqlalchemy import inspect
 from sqlmodel import SQLModel, select
-
-from core import store
-from core.tables import AuditEvent, SourceDocument, SyncRun, SyncState
 
 
 def test_upgrade_creates_schema_and_is_idempotent(database_url):

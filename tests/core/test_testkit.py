@@ -11,17 +11,17 @@ pytest_plugins = ["pytester"]
 # The kit is a pytest11 plugin once deskpilot is installed; in a bare checkout load it by hand.
 # Hypothesis' terminal summary costs seconds per inner session and is not under test here.
 PLUGIN_ARGS = ["-p", "no:cacheprovider", "-p", "no:hypothesispytest"] + ([] if any(
-    ep.value == "core.testkit" for ep in importlib.metadata.entry_points(group="pytest11")
-) else ["-p", "core.testkit"])
+    ep.value == "deskpilot.core.testkit" for ep in importlib.metadata.entry_points(group="pytest11")
+) else ["-p", "deskpilot.core.testkit"])
 
 CONNECTORS = '''
 from datetime import datetime, timezone
 
 import pytest
 
-from core.connector import Capability, Connector, ConnectorOptions
-from core.documents import Comment, SyncPage, Ticket
-from core.testkit import ConnectorContract
+from deskpilot.core.connector import Capability, Connector, ConnectorOptions
+from deskpilot.core.documents import Comment, SyncPage, Ticket
+from deskpilot.core.testkit import ConnectorContract
 
 
 def ticket(n, *, public=False):
@@ -222,8 +222,8 @@ import random
 
 import pytest
 
-from core.embedder import Embedder
-from core.testkit import EmbedderContract
+from deskpilot.core.embedder import Embedder
+from deskpilot.core.testkit import EmbedderContract
 
 
 class Hashing(Embedder):
@@ -283,8 +283,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from core.testkit import ToolContract
-from core.tools import AgentTool, ToolAudience
+from deskpilot.core.testkit import ToolContract
+from deskpilot.core.tools import AgentTool, ToolAudience
 
 
 class Lookup(AgentTool):

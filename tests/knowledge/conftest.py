@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
+from deskpilot.core.config import ConnectorSettings, EmbedderSettings, Settings
+from deskpilot.core.plugins import load_plugins
+from deskpilot.core.services import Services
 
 import deskpilot
-from core.config import ConnectorSettings, EmbedderSettings, Settings
-from core.plugins import load_plugins
-from core.services import Services
 
 
 class CountingEmbedder(deskpilot.Embedder):

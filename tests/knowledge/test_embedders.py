@@ -8,10 +8,9 @@ import math
 import httpx
 import openai
 import pytest
-
-from core.config import EmbedderSettings, PluginSettings
-from core.plugins import load_plugins
-from knowledge.embedders import LocalEmbedder, OpenAIEmbedder, make_embedder
+from deskpilot.core.config import EmbedderSettings, PluginSettings
+from deskpilot.core.plugins import load_plugins
+from deskpilot.knowledge.embedders import LocalEmbedder, OpenAIEmbedder, make_embedder
 
 
 def _norm(vector: list[float]) -> float:

@@ -9,10 +9,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-
-from core.config import IndexSettings
-from core.documents import Audience, DocumentKind
-from knowledge.index import (
+from deskpilot.core.config import IndexSettings
+from deskpilot.core.documents import Audience, DocumentKind
+from deskpilot.knowledge.index import (
     EdgeIndex,
     FusionConfig,
     IndexLocked,
@@ -20,9 +19,9 @@ from knowledge.index import (
     QdrantClientIndex,
     open_index,
 )
-from knowledge.index.fusion import fuse_convex
-from knowledge.interfaces import Chunk, SearchFilter, VectorIndex
-from knowledge.search import Searcher
+from deskpilot.knowledge.index.fusion import fuse_convex
+from deskpilot.knowledge.interfaces import Chunk, SearchFilter, VectorIndex
+from deskpilot.knowledge.search import Searcher
 
 DIM = 16
 Opener = Callable[[], VectorIndex]

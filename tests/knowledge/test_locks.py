@@ -7,16 +7,15 @@ import sys
 from datetime import timedelta
 
 import pytest
+from deskpilot.core import store
+from deskpilot.core.tables import SyncLock, utcnow
+from deskpilot.knowledge.locks import SyncLocked, release, sync_lock, try_acquire
 from sqlalchemy import update
-
-from core import store
-from core.tables import SyncLock, utcnow
-from knowledge.locks import SyncLocked, release, sync_lock, try_acquire
 
 HOLDER = """
 import sys
-from core import store
-from knowledge.locks import sync_lock
+from deskpilot.core import store
+from deskpilot.knowledge.locks import sync_lock
 engine = store.make_engine(sys.argv[1])
 with sync_lock(engine, "kb"):
     print("held", flush=True)

@@ -7,11 +7,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
+from deskpilot.core.config import EmbedderSettings
+from deskpilot.knowledge.embedders import LocalEmbedder
+from deskpilot.knowledge.evaluation import evaluate_retrieval, in_split
+from deskpilot.knowledge.index import QdrantClientIndex
 
-from core.config import EmbedderSettings
-from knowledge.embedders import LocalEmbedder
-from knowledge.evaluation import evaluate_retrieval, in_split
-from knowledge.index import QdrantClientIndex
 from tests.conftest import require_shared_data
 
 ARTICLES = 20

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 from apscheduler.triggers.interval import IntervalTrigger
+from deskpilot.core.services import Services
+from deskpilot.core.store import make_engine, upgrade
+from deskpilot.core.tables import utcnow
+from deskpilot.core.webhooks import WebhookDelivery, prune
+from deskpilot.knowledge import schedule
 from sqlmodel import Session, select
 
-from core.services import Services
-from core.store import make_engine, upgrade
-from core.tables import utcnow
-from core.webhooks import WebhookDelivery, prune
-from knowledge import schedule
 from tests.plugins.helpers import embedded_defaults
 
 

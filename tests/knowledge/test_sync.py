@@ -9,15 +9,15 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
+from deskpilot.core.documents import Audience
+from deskpilot.core.services import Services
+from deskpilot.core.tables import SourceDocument, SyncState
+from deskpilot.knowledge.interfaces import SearchFilter
+from deskpilot.knowledge.passages import search_passages
+from deskpilot.knowledge.sync import recent_runs, run_sync
 from sqlmodel import Session, select
 
 import deskpilot
-from core.documents import Audience
-from core.services import Services
-from core.tables import SourceDocument, SyncState
-from knowledge.interfaces import SearchFilter
-from knowledge.passages import search_passages
-from knowledge.sync import recent_runs, run_sync
 from tests.knowledge.conftest import CountingEmbedder
 
 LONG = "\n\n".join(

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
-
-from core.documents import Article, Audience, Comment, DocumentKind, Ticket
-from knowledge import text
-from knowledge.text import chunk_document, html_to_text
+from deskpilot.core.documents import Article, Audience, Comment, DocumentKind, Ticket
+from deskpilot.knowledge import text
+from deskpilot.knowledge.text import chunk_document, html_to_text
 
 PAGE = """<html><head><title>t</title><style>p { color: red }</style></head><body>
 <nav>Home | Pricing</nav><header>Acme Help Center</header>

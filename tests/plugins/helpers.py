@@ -10,17 +10,17 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
+import deskpilot.plugins.tagging
+import deskpilot.plugins.triage
 import numpy as np
+from deskpilot.core.config import ConnectorSettings, EmbedderSettings, Settings
+from deskpilot.core.documents import Article, SyncPage, Ticket
+from deskpilot.core.plugins import load_plugins
+from deskpilot.core.services import Services
+from deskpilot.core.store import session_scope
+from deskpilot.knowledge.tickets import record_tickets
 
 import deskpilot
-import plugins.tagging
-import plugins.triage
-from core.config import ConnectorSettings, EmbedderSettings, Settings
-from core.documents import Article, SyncPage, Ticket
-from core.plugins import load_plugins
-from core.services import Services
-from core.store import session_scope
-from knowledge.tickets import record_tickets
 
 _WORD = re.compile(r"[a-z0-9]+")
 SECRET = "whsec-test"
@@ -165,8 +165,8 @@ def make_services(tmp_path: Path, database_url: str | None = None, **automation:
         connectors={"desk": ConnectorSettings(type="testdesk", vocabulary=VOCABULARY)},
     )
     host = load_plugins(settings.plugins, extra=[
-        ("testdesk", TestDeskPlugin()), ("triage", plugins.triage),
-        ("tagging", plugins.tagging)])
+        ("testdesk", TestDeskPlugin()), ("triage", deskpilot.plugins.triage),
+        ("tagging", deskpilot.plugins.tagging)])
     services = Services(settings, host)
     services.__dict__["embedder"] = HashEmbedder()  # where Services keeps what it built
     services.migrate()

@@ -9,15 +9,15 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import httpx
+from deskpilot.core.config import ConnectorSettings, Settings
+from deskpilot.core.plugins import load_plugins
+from deskpilot.core.services import Services
+from deskpilot.knowledge.interfaces import Passage, SearchFilter
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 import deskpilot
-from core.config import ConnectorSettings, Settings
-from core.plugins import load_plugins
-from core.services import Services
-from knowledge.interfaces import Passage, SearchFilter
 
 ADMIN = "admin-test-token"
 

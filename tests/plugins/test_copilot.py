@@ -10,16 +10,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from deskpilot.core.agent import providers
+from deskpilot.core.app import create_app
+from deskpilot.core.services import Services
+from deskpilot.core.tables import AuditEvent
+from deskpilot.plugins.copilot import DRAFT_MARKER, INTERNAL_LABEL, draft_for_ticket
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from sqlmodel import Session, select
 
 import deskpilot
-from core.agent import providers
-from core.app import create_app
-from core.services import Services
-from core.tables import AuditEvent
-from plugins.copilot import DRAFT_MARKER, INTERNAL_LABEL, draft_for_ticket
 from tests.agent.fake_openai import FakeOpenAI
 
 from .support_fakes import (
@@ -194,7 +194,7 @@ def test_unreachable_model_falls_back_to_the_cited_extractive_draft(
     services = _llm_services(tmp_path, provider, f"http://127.0.0.1:{_closed_port()}/v1",
                              "gpt-test")
 
-    with caplog.at_level(logging.WARNING, logger="plugins.copilot"):
+    with caplog.at_level(logging.WARNING, logger="deskpilot.plugins.copilot"):
         draft = draft_for_ticket(services, "desk", TICKET)
 
     assert draft.generated_by == "offline"
@@ -223,8 +223,8 @@ def test_model_calling_an_unknown_tool_falls_back_to_the_extractive_draft(
 def test_webhook_draft_does_not_cite_the_ticket_it_is_written_for(tmp_path: Path) -> None:
     """Ticket 1042 is in the index as a solved ticket; a webhook about 1042 itself (say, the
     customer reopened it) must not be answered by quoting 1042 back as a source."""
-    from core.automation import run_automation
-    from core.webhooks import TicketEvent
+    from deskpilot.core.automation import run_automation
+    from deskpilot.core.webhooks import TicketEvent
 
     # The index as a sync of this connector ("desk") leaves it.
     indexed = [dataclasses.replace(p, source="desk")
@@ -255,7 +255,7 @@ def test_llm_reply_revealing_an_internal_source_is_replaced_by_the_extractive_dr
     reply, so the draft falls back to the extractive one and says why in the log."""
     with FakeOpenAI([("text", leaky_reply)]) as fake:
         services = _llm_services(tmp_path, "openai-compatible", fake.url, "local-llama")
-        with caplog.at_level(logging.WARNING, logger="plugins.copilot"):
+        with caplog.at_level(logging.WARNING, logger="deskpilot.plugins.copilot"):
             draft = draft_for_ticket(services, "desk", TICKET)
 
     reply, sources = draft.body.split("\n---\nSources:\n")

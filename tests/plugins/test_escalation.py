@@ -12,6 +12,19 @@ from typing import Any
 import pytest
 from agents import Agent, ModelResponse, Usage
 from agents.models.interface import Model
+from deskpilot.core.agent import build_customer_agent, run_config
+from deskpilot.core.app import create_app
+from deskpilot.core.chat.runtime import build_chat
+from deskpilot.core.chat.server import HANDOFF_MESSAGE
+from deskpilot.core.chat.tables import ChatThread
+from deskpilot.core.cli import app as cli
+from deskpilot.core.services import Services
+from deskpilot.core.tables import AuditEvent
+from deskpilot.core.tools import ToolAudience
+from deskpilot.plugins.copilot_routes import build_copilot_agent
+from deskpilot.plugins.escalation import QUEUED, EscalateTool
+from deskpilot.plugins.escalation_outbox import EscalationOutbox, utcnow
+from deskpilot.plugins.escalation_table import EscalationStatus
 from openai.types.responses import (
     Response,
     ResponseCompletedEvent,
@@ -25,20 +38,6 @@ from openai.types.responses import (
 )
 from sqlmodel import Session, select
 from typer.testing import CliRunner
-
-from core.agent import build_customer_agent, run_config
-from core.app import create_app
-from core.chat.runtime import build_chat
-from core.chat.server import HANDOFF_MESSAGE
-from core.chat.tables import ChatThread
-from core.cli import app as cli
-from core.services import Services
-from core.tables import AuditEvent
-from core.tools import ToolAudience
-from plugins.copilot_routes import build_copilot_agent
-from plugins.escalation import QUEUED, EscalateTool
-from plugins.escalation_outbox import EscalationOutbox, utcnow
-from plugins.escalation_table import EscalationStatus
 
 from .support_fakes import Chat, FlakyDesk, Recorder, make_services
 

@@ -8,15 +8,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from deskpilot.core.config import EmbedderSettings
+from deskpilot.core.documents import DocumentKind, DocumentRef, Ticket
+from deskpilot.core.services import Services
+from deskpilot.core.store import session_scope
+from deskpilot.knowledge.tickets import TicketVector, record_tickets, ticket_text
+from deskpilot.plugins.ticket_memory import TicketMemories
 from sqlalchemy import text
 from sqlmodel import Session, select
 
-from core.config import EmbedderSettings
-from core.documents import DocumentKind, DocumentRef, Ticket
-from core.services import Services
-from core.store import session_scope
-from knowledge.tickets import TicketVector, record_tickets, ticket_text
-from plugins.ticket_memory import TicketMemories
 from tests.plugins.helpers import HashEmbedder, make_services, past_tickets, record_past
 
 PAST_TEXTS = [ticket_text(t.subject, t.description) for t in past_tickets()]
@@ -151,7 +151,7 @@ def test_a_vector_another_process_stored_meanwhile_is_no_error(
     racing = memories(services, CountingEmbedder())
     # As if the other process stored them after this one looked: both insert the same rows.
     monkeypatch.setattr(racing.embedder, "_load", lambda texts: {})
-    with caplog.at_level(logging.WARNING, logger="plugins.ticket_memory"):
+    with caplog.at_level(logging.WARNING, logger="deskpilot.plugins.ticket_memory"):
         racing.get("desk")
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert len(stored(services)) == len(PAST_TEXTS)
@@ -162,7 +162,7 @@ def test_an_unusable_cache_table_falls_back_to_embedding(
     with services.engine.begin() as connection:
         connection.execute(text("DROP TABLE ticket_vector"))
     embedder = CountingEmbedder()
-    with caplog.at_level(logging.WARNING, logger="plugins.ticket_memory"):
+    with caplog.at_level(logging.WARNING, logger="deskpilot.plugins.ticket_memory"):
         memory = memories(services, embedder).get("desk")
     assert sorted(embedder.embedded) == sorted(PAST_TEXTS)
     expected = np.asarray(HashEmbedder().embed_documents([r.text for r in memory.records]),

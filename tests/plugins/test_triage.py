@@ -7,16 +7,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from deskpilot.core.agent import build_customer_agent
+from deskpilot.core.services import Services
+from deskpilot.core.store import session_scope
+from deskpilot.core.tools import ToolAudience
+from deskpilot.knowledge.sync import run_sync
+from deskpilot.knowledge.tickets import load_records, record_tickets
+from deskpilot.plugins.triage import triage_service
+from deskpilot.plugins.triage_model import TriageModel
 
 import deskpilot
-from core.agent import build_customer_agent
-from core.services import Services
-from core.store import session_scope
-from core.tools import ToolAudience
-from knowledge.sync import run_sync
-from knowledge.tickets import load_records, record_tickets
-from plugins.triage import triage_service
-from plugins.triage_model import TriageModel
 from tests.plugins.helpers import desk, make_services, past_tickets, record_past
 
 

@@ -8,10 +8,10 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
+from deskpilot.core.config import EmbedderSettings
+from deskpilot.knowledge.embedders import LocalEmbedder
+from deskpilot.plugins.triage_model import TriageModel
 
-from core.config import EmbedderSettings
-from knowledge.embedders import LocalEmbedder
-from plugins.triage_model import TriageModel
 from tests.conftest import require_shared_data
 from tests.plugins.helpers import HashEmbedder
 

@@ -13,17 +13,17 @@ from typing import Any
 
 import httpx
 import pytest
+from deskpilot.connectors.zendesk import ZendeskConnector
+from deskpilot.core.app import create_app
+from deskpilot.core.config import ConnectorSettings
+from deskpilot.core.services import Services
+from deskpilot.core.tables import AuditEvent
+from deskpilot.core.webhooks import TicketEvent, WebhookDelivery, delivery_id, ticket_event
+from deskpilot.knowledge.sync import run_sync
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
-from connectors.zendesk import ZendeskConnector
-from core.app import create_app
-from core.config import ConnectorSettings
-from core.services import Services
-from core.tables import AuditEvent
-from core.webhooks import TicketEvent, WebhookDelivery, delivery_id, ticket_event
 from deskpilot import Article
-from knowledge.sync import run_sync
 from tests.plugins.helpers import desk, make_services, past_tickets, record_past, sign
 
 ADMIN = {"Authorization": "Bearer admin-secret"}

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
-from core.testkit import ConnectorContract
+from deskpilot.core.testkit import ConnectorContract
 
 from deskpilot_freshdesk import FreshdeskConnector
 

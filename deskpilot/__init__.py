@@ -10,9 +10,9 @@ Built-in plugins import from here too, so this is the API exercised every day. I
 it may move between releases; names exported here follow semantic versioning.
 """
 
-from core.config import EmbedderSettings
-from core.connector import Capability, Connector, ConnectorOptions, NotSupported
-from core.documents import (
+from deskpilot.core.config import EmbedderSettings
+from deskpilot.core.connector import Capability, Connector, ConnectorOptions, NotSupported
+from deskpilot.core.documents import (
     Article,
     Audience,
     Comment,
@@ -24,12 +24,12 @@ from core.documents import (
     SyncPage,
     Ticket,
 )
-from core.embedder import Embedder
-from core.hookspecs import hookimpl
-from core.http import RETRY_SAFE, make_client
-from core.tools import AgentTool, ToolAudience
-from knowledge.interfaces import Passage, SearchFilter
-from knowledge.passages import passages_json
+from deskpilot.core.embedder import Embedder
+from deskpilot.core.hookspecs import hookimpl
+from deskpilot.core.http import RETRY_SAFE, make_client
+from deskpilot.core.tools import AgentTool, ToolAudience
+from deskpilot.knowledge.interfaces import Passage, SearchFilter
+from deskpilot.knowledge.passages import passages_json
 
 __all__ = [
     "AgentTool",
