@@ -24,11 +24,12 @@ import time
 from pathlib import Path
 
 from bs4 import BeautifulSoup
-from deskpilot.core.config import EmbedderSettings
-from deskpilot.core.documents import Audience, DocumentKind
-from deskpilot.knowledge.embedders import LocalEmbedder
+
+from deskpilot._documents import Audience, DocumentKind
+from deskpilot._embedder import EmbedderSettings
 from deskpilot.knowledge.index import EdgeIndex, FusionConfig, edge
 from deskpilot.knowledge.interfaces import Chunk, SearchFilter
+from deskpilot.plugins.embedders import LocalEmbedder
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 CORPUS = ["banking77/train.jsonl", "banking77/test.jsonl", "clinc150/train.jsonl",

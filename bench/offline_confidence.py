@@ -17,9 +17,9 @@ import statistics
 import tempfile
 from pathlib import Path
 
+from deskpilot._documents import Audience
 from deskpilot.core.agent.offline import MIN_SCORE, MIN_TERM_COVERAGE, term_coverage
 from deskpilot.core.config import Settings
-from deskpilot.core.documents import Audience
 from deskpilot.core.services import Services
 from deskpilot.knowledge.interfaces import SearchFilter
 from deskpilot.knowledge.sync import run_sync

@@ -23,8 +23,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from deskpilot.core.config import EmbedderSettings
-from deskpilot.core.documents import Audience, DocumentKind
+
+from deskpilot._documents import Audience, DocumentKind
+from deskpilot._embedder import EmbedderSettings
 from deskpilot.knowledge.index import EdgeIndex, FusionConfig, QdrantClientIndex
 from deskpilot.knowledge.interfaces import Chunk, SearchFilter, VectorIndex
 
@@ -188,7 +189,7 @@ def bench_client_local(n: int, queries: int, seed: int, root: Path) -> dict[str,
 
 
 def bench_query_embedding(count: int) -> dict[str, float]:
-    from deskpilot.knowledge.embedders import LocalEmbedder
+    from deskpilot.plugins.embedders import LocalEmbedder
 
     embedder = LocalEmbedder(EmbedderSettings())
     questions = [f"How do I change the {w} on my account?" for w in _VOCAB[:count]]

@@ -18,9 +18,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from deskpilot.core.config import EmbedderSettings
-from deskpilot.core.embedder import Embedder
-from deskpilot.knowledge.embedders import LocalEmbedder
+
+from deskpilot._embedder import Embedder, EmbedderSettings
+from deskpilot.plugins.embedders import LocalEmbedder
 from deskpilot.plugins.triage_eval import evaluate_triage, read_examples
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"

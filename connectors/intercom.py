@@ -22,13 +22,11 @@ from __future__ import annotations
 import copy
 import hashlib
 import hmac
-import time
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from html.parser import HTMLParser
 from typing import Any, ClassVar, Literal
 
-import httpx
 from pydantic import Field, SecretStr
 
 import deskpilot
@@ -37,13 +35,12 @@ from deskpilot import (
     Article,
     Capability,
     Comment,
-    Connector,
     ConnectorOptions,
     EscalationRequest,
+    HttpConnector,
     NotSupported,
     SyncPage,
     Ticket,
-    make_client,
 )
 
 HOSTS = {"us": "https://api.intercom.io", "eu": "https://api.eu.intercom.io",
@@ -121,7 +118,7 @@ class _Window:
         self.state[position_key] = None
 
 
-class IntercomConnector(Connector):
+class IntercomConnector(HttpConnector):
     type: ClassVar[str] = "intercom"
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
         {Capability.NOTES, Capability.TAGS, Capability.TICKETS, Capability.WEBHOOKS}
@@ -129,31 +126,24 @@ class IntercomConnector(Connector):
     Options = IntercomOptions
     options: IntercomOptions
 
-    def __init__(
-        self,
-        name: str,
-        options: IntercomOptions,
-        *,
-        transport: httpx.BaseTransport | None = None,
-        sleep: Any = time.sleep,
-    ) -> None:
-        super().__init__(name, options)
+    def __init__(self, name: str, options: IntercomOptions, **seams: Any) -> None:
+        super().__init__(name, options, **seams)
         self._tag_ids: dict[str, str] = {}
-        self._http = make_client(
-            (options.base_url or HOSTS[options.region]).rstrip("/"),
-            headers={
-                "Authorization": f"Bearer {options.access_token.get_secret_value()}",
-                # Pinned: an unversioned call gets whatever version the app defaults to.
-                "Intercom-Version": options.intercom_version,
-            },
-            transport=transport,
-            sleep=sleep,
-        )
+
+    def base_url(self) -> str:
+        return (self.options.base_url or HOSTS[self.options.region]).rstrip("/")
+
+    def headers(self) -> dict[str, str]:
+        return {
+            "Authorization": f"Bearer {self.options.access_token.get_secret_value()}",
+            # Pinned: an unversioned call gets whatever version the app defaults to.
+            "Intercom-Version": self.options.intercom_version,
+        }
 
     def _call(self, method: str, path: str, *, retry_safe: bool = False, **kwargs: Any
               ) -> dict[str, Any]:
         extensions = RETRY_SAFE if retry_safe else None
-        response = self._http.request(method, path, extensions=extensions, **kwargs)
+        response = self.http.request(method, path, extensions=extensions, **kwargs)
         response.raise_for_status()
         return response.json()
 
@@ -320,9 +310,6 @@ class IntercomConnector(Connector):
         secret = self.options.client_secret.get_secret_value().encode()
         expected = "sha1=" + hmac.new(secret, body, hashlib.sha1).hexdigest()
         return hmac.compare_digest(expected, signature)
-
-    def close(self) -> None:
-        self._http.close()
 
 
 @deskpilot.hookimpl

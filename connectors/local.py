@@ -340,13 +340,11 @@ class LocalConnector(Connector):
 
     # -- write-backs: no helpdesk behind a folder, so they are kept as audit events ------------
     def _record(self, kind: str, subject: str, **data: Any) -> None:
-        if self.engine is None:
+        if self.platform is None:
             raise deskpilot.NotSupported(
-                f"connector {self.name}: write-backs need the platform database"
+                f"connector {self.name}: write-backs need the running platform"
             )
-        from deskpilot.core.store import audit
-
-        audit(self.engine, kind, subject, connector=self.name, **data)
+        self.platform.audit(kind, subject, connector=self.name, **data)
 
     def add_note(self, ticket_id: str, body: str) -> None:
         self._record("local.note", ticket_id, body=body)

@@ -21,7 +21,6 @@ from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Self
 
-import httpx
 from pydantic import SecretStr, model_validator
 
 import deskpilot
@@ -31,14 +30,13 @@ from deskpilot import (
     Audience,
     Capability,
     Comment,
-    Connector,
     ConnectorOptions,
     DocumentKind,
     DocumentRef,
     EscalationRequest,
+    HttpConnector,
     SyncPage,
     Ticket,
-    make_client,
 )
 
 WEBHOOK_TOLERANCE_SECONDS = 300
@@ -78,7 +76,7 @@ def parse_time(value: str | None) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-class ZendeskConnector(Connector):
+class ZendeskConnector(HttpConnector):
     type: ClassVar[str] = "zendesk"
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
         {Capability.NOTES, Capability.TAGS, Capability.TICKETS, Capability.WEBHOOKS}
@@ -86,29 +84,23 @@ class ZendeskConnector(Connector):
     Options = ZendeskOptions
     options: ZendeskOptions
 
-    def __init__(
-        self,
-        name: str,
-        options: ZendeskOptions,
-        *,
-        transport: httpx.BaseTransport | None = None,
-        sleep: Any = time.sleep,
-    ) -> None:
-        super().__init__(name, options)
-        auth: httpx.Auth | None = None
-        headers: dict[str, str] = {}
-        if options.oauth_token:
-            headers["Authorization"] = f"Bearer {options.oauth_token.get_secret_value()}"
-        else:
-            assert options.email and options.api_token
-            auth = httpx.BasicAuth(f"{options.email}/token", options.api_token.get_secret_value())
-        self._http = make_client(
-            options.url, auth=auth, headers=headers, transport=transport, sleep=sleep
-        )
+    def base_url(self) -> str:
+        return self.options.url
+
+    def auth(self) -> tuple[str, str] | None:
+        if self.options.oauth_token:
+            return None
+        assert self.options.email and self.options.api_token  # the options' validator
+        return (f"{self.options.email}/token", self.options.api_token.get_secret_value())
+
+    def headers(self) -> dict[str, str]:
+        if self.options.oauth_token:
+            return {"Authorization": f"Bearer {self.options.oauth_token.get_secret_value()}"}
+        return {}
 
     # -- reading ----------------------------------------------------------------------------
     def _get(self, path: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        response = self._http.get(path, params=params)
+        response = self.http.get(path, params=params)
         response.raise_for_status()
         return response.json()
 
@@ -231,11 +223,11 @@ class ZendeskConnector(Connector):
     # -- writing ----------------------------------------------------------------------------
     def add_note(self, ticket_id: str, body: str) -> None:
         payload = {"ticket": {"comment": {"body": body, "public": False}}}
-        self._http.put(f"/api/v2/tickets/{ticket_id}.json", json=payload).raise_for_status()
+        self.http.put(f"/api/v2/tickets/{ticket_id}.json", json=payload).raise_for_status()
 
     def add_tags(self, ticket_id: str, tags: list[str]) -> None:
         # PUT adds to the ticket's tags; POST would replace them.
-        self._http.put(f"/api/v2/tickets/{ticket_id}/tags", json={"tags": tags}).raise_for_status()
+        self.http.put(f"/api/v2/tickets/{ticket_id}/tags", json={"tags": tags}).raise_for_status()
 
     def create_ticket(self, request: EscalationRequest) -> str:
         ticket: dict[str, Any] = {
@@ -254,7 +246,7 @@ class ZendeskConnector(Connector):
         # Zendesk honours Idempotency-Key on ticket creation, which makes the POST safe to retry.
         key_source = f"{request.thread_id or request.customer_id}\n{request.subject}\n"
         key = hashlib.sha256((key_source + request.transcript).encode()).hexdigest()
-        response = self._http.post(
+        response = self.http.post(
             "/api/v2/tickets.json",
             json={"ticket": ticket},
             headers={"Idempotency-Key": key},
@@ -280,9 +272,6 @@ class ZendeskConnector(Connector):
         secret = self.options.webhook_secret.get_secret_value().encode()
         digest = hmac.new(secret, timestamp.encode() + body, hashlib.sha256).digest()
         return hmac.compare_digest(base64.b64encode(digest).decode(), signature)
-
-    def close(self) -> None:
-        self._http.close()
 
 
 @deskpilot.hookimpl

@@ -6,16 +6,27 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from deskpilot._errors import ClientError
 from deskpilot.core import local_server
 from deskpilot.core.chat.runtime import build_chat, warm_up
 from deskpilot.core.config import Settings
-from deskpilot.core.routes import chatkit, health, search, sync, triage, webhooks, widget
+from deskpilot.core.routes import chatkit, health, search, sync, webhooks, widget
+from deskpilot.core.schedule import start_scheduler
 from deskpilot.core.services import Services
 from deskpilot.core.workers import start_workers, stop_workers
-from deskpilot.knowledge.schedule import start_scheduler
-from fastapi import FastAPI
 
 log = logging.getLogger(__name__)
+
+
+async def client_error(request: Request, exc: Exception) -> JSONResponse:
+    """Every ClientError, wherever raised below a route: its status and message. The message is
+    under `detail` (FastAPI's own errors use that key) and `error` (the chat protocol's)."""
+    assert isinstance(exc, ClientError)
+    return JSONResponse({"detail": exc.message, "error": exc.message},
+                        status_code=exc.status_code, headers=exc.headers)
 
 
 def create_app(
@@ -57,13 +68,10 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.services = services
-    app.include_router(health.router)
-    app.include_router(chatkit.router)
-    app.include_router(sync.router)
-    app.include_router(search.router)
-    app.include_router(widget.router)
-    app.include_router(webhooks.router)
-    app.include_router(triage.router)
-    for router in services.plugins.routers.values():
+    app.add_exception_handler(ClientError, client_error)
+    for router in (health.router, chatkit.router, sync.router, search.router, widget.router,
+                   webhooks.router):
+        app.include_router(router)
+    for router in services.plugins.routers(services):
         app.include_router(router)
     return app

@@ -1,25 +1,34 @@
-"""The `deskpilot` command line."""
+"""The `deskpilot` command line: the core's commands, and those plugins add
+(`register_commands`). `build_app()` puts them together; `main()` runs them."""
 
 from __future__ import annotations
 
 import json
+import os
 import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
-from deskpilot.core.config import ConfigError, Settings, load_settings
 
-app = typer.Typer(
-    name="deskpilot",
-    help="Deskpilot: a self-hostable AI support agent for your helpdesk.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-)
+from deskpilot._errors import ClientError
+from deskpilot.core.config import ConfigError, PluginSettings, Settings, load_settings
+
+if TYPE_CHECKING:
+    from deskpilot.core.plugins import PluginHost
+    from deskpilot.core.services import Services
+
+HELP = "Deskpilot: a self-hostable AI support agent for your helpdesk."
+app = typer.Typer()  # the core's top-level commands
 config_app = typer.Typer(help="Inspect the configuration.", no_args_is_help=True)
 db_app = typer.Typer(help="Manage the database schema.", no_args_is_help=True)
-app.add_typer(config_app, name="config")
-app.add_typer(db_app, name="db")
+sync_app = typer.Typer(help="Sync knowledge from the connectors.")
+eval_app = typer.Typer(help="Measure how well Deskpilot would do.", no_args_is_help=True)
+index_app = typer.Typer(help="Maintain the vector index.", no_args_is_help=True)
+#: Groups plugins may add commands to (`register(app, group=...)`).
+GROUPS = {"config": config_app, "db": db_app, "eval": eval_app, "index": index_app}
 
 ConfigOption = Annotated[
     Path | None,
@@ -34,7 +43,8 @@ DataDirOption = Annotated[
 ]
 
 
-def fail(message: str, code: int = 2) -> None:
+def fail(message: str, code: int = 2) -> NoReturn:
+    """End the command with `error: message` on stderr (exit code 2: the user's to fix)."""
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code)
 
@@ -46,19 +56,36 @@ def settings_from(config: Path | None, data_dir: Path | None = None, **overrides
         return load_settings(config, **overrides)
     except ConfigError as exc:
         fail(str(exc))
-        raise  # unreachable: fail() exits
 
 
-def services_from(settings: Settings) -> Any:
-    """Services with the configured connectors validated (their options are the plugins' own)."""
+def services_from(settings: Settings) -> Services:
+    """Services with the plugins' settings and the configured connectors validated (their
+    options are the plugins' own)."""
     from deskpilot.core.services import Services
 
-    services = Services(settings)
     try:
+        services = Services(settings)
         services.connectors  # noqa: B018 - building them validates their options
     except ConfigError as exc:
-        fail(f"{settings.source or 'config'}: {exc}")
+        message = str(exc)
+        fail(message if settings.source and message.startswith(str(settings.source))
+             else f"{settings.source or 'config'}: {message}")
     return services
+
+
+@contextmanager
+def open_platform(config: Path | None = None, data_dir: Path | None = None, *,
+                  migrate: bool = True) -> Iterator[Services]:
+    """The platform for one command (`deskpilot.cli.open_platform`): settings loaded and
+    checked (a mistake ends the command with one line naming file and key), the embedded
+    database upgraded when `migrate` (as `serve` does), everything closed at the end."""
+    services = services_from(settings_from(config, data_dir))
+    try:
+        if migrate and services.settings.database.url is None:
+            services.migrate()
+        yield services
+    finally:
+        services.close()
 
 
 @app.command()
@@ -70,6 +97,7 @@ def serve(
 ) -> None:
     """Start the server (API, chat, scheduled syncs)."""
     import uvicorn
+
     from deskpilot.core.app import create_app
     from deskpilot.core.logs import configure_logging
 
@@ -92,8 +120,10 @@ def serve(
 def config_check(config: ConfigOption = None) -> None:
     """Validate the config and print the effective settings, secrets redacted."""
     settings = settings_from(config)
-    services_from(settings)
-    typer.echo(json.dumps(settings.redacted(), indent=2))
+    services = services_from(settings)
+    plugin_settings = [(claim.section, services.settings_for(claim.model))
+                       for claim in services.plugins.settings_claims]
+    typer.echo(json.dumps(settings.redacted(plugin_settings), indent=2))
     where = settings.source or "defaults and environment"
     typer.echo(f"config OK ({where})", err=True)
 
@@ -107,7 +137,7 @@ def plugins(
     from deskpilot.core.plugins import load_plugins
 
     settings = settings_from(config)
-    rows = load_plugins(settings.plugins).describe()
+    rows = load_plugins(settings.plugins).describe()  # loading only: no platform to build
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
@@ -123,28 +153,15 @@ def db_upgrade(config: ConfigOption = None, data_dir: DataDirOption = None) -> N
     """Apply pending migrations to the configured database."""
     from deskpilot.core import store
 
-    settings = settings_from(config, data_dir)
-    engine = store.make_engine(settings.database_url)
-    try:
-        store.upgrade(engine)
-    except Exception as exc:
-        fail(f"database upgrade failed: {type(exc).__name__}: {exc}".splitlines()[0], code=1)
-    typer.echo(f"database at revision {store.current_revision(engine)}")
-
-
-sync_app = typer.Typer(help="Sync knowledge from the connectors.")
-eval_app = typer.Typer(help="Measure how well Deskpilot would do.", no_args_is_help=True)
-app.add_typer(sync_app, name="sync")
-app.add_typer(eval_app, name="eval")
-index_app = typer.Typer(help="Maintain the vector index.", no_args_is_help=True)
-app.add_typer(index_app, name="index")
-
-
-def _migrated(settings: Settings) -> Any:
-    services = services_from(settings)
-    if settings.database.url is None:  # the embedded SQLite upgrades itself, as in serve
-        services.migrate()
-    return services
+    with open_platform(config, data_dir, migrate=False) as services:
+        try:
+            services.migrate()
+        except Exception as exc:
+            fail(f"database upgrade failed: {type(exc).__name__}: {exc}".splitlines()[0],
+                 code=1)
+        state = store.schema_state(services.engine, services.plugins.migrations)
+    typer.echo(f"database at revision {state.pop(store.CORE)[0]}"
+               + "".join(f"; {name} at {current}" for name, (current, _) in state.items()))
 
 
 def _progress_bar() -> Any:
@@ -174,27 +191,23 @@ def sync(
     if ctx.invoked_subcommand is not None:
         return
     from deskpilot.core.local_server import ServerError, ServerUnavailable, sync_anywhere
-    from deskpilot.knowledge.locks import SyncLocked
-    from deskpilot.knowledge.sync import UnknownConnector
 
-    services = _migrated(settings_from(config, data_dir))
     failed = False
-    try:
+    with open_platform(config, data_dir) as services:
         for name in [connector] if connector else list(services.connectors):
-            with _progress_bar() as bar:
-                task = bar.add_task(f"sync {name}", total=None) if bar else None
-                advance = (lambda n, t=task: bar.advance(t, n)) if bar else None
-                run = sync_anywhere(services, name, full, advance)
+            try:
+                with _progress_bar() as bar:
+                    task = bar.add_task(f"sync {name}", total=None) if bar else None
+                    advance = (lambda n, t=task: bar.advance(t, n)) if bar else None
+                    run = sync_anywhere(services, name, full, advance)
+            except (ClientError, ServerUnavailable, ServerError) as exc:
+                fail(str(exc).strip("'\""), code=1)
             failed |= run["status"] != "succeeded"
             typer.echo(
                 f"{name}: {run['status']} in {run['duration_seconds']} s — added {run['added']}, "
                 f"updated {run['updated']}, deleted {run['deleted']}, unchanged {run['skipped']}, "
                 f"failed {run['failed']}" + (f" ({run['error']})" if run["error"] else "")
             )
-    except (UnknownConnector, SyncLocked, ServerUnavailable, ServerError) as exc:
-        fail(str(exc).strip("'\""), code=1)
-    finally:
-        services.close()
     if failed:
         raise typer.Exit(1)
 
@@ -210,11 +223,8 @@ def sync_status(
     """The last sync runs per connector: counts, duration, status, failures."""
     from deskpilot.knowledge.sync import recent_runs
 
-    services = _migrated(settings_from(config, data_dir))
-    try:
+    with open_platform(config, data_dir) as services:
         runs = recent_runs(services.engine, connector, limit)
-    finally:
-        services.close()
     if as_json:
         typer.echo(json.dumps(runs, indent=2))
         return
@@ -248,13 +258,11 @@ def search(
 
     if audience not in ("public", "internal"):
         fail(f"--audience must be public or internal, not {audience!r}")
-    services = _migrated(settings_from(config, data_dir))
-    try:
-        passages = search_anywhere(services, query, k, audience)  # type: ignore[arg-type]
-    except (ServerUnavailable, ServerError) as exc:
-        fail(str(exc), code=1)
-    finally:
-        services.close()
+    with open_platform(config, data_dir) as services:
+        try:
+            passages = search_anywhere(services, query, k, audience)  # type: ignore[arg-type]
+        except (ServerUnavailable, ServerError) as exc:
+            fail(str(exc), code=1)
     if as_json:
         typer.echo(json.dumps(passages, indent=2))
         return
@@ -291,45 +299,6 @@ def eval_retrieval(
     typer.echo(json.dumps(figures))
 
 
-@eval_app.command("triage")
-def eval_triage(
-    train: Annotated[Path, typer.Option(help="Labelled past tickets, JSONL.")],
-    test: Annotated[Path, typer.Option(help="Tickets to predict, JSONL.")],
-    text_field: Annotated[str, typer.Option(help="Field holding the ticket text.")] = "text",
-    label_field: Annotated[str | None, typer.Option(
-        help="Field holding the label (default: the one field besides the text).")] = None,
-    abstain_label: Annotated[str | None, typer.Option(
-        help="Score an abstention as this label (e.g. the test set's out-of-scope label).")
-    ] = None,
-    max_missed: Annotated[float | None, typer.Option(
-        help="Abstention budget (default: automation.triage_max_missed from the config).")
-    ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON line.")] = False,
-    config: ConfigOption = None,
-) -> None:
-    """Train triage on TRAIN as it learns from past tickets, predict TEST: accuracy, macro F1
-    and abstain rate. Progress goes to stderr."""
-    from deskpilot.plugins.triage_eval import evaluate_triage
-
-    for path in (train, test):
-        if not path.is_file():
-            fail(f"{path}: file not found")
-    settings = settings_from(config)
-    services = services_from(settings)
-    if max_missed is None:
-        max_missed = settings.automation.triage_max_missed
-    try:
-        figures = evaluate_triage(train, test, text_field, label_field, abstain_label,
-                                  embedder=services.embedder, max_missed=max_missed)
-    except (ValueError, KeyError, TypeError) as exc:  # bad JSON lines or missing fields
-        fail(f"cannot evaluate: {type(exc).__name__}: {exc}".splitlines()[0], code=1)
-    if as_json:
-        typer.echo(json.dumps(figures))
-        return
-    for key, value in figures.items():
-        typer.echo(f"{key:<14} {value:.4f}" if isinstance(value, float) else f"{key:<14} {value}")
-
-
 @index_app.command("optimize")
 def index_optimize(config: ConfigOption = None, data_dir: DataDirOption = None) -> None:
     """Build the embedded index's HNSW graphs and merge its segments.
@@ -357,37 +326,53 @@ def index_optimize(config: ConfigOption = None, data_dir: DataDirOption = None) 
         services.close()
 
 
-@app.command()
-def escalations(
-    config: ConfigOption = None,
-    data_dir: DataDirOption = None,
-    status: Annotated[str | None, typer.Option(
-        help="Only these: pending, delivered or failed.", show_default=False)] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-) -> None:
-    """List conversations handed to a person, newest first, and whether the helpdesk has them."""
-    from deskpilot.plugins.escalation_outbox import EscalationOutbox, to_json
-    from deskpilot.plugins.escalation_table import EscalationStatus
+def _argv_config(argv: Sequence[str]) -> str | None:
+    """The config file a command line names (`--config X`, `-c X`, `--config=X`), if any."""
+    for i, arg in enumerate(argv):
+        if arg in ("--config", "-c") and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith("--config="):
+            return arg.split("=", 1)[1]
+    return os.environ.get("DESKPILOT_CONFIG")
 
-    if status is not None and status not in set(EscalationStatus):
-        fail(f"--status must be one of: {', '.join(EscalationStatus)}")
-    services = _migrated(settings_from(config, data_dir))
-    rows = [to_json(r) for r in EscalationOutbox(services).list(
-        EscalationStatus(status) if status else None)]
-    if as_json:
-        typer.echo(json.dumps(rows, indent=2))
-        return
-    for row in rows:
-        where = row["ticket_ref"] or row["last_error"] or ""
-        typer.echo(f"{row['created_at'][:19]}  {row['status']:<9} {row['attempts']:>2}x  "
-                   f"{row['connector'] or '-':<10} {row['thread_id']}  {where}")
-    if not rows:
-        typer.echo("no escalations", err=True)
+
+def _plugin_host(argv: Sequence[str]) -> PluginHost:
+    """The plugins whose commands join the command line: those the named config allows (all
+    installed ones when the config cannot be read: the command then reports why)."""
+    from deskpilot.core.plugins import load_plugins
+
+    try:
+        plugin_settings = load_settings(_argv_config(argv)).plugins
+    except ConfigError:
+        plugin_settings = PluginSettings()
+    return load_plugins(plugin_settings)
+
+
+def build_app(argv: Sequence[str] = ()) -> typer.Typer:
+    """The whole command line: the core's commands and groups, and every plugin's."""
+    root = typer.Typer(name="deskpilot", help=HELP, no_args_is_help=True,
+                       pretty_exceptions_enable=False)
+    root.add_typer(app)
+    root.add_typer(sync_app, name="sync")
+    groups = {name: typer.Typer(help=group.info.help, no_args_is_help=True)
+              for name, group in GROUPS.items()}
+    for name, group in groups.items():
+        group.add_typer(GROUPS[name])
+    for commands, group in _plugin_host(argv).commands():
+        target = root if group is None else groups.get(group)
+        if target is None:
+            typer.echo(f"warning: a plugin's commands name no group {group!r}; "
+                       f"groups: {', '.join(groups)}", err=True)
+            continue
+        target.add_typer(commands)
+    for name, group in groups.items():
+        root.add_typer(group, name=name)
+    return root
 
 
 def main() -> None:
     try:
-        app()
+        build_app(sys.argv[1:])()
     except KeyboardInterrupt:
         sys.exit(130)
 

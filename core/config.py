@@ -11,6 +11,7 @@ NAME at load time, so the file itself can be committed. Secrets are `SecretStr` 
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from pathlib import Path
@@ -32,6 +33,11 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from deskpilot._embedder import EmbedderSettings
+from deskpilot._options import Options, resolve_secret
+
+log = logging.getLogger(__name__)
+
 CONFIG_ENV = "DESKPILOT_CONFIG"
 _SECRET_KEY = re.compile(r"token|secret|password|api_key|apikey", re.IGNORECASE)
 
@@ -40,19 +46,17 @@ class ConfigError(Exception):
     """A configuration problem a user can fix; its message is one line naming file and key."""
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class _Section(Options):
+    pass
 
 
-def _resolve_secret(value: Any) -> Any:
-    """`"env:NAME"` → the value of $NAME (an unset variable is a configuration error)."""
-    raw = value.get_secret_value() if isinstance(value, SecretStr) else value
-    if isinstance(raw, str) and raw.startswith("env:"):
-        name = raw[4:]
-        if name not in os.environ:
-            raise ValueError(f"refers to environment variable {name}, which is not set")
-        return os.environ[name]
-    return value
+class _ExtensibleSection(BaseModel):
+    """A section plugins may add keys to (`register_settings`): keys no field here declares are
+    kept and checked against the plugins' models once the plugins are loaded."""
+
+    model_config = ConfigDict(extra="allow")
+
+    _resolve_secrets = field_validator("*", mode="before")(resolve_secret)
 
 
 class ServerSettings(_Section):
@@ -62,14 +66,12 @@ class ServerSettings(_Section):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["json", "text"] = "text"
 
-    _secret = field_validator("admin_token", mode="before")(_resolve_secret)
 
 
 class DatabaseSettings(_Section):
     # Empty means SQLite at <data_dir>/deskpilot.db.
     url: SecretStr | None = None
 
-    _secret = field_validator("url", mode="before")(_resolve_secret)
 
 
 class IndexSettings(_Section):
@@ -79,21 +81,11 @@ class IndexSettings(_Section):
     api_key: SecretStr | None = None
     collection: str = "deskpilot"
 
-    _secret = field_validator("api_key", mode="before")(_resolve_secret)
 
 
-class EmbedderSettings(_Section):
-    name: str = "local"
-    model: str | None = None
-    batch_size: int = Field(64, ge=1)
-    api_key: SecretStr | None = None
-    base_url: str | None = None
-
-    _secret = field_validator("api_key", mode="before")(_resolve_secret)
-
-
-class PluginSettings(_Section):
+class PluginSettings(_ExtensibleSection):
     # Plugin names as listed by `deskpilot plugins`. An empty allow list allows everything.
+    # A plugin's own options are the table [plugins.NAME] (its `register_settings`).
     allow: list[str] = []
     deny: list[str] = []
 
@@ -116,7 +108,7 @@ class ConnectorSettings(BaseModel):
             raise ValueError("set either interval_seconds or cron, not both")
         extra = self.model_extra or {}
         for key, value in list(extra.items()):
-            value = _resolve_secret(value)
+            value = resolve_secret(value)
             # Connector options are free-form: keep the secret-looking ones out of any output.
             if _SECRET_KEY.search(key) and isinstance(value, str):
                 value = SecretStr(value)
@@ -144,21 +136,12 @@ class AgentSettings(_Section):
     )
     company: str = "Acme Cloud"
 
-    _secret = field_validator("api_key", mode="before")(_resolve_secret)
 
 
-class AutomationSettings(_Section):
-    """What a helpdesk webhook (ticket created/updated) sets off, in this order."""
+class AutomationSettings(_ExtensibleSection):
+    """What a helpdesk webhook (ticket created/updated) sets off. The steps (triage, tags, a
+    draft note) come from plugins, and so do their switches in this section."""
 
-    triage: bool = True
-    tags: bool = True
-    # Propose tags and record what would be written, without writing them.
-    tag_dry_run: bool = False
-    # Post a cited reply draft as an internal note (the copilot plugin).
-    draft_note: bool = True
-    # Triage abstains (routes to a person) below a confidence threshold set on the training
-    # tickets: the share of tickets it gets right that it may still route to a person.
-    triage_max_missed: float = Field(0.02, ge=0, lt=1)
     # Delivery records (replay protection, outcome) are deleted after this many days; 0 keeps
     # them. Helpdesks retry a delivery for hours, not weeks.
     webhook_retention_days: int = Field(30, ge=0)
@@ -175,13 +158,6 @@ class ChatSettings(_Section):
     # Agent runs at once per server; further turns wait after their first events are sent.
     max_concurrent_turns: int = Field(4, ge=1)
 
-    _secret = field_validator("identity_secret", mode="before")(_resolve_secret)
-
-
-class EscalationSettings(_Section):
-    # The connector that receives escalated conversations as tickets. Unset: the first
-    # configured connector that can create tickets.
-    connector: str | None = None
 
 
 def default_connectors() -> dict[str, ConnectorSettings]:
@@ -192,7 +168,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="DESKPILOT_",
         env_nested_delimiter="__",
-        extra="forbid",
+        # Top-level sections no field declares may belong to plugins (`register_settings`):
+        # they are checked once the plugins are loaded (check_plugin_settings).
+        extra="allow",
     )
 
     data_dir: Path = Path(".deskpilot")
@@ -204,7 +182,6 @@ class Settings(BaseSettings):
     agent: AgentSettings = AgentSettings()
     chat: ChatSettings = ChatSettings()
     automation: AutomationSettings = AutomationSettings()
-    escalation: EscalationSettings = EscalationSettings()
     connectors: dict[str, ConnectorSettings] = Field(default_factory=default_connectors)
 
     # Set by load_settings; not a setting itself.
@@ -235,9 +212,22 @@ class Settings(BaseSettings):
             return self.database.url.get_secret_value()
         return f"sqlite:///{(self.data_dir / 'deskpilot.db').resolve()}"
 
-    def redacted(self) -> dict[str, Any]:
-        """The effective config as plain data, secrets replaced by `**********`."""
-        return self.model_dump(mode="json")
+    def redacted(self, plugin_settings: list[tuple[str, BaseModel]] = ()) -> dict[str, Any]:
+        """The effective config as plain data, secrets replaced by `**********`: the core's
+        sections, and the plugins' validated settings (`(table, instance)`) in their tables.
+        Keys no loaded plugin reads are left out: they could hold anything."""
+        data = self.model_dump(mode="json", exclude=set(self.model_extra or {}))
+        for name in type(self).model_fields:
+            if isinstance(section := data.get(name), dict) and isinstance(
+                    getattr(self, name), _ExtensibleSection):
+                for key in getattr(self, name).model_extra or {}:
+                    section.pop(key, None)
+        for table, instance in plugin_settings:
+            node = data
+            for part in table.split("."):
+                node = node.setdefault(part, {})
+            node.update(instance.model_dump(mode="json"))
+        return data
 
 
 # The TOML path for the settings being built; pydantic-settings asks for sources on the class.
@@ -282,3 +272,70 @@ def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
         _TOML_FILE["path"] = None
     settings._source = path
     return settings
+
+
+def _table(settings: Settings, section: str) -> dict[str, Any]:
+    """The keys of config table `section` ("escalation", "automation", "plugins.orderstatus")
+    that no field of the core settings declares: what plugins' settings models read."""
+    node: Any = settings
+    for part in section.split("."):
+        if isinstance(node, BaseModel):
+            declared = type(node).model_fields
+            node = getattr(node, part) if part in declared else (node.model_extra or {}).get(
+                part, {})
+        else:
+            node = node.get(part, {}) if isinstance(node, dict) else {}
+    if isinstance(node, BaseModel):
+        return dict(node.model_extra or {})
+    table = dict(node) if isinstance(node, dict) else {}
+    # Environment overrides of a table the core does not declare (pydantic-settings only
+    # reads those of declared fields): DESKPILOT_ESCALATION__CONNECTOR=zendesk.
+    prefix = "DESKPILOT_" + "__".join(part.upper() for part in section.split(".")) + "__"
+    for name, value in os.environ.items():
+        if name.upper().startswith(prefix) and "__" not in name[len(prefix):]:
+            table[name[len(prefix):].lower()] = value
+    return table
+
+
+def _extra_keys(settings: Settings) -> list[str]:
+    """Every key the core settings left to plugins, as a dotted path."""
+    keys = [str(key) for key in settings.model_extra or {}]
+    for name in type(settings).model_fields:
+        section = getattr(settings, name)
+        if isinstance(section, BaseModel) and section.model_config.get("extra") == "allow":
+            keys += [f"{name}.{key}" for key in section.model_extra or {}]
+    return keys
+
+
+def check_plugin_settings(settings: Settings, claims: list[Any], inactive: list[str]
+                          ) -> dict[type, BaseModel]:
+    """Validate each plugin's settings model against its table (`claims`: PluginHost's
+    SettingsClaims), and find keys no plugin declares: an error, or — when some installed
+    plugin is denied or failed and might have declared them — a warning.
+
+    Raises ConfigError naming the file and the key."""
+    where = str(settings.source) if settings.source else "environment"
+    validated: dict[type, BaseModel] = {}
+    declared: dict[str, set[str]] = {}  # table -> the keys plugins' models declare in it
+    for claim in claims:
+        declared.setdefault(claim.section, set()).update(claim.model.model_fields)
+    unknown: list[str] = []
+    for section, keys in declared.items():
+        unknown += [f"{section}.{key}" for key in _table(settings, section) if key not in keys]
+    unknown += [key for key in _extra_keys(settings)
+                if key not in declared and key.rpartition(".")[0] not in declared]
+    for key in unknown:
+        if not inactive:
+            raise ConfigError(f"{where}: {key}: unknown setting")
+        log.warning("%s: %s: no loaded plugin uses this setting (not loaded: %s)",
+                    where, key, ", ".join(inactive))
+    for claim in claims:
+        table = _table(settings, claim.section)
+        own = {key: value for key, value in table.items() if key in claim.model.model_fields}
+        try:
+            validated[claim.model] = claim.model.model_validate(own)
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            error = {**error, "loc": (*claim.section.split("."), *error["loc"])}
+            raise ConfigError(f"{where}: {_describe(error)}") from None
+    return validated

@@ -1,44 +1,79 @@
-"""FastAPI dependencies: the services object and admin authentication."""
+"""FastAPI dependencies: the platform, admin authentication, and for the chat endpoints the
+chat runtime and the visitor's identity.
+
+They are `async def` although they never await: FastAPI runs a plain `def` dependency in its
+thread pool, a thread hop per dependency per request for nothing.
+"""
 
 from __future__ import annotations
 
-import hmac
 from typing import Annotated
 
+from fastapi import Depends, Header, Request, Response
+
+from deskpilot._chat import RequestContext
+from deskpilot._errors import ClientError
+from deskpilot.core.admin import require_admin
+from deskpilot.core.chat.identity import SESSION_COOKIE, SESSION_MAX_AGE, Identity, IdentityError
+from deskpilot.core.chat.runtime import ChatRuntime, build_chat
 from deskpilot.core.services import Services
-from fastapi import Depends, Header, HTTPException, Request, status
 
 
 async def get_services(request: Request) -> Services:
-    # async: a plain `def` dependency is run in the thread pool, a hop per request for nothing.
     return request.app.state.services
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]
-
-
-def require_admin(
-    request: Request, services: ServicesDep, authorization: str | None = Header(None)
-) -> None:
-    """Admin endpoints take `Authorization: Bearer <server.admin_token>`, or the per-start token
-    `serve` writes to <data_dir>/server.json for CLI commands run by the same user."""
-    token = services.settings.server.admin_token
-    tokens = [token.get_secret_value()] if token is not None else []
-    tokens += [t for t in [getattr(request.app.state, "server_token", None)] if t]
-    if not tokens:
-        raise HTTPException(
-            status.HTTP_403_FORBIDDEN,
-            "admin endpoints are disabled: set server.admin_token in the config",
-        )
-    scheme, _, given = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not any(
-        hmac.compare_digest(given.encode(), t.encode()) for t in tokens
-    ):
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            "missing or wrong admin token",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-
-
 AdminDep = Depends(require_admin)
+
+
+async def get_chat(request: Request, services: ServicesDep) -> ChatRuntime:
+    """Built on first use and kept on the app: one server, store and key per app."""
+    chat = getattr(request.app.state, "chat", None)
+    if chat is None:
+        chat = request.app.state.chat = build_chat(services)
+    return chat
+
+
+ChatDep = Annotated[ChatRuntime, Depends(get_chat)]
+
+
+async def get_identity(
+    request: Request,
+    chat: ChatDep,
+    authorization: Annotated[str | None, Header()] = None,
+    x_deskpilot_user_token: Annotated[str | None, Header()] = None,
+) -> Identity:
+    """A signed user token (Authorization: Bearer, or X-Deskpilot-User-Token), else the
+    anonymous session cookie; 401 when neither may be used."""
+    scheme, _, bearer = (authorization or "").partition(" ")
+    token = bearer.strip() if scheme.lower() == "bearer" else None
+    try:
+        return chat.identities.resolve(token or x_deskpilot_user_token,
+                                       request.cookies.get(SESSION_COOKIE))
+    except IdentityError as exc:
+        raise ClientError(401, str(exc), {"WWW-Authenticate": "Bearer"}) from None
+
+
+IdentityDep = Annotated[Identity, Depends(get_identity)]
+
+
+async def request_context(request: Request, identity: IdentityDep) -> RequestContext:
+    return RequestContext(user_id=identity.user_id, base_url=str(request.base_url))
+
+
+ContextDep = Annotated[RequestContext, Depends(request_context)]
+
+
+def remember_session(response: Response, request: Request, identity: Identity) -> Response:
+    """Set the anonymous session cookie on a visitor's first response."""
+    if identity.new_session is not None:
+        response.set_cookie(
+            SESSION_COOKIE,
+            identity.new_session,
+            max_age=SESSION_MAX_AGE,
+            httponly=True,
+            samesite="lax",
+            secure=request.url.scheme == "https",
+        )
+    return response

@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
+
 from deskpilot.core.config import Settings
 
 if TYPE_CHECKING:
+    from deskpilot.core.search import AudienceName
     from deskpilot.core.services import Services
-    from deskpilot.knowledge.passages import AudienceName
     from deskpilot.knowledge.sync import Progress
 
 SERVER_FILE = "server.json"
@@ -112,10 +113,10 @@ def sync_anywhere(
     """Run a sync in this process, or — when `serve` owns the embedded index — on the server.
     Returns the run's report."""
     from deskpilot.knowledge.index import IndexLocked
-    from deskpilot.knowledge.sync import report, run_sync
+    from deskpilot.knowledge.sync import report
 
     try:
-        return report(run_sync(services, connector, full, progress))
+        return report(services.sync(connector, full, progress))
     except IndexLocked as exc:
         held = exc
     try:  # a sync can take minutes: no read timeout
@@ -128,8 +129,8 @@ def sync_anywhere(
 def search_anywhere(
     services: Services, query: str, k: int = 5, audience: AudienceName = "public",
 ) -> list[dict[str, Any]]:
+    from deskpilot.core.search import search_passages
     from deskpilot.knowledge.index import IndexLocked
-    from deskpilot.knowledge.passages import search_passages
 
     try:
         return search_passages(services, query, k, audience)

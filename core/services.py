@@ -1,28 +1,43 @@
-"""The running platform's services, built once from settings and shared by app, CLI and tools.
+"""The running platform: built once from settings, shared by app, CLI, plugins and tools.
 
-Everything heavy (embedding model, vector index) is built on first use, so `deskpilot plugins`
-or `config check` never load a model.
+`Services` implements the `deskpilot.Platform` protocol (the API plugins get) and keeps the
+host's own parts besides (the vector index, the plugin host, the executors). Everything heavy
+(embedding model, vector index, model client) is built on first use, so `deskpilot plugins` or
+`config check` never load a model.
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from deskpilot.core import store
-from deskpilot.core.config import Settings
-from deskpilot.core.connector import Connector
-from deskpilot.core.plugins import PluginHost, load_plugins
 from sqlalchemy.engine import Engine
 
+from deskpilot._connector import Connector
+from deskpilot._errors import UnknownConnector
+from deskpilot._events import Event
+from deskpilot._search import Passage, SearchFilter
+from deskpilot._tools import AgentTool, ToolAudience
+from deskpilot.core import store
+from deskpilot.core.config import ConfigError, Settings, check_plugin_settings
+from deskpilot.core.plugins import PluginHost, load_plugins
+
 if TYPE_CHECKING:
-    from deskpilot.core.embedder import Embedder
+    from agents import FunctionTool, RunConfig
+    from agents.models.interface import Model
+
+    from deskpilot._embedder import Embedder
+    from deskpilot._platform import AgentFactory, ChatEndpoint
     from deskpilot.knowledge.interfaces import VectorIndex
+    from deskpilot.knowledge.past_tickets import TicketMemories
     from deskpilot.knowledge.search import Searcher
+    from deskpilot.knowledge.sync import Progress
+    from deskpilot.knowledge.tables import SyncRun
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -47,24 +62,51 @@ def built_once(method: Callable[[Any], T]) -> T:
     return property(getter, setter)  # type: ignore[return-value]
 
 
+def make_embedder(registry: Mapping[str, type[Embedder]], settings: Any) -> Embedder:
+    """The embedder named by `[embedder] name`, from the classes plugins registered."""
+    cls = registry.get(settings.name)
+    if cls is None:
+        installed = ", ".join(sorted(registry)) or "none"
+        raise ConfigError(f"embedder.name: unknown embedder {settings.name!r}"
+                          f" (installed: {installed})")
+    return cls(settings)
+
+
 class Services:
     def __init__(self, settings: Settings, plugins: PluginHost | None = None) -> None:
+        """Raises ConfigError when a plugin's settings (or a key no plugin knows) are wrong."""
         self.settings = settings
         self.plugins = plugins or load_plugins(settings.plugins)
         self._build_lock = threading.RLock()
         self._shared: dict[Callable[[Services], Any], Any] = {}
+        self._plugin_settings = check_plugin_settings(
+            settings, self.plugins.settings_claims, self.plugins.inactive())
 
+    # -- settings ---------------------------------------------------------------------------
+    def settings_for(self, model: type[T]) -> T:
+        try:
+            return self._plugin_settings[model]  # type: ignore[return-value]
+        except KeyError:
+            raise LookupError(f"{model.__name__} was not registered with register_settings"
+                              ) from None
+
+    # -- database ---------------------------------------------------------------------------
     @built_once
     def engine(self) -> Engine:
         return store.make_engine(self.settings.database_url)
 
     def migrate(self) -> None:
-        store.upgrade(self.engine)
+        store.upgrade(self.engine, self.plugins.migrations)
 
+    def audit(self, kind: str, subject: str = "", **data: Any) -> None:
+        store.audit(self.engine, kind, subject, **data)
+
+    def audit_log(self, kind: str, subject: str) -> list[dict[str, Any]]:
+        return store.audit_log(self.engine, kind, subject)
+
+    # -- knowledge --------------------------------------------------------------------------
     @built_once
     def embedder(self) -> Embedder:
-        from deskpilot.knowledge.embedders import make_embedder
-
         return make_embedder(self.plugins.embedders, self.settings.embedder)
 
     @built_once
@@ -79,18 +121,38 @@ class Services:
 
         return Searcher(self.embedder, self.index)
 
-    @built_once
-    def query_executor(self) -> ThreadPoolExecutor:
-        """Where chat turns embed and search: one thread, since both hold the GIL (torch spreads
-        the matrix work over the cores itself), and apart from the loop's default executor so
-        queries never queue behind database calls or the other way round."""
-        return ThreadPoolExecutor(1, thread_name_prefix="deskpilot-query")
+    def search(self, query: str, k: int = 5, filter: SearchFilter | None = None,
+               per_document: bool = False) -> list[Passage]:
+        return self.searcher.search(query, k, filter, per_document)
 
+    @built_once
+    def past_tickets(self) -> TicketMemories:
+        from deskpilot.knowledge.past_tickets import TicketMemories
+
+        return TicketMemories(self.embedder, self.engine)
+
+    def sync(self, connector: str, full: bool = False, progress: Progress | None = None,
+             cancel: threading.Event | None = None) -> SyncRun:
+        """One sync of a configured connector, recorded; plugins are told (`sync_finished`).
+
+        Raises UnknownConnector, SyncLocked if the connector is already syncing, and IndexLocked
+        if another process owns the embedded index (the cue to ask the running server)."""
+        from deskpilot._events import SyncFinished
+        from deskpilot.knowledge.sync import report, run_sync
+
+        source = self.connector(connector)
+        # Opened before the run takes the lock: a locked index must not leave a failed run.
+        index, embedder = self.index, self.embedder
+        run = run_sync(source, index=index, embedder=embedder, engine=self.engine,
+                       batch_size=self.settings.embedder.batch_size, full=full,
+                       progress=progress, cancel=cancel)
+        self.emit(SyncFinished(connector=connector, report=report(run)))
+        return run
+
+    # -- connectors -------------------------------------------------------------------------
     @built_once
     def connectors(self) -> dict[str, Connector]:
         """Configured, enabled connectors by name. An unknown type is a ConfigError."""
-        from deskpilot.core.config import ConfigError
-
         built: dict[str, Connector] = {}
         for name, conf in self.settings.connectors.items():
             if not conf.enabled:
@@ -104,11 +166,33 @@ class Services:
                 )
             try:
                 built[name] = cls.from_config(name, conf.options())
-                built[name].engine = self.engine
             except ValueError as exc:  # pydantic's ValidationError is a ValueError
                 first = str(exc).splitlines()
                 raise ConfigError(f"connectors.{name}: {' '.join(first[1:3]).strip()}") from None
+            built[name].platform = self
         return built
+
+    def connector(self, name: str) -> Connector:
+        connector = self.connectors.get(name)
+        if connector is None:
+            raise UnknownConnector(name, self.connectors)
+        return connector
+
+    # -- running work -----------------------------------------------------------------------
+    @built_once
+    def query_executor(self) -> ThreadPoolExecutor:
+        """Where chat turns embed and search: one thread, since both hold the GIL (torch spreads
+        the matrix work over the cores itself), and apart from the thread pool so queries
+        never queue behind database calls or the other way round."""
+        return ThreadPoolExecutor(1, thread_name_prefix="deskpilot-query")
+
+    async def run_blocking(self, fn: Callable[..., T], /, *args: Any, cpu: bool = False) -> T:
+        call = functools.partial(fn, *args)
+        if cpu:
+            return await asyncio.get_running_loop().run_in_executor(self.query_executor, call)
+        import anyio.to_thread  # the thread pool FastAPI runs sync routes and dependencies in
+
+        return await anyio.to_thread.run_sync(call)
 
     def shared(self, factory: Callable[[Services], T]) -> T:
         """One `factory(self)` per running platform, built on first use: where plugins keep
@@ -118,15 +202,79 @@ class Services:
                 self._shared[factory] = factory(self)
             return self._shared[factory]
 
+    # -- plugins ----------------------------------------------------------------------------
+    def emit(self, event: Event) -> None:
+        self.plugins.emit(event, platform=self)
+
+    def triage(self, text: str, connector: str | None = None) -> dict[str, Any] | None:
+        return self.plugins.first("triage_text", platform=self, text=text, connector=connector)
+
+    def function_tools(self, audience: ToolAudience) -> list[FunctionTool]:
+        # Built once per platform and audience: building a FunctionTool parses its signature and
+        # docstring (~2 ms of event-loop CPU per turn), and a tool keeps no per-turn state.
+        with self._build_lock:
+            key = ("function_tools", audience)
+            if key not in self._shared:
+                self._shared[key] = [cls(self).function_tool() for cls in self._tools(audience)]
+            return list(self._shared[key])
+
+    def _tools(self, audience: ToolAudience) -> list[type[AgentTool]]:
+        """CUSTOMER: customer tools only, whatever else plugins register. AGENT (staff): agent
+        tools, and the customer tools that are also for staff."""
+        tools = [cls for cls in self.plugins.tools.values() if issubclass(cls, AgentTool)]
+        if audience == ToolAudience.CUSTOMER:
+            return [cls for cls in tools if cls.audience == ToolAudience.CUSTOMER]
+        return [cls for cls in tools if cls.audience == ToolAudience.AGENT or cls.for_staff]
+
+    # -- agents -----------------------------------------------------------------------------
+    def model(self, *, shared: bool = True) -> Model:
+        from deskpilot.core.agent.providers import make_model
+
+        if not shared:
+            return make_model(self.settings.agent, self.offline_default_tool())
+        with self._build_lock:
+            if "model" not in self._shared:
+                self._shared["model"] = make_model(self.settings.agent,
+                                                   self.offline_default_tool())
+            return self._shared["model"]
+
+    def offline_default_tool(self) -> str | None:
+        """The customer tool the offline model asks with the customer's words, if any."""
+        defaults = [cls.name for cls in self._tools(ToolAudience.CUSTOMER) if cls.offline_default]
+        return defaults[0] if defaults else None
+
+    def run_config(self, workflow: str) -> RunConfig:
+        from deskpilot.core.agent import run_config
+
+        return run_config(self.settings.agent, workflow)
+
+    def chat_endpoint(self, build_agent: AgentFactory, *, audience: ToolAudience,
+                      workflow: str) -> ChatEndpoint:
+        from deskpilot.core.chat.runtime import chat_endpoint
+
+        return chat_endpoint(self, build_agent, audience, workflow)
+
+    @property
+    def require_admin(self) -> Callable[..., Any]:
+        from deskpilot.core.admin import require_admin
+
+        return require_admin
+
+    # -- health -----------------------------------------------------------------------------
     def readiness(self) -> dict[str, Any]:
         """What /readyz reports: each dependency's state; `ready` only if all are ok."""
         checks: dict[str, str] = {}
         try:
             store.ping(self.engine)
-            current, head = store.current_revision(self.engine), store.head_revision(self.engine)
+            behind = [
+                f"{history} at {current}, expected {head}"
+                for history, (current, head) in store.schema_state(
+                    self.engine, self.plugins.migrations).items()
+                if current != head
+            ]
             checks["database"] = (
-                "ok" if current == head
-                else f"schema at {current}, expected {head}: run `deskpilot db upgrade`"
+                "ok" if not behind
+                else f"schema {'; '.join(behind)}: run `deskpilot db upgrade`"
             )
         except Exception as exc:
             checks["database"] = f"unreachable: {type(exc).__name__}: {exc}".splitlines()[0]

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from deskpilot.core.tables import AuditEvent
 from sqlalchemy import event, text
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, create_engine
+from sqlmodel import create_engine
+
+from deskpilot.core.tables import AuditEvent
+from deskpilot.knowledge.store import session_scope
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -43,39 +43,65 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
-def dialect_insert(engine: Engine) -> Any:
-    """The engine's own `insert`, for INSERT … ON CONFLICT (both databases support it, each
-    through its dialect's construct)."""
-    return postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+#: The platform's own migration history; each plugin that registers migrations has its own.
+CORE = "core"
 
 
-def _alembic_config(engine: Engine) -> Any:
+def version_table(history: str) -> str:
+    """Where a history's applied revision is kept: plugins' histories never mix with the
+    core's, so a plugin can be added, denied or removed without touching the others."""
+    return "alembic_version" if history == CORE else f"alembic_version_{history}"
+
+
+def _alembic_config(engine: Engine, history: str = CORE, versions: Path | None = None) -> Any:
     from alembic.config import Config
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
+    if versions is not None:
+        config.set_main_option("version_locations", str(versions))
     config.attributes["engine"] = engine
+    config.attributes["version_table"] = version_table(history)
     return config
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the schema to `revision` (idempotent)."""
+def _histories(plugins: Mapping[str, Path]) -> dict[str, Path | None]:
+    return {CORE: None, **{name: Path(folder) for name, folder in sorted(plugins.items())}}
+
+
+def upgrade(engine: Engine, plugins: Mapping[str, Path] | None = None) -> None:
+    """Bring the core's schema and every plugin's (`{plugin: versions folder}`) to their latest
+    revision; idempotent."""
     from alembic import command
 
-    command.upgrade(_alembic_config(engine), revision)
+    for history, versions in _histories(plugins or {}).items():
+        command.upgrade(_alembic_config(engine, history, versions), "head")
+
+
+def schema_state(engine: Engine, plugins: Mapping[str, Path] | None = None
+                 ) -> dict[str, tuple[str | None, str | None]]:
+    """Per history: (the database's revision, the latest revision)."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    state = {}
+    with engine.connect() as connection:
+        for history, versions in _histories(plugins or {}).items():
+            config = _alembic_config(engine, history, versions)
+            context = MigrationContext.configure(
+                connection, opts={"version_table": version_table(history)})
+            head = ScriptDirectory.from_config(config).get_current_head()
+            state[history] = (context.get_current_revision(), head)
+    return state
 
 
 def current_revision(engine: Engine) -> str | None:
-    from alembic.runtime.migration import MigrationContext
-
-    with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
+    """The core history's revision (what `deskpilot db upgrade` reports)."""
+    return schema_state(engine)[CORE][0]
 
 
 def head_revision(engine: Engine) -> str | None:
-    from alembic.script import ScriptDirectory
-
-    return ScriptDirectory.from_config(_alembic_config(engine)).get_current_head()
+    return schema_state(engine)[CORE][1]
 
 
 def ping(engine: Engine) -> None:
@@ -83,18 +109,16 @@ def ping(engine: Engine) -> None:
         connection.execute(text("SELECT 1"))
 
 
-@contextmanager
-def session_scope(engine: Engine) -> Iterator[Session]:
-    """A session that commits on success and rolls back on error."""
-    with Session(engine, expire_on_commit=False) as session:
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
-
-
 def audit(engine: Engine, kind: str, subject: str = "", **data: Any) -> None:
     with session_scope(engine) as session:
         session.add(AuditEvent(kind=kind, subject=subject, data=data))
+
+
+def audit_log(engine: Engine, kind: str, subject: str) -> list[dict[str, Any]]:
+    """The `data` of every audit record of `kind` about `subject`, oldest first."""
+    from sqlmodel import Session, col, select
+
+    with Session(engine) as session:
+        rows = session.exec(select(AuditEvent.data).where(
+            AuditEvent.kind == kind, AuditEvent.subject == subject).order_by(col(AuditEvent.id)))
+        return [dict(data or {}) for data in rows]

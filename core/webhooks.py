@@ -12,16 +12,17 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from deskpilot.core.store import session_scope
-from deskpilot.core.tables import utcnow
 from sqlalchemy import JSON, Column, UniqueConstraint, delete, insert, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, SQLModel
+
+from deskpilot._automation import TicketEvent
+from deskpilot._time import utcnow
+from deskpilot.knowledge.store import session_scope
 
 # Headers naming one delivery (kept the same on the sender's retries), in order of preference.
 # Zendesk's `x-zendesk-webhook-id` names the webhook, not the delivery, so it is not one of them.
@@ -47,16 +48,6 @@ class BadPayload(ValueError):
     """The body is not a ticket event this endpoint understands."""
 
 
-@dataclass(frozen=True)
-class TicketEvent:
-    """A ticket created/updated event, with whatever the payload says about the ticket."""
-
-    ticket_id: str
-    subject: str = ""
-    description: str = ""
-    tags: list[str] = field(default_factory=list)
-
-
 def parse_payload(body: bytes) -> dict[str, Any]:
     try:
         payload = json.loads(body)
@@ -78,7 +69,7 @@ def _html_text(value: Any) -> str:
     return BeautifulSoup(_text(value), "html.parser").get_text(" ", strip=True)
 
 
-def ticket_event(payload: Mapping[str, Any]) -> TicketEvent | None:
+def ticket_event(connector: str, payload: Mapping[str, Any]) -> TicketEvent | None:
     """The ticket a delivery is about; None for events about anything else.
 
     Understood: Zendesk trigger payloads `{"ticket": {"id", "subject", "description", "tags"}}`,
@@ -110,10 +101,11 @@ def ticket_event(payload: Mapping[str, Any]) -> TicketEvent | None:
     if isinstance(tags, str):  # Zendesk's {{ticket.tags}} placeholder is space-separated
         tags = tags.split()
     return TicketEvent(
+        connector=connector,
         ticket_id=str(ticket["id"]),
         subject=_text(ticket.get("subject")),
         description=_text(ticket.get("description")),
-        tags=[str(t) for t in tags or [] if t],
+        tags=tuple(str(t) for t in tags or [] if t),
     )
 
 

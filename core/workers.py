@@ -26,15 +26,9 @@ async def _guarded(plugin: str, worker: Worker) -> None:
 
 
 def start_workers(services: Services) -> list[asyncio.Task[None]]:
-    tasks: list[asyncio.Task[None]] = []
-    for impl in services.plugins.pm.hook.background_workers.get_hookimpls():
-        try:
-            workers = impl.function(services=services) or []
-        except Exception:
-            log.exception("plugin %s failed to start its workers", impl.plugin_name)
-            continue
-        tasks += [asyncio.create_task(_guarded(impl.plugin_name, w)) for w in workers]
-    return tasks
+    return [asyncio.create_task(_guarded(plugin, worker))
+            for plugin, workers in services.plugins.each("background_workers", platform=services)
+            for worker in workers or []]
 
 
 async def stop_workers(tasks: list[asyncio.Task[None]]) -> None:

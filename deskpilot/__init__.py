@@ -6,13 +6,24 @@
     def register_connectors(register):
         register(MyHelpdeskConnector)
 
-Built-in plugins import from here too, so this is the API exercised every day. Internals behind
-it may move between releases; names exported here follow semantic versioning.
+Built-in plugins import only from here too, so this is the API exercised every day. The
+platform behind it (`deskpilot.core`, `deskpilot.knowledge`) may change between releases; names
+exported here follow semantic versioning. The plugin contract kit is `deskpilot.testkit`.
 """
 
-from deskpilot.core.config import EmbedderSettings
-from deskpilot.core.connector import Capability, Connector, ConnectorOptions, NotSupported
-from deskpilot.core.documents import (
+from typing import Any
+
+from deskpilot._automation import StepRun, TicketEvent, TicketStep
+from deskpilot._chat import ChatTurn, RequestContext
+from deskpilot._connector import (
+    RETRY_SAFE,
+    Capability,
+    Connector,
+    ConnectorOptions,
+    HttpConnector,
+    NotSupported,
+)
+from deskpilot._documents import (
     Article,
     Audience,
     Comment,
@@ -24,21 +35,37 @@ from deskpilot.core.documents import (
     SyncPage,
     Ticket,
 )
-from deskpilot.core.embedder import Embedder
-from deskpilot.core.hookspecs import hookimpl
-from deskpilot.core.http import RETRY_SAFE, make_client
-from deskpilot.core.tools import AgentTool, ToolAudience
-from deskpilot.knowledge.interfaces import Passage, SearchFilter
-from deskpilot.knowledge.passages import passages_json
+from deskpilot._embedder import Embedder, EmbedderSettings
+from deskpilot._errors import ClientError, UnknownConnector
+from deskpilot._events import ConversationEscalated, Event, SyncFinished, TicketTriaged
+from deskpilot._hooks import hookimpl
+from deskpilot._options import Options
+from deskpilot._platform import (
+    AgentFactory,
+    ChatEndpoint,
+    PastTicket,
+    PastTickets,
+    Platform,
+    TicketMemory,
+)
+from deskpilot._search import Passage, SearchFilter, passages_json
+from deskpilot._time import utcnow
+from deskpilot._tools import AgentTool, ToolAudience
 
 __all__ = [
+    "RETRY_SAFE",
+    "AgentFactory",
     "AgentTool",
     "Article",
     "Audience",
     "Capability",
+    "ChatEndpoint",
+    "ChatTurn",
+    "ClientError",
     "Comment",
     "Connector",
     "ConnectorOptions",
+    "ConversationEscalated",
     "Document",
     "DocumentFailure",
     "DocumentKind",
@@ -46,14 +73,38 @@ __all__ = [
     "Embedder",
     "EmbedderSettings",
     "EscalationRequest",
+    "Event",
+    "HttpConnector",
     "NotSupported",
+    "Options",
     "Passage",
-    "RETRY_SAFE",
+    "PastTicket",
+    "PastTickets",
+    "Platform",
+    "RequestContext",
     "SearchFilter",
+    "StepRun",
+    "SyncFinished",
     "SyncPage",
     "Ticket",
+    "TicketEvent",
+    "TicketMemory",
+    "TicketStep",
+    "TicketTriaged",
     "ToolAudience",
+    "UnknownConnector",
     "hookimpl",
     "make_client",
     "passages_json",
+    "utcnow",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # The HTTP client policy imports httpx (~0.1 s): only a connector that calls an API needs
+    # it, not every `deskpilot` command that merely loads the plugins.
+    if name == "make_client":
+        from deskpilot._http import make_client
+
+        return make_client
+    raise AttributeError(f"module 'deskpilot' has no attribute {name!r}")

@@ -25,9 +25,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
+from deskpilot._documents import Article
+from deskpilot._embedder import Embedder
 from deskpilot.core.config import EmbedderSettings, IndexSettings
-from deskpilot.core.documents import Article
-from deskpilot.core.embedder import Embedder
 from deskpilot.knowledge.index import FusionConfig, open_index
 from deskpilot.knowledge.interfaces import VectorIndex
 from deskpilot.knowledge.search import Searcher
@@ -120,7 +120,7 @@ def evaluate_retrieval(
     `index_factory(data_dir, dimension)` defaults to the embedded backend with `fusion`.
     """
     if embedder is None:
-        from deskpilot.knowledge.embedders import LocalEmbedder
+        from deskpilot.plugins.embedders import LocalEmbedder
 
         embedder = LocalEmbedder(EmbedderSettings())
     if index_factory is None:

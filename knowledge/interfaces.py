@@ -7,10 +7,11 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
-from deskpilot.core.documents import Audience, DocumentKind
+from deskpilot._documents import Audience, DocumentKind
+from deskpilot._search import Passage, SearchFilter
 
 # Point ids are derived from (source, kind, document id, chunk position), so a repeated or
 # resumed sync overwrites the same points instead of duplicating them.
@@ -38,31 +39,6 @@ class Chunk:
     @property
     def point_id(self) -> str:
         return point_id(self.source, self.kind, self.document_id, self.position)
-
-
-@dataclass(frozen=True)
-class SearchFilter:
-    """Payload filters. `audience=PUBLIC` is how the customer agent is kept to public knowledge."""
-
-    audience: Audience | None = None
-    source: str | None = None
-    kind: DocumentKind | None = None
-    locale: str | None = None
-
-
-@dataclass(frozen=True)
-class Passage:
-    score: float
-    document_id: str
-    title: str
-    text: str
-    url: str | None
-    source: str
-    kind: DocumentKind
-    audience: Audience
-    locale: str = "en"
-    position: int = 0
-    extra: dict = field(default_factory=dict)
 
 
 class VectorIndex(Protocol):

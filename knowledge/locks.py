@@ -17,10 +17,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 
-from deskpilot.core.tables import SyncLock, utcnow
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
+
+from deskpilot._errors import ClientError
+from deskpilot._time import utcnow
+from deskpilot.knowledge.tables import SyncLock
 
 log = logging.getLogger(__name__)
 
@@ -28,11 +31,11 @@ DEFAULT_TTL = 120.0
 _table = SyncLock.__table__
 
 
-class SyncLocked(RuntimeError):
-    """Another holder runs a sync of this connector."""
+class SyncLocked(ClientError):
+    """Another holder runs a sync of this connector (409)."""
 
     def __init__(self, connector: str, holder: str) -> None:
-        super().__init__(f"sync for {connector} already running (holder {holder})")
+        super().__init__(409, f"sync for {connector} already running (holder {holder})")
         self.connector = connector
         self.holder = holder
 

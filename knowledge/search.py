@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from deskpilot.core.embedder import Embedder
+from deskpilot._embedder import Embedder
 from deskpilot.knowledge.interfaces import Passage, SearchFilter, VectorIndex
 
 # With per_document, fetch this many times k so that k distinct documents usually survive.

@@ -11,7 +11,7 @@ everything (`full_listing`) on a run from no checkpoint also tells us what disap
 registered document it did not list is deleted.
 
 Embedding and index calls hold the GIL for long stretches: callers inside the server run this
-in a worker thread (see knowledge.schedule and core.routes.sync).
+in a worker thread (see core.schedule and core.routes.sync).
 """
 
 from __future__ import annotations
@@ -20,13 +20,15 @@ import hashlib
 import json
 import logging
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from deskpilot.core.connector import Connector
-from deskpilot.core.documents import (
+from sqlmodel import Session, col, select
+
+from deskpilot._connector import Connector
+from deskpilot._documents import (
     Article,
     DocumentFailure,
     DocumentKind,
@@ -34,18 +36,18 @@ from deskpilot.core.documents import (
     SyncPage,
     Ticket,
 )
-from deskpilot.core.store import session_scope
-from deskpilot.core.tables import SourceDocument, SyncRun, SyncState, utcnow
+from deskpilot._time import utcnow
 from deskpilot.knowledge.interfaces import Chunk, VectorIndex
 from deskpilot.knowledge.locks import sync_lock
+from deskpilot.knowledge.store import session_scope
+from deskpilot.knowledge.tables import SourceDocument, SyncRun, SyncState
 from deskpilot.knowledge.text import chunk_document
 from deskpilot.knowledge.tickets import forget_unseen_tickets, record_tickets
-from sqlmodel import Session, col, select
 
 if TYPE_CHECKING:
-    from deskpilot.core.embedder import Embedder
-    from deskpilot.core.services import Services
     from sqlalchemy.engine import Engine
+
+    from deskpilot._embedder import Embedder
 
 log = logging.getLogger(__name__)
 
@@ -59,12 +61,6 @@ Key = tuple[str, str]  # (kind, external id)
 
 class SyncCancelled(Exception):
     """The caller asked the run to stop (server shutdown); it resumes from its checkpoint."""
-
-
-class UnknownConnector(LookupError):
-    def __init__(self, name: str, known: Iterable[str]) -> None:
-        names = ", ".join(sorted(known)) or "none"
-        super().__init__(f"no enabled connector named {name!r} (configured: {names})")
 
 
 def _key(kind: DocumentKind | str, doc_id: str) -> Key:
@@ -294,10 +290,7 @@ def _start_run(engine: Engine, connector: str, full: bool) -> SyncRun:
 
 
 def _iso(moment: datetime | None) -> str | None:
-    if moment is None:
-        return None
-    # SQLite hands back naive datetimes; every stored time is UTC.
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).isoformat()
+    return moment.isoformat() if moment is not None else None
 
 
 def report(run: SyncRun) -> dict[str, Any]:
@@ -323,29 +316,22 @@ def report(run: SyncRun) -> dict[str, Any]:
 
 
 def run_sync(
-    services: Services, connector_name: str, full: bool = False, progress: Progress | None = None,
+    connector: Connector, *, index: VectorIndex, embedder: Embedder, engine: Engine,
+    batch_size: int, full: bool = False, progress: Progress | None = None,
     cancel: threading.Event | None = None,
 ) -> SyncRun:
-    """Run one sync of a configured connector and return its recorded SyncRun.
+    """Run one sync of a connector and return its recorded SyncRun.
 
-    Raises UnknownConnector, knowledge.locks.SyncLocked if the connector is already syncing,
-    and IndexLocked if another process owns the embedded index. A failure during the run is
-    recorded (status "failed", `error`) and returned, not raised. Setting `cancel` stops the
-    run after the page in progress.
+    Raises knowledge.locks.SyncLocked if the connector is already syncing. A failure during the
+    run is recorded (status "failed", `error`) and returned, not raised. Setting `cancel` stops
+    the run after the page in progress.
     """
-    connectors = services.connectors
-    connector = connectors.get(connector_name)
-    if connector is None:
-        raise UnknownConnector(connector_name, connectors)
-    # Open these before taking the lock: a locked index is the caller's cue to ask the server.
-    index, embedder, engine = services.index, services.embedder, services.engine
-    settings = services.settings.embedder
+    connector_name = connector.name
     with sync_lock(engine, connector_name):
         run = _start_run(engine, connector_name, full)
         work = _Pass(
             name=connector_name, connector=connector, index=index, embedder=embedder,
-            embedder_id=embedder.identity,
-            batch_size=settings.batch_size, run=run,
+            embedder_id=embedder.identity, batch_size=batch_size, run=run,
         )
         checkpoint = None if full else load_checkpoint(engine, connector_name)
         try:
@@ -375,7 +361,6 @@ def run_sync(
                 raise
         _finish(engine, index, run)
     log.info("sync %s %s", connector_name, run.status, extra={"sync": report(run)})
-    services.plugins.notify("sync_finished", connector=connector_name, report=report(run))
     return run
 
 

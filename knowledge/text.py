@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from bs4 import BeautifulSoup, NavigableString, Tag
 from bs4.element import Comment as HtmlComment
 from bs4.element import Declaration, Doctype, ProcessingInstruction
-from deskpilot.core.documents import Article, Audience, DocumentKind, Ticket
+
+from deskpilot._documents import Article, Audience, DocumentKind, Ticket
 from deskpilot.knowledge.interfaces import Chunk
 
 # Page chrome and non-content: never part of the knowledge.

@@ -14,11 +14,13 @@ from collections.abc import Collection, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from deskpilot.core.documents import DocumentKind, DocumentRef, Ticket
-from deskpilot.core.tables import utcnow
-from sqlalchemy import JSON, Column, DateTime, LargeBinary, UniqueConstraint, delete, func
+from sqlalchemy import JSON, Column, LargeBinary, UniqueConstraint, delete, func
 from sqlalchemy.engine import Engine
 from sqlmodel import Field, Session, SQLModel, col, select
+from sqlmodel.sql.sqltypes import UTCDateTime
+
+from deskpilot._documents import DocumentKind, DocumentRef, Ticket
+from deskpilot._time import utcnow
 
 
 class TicketRecord(SQLModel, table=True):
@@ -51,7 +53,7 @@ class TicketVector(SQLModel, table=True):
     text_sha256: str = Field(primary_key=True)
     vector: bytes = Field(sa_column=Column(LargeBinary, nullable=False))  # little-endian float32
     created_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
 
 
 def ticket_text(subject: str, description: str) -> str:

@@ -6,10 +6,8 @@ agent can only ever read PUBLIC passages (internal notes stay with the agent-sid
 
 from __future__ import annotations
 
-import asyncio
+from collections.abc import Callable
 from typing import Any, ClassVar
-
-from agents import FunctionTool, function_tool
 
 import deskpilot
 
@@ -21,15 +19,17 @@ _PUBLIC_ONLY = deskpilot.SearchFilter(audience=deskpilot.Audience.PUBLIC)
 class SearchKnowledge(deskpilot.AgentTool):
     name: ClassVar[str] = "search_knowledge"
     audience: ClassVar[deskpilot.ToolAudience] = deskpilot.ToolAudience.CUSTOMER
+    # Without an LLM, the offline model asks this tool with the customer's own words.
+    offline_default: ClassVar[bool] = True
 
     def search(self, query: str) -> str:
         """Run the public-only search and return the tool's JSON result."""
-        passages = self.services.searcher.search(
-            query, RESULTS, filter=_PUBLIC_ONLY, per_document=True
-        )
+        passages = self.platform.search(query, RESULTS, filter=_PUBLIC_ONLY, per_document=True)
         return deskpilot.passages_json(passages)
 
-    def function_tool(self) -> FunctionTool:
+    def function_tool(self) -> Any:
+        from agents import function_tool
+
         @function_tool(name_override=self.name)
         async def search_knowledge(query: str) -> str:
             """Search the help center for articles and solved questions that answer the customer.
@@ -37,13 +37,11 @@ class SearchKnowledge(deskpilot.AgentTool):
             Args:
                 query: What to look for, in the customer's words.
             """
-            # Embedding the query is CPU work; keep it off the event loop serving other chats.
-            executor = self.services.query_executor
-            return await asyncio.get_running_loop().run_in_executor(executor, self.search, query)
+            return await self.platform.run_blocking(self.search, query, cpu=True)
 
         return search_knowledge
 
 
 @deskpilot.hookimpl
-def register_tools(register: Any) -> None:
+def register_tools(register: Callable[..., None]) -> None:
     register(SearchKnowledge)

@@ -1,4 +1,5 @@
-"""Built-in agent tool: propose tags for a ticket and write them back to the helpdesk.
+"""Built-in plugin: propose tags for a ticket and write them back to the helpdesk (the `tags`
+automation step after triage, and the copilot's `tag_ticket` tool).
 
 Where tags come from is the safety argument: only the connector's own tag vocabulary, voted for
 by similar past tickets (and triage's category when it is a tag too). No text — not the
@@ -11,25 +12,14 @@ reported, or as written by us before) are sent, and each write is an audit event
 
 from __future__ import annotations
 
-import asyncio
 import json
 import threading
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
-
-import numpy as np
-from agents import FunctionTool, function_tool
-from deskpilot.core.store import audit
-from deskpilot.core.tables import AuditEvent
-from deskpilot.knowledge.tickets import get_record
-from deskpilot.plugins.ticket_memory import ticket_memories
-from sqlmodel import Session, select
+from typing import Any, ClassVar
 
 import deskpilot
-
-if TYPE_CHECKING:
-    from deskpilot.core.services import Services
 
 # Similar past tickets consulted, and the share of their (similarity-weighted) vote a tag needs.
 NEIGHBOURS = 10
@@ -41,8 +31,13 @@ VOCABULARY_TTL_SECONDS = 600.0
 AUDIT_KIND = "tags.applied"
 
 
-class UnknownConnector(LookupError):
-    pass
+class TaggingSettings(deskpilot.Options):
+    """Tagging's keys of `[automation]`."""
+
+    # Tag each ticket a helpdesk webhook reports.
+    tags: bool = True
+    # Propose tags and record what would be written, without writing them.
+    tag_dry_run: bool = False
 
 
 @dataclass(frozen=True)
@@ -53,16 +48,13 @@ class TagProposal:
 
 
 class TaggingService:
-    def __init__(self, services: Services) -> None:
-        self.services = services
+    def __init__(self, platform: deskpilot.Platform) -> None:
+        self.platform = platform
         self._vocabularies: dict[str, tuple[float, frozenset[str]]] = {}
         self._lock = threading.Lock()
 
     def _connector(self, name: str) -> deskpilot.Connector:
-        connector = self.services.connectors.get(name)
-        if connector is None:
-            raise UnknownConnector(f"no enabled connector named {name!r}")
-        return connector
+        return self.platform.connector(name)
 
     def vocabulary(self, connector_name: str) -> frozenset[str]:
         with self._lock:
@@ -79,14 +71,15 @@ class TaggingService:
         connector_name: str,
         text: str,
         ticket_id: str | None = None,
-        triage: dict[str, Any] | None = None,
-    ) -> list[TagProposal]:
+        triage: dict[str, Any] | None = None) -> list[TagProposal]:
         """Tags from the connector's vocabulary that similar past tickets of the same connector
         carry, best first; never a tag outside the vocabulary."""
         vocabulary = self.vocabulary(connector_name)
         if not vocabulary or not text.strip():
             return []
-        memories = ticket_memories(self.services)
+        import numpy as np
+
+        memories = self.platform.past_tickets
         memory = memories.get(connector_name)
         votes: dict[str, float] = {}
         if memory.records:
@@ -115,15 +108,10 @@ class TaggingService:
 
     def present_tags(self, connector_name: str, ticket_id: str) -> set[str]:
         """Tags the ticket is known to have: as last synced, plus those we wrote since."""
-        engine = self.services.engine
-        record = get_record(engine, connector_name, ticket_id)
+        record = self.platform.past_tickets.record(connector_name, ticket_id)
         present = set(record.tags) if record else set()
-        with Session(engine) as session:
-            events = session.exec(select(AuditEvent).where(
-                AuditEvent.kind == AUDIT_KIND,
-                AuditEvent.subject == _subject(connector_name, ticket_id)))
-            for event in events:
-                present.update(event.data.get("added", []))
+        for data in self.platform.audit_log(AUDIT_KIND, _subject(connector_name, ticket_id)):
+            present.update(data.get("added", []))
         return present
 
     def apply_tags(
@@ -132,8 +120,7 @@ class TaggingService:
         ticket_id: str,
         tags: list[str],
         dry_run: bool = False,
-        present: list[str] | tuple[str, ...] = (),
-    ) -> dict[str, Any]:
+        present: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
         """Add the tags the ticket does not have yet. `present`: tags the caller knows the
         ticket has (e.g. from the webhook payload). Dry run: report, write nothing."""
         connector = self._connector(connector_name)
@@ -149,8 +136,8 @@ class TaggingService:
         if deskpilot.Capability.TAGS not in connector.capabilities:
             raise deskpilot.NotSupported(f"connector {connector_name} cannot tag tickets")
         connector.add_tags(ticket_id, to_add)
-        audit(self.services.engine, AUDIT_KIND, _subject(connector_name, ticket_id),
-              connector=connector_name, ticket_id=ticket_id, added=to_add)
+        self.platform.audit(AUDIT_KIND, _subject(connector_name, ticket_id),
+                            connector=connector_name, ticket_id=ticket_id, added=to_add)
         return outcome
 
     def tag_ticket(
@@ -160,8 +147,7 @@ class TaggingService:
         text: str,
         triage: dict[str, Any] | None = None,
         dry_run: bool = False,
-        present: list[str] | tuple[str, ...] = (),
-    ) -> dict[str, Any]:
+        present: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
         proposals = self.propose(connector_name, text, ticket_id, triage)
         outcome = self.apply_tags(connector_name, ticket_id, [p.tag for p in proposals],
                                   dry_run, present)
@@ -172,8 +158,8 @@ def _subject(connector_name: str, ticket_id: str) -> str:
     return f"{connector_name}/{ticket_id}"
 
 
-def tagging_service(services: Services) -> TaggingService:
-    return services.shared(TaggingService)
+def tagging_service(platform: deskpilot.Platform) -> TaggingService:
+    return platform.shared(TaggingService)
 
 
 class TaggingTool(deskpilot.AgentTool):
@@ -183,17 +169,19 @@ class TaggingTool(deskpilot.AgentTool):
     audience: ClassVar[deskpilot.ToolAudience] = deskpilot.ToolAudience.AGENT
 
     def run(self, connector: str, ticket_id: str, apply: bool) -> str:
-        service = tagging_service(self.services)
-        record = get_record(self.services.engine, connector, ticket_id)
+        record = self.platform.past_tickets.record(connector, ticket_id)
         if record is None:
             return json.dumps({"error": f"ticket {ticket_id} of {connector} is not synced yet"})
         try:
-            result = service.tag_ticket(connector, ticket_id, record.text, dry_run=not apply)
-        except (UnknownConnector, deskpilot.NotSupported) as exc:
+            result = tagging_service(self.platform).tag_ticket(
+                connector, ticket_id, record.text, dry_run=not apply)
+        except (deskpilot.UnknownConnector, deskpilot.NotSupported) as exc:
             return json.dumps({"error": str(exc)})
         return json.dumps(result)
 
-    def function_tool(self) -> FunctionTool:
+    def function_tool(self) -> Any:
+        from agents import function_tool
+
         @function_tool(name_override=self.name)
         async def tag_ticket(connector: str, ticket_id: str, apply: bool = False) -> str:
             """Propose tags for a helpdesk ticket from the helpdesk's own tag list and similar
@@ -204,11 +192,35 @@ class TaggingTool(deskpilot.AgentTool):
                 ticket_id: The ticket's id in that helpdesk.
                 apply: Write the proposed tags to the ticket (default: only propose).
             """
-            return await asyncio.to_thread(self.run, connector, ticket_id, apply)
+            return await self.platform.run_blocking(self.run, connector, ticket_id, apply)
 
         return tag_ticket
 
 
+def tags_step(platform: deskpilot.Platform, event: deskpilot.TicketEvent,
+              earlier: Mapping[str, dict[str, Any]]) -> dict[str, Any] | None:
+    """Automation: tag the ticket of a webhook event, with triage's category when it ran."""
+    settings = platform.settings_for(TaggingSettings)
+    if not settings.tags or deskpilot.Capability.TAGS not in platform.connector(
+            event.connector).capabilities:
+        return None
+    triage = earlier.get("triage")
+    return tagging_service(platform).tag_ticket(
+        event.connector, event.ticket_id, event.text,
+        triage if triage and "error" not in triage else None,
+        dry_run=settings.tag_dry_run, present=event.tags)
+
+
 @deskpilot.hookimpl
-def register_tools(register: Any) -> None:
+def register_settings(register: Callable[..., None]) -> None:
+    register(TaggingSettings, section="automation")
+
+
+@deskpilot.hookimpl
+def register_tools(register: Callable[..., None]) -> None:
     register(TaggingTool)
+
+
+@deskpilot.hookimpl
+def register_ticket_steps(register: Callable[..., None]) -> None:
+    register(deskpilot.TicketStep(name="tags", run=tags_step, after=("triage",)))

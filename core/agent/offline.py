@@ -2,7 +2,8 @@
 
 It runs inside the same `agents.Runner`, tools and streaming as a real LLM, with no network:
 
-    turn 1 (input ends with the user's message)     -> call `search_knowledge` with that message
+    turn 1 (input ends with the user's message)     -> call the knowledge search tool (the customer
+                                                        tool marked `offline_default`) with it
     turn 2 (input ends with a function_call_output)  -> an extractive answer: one or two short
                                                         excerpts of the best passages, each
                                                         cited by title (url_citation annotations)
@@ -37,7 +38,6 @@ from openai.types.responses import (
 )
 from openai.types.responses.response_output_text import AnnotationURLCitation
 
-SEARCH_TOOL = "search_knowledge"
 MODEL_NAME = "deskpilot-offline"
 
 # Confidence: the top passage must clear both bars. Scores are the Searcher's fused scores
@@ -199,8 +199,23 @@ def _chunks(text: str) -> Iterable[str]:
         yield "".join(words[start : start + 4])
 
 
+def _string_argument(tool: Any) -> str | None:
+    """The name of a function tool's one required string parameter, if it has one."""
+    schema = getattr(tool, "params_json_schema", None) or {}
+    required = schema.get("required") or []
+    properties = schema.get("properties") or {}
+    strings = [name for name in required if properties.get(name, {}).get("type") == "string"]
+    return strings[0] if len(strings) == 1 else None
+
+
 class OfflineModel(Model):
-    """Deterministic and stateless: the same input always yields the same turn (ids aside)."""
+    """Deterministic and stateless: the same input always yields the same turn (ids aside).
+
+    `search_tool` names the tool it asks with the customer's words (None: it only offers a
+    person)."""
+
+    def __init__(self, search_tool: str | None = None) -> None:
+        self.search_tool = search_tool
 
     def _turn(
         self, input: str | list[Any], tools: list[Any]
@@ -212,10 +227,14 @@ class OfflineModel(Model):
             )
             return self._message(text, annotations)
         query = last_user_text(input)
-        if query and any(getattr(tool, "name", None) == SEARCH_TOOL for tool in tools):
+        search = next((tool for tool in tools
+                       if self.search_tool and getattr(tool, "name", None) == self.search_tool),
+                      None)
+        argument = _string_argument(search)
+        if query and search is not None and argument is not None:
             return ResponseFunctionToolCall(
                 type="function_call", id=_new_id("fc"), call_id=_new_id("call"),
-                name=SEARCH_TOOL, arguments=json.dumps({"query": query}), status="completed",
+                name=search.name, arguments=json.dumps({argument: query}), status="completed",
             )
         # Nothing to search with (empty message, or the search plugin is disabled).
         return self._message(HANDOVER_TEXT, [])

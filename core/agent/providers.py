@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from agents import OpenAIChatCompletionsModel, OpenAIResponsesModel
 from agents.models.interface import Model
+from openai import AsyncOpenAI
+
 from deskpilot.core.agent.offline import OfflineModel
 from deskpilot.core.config import AgentSettings, ConfigError
-from openai import AsyncOpenAI
 
 # Network hygiene for hosted and self-hosted endpoints alike.
 TIMEOUT_SECONDS = 60.0
@@ -29,10 +30,11 @@ def _client(settings: AgentSettings, *, key_required: bool) -> AsyncOpenAI:
         raise ConfigError(f"agent.api_key: {exc}".splitlines()[0]) from None
 
 
-def make_model(settings: AgentSettings) -> Model:
-    """The model for the configured provider. Raises ConfigError for an unusable setup."""
+def make_model(settings: AgentSettings, offline_tool: str | None = None) -> Model:
+    """The model for the configured provider. Raises ConfigError for an unusable setup.
+    `offline_tool`: the knowledge search the offline model asks (a tool's `offline_default`)."""
     if settings.provider == "offline":
-        return OfflineModel()
+        return OfflineModel(offline_tool)
     if settings.provider == "openai":
         return OpenAIResponsesModel(settings.model, _client(settings, key_required=True))
     if not settings.base_url:

@@ -24,20 +24,13 @@ from chatkit.types import (
     FileAttachment,
     ImageAttachment,
 )
-from deskpilot.core.chat.context import RequestContext
+
+from deskpilot._chat import RequestContext
+from deskpilot._errors import ClientError
 from deskpilot.core.chat.store import ChatStore, new_id
 from deskpilot.core.config import ChatSettings
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-
-
-class AttachmentError(Exception):
-    """An attachment the client cannot have: carries the HTTP status and a clear message."""
-
-    def __init__(self, status_code: int, message: str) -> None:
-        super().__init__(message)
-        self.status_code = status_code
-        self.message = message
 
 
 def _media_type(mime_type: str) -> str:
@@ -55,14 +48,14 @@ class LocalAttachmentStore(AttachmentStore[RequestContext]):
 
     def path(self, attachment_id: str) -> Path:
         if not _SAFE_ID.match(attachment_id):  # never let an id walk out of the directory
-            raise AttachmentError(404, "attachment not found")
+            raise ClientError(404, "attachment not found")
         return self.directory / attachment_id
 
     def check_type(self, mime_type: str) -> str:
         media_type = _media_type(mime_type)
         allowed = [_media_type(t) for t in self.settings.allowed_attachment_types]
         if media_type not in allowed:
-            raise AttachmentError(
+            raise ClientError(
                 415,
                 f"attachments of type {media_type or '(none)'} are not accepted; "
                 f"allowed: {', '.join(allowed) or 'none'}",
@@ -72,7 +65,7 @@ class LocalAttachmentStore(AttachmentStore[RequestContext]):
     def check_size(self, size: int) -> None:
         limit = self.settings.max_attachment_bytes
         if size > limit:
-            raise AttachmentError(
+            raise ClientError(
                 413, f"attachment is {size} bytes, more than the limit of {limit} bytes"
             )
 
@@ -81,7 +74,7 @@ class LocalAttachmentStore(AttachmentStore[RequestContext]):
     ) -> Attachment:
         media_type = self.check_type(input.mime_type)
         if input.size < 0:
-            raise AttachmentError(400, "attachment size must not be negative")
+            raise ClientError(400, "attachment size must not be negative")
         self.check_size(input.size)
         attachment_id = self.generate_attachment_id(media_type, context)
         base = f"{context.base_url.rstrip('/')}/chatkit/attachments/{attachment_id}"
@@ -99,7 +92,7 @@ class LocalAttachmentStore(AttachmentStore[RequestContext]):
         try:
             return await self.store.load_attachment(attachment_id, context)
         except NotFoundError:
-            raise AttachmentError(404, "attachment not found") from None
+            raise ClientError(404, "attachment not found") from None
 
     async def receive_upload(
         self,
@@ -111,9 +104,9 @@ class LocalAttachmentStore(AttachmentStore[RequestContext]):
         """Store the uploaded bytes of the user's own attachment, within the limits."""
         attachment = await self._owned(attachment_id, context)
         if attachment.upload_descriptor is None:
-            raise AttachmentError(409, "this attachment has already been uploaded")
+            raise ClientError(409, "this attachment has already been uploaded")
         if mime_type and self.check_type(mime_type) != attachment.mime_type:
-            raise AttachmentError(
+            raise ClientError(
                 415, f"uploaded {_media_type(mime_type)}, but the attachment was created as "
                 f"{attachment.mime_type}",
             )
@@ -139,7 +132,7 @@ class LocalAttachmentStore(AttachmentStore[RequestContext]):
         attachment = await self._owned(attachment_id, context)
         path = self.path(attachment.id)
         if attachment.upload_descriptor is not None or not path.is_file():
-            raise AttachmentError(404, "attachment has not been uploaded yet")
+            raise ClientError(404, "attachment has not been uploaded yet")
         return path, attachment.mime_type
 
     async def delete_attachment(self, attachment_id: str, context: RequestContext) -> None:
@@ -149,5 +142,5 @@ class LocalAttachmentStore(AttachmentStore[RequestContext]):
 
     def discard_files(self, attachment_ids: list[str]) -> None:
         for attachment_id in attachment_ids:
-            with contextlib.suppress(AttachmentError):
+            with contextlib.suppress(ClientError):
                 self.path(attachment_id).unlink(missing_ok=True)

@@ -29,12 +29,13 @@ from chatkit.types import (
     UserMessageItem,
     WidgetItem,
 )
-from deskpilot.core.chat.attachments import AttachmentError
-from deskpilot.core.chat.context import RequestContext
+from fastapi.responses import Response, StreamingResponse
+from pydantic import ValidationError
+
+from deskpilot._chat import RequestContext
+from deskpilot._errors import ClientError
 from deskpilot.core.chat.runtime import ChatRuntime, FirstEventsFirst
 from deskpilot.core.chat.server import REQUEST
-from fastapi.responses import JSONResponse, Response, StreamingResponse
-from pydantic import ValidationError
 
 log = logging.getLogger(__name__)
 
@@ -43,17 +44,6 @@ _STREAM_FAILED = (
     b"data: " + ErrorEvent(code="stream.error", allow_retry=True).model_dump_json().encode()
     + b"\n\n"
 )
-
-
-class RequestError(Exception):
-    def __init__(self, status_code: int, message: str) -> None:
-        super().__init__(message)
-        self.status_code = status_code
-        self.message = message
-
-
-def error_response(status_code: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status_code)
 
 
 def describe(exc: ValidationError) -> str:
@@ -81,7 +71,7 @@ async def _preflight(chat: ChatRuntime, request: Any, ctx: RequestContext) -> No
     }
     for kind, method in unsupported.items():
         if isinstance(request, kind) and not _overridden(server, method):
-            raise RequestError(400, f"{request.type} is not supported by this server")
+            raise ClientError(400, f"{request.type} is not supported by this server")
 
     # get_by_id, update, delete, items.list and items.feedback need only this thread check.
     thread_id = getattr(request.params, "thread_id", None)
@@ -89,7 +79,7 @@ async def _preflight(chat: ChatRuntime, request: Any, ctx: RequestContext) -> No
         try:
             await store.load_thread(thread_id, ctx)
         except NotFoundError:
-            raise RequestError(404, "thread not found") from None
+            raise ClientError(404, "thread not found") from None
 
     match request:
         case ThreadsCreateReq() | ThreadsAddUserMessageReq():
@@ -99,31 +89,32 @@ async def _preflight(chat: ChatRuntime, request: Any, ctx: RequestContext) -> No
             last = await store.load_thread_items(thread_id, None, 1, "desc", ctx)
             if not (last.data and isinstance(last.data[0], ClientToolCallItem)
                     and last.data[0].status == "pending"):
-                raise RequestError(400, "the thread has no pending client tool call")
+                raise ClientError(400, "the thread has no pending client tool call")
         case ThreadsAddStructuredInputReq():
             item = await store.load_item(thread_id, request.params.item_id, ctx)
             if not (isinstance(item, StructuredInputItem) and item.status == "pending"):
-                raise RequestError(400, "the item is not a pending structured input")
+                raise ClientError(400, "the item is not a pending structured input")
         case ThreadsRetryAfterItemReq():
             item = await store.load_item(thread_id, request.params.item_id, ctx)
             if not isinstance(item, UserMessageItem):
-                raise RequestError(400, "retry_after_item must name a user message")
+                raise ClientError(400, "retry_after_item must name a user message")
         case ThreadsCustomActionReq() | ThreadsSyncCustomActionReq() if request.params.item_id:
             item = await store.load_item(thread_id, request.params.item_id, ctx)
             if not isinstance(item, WidgetItem):
-                raise RequestError(400, "a custom action's item must be a widget")
+                raise ClientError(400, "a custom action's item must be a widget")
 
 
-def _mapped(exc: Exception) -> Response | None:
-    """The response for an error a client can cause, or None for a real server fault."""
-    if isinstance(exc, RequestError | AttachmentError):
-        return error_response(exc.status_code, exc.message)
+def _client_error(exc: Exception) -> ClientError | None:
+    """The error a client caused, as a ClientError; None for a real server fault. The SDK and
+    pydantic raise their own types for what a request got wrong."""
+    if isinstance(exc, ClientError):
+        return exc
     if isinstance(exc, NotFoundError):
-        return error_response(404, str(exc) or "not found")
+        return ClientError(404, str(exc) or "not found")
     if isinstance(exc, ValidationError):
-        return error_response(400, describe(exc))
+        return ClientError(400, describe(exc))
     if isinstance(exc, ValueError | NotImplementedError):
-        return error_response(400, str(exc) or type(exc).__name__)
+        return ClientError(400, str(exc) or type(exc).__name__)
     return None
 
 
@@ -142,9 +133,10 @@ async def _stream(first: bytes | None, rest: AsyncIterator[bytes],
 
 
 async def handle(chat: ChatRuntime, body: bytes, ctx: RequestContext) -> Response:
-    """Answer one ChatKit request with JSON, an SSE stream, or a 4xx naming the problem."""
+    """Answer one ChatKit request with JSON or an SSE stream; raises ClientError (a 4xx naming
+    the problem) for what the request got wrong."""
     if len(body) > MAX_BODY_BYTES:
-        return error_response(413, f"request body is larger than {MAX_BODY_BYTES} bytes")
+        raise ClientError(413, f"request body is larger than {MAX_BODY_BYTES} bytes")
     try:
         with chat.first_events.awaiting_first_event():
             request = REQUEST.validate_json(body)
@@ -157,10 +149,10 @@ async def handle(chat: ChatRuntime, body: bytes, ctx: RequestContext) -> Respons
             # allows a proper status code.
             first = await anext(events, None)
     except Exception as exc:
-        response = _mapped(exc)
-        if response is None:
+        error = _client_error(exc)
+        if error is None or error is exc:
             raise
-        return response
+        raise error from None
     return StreamingResponse(
         _stream(first, events, chat.first_events),
         media_type="text/event-stream",

@@ -12,12 +12,18 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 
 from agents import set_tracing_disabled
+from pydantic import BaseModel
+from starlette.requests import Request
+from starlette.responses import Response
+
+from deskpilot._chat import RequestContext
+from deskpilot._platform import AgentFactory, ChatEndpoint
+from deskpilot._tools import ToolAudience
 from deskpilot.core.chat.attachments import LocalAttachmentStore
 from deskpilot.core.chat.identity import IdentityResolver, load_session_key
-from deskpilot.core.chat.server import AgentBuilder, DeskpilotChatServer, RunConfigBuilder
+from deskpilot.core.chat.server import DeskpilotChatServer
 from deskpilot.core.chat.store import ChatStore
 from deskpilot.core.services import Services
-from pydantic import BaseModel
 
 log = logging.getLogger(__name__)
 
@@ -112,16 +118,15 @@ async def warm_up(services: Services) -> None:
 
 def build_chat(
     services: Services,
-    build_agent: AgentBuilder | None = None,
-    run_config: RunConfigBuilder | None = None,
+    build_agent: AgentFactory | None = None,
+    audience: ToolAudience = ToolAudience.CUSTOMER,
+    workflow: str = "Deskpilot customer chat",
 ) -> ChatRuntime:
-    """The chat runtime; the agent comes from `core.agent` unless one is given (tests)."""
-    if build_agent is None or run_config is None:
+    """A chat runtime: the customer agent's (`core.agent`) unless another is given."""
+    if build_agent is None:
         from deskpilot.core.agent import build_customer_agent
-        from deskpilot.core.agent import run_config as agent_run_config
 
-        build_agent = build_agent or build_customer_agent
-        run_config = run_config or agent_run_config
+        build_agent = build_customer_agent
     settings = services.settings
     has_key = settings.agent.api_key is not None or bool(os.environ.get("OPENAI_API_KEY"))
     if settings.agent.provider != "openai" or not has_key:
@@ -131,10 +136,26 @@ def build_chat(
     attachments = LocalAttachmentStore(store, settings.chat, settings.data_dir)
     store.discard_files = attachments.discard_files
     return ChatRuntime(
-        server=DeskpilotChatServer(services, store, attachments, build_agent, run_config),
+        server=DeskpilotChatServer(services, store, attachments, build_agent, audience, workflow),
         store=store,
         attachments=attachments,
         identities=IdentityResolver(
             settings.chat, load_session_key(settings.chat, settings.data_dir)
         ),
     )
+
+
+def chat_endpoint(services: Services, build_agent: AgentFactory, audience: ToolAudience,
+                  workflow: str) -> ChatEndpoint:
+    """`platform.chat_endpoint`: a ChatKit route handler with its own agent, its runtime built
+    on the first request."""
+    runtime: list[ChatRuntime] = []
+
+    async def endpoint(request: Request, context: RequestContext) -> Response:
+        from deskpilot.core.chat.endpoint import handle
+
+        if not runtime:
+            runtime.append(build_chat(services, build_agent, audience, workflow))
+        return await handle(runtime[0], await request.body(), context)
+
+    return endpoint

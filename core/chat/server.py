@@ -7,12 +7,13 @@ this module only feeds it history and turns its streamed run into ChatKit events
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from agents import Agent, RunConfig, Runner
+from agents import Runner
 from chatkit.agents import AgentContext, ThreadItemConverter, stream_agent_response
 from chatkit.server import ChatKitServer, NonStreamingResult, StreamingResult
 from chatkit.types import (
@@ -34,28 +35,23 @@ from chatkit.types import (
     UserMessageTextContent,
     is_streaming_req,
 )
-from deskpilot.core.chat.attachments import LocalAttachmentStore
-from deskpilot.core.chat.context import RequestContext
-from deskpilot.core.chat.store import ChatStore
 from openai.types.responses import EasyInputMessageParam, ResponseInputTextParam
 from pydantic import TypeAdapter
 
+from deskpilot._chat import ChatTurn, RequestContext
+from deskpilot._tools import ToolAudience
+from deskpilot.core.chat.attachments import LocalAttachmentStore
+from deskpilot.core.chat.store import ChatStore
+
 if TYPE_CHECKING:
+    from deskpilot._platform import AgentFactory
     from deskpilot.core.services import Services
 
-AgentBuilder = Callable[["Services", AgentContext[RequestContext]], Agent[Any]]
-RunConfigBuilder = Callable[["Services"], RunConfig]
 
 # Built once: the SDK's process() builds a TypeAdapter of the whole request union per call (~5 ms).
 REQUEST = TypeAdapter[ChatKitReq](ChatKitReq)
-# The escalation plugin's tool; its class also takes over explicit requests for a person.
-ESCALATE_TOOL = "escalate_to_human"
 HISTORY_ITEMS = 40
 TITLE_CHARS = 60
-HANDOFF_MESSAGE = (
-    "Thanks for your patience: this conversation has been handed to our support team, "
-    "and a person will answer you here as soon as possible."
-)
 
 
 class HistoryConverter(ThreadItemConverter):
@@ -84,11 +80,14 @@ class HistoryConverter(ThreadItemConverter):
         )
 
 
+def message_text(message: UserMessageItem | AssistantMessageItem) -> str:
+    return " ".join(" ".join(part.text for part in message.content
+                             if isinstance(part, UserMessageTextContent | AssistantMessageContent)
+                             ).split())
+
+
 def title_from(message: UserMessageItem) -> str | None:
-    text = " ".join(
-        part.text for part in message.content if isinstance(part, UserMessageTextContent)
-    )
-    text = " ".join(text.split())
+    text = message_text(message)
     if not text:
         return None
     return text if len(text) <= TITLE_CHARS else text[: TITLE_CHARS - 1].rstrip() + "…"
@@ -96,21 +95,22 @@ def title_from(message: UserMessageItem) -> str | None:
 
 class DeskpilotChatServer(ChatKitServer[RequestContext]):
     store: ChatStore
-    # False for the staff copilot: a support agent asking for a person is not a handover.
-    escalate_on_request: bool = True
 
     def __init__(
         self,
         services: Services,
         store: ChatStore,
         attachment_store: LocalAttachmentStore,
-        build_agent: AgentBuilder,
-        run_config: RunConfigBuilder,
+        build_agent: AgentFactory,
+        audience: ToolAudience,
+        workflow: str,
     ) -> None:
         super().__init__(store, attachment_store)
         self.services = services
         self.build_agent = build_agent
-        self.run_config = run_config
+        # Who is chatting: customers (the widget), or staff (a plugin's chat, e.g. the copilot).
+        self.audience = audience
+        self.workflow = workflow
         self.converter = HistoryConverter()
         # Admission control: respond() runs only after the turn's first events (thread created,
         # user message saved) went out, so a burst of arrivals is acknowledged at once while
@@ -139,19 +139,11 @@ class DeskpilotChatServer(ChatKitServer[RequestContext]):
         if input_user_message is not None and not thread.title:
             # The server saves the thread and tells the client when respond() changes it.
             thread.title = title_from(input_user_message)
-        if thread.metadata.get("escalated"):
-            # A person owns the conversation now: the bot must not answer over them.
-            handoff = self._assistant_message(thread, HANDOFF_MESSAGE, context)
-            yield ThreadItemDoneEvent(item=handoff)
-            return
-        # "Talk to a person" (the widget's button, or typed) hands over without asking the model.
-        escalation = self.services.plugins.tools.get(ESCALATE_TOOL)
-        if (escalation and self.escalate_on_request and input_user_message
-                and escalation.requested(input_user_message)):
-            text = await escalation(self.services).escalate(
-                thread, self.store, context, "The customer asked to talk to a person."
-            )
-            yield ThreadItemDoneEvent(item=self._assistant_message(thread, text, context))
+        # A plugin may take the message before the agent runs: a handoff ("talk to a person"),
+        # or the bot staying quiet while a person owns the conversation.
+        reply = await self._before_agent(thread, input_user_message, context)
+        if reply is not None:
+            yield ThreadItemDoneEvent(item=self._assistant_message(thread, reply, context))
             return
         async with self.turns:
             agent_context = AgentContext[RequestContext](
@@ -159,15 +151,36 @@ class DeskpilotChatServer(ChatKitServer[RequestContext]):
             )
             agent_input = await self.converter.to_agent_input(await self._history(thread, context))
             result = Runner.run_streamed(
-                self.build_agent(self.services, agent_context),
+                self.build_agent(self.services, context),
                 agent_input,
                 context=agent_context,
-                run_config=self.run_config(self.services),
+                run_config=self.services.run_config(self.workflow),
             )
             async for event in self._unique_message_ids(
                 thread, context, stream_agent_response(agent_context, result)
             ):
                 yield event
+
+    async def _before_agent(self, thread: ThreadMetadata, message: UserMessageItem | None,
+                            context: RequestContext) -> str | None:
+        """The first plugin's answer to `before_agent_turn` (awaited), or None."""
+
+        async def history(limit: int) -> list[tuple[str, str]]:
+            page = await self.store.load_thread_items(thread.id, None, limit, "desc", context)
+            roles = {UserMessageItem: "customer", AssistantMessageItem: "assistant"}
+            return [(roles[type(item)], message_text(item)) for item in reversed(page.data)
+                    if type(item) in roles]
+
+        turn = ChatTurn(thread_id=thread.id, user_id=context.user_id,
+                        text=message_text(message) if message else "", metadata=thread.metadata,
+                        title=thread.title, audience=self.audience, history=history)
+        for _plugin, answer in self.services.plugins.each(
+                "before_agent_turn", platform=self.services, turn=turn):
+            if inspect.isawaitable(answer):
+                answer = await answer
+            if answer is not None:
+                return str(answer)
+        return None
 
     async def add_feedback(
         self, thread_id: str, item_ids: list[str], feedback: FeedbackKind, context: RequestContext

@@ -22,13 +22,14 @@ from typing import Any, TypeVar
 
 from chatkit.store import NotFoundError, Store, StoreItemType
 from chatkit.types import Attachment, FeedbackKind, Page, ThreadItem, ThreadMetadata
-from deskpilot.core.chat.context import RequestContext
-from deskpilot.core.chat.tables import ChatAttachment, ChatFeedback, ChatItem, ChatThread
-from deskpilot.core.store import dialect_insert
-from deskpilot.core.tables import utcnow
 from pydantic import TypeAdapter
 from sqlalchemy import Table, and_, bindparam, delete, or_, select
 from sqlalchemy.engine import Connection, Engine, Row
+
+from deskpilot._chat import RequestContext
+from deskpilot._time import utcnow
+from deskpilot.core.chat.tables import ChatAttachment, ChatFeedback, ChatItem, ChatThread
+from deskpilot.knowledge.store import dialect_insert
 
 T = TypeVar("T")
 _QueuedWrite = tuple[Callable[[Connection], Any], "asyncio.Future[Any]"]

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from deskpilot.core.tables import utcnow
 from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Integer, UniqueConstraint
 from sqlmodel import Field, SQLModel
+
+from deskpilot._time import utcnow
 
 
 def _naive(index: bool = False) -> Column[datetime]:

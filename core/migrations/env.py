@@ -1,19 +1,16 @@
-"""Alembic environment: the engine is handed over by core.store, never read from an ini file."""
+"""Alembic environment for the core's history and every plugin's: the engine and the version
+table are handed over by deskpilot.core.store, never read from an ini file. No table modules are
+imported: upgrades run the migration scripts, which describe the schema themselves."""
 
-import deskpilot.core.chat.tables  # noqa: F401 - registers the tables on SQLModel.metadata
-import deskpilot.core.tables  # noqa: F401
-import deskpilot.core.webhooks  # noqa: F401
-import deskpilot.knowledge.tickets  # noqa: F401
-import deskpilot.plugins.escalation_table  # noqa: F401
 from alembic import context
-from sqlmodel import SQLModel
 
-engine = context.config.attributes["engine"]
+config = context.config
+engine = config.attributes["engine"]
 
 with engine.connect() as connection:
     context.configure(
         connection=connection,
-        target_metadata=SQLModel.metadata,
+        version_table=config.attributes["version_table"],
         render_as_batch=connection.dialect.name == "sqlite",
     )
     with context.begin_transaction():

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from deskpilot.core.chat.attachments import AttachmentError
-from deskpilot.core.chat.deps import ChatDep, ContextDep, IdentityDep, remember_session
-from deskpilot.core.chat.endpoint import error_response, handle
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 from starlette.datastructures import UploadFile
+
+from deskpilot._errors import ClientError
+from deskpilot.core.chat.endpoint import handle
+from deskpilot.core.deps import ChatDep, ContextDep, IdentityDep, remember_session
 
 router = APIRouter(tags=["chat"])
 _ERRORS = {
@@ -43,7 +44,7 @@ async def _upload_chunks(request: Request) -> tuple[str | None, AsyncIterator[by
         form = await request.form(max_files=1)
         upload = form.get("file")
         if not isinstance(upload, UploadFile):
-            raise AttachmentError(400, "multipart upload needs a `file` part")
+            raise ClientError(400, "multipart upload needs a `file` part")
         return upload.content_type, _file_chunks(upload)
     return content_type or None, request.stream()
 
@@ -61,12 +62,8 @@ async def upload_attachment(
     context: ContextDep,
 ) -> Response:
     """Phase two of an upload: the file's bytes, raw or as the `file` part of a form."""
-    try:
-        mime_type, chunks = await _upload_chunks(request)
-        attachment = await chat.attachments.receive_upload(attachment_id, mime_type, chunks,
-                                                           context)
-    except AttachmentError as exc:
-        return remember_session(error_response(exc.status_code, exc.message), request, identity)
+    mime_type, chunks = await _upload_chunks(request)
+    attachment = await chat.attachments.receive_upload(attachment_id, mime_type, chunks, context)
     payload = attachment.model_dump(mode="json", exclude_none=True,
                                     context={"exclude_metadata": True})
     return remember_session(JSONResponse(payload), request, identity)
@@ -75,10 +72,7 @@ async def upload_attachment(
 @router.get("/chatkit/attachments/{attachment_id}/preview", responses=_ERRORS)
 async def preview_attachment(attachment_id: str, chat: ChatDep, context: ContextDep) -> Response:
     """The uploaded file, to its owner only."""
-    try:
-        path, mime_type = await chat.attachments.preview(attachment_id, context)
-    except AttachmentError as exc:
-        return error_response(exc.status_code, exc.message)
+    path, mime_type = await chat.attachments.preview(attachment_id, context)
     # An allowed type could still be active content: never let it run on this origin.
     return FileResponse(path, media_type=mime_type, headers={
         "Content-Security-Policy": "sandbox", "X-Content-Type-Options": "nosniff",

@@ -1,7 +1,7 @@
-from deskpilot.core.deps import ServicesDep
 from fastapi import APIRouter
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
+
+from deskpilot.core.deps import ServicesDep
 
 router = APIRouter(tags=["health"])
 
@@ -15,5 +15,5 @@ def healthz() -> dict[str, str]:
 @router.get("/readyz", responses={503: {"description": "a dependency is not ready"}})
 async def readyz(services: ServicesDep) -> JSONResponse:
     """Database and index reachable; 503 names what is not."""
-    report = await run_in_threadpool(services.readiness)
+    report = await services.run_blocking(services.readiness)
     return JSONResponse(report, status_code=200 if report["ready"] else 503)

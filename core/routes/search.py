@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from deskpilot.core.deps import AdminDep, ServicesDep
-from deskpilot.core.documents import DocumentKind
-from deskpilot.knowledge.passages import AudienceName, search_passages
 from fastapi import APIRouter, Query
-from fastapi.concurrency import run_in_threadpool
+
+from deskpilot._documents import DocumentKind
+from deskpilot.core.deps import AdminDep, ServicesDep
+from deskpilot.core.search import AudienceName, search_passages
 
 router = APIRouter(prefix="/v1", tags=["search"], dependencies=[AdminDep])
 
@@ -26,7 +26,6 @@ async def search(
     locale: str | None = None,
 ) -> dict[str, Any]:
     """The best passage of each of the `k` best documents, with score, title, url and text."""
-    passages = await run_in_threadpool(
-        search_passages, services, q, k, audience, source, kind, locale
-    )
+    passages = await services.run_blocking(
+        search_passages, services, q, k, audience, source, kind, locale)
     return {"query": q, "audience": audience, "passages": passages}

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from deskpilot.core.automation import WebhookRejected, receive
-from deskpilot.core.deps import ServicesDep
 from fastapi import APIRouter, BackgroundTasks, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
+
+from deskpilot._errors import ClientError
+from deskpilot.core.automation import receive
+from deskpilot.core.deps import ServicesDep
 
 router = APIRouter(prefix="/v1", tags=["automation"])
 
@@ -27,11 +28,8 @@ async def webhook(connector: str, request: Request, services: ServicesDep,
     """Signed by the helpdesk (checked by its connector); each delivery acts once."""
     body = await request.body()
     if len(body) > MAX_BODY_BYTES:
-        return JSONResponse({"detail": "body too large"}, status_code=413)
-    try:
-        receipt = await run_in_threadpool(receive, services, connector, request.headers, body)
-    except WebhookRejected as exc:
-        return JSONResponse({"detail": exc.message}, status_code=exc.status_code)
+        raise ClientError(413, "body too large")
+    receipt = await services.run_blocking(receive, services, connector, request.headers, body)
     if receipt.work is not None:
         # Runs in the thread pool after the 202 is sent: the helpdesk does not wait for it.
         background.add_task(receipt.work)

@@ -10,7 +10,9 @@ import uuid
 import warnings
 from typing import Any
 
-from deskpilot.core.documents import DocumentKind
+from qdrant_client import QdrantClient, models
+
+from deskpilot._documents import DocumentKind
 from deskpilot.knowledge.index.errors import IndexLocked, IndexMismatch
 from deskpilot.knowledge.index.fusion import Candidate, FusionConfig, fuse_convex
 from deskpilot.knowledge.index.payload import (
@@ -25,7 +27,6 @@ from deskpilot.knowledge.index.payload import (
     to_passage,
 )
 from deskpilot.knowledge.interfaces import Chunk, Passage, SearchFilter
-from qdrant_client import QdrantClient, models
 
 UPSERT_BATCH = 256
 

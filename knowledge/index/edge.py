@@ -9,21 +9,6 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
-from deskpilot.core.documents import DocumentKind
-from deskpilot.knowledge.index.errors import IndexLocked, IndexMismatch
-from deskpilot.knowledge.index.fusion import FusionConfig, fuse_convex
-from deskpilot.knowledge.index.payload import (
-    DENSE,
-    KEYWORD_FIELDS,
-    SPARSE,
-    chunk_payload,
-    document_terms,
-    filter_terms,
-    sparse_document,
-    sparse_query,
-    to_passage,
-)
-from deskpilot.knowledge.interfaces import Chunk, Passage, SearchFilter
 from qdrant_edge import (
     CountRequest,
     Distance,
@@ -46,6 +31,22 @@ from qdrant_edge import (
     SearchParams,
     UpdateOperation,
 )
+
+from deskpilot._documents import DocumentKind
+from deskpilot.knowledge.index.errors import IndexLocked, IndexMismatch
+from deskpilot.knowledge.index.fusion import FusionConfig, fuse_convex
+from deskpilot.knowledge.index.payload import (
+    DENSE,
+    KEYWORD_FIELDS,
+    SPARSE,
+    chunk_payload,
+    document_terms,
+    filter_terms,
+    sparse_document,
+    sparse_query,
+    to_passage,
+)
+from deskpilot.knowledge.interfaces import Chunk, Passage, SearchFilter
 
 # Below this many points brute force is fast (~2 ms) and exact; above it an optimized shard's
 # HNSW graph is used. At 100k points ef=256 cost ~2x the latency of ef=64;

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from deskpilot._errors import ClientError
 
-class IndexLocked(RuntimeError):
-    """The index is held by another process (an embedded shard has a single owner)."""
+
+class IndexLocked(ClientError):
+    """The index is held by another process (an embedded shard has a single owner): 503."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(503, message)
 
 
 class IndexMismatch(ValueError):

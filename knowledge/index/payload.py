@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from deskpilot.core.documents import Audience, DocumentKind
-from deskpilot.knowledge.interfaces import Chunk, Passage, SearchFilter
 from qdrant_edge import Bm25, SparseVector
+
+from deskpilot._documents import Audience, DocumentKind
+from deskpilot.knowledge.interfaces import Chunk, Passage, SearchFilter
 
 DENSE = "dense"
 SPARSE = "sparse"

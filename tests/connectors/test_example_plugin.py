@@ -62,9 +62,9 @@ def test_plugin_imports_only_the_public_api() -> None:
 
 
 def test_example_passes_its_own_kit_tests(site: Path) -> None:
-    kit_registered = any(ep.value == "deskpilot.core.testkit"
+    kit_registered = any(ep.value == "deskpilot.testkit"
                          for ep in importlib.metadata.entry_points(group="pytest11"))
-    args = [] if kit_registered else ["-p", "deskpilot.core.testkit"]
+    args = [] if kit_registered else ["-p", "deskpilot.testkit"]
     result = run(site, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args, cwd=EXAMPLE)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "9 passed" in result.stdout

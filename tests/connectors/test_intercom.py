@@ -11,10 +11,11 @@ from typing import Any
 
 import httpx
 import pytest
+
+from deskpilot._connector import Connector, NotSupported
+from deskpilot._documents import EscalationRequest, SyncPage
 from deskpilot.connectors.intercom import IntercomConnector, strip_html
-from deskpilot.core.connector import Connector, NotSupported
-from deskpilot.core.documents import EscalationRequest, SyncPage
-from deskpilot.core.testkit import ConnectorContract
+from deskpilot.testkit import ConnectorContract
 
 BASE = "https://api.intercom.test"
 T0 = 1_700_000_000

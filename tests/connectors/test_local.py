@@ -7,12 +7,13 @@ import shutil
 from pathlib import Path
 
 import pytest
-from deskpilot.connectors.local import DEMO_PATH, LocalConnector, markdown_to_html
-from deskpilot.core import store
-from deskpilot.core.documents import EscalationRequest, Ticket
-from deskpilot.core.tables import AuditEvent
-from deskpilot.core.testkit import ConnectorContract
 from sqlmodel import Session, select
+
+from deskpilot import EscalationRequest, Ticket
+from deskpilot.connectors.local import DEMO_PATH, LocalConnector, markdown_to_html
+from deskpilot.core.tables import AuditEvent
+from deskpilot.testkit import ConnectorContract
+from tests.plugins.helpers import embedded_defaults
 
 
 def _connector(path: Path | None = None) -> LocalConnector:
@@ -74,10 +75,9 @@ def test_markdown_headings_lists_and_code() -> None:
 
 
 def test_write_backs_are_kept_as_audit_events(tmp_path: Path) -> None:
-    engine = store.make_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
-    store.upgrade(engine)
-    connector = _connector()
-    connector.engine = engine
+    services = embedded_defaults(tmp_path)
+    engine = services.engine
+    connector = services.connector("demo")
     connector.add_note("1001", "draft reply")
     connector.add_tags("1001", ["billing"])
     ref = connector.create_ticket(EscalationRequest(subject="Help", transcript="…",
@@ -87,4 +87,4 @@ def test_write_backs_are_kept_as_audit_events(tmp_path: Path) -> None:
     assert [(e.kind, e.subject) for e in events] == [
         ("local.note", "1001"), ("local.tags", "1001"), ("local.ticket", ref)]
     assert events[0].data["body"] == "draft reply"
-    engine.dispose()
+    services.close()

@@ -11,10 +11,11 @@ from typing import Any
 
 import httpx
 import pytest
+
+from deskpilot._connector import Connector
+from deskpilot._documents import EscalationRequest, SyncPage
 from deskpilot.connectors.zendesk import ZendeskConnector
-from deskpilot.core.connector import Connector
-from deskpilot.core.documents import EscalationRequest, SyncPage
-from deskpilot.core.testkit import ConnectorContract
+from deskpilot.testkit import ConnectorContract
 
 BASE = "https://acme.zendesk.com"
 T0 = 1_700_000_000

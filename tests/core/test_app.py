@@ -9,10 +9,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from deskpilot.core.app import create_app
-from deskpilot.core.config import Settings
 from fastapi.testclient import TestClient
 
+from deskpilot.core.app import create_app
+from deskpilot.core.config import Settings
 from tests.conftest import free_port
 from tests.core.test_plugins import install_fake_dist
 

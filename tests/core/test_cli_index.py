@@ -1,11 +1,13 @@
-from deskpilot.core.cli import app
+from typer.testing import CliRunner
+
+from deskpilot.core.cli import build_app
 from deskpilot.core.config import IndexSettings
 from deskpilot.knowledge.index import open_index
-from typer.testing import CliRunner
 
 
 def test_index_optimize_runs_and_refuses_a_held_index(tmp_path):
     runner = CliRunner()
+    app = build_app()
     data_dir = tmp_path / "data"
     result = runner.invoke(app, ["index", "optimize", "--data-dir", str(data_dir)])
     assert result.exit_code == 0, result.output

@@ -6,10 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
-from deskpilot.core.cli import app
 from typer.testing import CliRunner
 
+from deskpilot.core.cli import build_app
+
 runner = CliRunner()
+app = build_app()
 
 
 @pytest.fixture(scope="module")

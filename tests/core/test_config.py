@@ -3,6 +3,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from deskpilot.core.config import ConfigError, load_settings
 
 REPO = Path(__file__).resolve().parents[2]

@@ -8,10 +8,10 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from deskpilot.core.config import PluginSettings
-from deskpilot.core.plugins import PluginHost, load_plugins
 
 import deskpilot
+from deskpilot.core.config import PluginSettings
+from deskpilot.core.plugins import PluginHost, load_plugins
 
 REPO = Path(__file__).resolve().parents[2]
 BUILTINS = {"local", "embedders"}
@@ -58,8 +58,8 @@ def fake_plugins(tmp_path, monkeypatch):
                 CALLS = []
 
                 @deskpilot.hookimpl
-                def sync_finished(connector, report):
-                    CALLS.append((connector, report))
+                def sync_finished(event):
+                    CALLS.append((event.connector, event.report))
             """,
             "halfway_plugin": """
                 import deskpilot
@@ -76,7 +76,7 @@ def fake_plugins(tmp_path, monkeypatch):
                     raise ValueError("registration went wrong")
 
                 @deskpilot.hookimpl
-                def sync_finished(connector, report):
+                def sync_finished(event):
                     raise RuntimeError("event handler crashed")
             """,
         },
@@ -122,7 +122,7 @@ def test_event_hook_failure_does_not_stop_others(fake_plugins):
     host.register(halfway_plugin, "halfway")
     host.register(extras_plugin, "extras")
     extras_plugin.CALLS.clear()
-    host.notify("sync_finished", connector="demo", report={"added": 1})
+    host.emit(deskpilot.SyncFinished(connector="demo", report={"added": 1}), platform=None)
     assert extras_plugin.CALLS == [("demo", {"added": 1})]
     assert "event handler crashed" in host.infos["halfway"].error
 

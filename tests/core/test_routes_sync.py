@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from deskpilot.core.app import create_app
-from deskpilot.core.services import Services
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
+from deskpilot.core.app import create_app
+from deskpilot.core.services import Services
 from tests.knowledge.conftest import make_services  # noqa: F401 - fixture
 
 DEMO = Path(__file__).resolve().parents[2] / "connectors" / "demo"

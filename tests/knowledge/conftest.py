@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
+
+import deskpilot
 from deskpilot.core.config import ConnectorSettings, EmbedderSettings, Settings
 from deskpilot.core.plugins import load_plugins
 from deskpilot.core.services import Services
-
-import deskpilot
 
 
 class CountingEmbedder(deskpilot.Embedder):

@@ -7,10 +7,12 @@ import sys
 from datetime import timedelta
 
 import pytest
-from deskpilot.core import store
-from deskpilot.core.tables import SyncLock, utcnow
-from deskpilot.knowledge.locks import SyncLocked, release, sync_lock, try_acquire
 from sqlalchemy import update
+
+from deskpilot._time import utcnow
+from deskpilot.core import store
+from deskpilot.knowledge.locks import SyncLocked, release, sync_lock, try_acquire
+from deskpilot.knowledge.tables import SyncLock
 
 HOLDER = """
 import sys

@@ -7,11 +7,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-from deskpilot.core.config import EmbedderSettings
-from deskpilot.knowledge.embedders import LocalEmbedder
+
+from deskpilot._embedder import EmbedderSettings
 from deskpilot.knowledge.evaluation import evaluate_retrieval, in_split
 from deskpilot.knowledge.index import QdrantClientIndex
-
+from deskpilot.plugins.embedders import LocalEmbedder
 from tests.conftest import require_shared_data
 
 ARTICLES = 20

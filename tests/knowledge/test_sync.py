@@ -9,15 +9,15 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-from deskpilot.core.documents import Audience
-from deskpilot.core.services import Services
-from deskpilot.core.tables import SourceDocument, SyncState
-from deskpilot.knowledge.interfaces import SearchFilter
-from deskpilot.knowledge.passages import search_passages
-from deskpilot.knowledge.sync import recent_runs, run_sync
 from sqlmodel import Session, select
 
 import deskpilot
+from deskpilot._documents import Audience
+from deskpilot.core.search import search_passages
+from deskpilot.core.services import Services
+from deskpilot.knowledge.interfaces import SearchFilter
+from deskpilot.knowledge.sync import recent_runs
+from deskpilot.knowledge.tables import SourceDocument, SyncState
 from tests.knowledge.conftest import CountingEmbedder
 
 LONG = "\n\n".join(
@@ -75,15 +75,15 @@ def _touch(path: Path, text: str) -> None:
 def test_first_run_indexes_everything_then_unchanged_documents_are_not_reembedded(
     services: Services,
 ) -> None:
-    first = run_sync(services, "kb")
+    first = services.sync("kb")
     assert (first.status, first.added, first.failed) == ("succeeded", 6, 0)
     embedded = len(CountingEmbedder.embedded)
     chunks = sum(r.chunk_count for r in _registry(services).values())
     assert embedded == chunks == _points(services)
 
-    again = run_sync(services, "kb")  # incremental: unchanged files are not even read
+    again = services.sync("kb")  # incremental: unchanged files are not even read
     assert (again.added, again.updated, again.deleted) == (0, 0, 0)
-    full = run_sync(services, "kb", full=True)  # full: listed again, hashes match
+    full = services.sync("kb", full=True)  # full: listed again, hashes match
     assert (full.skipped, full.added, full.updated, full.deleted) == (6, 0, 0, 0)
     assert len(CountingEmbedder.embedded) == embedded
     assert _points(services) == chunks
@@ -92,14 +92,14 @@ def test_first_run_indexes_everything_then_unchanged_documents_are_not_reembedde
 def test_changed_document_is_reembedded_and_its_old_chunks_are_gone(
     services: Services, folder: Path
 ) -> None:
-    run_sync(services, "kb")
+    services.sync("kb")
     before = _registry(services)["article:long"].chunk_count
     assert before >= 3
     total = _points(services)
     CountingEmbedder.embedded.clear()
 
     _touch(folder / "long.md", "# A long guide\n\nNow it is short: word-new.\n")
-    run = run_sync(services, "kb")
+    run = services.sync("kb")
     assert (run.updated, run.added, run.skipped) == (1, 0, 0)
     assert len(CountingEmbedder.embedded) == 1  # only the changed document
     assert _registry(services)["article:long"].chunk_count == 1
@@ -111,12 +111,12 @@ def test_changed_document_is_reembedded_and_its_old_chunks_are_gone(
 def test_deleted_file_and_removed_ticket_leave_index_and_registry(
     services: Services, folder: Path
 ) -> None:
-    run_sync(services, "kb")
+    services.sync("kb")
     total = _points(services)
     dns_chunks = _registry(services)["article:dns"].chunk_count
     (folder / "dns.md").unlink()
     _touch(folder / "tickets.jsonl", _ticket("1", "Refund for annual plan") + "\n")
-    run = run_sync(services, "kb")
+    run = services.sync("kb")
     assert run.deleted == 2
     registry = _registry(services)
     assert "article:dns" not in registry and "ticket:2" not in registry
@@ -130,9 +130,9 @@ def test_draft_article_is_removed(make_services: Callable[..., Services], tmp_pa
     article = {"id": "a1", "title": "Backups", "body_html": "<p>Daily backups.</p>"}
     (root / "articles.jsonl").write_text(json.dumps(article) + "\n")
     services = make_services({"kb": {"type": "local", "path": str(root)}})
-    assert run_sync(services, "kb").added == 1
+    assert services.sync("kb").added == 1
     _touch(root / "articles.jsonl", json.dumps({**article, "draft": True}) + "\n")
-    assert run_sync(services, "kb").deleted == 1
+    assert services.sync("kb").deleted == 1
     assert _points(services) == 0
 
 
@@ -146,7 +146,7 @@ def test_bad_records_are_failures_and_the_rest_is_indexed(
         _ticket("4", "EXPLODE in the embedder"),
         _ticket("5", "Password reset"),
     ]) + "\n")
-    run = run_sync(services, "kb")
+    run = services.sync("kb")
     assert run.status == "succeeded"
     assert run.failed == 3
     where = {f["document"] for f in run.failures}
@@ -157,7 +157,7 @@ def test_bad_records_are_failures_and_the_rest_is_indexed(
 
 
 def test_internal_notes_are_found_only_with_audience_internal(services: Services) -> None:
-    run_sync(services, "kb")
+    services.sync("kb")
     public = search_passages(services, "exception policy X7", 10, "public")
     assert public and all(p["audience"] == "public" for p in public)
     assert not any("X7" in p["text"] for p in public)
@@ -199,7 +199,7 @@ def test_a_run_that_crashed_resumes_from_its_last_page_without_duplicates(
 ) -> None:
     services = make_services({"hd": {"type": "paged"}}, extra_plugins=(("paged", _PagedPlugin()),))
     PagedConnector.crash = True
-    crashed = run_sync(services, "hd")
+    crashed = services.sync("hd")
     assert crashed.status == "failed" and "helpdesk went away" in (crashed.error or "")
     assert crashed.added == 4
     with Session(services.engine) as session:
@@ -207,7 +207,7 @@ def test_a_run_that_crashed_resumes_from_its_last_page_without_duplicates(
 
     PagedConnector.crash = False
     CountingEmbedder.embedded.clear()
-    resumed = run_sync(services, "hd")
+    resumed = services.sync("hd")
     assert (resumed.status, resumed.added) == ("succeeded", 4)
     assert len(CountingEmbedder.embedded) == 4  # pages 3 and 4 only
     assert services.index.count(SearchFilter(source="hd")) == 8
@@ -223,10 +223,10 @@ def test_plugins_hear_about_finished_syncs(
 
     class Listener:
         @deskpilot.hookimpl
-        def sync_finished(self, connector: str, report: dict[str, Any]) -> None:
-            heard.append({"connector": connector, **report})
+        def sync_finished(self, event: deskpilot.SyncFinished) -> None:
+            heard.append({"connector": event.connector, **event.report})
 
     services = make_services({"kb": {"type": "local", "path": str(folder)}},
                              extra_plugins=(("listener", Listener()),))
-    run_sync(services, "kb")
+    services.sync("kb")
     assert heard and heard[0]["connector"] == "kb" and heard[0]["added"] == 6

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from deskpilot.core.documents import Article, Audience, Comment, DocumentKind, Ticket
+
+from deskpilot._documents import Article, Audience, Comment, DocumentKind, Ticket
 from deskpilot.knowledge import text
 from deskpilot.knowledge.text import chunk_document, html_to_text
 

@@ -6,10 +6,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from deskpilot.core.app import create_app
-from deskpilot.core.services import Services
 from fastapi.testclient import TestClient
 
+from deskpilot.core.app import create_app
+from deskpilot.core.services import Services
 from tests.plugins.helpers import make_services
 
 

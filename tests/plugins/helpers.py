@@ -10,17 +10,17 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
-import deskpilot.plugins.tagging
-import deskpilot.plugins.triage
 import numpy as np
-from deskpilot.core.config import ConnectorSettings, EmbedderSettings, Settings
-from deskpilot.core.documents import Article, SyncPage, Ticket
-from deskpilot.core.plugins import load_plugins
-from deskpilot.core.services import Services
-from deskpilot.core.store import session_scope
-from deskpilot.knowledge.tickets import record_tickets
 
 import deskpilot
+import deskpilot.plugins.tagging
+import deskpilot.plugins.triage
+from deskpilot._documents import Article, SyncPage, Ticket
+from deskpilot.core.config import ConnectorSettings, EmbedderSettings, Settings
+from deskpilot.core.plugins import load_plugins
+from deskpilot.core.services import Services
+from deskpilot.knowledge.store import session_scope
+from deskpilot.knowledge.tickets import record_tickets
 
 _WORD = re.compile(r"[a-z0-9]+")
 SECRET = "whsec-test"

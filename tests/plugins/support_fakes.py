@@ -9,15 +9,15 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import httpx
-from deskpilot.core.config import ConnectorSettings, Settings
-from deskpilot.core.plugins import load_plugins
-from deskpilot.core.services import Services
-from deskpilot.knowledge.interfaces import Passage, SearchFilter
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 import deskpilot
+from deskpilot._search import Passage, SearchFilter
+from deskpilot.core.config import ConnectorSettings, Settings
+from deskpilot.core.plugins import load_plugins
+from deskpilot.core.services import Services
 
 ADMIN = "admin-test-token"
 
@@ -91,9 +91,8 @@ class Recorder:
         register(FlakyDesk)
 
     @deskpilot.hookimpl
-    def conversation_escalated(self, thread_id: str, ticket_ref: str | None,
-                               request: dict[str, Any]) -> None:
-        self.escalated.append({"thread_id": thread_id, "ticket_ref": ticket_ref})
+    def conversation_escalated(self, event: deskpilot.ConversationEscalated) -> None:
+        self.escalated.append({"thread_id": event.thread_id, "ticket_ref": event.ticket_ref})
 
 
 def make_services(data_dir: Path, connector: str = "local", recorder: Recorder | None = None,

@@ -3,11 +3,11 @@ text — least of all a retrieved article's — can make one be written."""
 
 from __future__ import annotations
 
+from sqlmodel import Session, select
+
 from deskpilot.core.services import Services
 from deskpilot.core.tables import AuditEvent
 from deskpilot.plugins.tagging import tagging_service
-from sqlmodel import Session, select
-
 from tests.plugins.helpers import desk, record_past
 
 REFUND = "My invoice was charged twice, please refund the charge"

@@ -1,11 +1,10 @@
-"""Escalation outbox: a conversation handed to a person, kept until the helpdesk has it.
+"""(Formerly: the escalation outbox.) Kept as a step of the history so that databases at any
+revision upgrade; the table now belongs to the escalation plugin, whose own migrations create
+it (and keep it where this revision made it before).
 
 Revision ID: 0003
 Revises: 0002
 """
-
-import sqlalchemy as sa
-from alembic import op
 
 revision = "0003"
 down_revision = "0002"
@@ -14,25 +13,8 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.create_table(
-        "escalation",
-        sa.Column("id", sa.String(), primary_key=True),
-        # One escalation per thread: a retried request never creates a second ticket.
-        sa.Column("thread_id", sa.String(), nullable=False, unique=True),
-        sa.Column("user_id", sa.String(), nullable=False, index=True),
-        sa.Column("connector", sa.String(), nullable=False),
-        sa.Column("status", sa.String(), nullable=False),
-        sa.Column("attempts", sa.Integer(), nullable=False),
-        sa.Column("last_error", sa.String(), nullable=True),
-        sa.Column("ticket_ref", sa.String(), nullable=True),
-        sa.Column("request", sa.JSON(), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, index=True),
-        sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("delivered_at", sa.DateTime(timezone=True), nullable=True),
-    )
-    op.create_index("ix_escalation_due", "escalation", ["status", "next_attempt_at"])
+    pass
 
 
 def downgrade() -> None:
-    op.drop_index("ix_escalation_due", table_name="escalation")
-    op.drop_table("escalation")
+    pass

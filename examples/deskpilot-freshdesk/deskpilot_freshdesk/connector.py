@@ -14,21 +14,18 @@ in that second (`edge`) and skips them unless they changed again.
 from __future__ import annotations
 
 import copy
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-import httpx
 from deskpilot import (
     Article,
     Capability,
     Comment,
-    Connector,
     ConnectorOptions,
+    HttpConnector,
     SyncPage,
     Ticket,
-    make_client,
 )
 from pydantic import Field, SecretStr, model_validator
 
@@ -91,21 +88,21 @@ class Watermark:
         self.state.update(since=self.state["seen"], edge=list(self.state["seen_edge"]))
 
 
-class FreshdeskConnector(Connector):
+class FreshdeskConnector(HttpConnector):
     type: ClassVar[str] = "freshdesk"
     capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.NOTES})
     Options = FreshdeskOptions
     options: FreshdeskOptions
 
-    def __init__(self, name: str, options: FreshdeskOptions, *,
-                 transport: httpx.BaseTransport | None = None, sleep: Any = time.sleep) -> None:
-        super().__init__(name, options)
+    def base_url(self) -> str:
+        return self.options.url
+
+    def auth(self) -> tuple[str, str]:
         # Freshdesk's Basic auth: the API key as user name, any password ("X" by convention).
-        self._http = make_client(options.url, auth=(options.api_key.get_secret_value(), "X"),
-                                 transport=transport, sleep=sleep)
+        return (self.options.api_key.get_secret_value(), "X")
 
     def _get(self, path: str, **params: Any) -> Any:
-        response = self._http.get(path, params=params)
+        response = self.http.get(path, params=params)
         response.raise_for_status()
         return response.json()
 
@@ -208,10 +205,7 @@ class FreshdeskConnector(Connector):
 
     # -- write-back -------------------------------------------------------------------------
     def add_note(self, ticket_id: str, body: str) -> None:
-        response = self._http.post(f"/api/v2/tickets/{ticket_id}/notes",
+        response = self.http.post(f"/api/v2/tickets/{ticket_id}/notes",
                                    json={"body": body, "private": True})
         response.raise_for_status()
-
-    def close(self) -> None:
-        self._http.close()
 

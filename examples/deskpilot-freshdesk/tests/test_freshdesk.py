@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
-from deskpilot.core.testkit import ConnectorContract
+from deskpilot.testkit import ConnectorContract
 
 from deskpilot_freshdesk import FreshdeskConnector
 

@@ -1,0 +1,39 @@
+"""What a chat turn carries: who is asking (into the store, the agent and its tools), and what
+a plugin sees of a turn before the agent runs (`before_agent_turn`)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from deskpilot._tools import ToolAudience
+
+
+@dataclass(frozen=True)
+class RequestContext:
+    """Per request; a tool finds it as `ctx.context.request_context` (ctx: the agents
+    RunContextWrapper of a chat run)."""
+
+    # Namespaced ("user:<host id>" or "anon:<session id>") so the two kinds never collide.
+    user_id: str
+    # The app's public base URL ("https://host/prefix/"), for upload and preview links.
+    base_url: str = "http://localhost/"
+
+
+@dataclass
+class ChatTurn:
+    """One incoming message of a conversation, before any agent answers it."""
+
+    thread_id: str
+    user_id: str
+    #: The message's text ("" for a turn without one, e.g. a retry).
+    text: str
+    #: The thread's metadata: changes made here are saved with the thread.
+    metadata: dict[str, Any]
+    title: str | None
+    #: CUSTOMER in the customer chat, AGENT in a staff chat (the copilot).
+    audience: ToolAudience
+    #: The conversation so far, oldest first, as (role, text) with role "customer" or
+    #: "assistant"; at most `limit` items.
+    history: Callable[[int], Awaitable[list[tuple[str, str]]]]

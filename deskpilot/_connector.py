@@ -1,0 +1,119 @@
+"""The connector contract: what a helpdesk plugin implements.
+
+A connector reads knowledge incrementally (`fetch` yields `SyncPage`s from a checkpoint) and
+declares which write-backs it supports. Write-back methods a connector does not support raise
+`NotSupported`; callers check `capabilities` first.
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Mapping
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from deskpilot._documents import EscalationRequest, SyncPage
+from deskpilot._options import Options
+
+if TYPE_CHECKING:
+    import httpx
+
+    from deskpilot._platform import Platform
+
+
+class Capability(StrEnum):
+    NOTES = "notes"  # post an internal note on a ticket
+    TAGS = "tags"  # add tags to a ticket
+    TICKETS = "tickets"  # create a ticket (escalation)
+    WEBHOOKS = "webhooks"  # verify signed webhook deliveries
+
+
+#: Pass as `self.http.post(..., extensions=RETRY_SAFE)` for a POST the API documents as safe to
+#: repeat (a search, a write with an idempotency key): it is then retried like a GET.
+RETRY_SAFE_KEY = "deskpilot.retry_safe"
+RETRY_SAFE: dict[str, Any] = {RETRY_SAFE_KEY: True}
+
+
+class NotSupported(Exception):
+    """The connector cannot do this write-back."""
+
+
+class ConnectorOptions(Options):
+    """Base for a connector's own options (the keys of its `[connectors.NAME]` table)."""
+
+
+class Connector(ABC):
+    #: The `type` users write in `[connectors.NAME]`.
+    type: ClassVar[str]
+    capabilities: ClassVar[frozenset[Capability]] = frozenset()
+    #: True when every `fetch(None)` lists all live documents, so that the sync engine may treat
+    #: documents it did not see in a full run as deleted.
+    full_listing: ClassVar[bool] = False
+    Options: ClassVar[type[ConnectorOptions]] = ConnectorOptions
+
+    def __init__(self, name: str, options: ConnectorOptions) -> None:
+        self.name = name
+        self.options = options
+        # The running platform, set by the host once the connector is built: for a connector
+        # that records what it does (the local connector keeps its write-backs as audit events).
+        self.platform: Platform | None = None
+
+    @classmethod
+    def from_config(cls, name: str, options: Mapping[str, Any]) -> Connector:
+        return cls(name, cls.Options.model_validate(dict(options)))
+
+    @abstractmethod
+    def fetch(self, checkpoint: dict[str, Any] | None) -> Iterator[SyncPage]:
+        """Yield pages of changes since `checkpoint` (None: everything)."""
+
+    def tag_vocabulary(self) -> list[str]:
+        return []
+
+    def add_note(self, ticket_id: str, body: str) -> None:
+        raise NotSupported(f"{self.type} connector cannot post notes")
+
+    def add_tags(self, ticket_id: str, tags: list[str]) -> None:
+        raise NotSupported(f"{self.type} connector cannot tag tickets")
+
+    def create_ticket(self, request: EscalationRequest) -> str:
+        raise NotSupported(f"{self.type} connector cannot create tickets")
+
+    def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> bool:
+        raise NotSupported(f"{self.type} connector does not receive webhooks")
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release network clients."""
+
+
+class HttpConnector(Connector):
+    """A connector for one HTTP API, through Deskpilot's client policy (`make_client`: timeouts,
+    retries on 429/5xx and dropped connections honouring `Retry-After`, redacted logs).
+
+    A subclass says where the API is (`base_url`) and how to authenticate (`auth`, `headers`)
+    and calls it through `self.http`. Tests pass `transport` (e.g. an `httpx.MockTransport`)
+    and `sleep` (to skip the waits); configuration never sees them."""
+
+    def __init__(self, name: str, options: ConnectorOptions, *,
+                 transport: httpx.BaseTransport | None = None,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        super().__init__(name, options)
+        from deskpilot._http import make_client  # httpx: only when a connector is built
+
+        self.http = make_client(self.base_url(), auth=self.auth(), headers=self.headers(),
+                                transport=transport, sleep=sleep)
+
+    @abstractmethod
+    def base_url(self) -> str:
+        """The API's root URL, from the options."""
+
+    def auth(self) -> httpx.Auth | tuple[str, str] | None:
+        """Credentials for every request (a `(user, password)` pair is Basic auth)."""
+        return None
+
+    def headers(self) -> dict[str, str]:
+        """Headers for every request (e.g. a bearer token, an API version)."""
+        return {}
+
+    def close(self) -> None:
+        self.http.close()

@@ -1,0 +1,38 @@
+"""The agent-tool contract: a plugin contributes function tools with an audience.
+
+CUSTOMER tools may be given to the customer-facing agent; AGENT tools only to the copilot used
+by human support agents. The customer agent never receives an AGENT tool.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from deskpilot._platform import Platform
+
+
+class ToolAudience(StrEnum):
+    CUSTOMER = "customer"
+    AGENT = "agent"
+
+
+class AgentTool(ABC):
+    name: ClassVar[str]
+    audience: ClassVar[ToolAudience]
+    #: For the offline model (no LLM): the tool it asks with the customer's whole message as the
+    #: tool's one string argument, and whose passages (`passages_json`) it answers from — what a
+    #: knowledge search is. At most one customer tool should say so.
+    offline_default: ClassVar[bool] = False
+    #: Whether staff chats (the copilot) get this CUSTOMER tool too: False for a tool that
+    #: only makes sense for a customer (handing the conversation to a person).
+    for_staff: ClassVar[bool] = True
+
+    def __init__(self, platform: Platform) -> None:
+        self.platform = platform
+
+    @abstractmethod
+    def function_tool(self) -> Any:
+        """Return an `agents.FunctionTool` (e.g. made with `agents.function_tool`)."""

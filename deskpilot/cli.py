@@ -1,0 +1,17 @@
+"""What a plugin's commands use (hook `register_commands`): the options every command shares,
+the platform for a command, and the way to end one with an error.
+
+    import typer
+    from deskpilot.cli import ConfigOption, DataDirOption, fail, open_platform
+
+    commands = typer.Typer()
+
+    @commands.command()
+    def orders(config: ConfigOption = None, data_dir: DataDirOption = None) -> None:
+        with open_platform(config, data_dir) as platform:
+            ...
+"""
+
+from deskpilot.core.cli import ConfigOption, DataDirOption, fail, open_platform
+
+__all__ = ["ConfigOption", "DataDirOption", "fail", "open_platform"]

@@ -1,0 +1,300 @@
+"""Contract tests for Deskpilot plugins: subclass one, point it at your class, run pytest.
+
+    from deskpilot.testkit import ConnectorContract
+
+    class TestMyHelpdesk(ConnectorContract):
+        @pytest.fixture
+        def connector(self):
+            return MyHelpdeskConnector("test", MyHelpdeskConnector.Options(...),
+                                       transport=httpx.MockTransport(fake_api))
+
+        @pytest.fixture
+        def private_comment_bodies(self):
+            return ["internal: refund approved"]
+
+Every rule failure names its rule (`[deskpilot:<rule>]`) and the offending record. The module is
+also a pytest plugin (entry point `pytest11: deskpilot`): it marks contract tests with
+`deskpilot_contract`, so `pytest -m deskpilot_contract` runs only them.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections import Counter
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any, ClassVar, NoReturn
+
+import pytest
+from pydantic import ValidationError
+
+from deskpilot._connector import Capability, Connector
+from deskpilot._documents import Article, SyncPage, Ticket
+from deskpilot._embedder import Embedder
+from deskpilot._tools import ToolAudience
+
+__all__ = ["ConnectorContract", "EmbedderContract", "ToolContract", "violation"]
+
+_WRITE_BACKS = {
+    Capability.NOTES: "add_note",
+    Capability.TAGS: "add_tags",
+    Capability.TICKETS: "create_ticket",
+    Capability.WEBHOOKS: "verify_webhook",
+}
+# OpenAI function names: what every model provider accepts.
+_TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+
+
+def violation(rule: str, message: str) -> NoReturn:
+    """Fail the current test, loudly naming the broken rule (no traceback into the kit)."""
+    pytest.fail(f"[deskpilot:{rule}] {message}", pytrace=False)
+
+
+# -- connectors -----------------------------------------------------------------------------
+def _run(connector: Connector, checkpoint: dict[str, Any] | None, max_pages: int
+         ) -> list[SyncPage]:
+    pages: list[SyncPage] = []
+    for page in connector.fetch(checkpoint):
+        pages.append(page)
+        if len(pages) > max_pages:
+            violation("terminates", f"fetch({checkpoint!r}) yielded more than {max_pages} pages; "
+                      "it never reaches the end (a cursor that does not advance?)")
+    return pages
+
+
+def _keys(pages: list[SyncPage]) -> Iterator[tuple[str, ...]]:
+    """One key per record version: a record re-synced unchanged yields the same key."""
+    for page in pages:
+        for doc in page.documents:
+            stamp = doc.updated_at.isoformat() if doc.updated_at else ""
+            yield (doc.kind, doc.id, stamp)
+        for ref in page.deleted:
+            yield ("deleted", str(ref.kind), ref.id)
+
+
+def _naive_datetimes(value: Any, path: str) -> Iterator[str]:
+    if isinstance(value, datetime):
+        if value.tzinfo is None or value.utcoffset() is None:
+            yield path
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _naive_datetimes(item, f"{path}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _naive_datetimes(item, f"{path}[{index}]")
+
+
+def _persisted(checkpoint: dict[str, Any] | None, where: str) -> dict[str, Any] | None:
+    """The checkpoint as the sync engine stores it: through JSON."""
+    try:
+        return json.loads(json.dumps(checkpoint))
+    except (TypeError, ValueError) as exc:
+        error = exc
+    violation("checkpoint-json", f"{where} checkpoint {checkpoint!r} is not JSON: {error}")
+
+
+class ConnectorContract:
+    """Rules every helpdesk connector keeps. Provide a `connector` fixture wired to a fake."""
+
+    #: A run longer than this is taken to be endless.
+    max_pages: ClassVar[int] = 500
+
+    @pytest.fixture
+    def private_comment_bodies(self) -> list[str]:
+        """Text of comments the fake holds as private/internal; override to check them."""
+        return []
+
+    def full_run(self, connector: Connector) -> list[SyncPage]:
+        return _run(connector, None, self.max_pages)
+
+    def test_pages_are_sync_pages(self, connector: Connector) -> None:
+        for index, page in enumerate(self.full_run(connector)):
+            if not isinstance(page, SyncPage):
+                violation("sync-page", f"page {index} is a {type(page).__name__}, not a SyncPage")
+            try:
+                SyncPage.model_validate(page.model_dump())
+            except ValidationError as exc:
+                violation("sync-page", f"page {index} does not validate as a SyncPage: {exc}")
+
+    def test_ids_unique_within_a_run(self, connector: Connector) -> None:
+        pages = self.full_run(connector)
+        docs = Counter((doc.kind, doc.id) for page in pages for doc in page.documents)
+        refs = Counter((str(ref.kind), ref.id) for page in pages for ref in page.deleted)
+        repeated = sorted(k for k, n in docs.items() if n > 1)
+        repeated += sorted(("deleted", *k) for k, n in refs.items() if n > 1)
+        if repeated:
+            violation("unique-ids", f"one run yielded these (kind, id) more than once: {repeated}")
+
+    def test_every_page_carries_a_json_checkpoint(self, connector: Connector) -> None:
+        for index, page in enumerate(self.full_run(connector)):
+            if page.checkpoint is None:
+                violation("checkpoint-every-page", f"page {index} has no checkpoint: a run "
+                          "interrupted after it would restart from the beginning")
+            if _persisted(page.checkpoint, f"page {index}") != page.checkpoint:
+                violation("checkpoint-json", f"page {index} checkpoint {page.checkpoint!r} "
+                          "changes through JSON (tuples, non-str keys?)")
+
+    def test_resume_from_any_checkpoint_loses_and_repeats_nothing(
+        self, connector: Connector
+    ) -> None:
+        pages = self.full_run(connector)
+        for index, page in enumerate(pages):
+            checkpoint = _persisted(page.checkpoint, f"page {index}")
+            resumed = set(_keys(_run(connector, checkpoint, self.max_pages)))
+            before = set(_keys(pages[: index + 1]))
+            after = set(_keys(pages[index + 1 :]))
+            if repeated := sorted(resumed & before):
+                violation("checkpoint-monotone", f"resuming from page {index}'s checkpoint "
+                          f"{checkpoint!r} yielded records already synced up to that page: "
+                          f"{repeated} (the cursor went backwards)")
+            if lost := sorted(after - resumed):
+                violation("checkpoint-resume", f"resuming from page {index}'s checkpoint "
+                          f"{checkpoint!r} lost records a full run yields after it: {lost}")
+
+    def test_timestamps_are_timezone_aware(self, connector: Connector) -> None:
+        for index, page in enumerate(self.full_run(connector)):
+            if naive := list(_naive_datetimes(page.model_dump(), f"page[{index}]")):
+                violation("timezone-aware", f"naive timestamps (no timezone) at {naive}")
+
+    def test_private_comments_stay_private(
+        self, connector: Connector, private_comment_bodies: list[str]
+    ) -> None:
+        if not private_comment_bodies:
+            pytest.skip("no private_comment_bodies fixture: nothing to check")
+        docs = [doc for page in self.full_run(connector) for doc in page.documents]
+        for marker in private_comment_bodies:
+            kept_private = False
+            for doc in docs:
+                public_texts: list[tuple[str, str]] = []
+                if isinstance(doc, Ticket):
+                    public_texts += [("subject", doc.subject), ("description", doc.description)]
+                    for n, comment in enumerate(doc.comments):
+                        if comment.public:
+                            public_texts.append((f"comments[{n}] (public=True)", comment.body))
+                        elif marker in comment.body:
+                            kept_private = True
+                elif isinstance(doc, Article):
+                    public_texts.append(("body_html", doc.body_html))
+                for field, text in public_texts:
+                    if marker in text:
+                        violation("private-comments", f"private text {marker!r} appears in "
+                                  f"{doc.kind} {doc.id} {field}: internal notes must stay "
+                                  "public=False")
+            if not kept_private:
+                violation("private-comments", f"no comment with public=False contains "
+                          f"{marker!r}: the private comment was dropped or never fetched")
+
+    def test_capabilities_match_methods(self, connector: Connector) -> None:
+        cls = type(connector)
+        for capability, method in _WRITE_BACKS.items():
+            implemented = getattr(cls, method) is not getattr(Connector, method)
+            declared = capability in cls.capabilities
+            if declared and not implemented:
+                violation("capabilities", f"{cls.__name__} declares {capability.value!r} but "
+                          f"does not implement {method}()")
+            if implemented and not declared:
+                violation("capabilities", f"{cls.__name__} implements {method}() but does not "
+                          f"declare Capability.{capability.name} in capabilities")
+
+
+# -- embedders ------------------------------------------------------------------------------
+class EmbedderContract:
+    """Rules every embedder keeps. Provide an `embedder` fixture."""
+
+    sample_texts: ClassVar[list[str]] = [
+        "How do I reset my password?",
+        "Refunds are processed within five business days.",
+        "Das Konto wurde gesperrt.",
+        "",
+    ]
+    #: How far from unit length a vector may be.
+    norm_tolerance: ClassVar[float] = 1e-2
+    #: How far a batched vector may differ from the same text embedded alone (padding noise).
+    batch_tolerance: ClassVar[float] = 1e-4
+
+    def test_dimension_matches_vectors(self, embedder: Embedder) -> None:
+        vectors = embedder.embed_documents(self.sample_texts)
+        if len(vectors) != len(self.sample_texts):
+            violation("embedder-dimension", f"{len(self.sample_texts)} texts gave "
+                      f"{len(vectors)} vectors")
+        for vector in [*vectors, embedder.embed_query("password reset")]:
+            if len(vector) != embedder.dimension:
+                violation("embedder-dimension", f"a vector has {len(vector)} components, "
+                          f"dimension says {embedder.dimension}")
+
+    def test_deterministic(self, embedder: Embedder) -> None:
+        first = embedder.embed_documents(self.sample_texts)
+        second = embedder.embed_documents(self.sample_texts)
+        for text, a, b in zip(self.sample_texts, first, second, strict=True):
+            if any(not math.isclose(x, y, abs_tol=1e-6) for x, y in zip(a, b, strict=True)):
+                violation("embedder-deterministic", f"{text!r} embedded twice differs")
+
+    def test_vectors_are_normalized(self, embedder: Embedder) -> None:
+        for text, vector in zip(self.sample_texts, embedder.embed_documents(self.sample_texts),
+                                strict=True):
+            norm = math.sqrt(sum(float(x) ** 2 for x in vector))
+            if abs(norm - 1.0) > self.norm_tolerance:
+                violation("embedder-normalized", f"{text!r} has norm {norm:.4f}, not ~1")
+
+    def test_batching_matches_singles(self, embedder: Embedder) -> None:
+        batched = embedder.embed_documents(self.sample_texts)
+        for text, vector in zip(self.sample_texts, batched, strict=True):
+            alone = embedder.embed_documents([text])[0]
+            gap = max(abs(float(x) - float(y)) for x, y in zip(vector, alone, strict=True))
+            if gap > self.batch_tolerance:
+                violation("embedder-batching", f"{text!r} in a batch differs from alone by {gap}")
+
+    def test_empty_batch(self, embedder: Embedder) -> None:
+        if (result := list(embedder.embed_documents([]))) != []:
+            violation("embedder-empty", f"embed_documents([]) returned {result!r}, not []")
+
+
+# -- tools ----------------------------------------------------------------------------------
+class ToolContract:
+    """Rules every agent tool keeps. Provide a `tool` fixture (an instance)."""
+
+    def test_name(self, tool: Any) -> None:
+        name = getattr(type(tool), "name", None)
+        if not isinstance(name, str) or not _TOOL_NAME.match(name):
+            violation("tool-name", f"name {name!r} is not 1-64 letters, digits, '_' or '-'")
+
+    def test_audience(self, tool: Any) -> None:
+        audience = getattr(type(tool), "audience", None)
+        if not isinstance(audience, ToolAudience):
+            violation("tool-audience", f"audience {audience!r} is not a ToolAudience: the "
+                      "customer agent could not tell whether it may use this tool")
+
+    def test_function_tool(self, tool: Any) -> None:
+        function_tool = tool.function_tool()
+        name = getattr(function_tool, "name", None)
+        if not isinstance(name, str) or not name:
+            violation("tool-function", f"function_tool() returned {function_tool!r} without "
+                      "a name")
+        schema = getattr(function_tool, "params_json_schema", None)
+        if not isinstance(schema, dict) or schema.get("type") != "object":
+            violation("tool-function", f"function_tool() params_json_schema {schema!r} is not "
+                      "a JSON schema of type object")
+        try:
+            json.dumps(schema)
+        except (TypeError, ValueError) as exc:
+            violation("tool-function", f"params_json_schema is not JSON: {exc}")
+
+
+# -- pytest plugin --------------------------------------------------------------------------
+_CONTRACTS = (ConnectorContract, EmbedderContract, ToolContract)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "deskpilot_contract(kind): a Deskpilot plugin contract test (core.testkit)"
+    )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        cls = getattr(item, "cls", None)
+        for contract in _CONTRACTS:
+            if cls is not None and issubclass(cls, contract):
+                item.add_marker(pytest.mark.deskpilot_contract(contract.__name__))

@@ -1,0 +1,93 @@
+"""Offline evaluation of triage: train `TriageModel` on one labelled JSON Lines file (or several),
+predict another, score. Backs `deskpilot eval triage`."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from deskpilot import Embedder
+
+from .model import TriageModel
+
+Paths = str | Path | Sequence[str | Path]
+
+
+def read_examples(paths: Paths, text_field: str = "text", label_field: str | None = None
+                  ) -> tuple[list[str], list[str], str]:
+    """Texts and labels from JSON Lines; `label_field` defaults to the one field besides text."""
+    files = [paths] if isinstance(paths, str | Path) else list(paths)
+    records = [json.loads(line) for file in files
+               for line in Path(file).read_text(encoding="utf-8").splitlines() if line.strip()]
+    if not records:
+        raise ValueError(f"no records in {', '.join(map(str, files))}")
+    if label_field is None:
+        others = sorted(set(records[0]) - {text_field})
+        if len(others) != 1:
+            raise ValueError(f"cannot tell the label field among {others}; pass label_field")
+        label_field = others[0]
+    missing = next((r for r in records if text_field not in r or label_field not in r), None)
+    if missing is not None:
+        raise ValueError(f"a record lacks {text_field!r} or {label_field!r}: {missing}")
+    return [str(r[text_field]) for r in records], [str(r[label_field]) for r in records], \
+        label_field
+
+
+def _macro_f1(gold: np.ndarray, predicted: np.ndarray) -> float:
+    scores = []
+    for label in np.unique(gold):
+        hits = float(((predicted == label) & (gold == label)).sum())
+        guessed, actual = float((predicted == label).sum()), float((gold == label).sum())
+        scores.append(2 * hits / (guessed + actual) if guessed + actual else 0.0)
+    return float(np.mean(scores))
+
+
+def _progress(message: str) -> None:
+    print(f"[triage eval] {message}", file=sys.stderr, flush=True)
+
+
+def evaluate_triage(train_path: Paths, test_path: Paths, text_field: str = "text",
+                    label_field: str | None = None, abstain_label: str | None = None, *,
+                    embedder: Embedder, max_missed: float = 0.02) -> dict[str, Any]:
+    """Train on `train_path`, predict `test_path`. An abstention counts as `abstain_label` when
+    given (so it is right on out-of-scope examples), else as wrong. With `abstain_label` the
+    result also has in-scope accuracy and out-of-scope recall."""
+    train_texts, train_labels, label_field = read_examples(train_path, text_field, label_field)
+    test_texts, test_labels, _ = read_examples(test_path, text_field, label_field)
+    started = time.monotonic()
+    _progress(f"training on {len(train_texts)} examples ({label_field!r})")
+    model = TriageModel.fit(train_texts, train_labels, embedder, abstain_label=abstain_label,
+                            max_missed=max_missed)
+    _progress(f"trained in {time.monotonic() - started:.0f}s; predicting {len(test_texts)}")
+    predictions = model.predict(test_texts)
+    _progress(f"done in {time.monotonic() - started:.0f}s")
+    abstained = np.array([p.abstained for p in predictions], dtype=bool)
+    fallback = abstain_label if abstain_label is not None else "\x00abstained"  # never gold
+    predicted = np.array([fallback if p.abstained else p.label for p in predictions])
+    gold = np.array(test_labels)
+    top = np.array([p.label for p in predictions]) == gold
+    result: dict[str, Any] = {
+        "n": len(gold),
+        "label_field": label_field,
+        "accuracy": round(float((predicted == gold).mean()), 4),
+        "macro_f1": round(_macro_f1(gold, predicted), 4),
+        "abstain_rate": round(float(abstained.mean()), 4),
+        # The best label's accuracy ignoring abstention, and accuracy on the tickets answered.
+        "label_accuracy": round(float(top.mean()), 4),
+        "answered_accuracy": round(float(top[~abstained].mean()), 4) if (~abstained).any()
+        else None,
+        "threshold": round(model.threshold, 4),
+        "head_weight": model.mix,
+    }
+    if abstain_label is not None:
+        inside = gold != abstain_label
+        result["in_scope_accuracy"] = round(float((predicted == gold)[inside].mean()), 4)
+        result["out_of_scope_recall"] = round(float(abstained[~inside].mean()), 4) \
+            if (~inside).any() else None
+    return result

@@ -1,0 +1,128 @@
+"""The offline model through the real agents.Runner: tool call, grounded answer, handover."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from agents import RunConfig, Runner
+from openai.types.responses import ResponseOutputMessage
+
+from deskpilot import Audience
+from deskpilot.core.agent import build_customer_agent
+from deskpilot.core.agent.offline import HANDOVER_TEXT, compose_answer, parse_sources
+from deskpilot.core.services import Services
+
+from .conftest import StubSearcher, passage
+
+pytestmark = pytest.mark.anyio
+
+QUESTION = "How do I reset my password?"
+
+
+def _messages(result) -> list[ResponseOutputMessage]:
+    return [item.raw_item for item in result.new_items if item.type == "message_output_item"]
+
+
+def _tool_calls(result) -> list:
+    return [item.raw_item for item in result.new_items if item.type == "tool_call_item"]
+
+
+def _annotations(message: ResponseOutputMessage) -> list:
+    return [a for part in message.content for a in part.annotations]
+
+
+NO_TRACE = RunConfig(tracing_disabled=True)
+
+
+async def test_answers_with_citation(services: Services, searcher: StubSearcher) -> None:
+    agent = build_customer_agent(services)
+    result = await Runner.run(agent, QUESTION, run_config=NO_TRACE)
+
+    [call] = _tool_calls(result)
+    assert call.name == "search_knowledge" and call.id and call.call_id
+    assert json.loads(call.arguments) == {"query": QUESTION}
+    # The search is pinned to public knowledge whatever the model asked for.
+    [(query, _, search_filter, per_document)] = searcher.calls
+    assert query == QUESTION and search_filter.audience == Audience.PUBLIC and per_document
+
+    [message] = _messages(result)
+    text = result.final_output
+    assert "Forgot password" in text and "reset link" in text
+    assert "admin console" not in text  # the internal note never reaches a customer
+    [first, *_] = _annotations(message)
+    assert first.type == "url_citation"
+    assert first.url == "https://help.example.com/articles/reset-password"
+    assert text[first.start_index : first.end_index] == "Reset your password"
+
+
+async def test_streamed_run_emits_text_deltas_then_the_cited_message(services: Services) -> None:
+    agent = build_customer_agent(services)
+    result = Runner.run_streamed(agent, QUESTION, run_config=NO_TRACE)
+    kinds: list[str] = []
+    deltas: list[str] = []
+    message_ids: set[str] = set()
+    async for event in result.stream_events():
+        if event.type != "raw_response_event":
+            continue
+        kinds.append(event.data.type)
+        if event.data.type == "response.output_text.delta":
+            deltas.append(event.data.delta)
+            message_ids.add(event.data.item_id)
+    text_events = [k for k in kinds if k != "response.completed"]
+    assert text_events[0] == "response.output_item.added"
+    assert text_events[1] == "response.content_part.added"
+    assert text_events[-2:] == ["response.output_text.done", "response.output_item.done"]
+    assert kinds.count("response.completed") == 2  # tool-call turn, then the answer
+    assert len(deltas) > 3 and "".join(deltas) == result.final_output
+    [message] = _messages(result)
+    assert message_ids == {message.id}
+    assert _annotations(message)[0].url.endswith("/reset-password")
+
+
+async def test_message_ids_are_unique_per_answer(services: Services) -> None:
+    agent = build_customer_agent(services)
+    first = await Runner.run(agent, QUESTION, run_config=NO_TRACE)
+    second = await Runner.run(
+        agent, [*first.to_input_list(), {"role": "user", "content": "And two-factor?"}],
+        run_config=NO_TRACE,
+    )
+    assert _messages(first)[0].id != _messages(second)[0].id
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_low_confidence_offers_a_person(services: Services, searcher: StubSearcher,
+                                              stream: bool) -> None:
+    searcher.passages = [passage("Invoices", "Download invoices from Billing.", 0.2,
+                                 "https://help.example.com/invoices")]
+    agent = build_customer_agent(services)
+    if stream:
+        result = Runner.run_streamed(agent, "Can I bring my dog to the office?",
+                                     run_config=NO_TRACE)
+        async for _ in result.stream_events():
+            pass
+    else:
+        result = await Runner.run(agent, "Can I bring my dog to the office?",
+                                  run_config=NO_TRACE)
+    assert result.final_output == HANDOVER_TEXT
+    assert "not sure" in HANDOVER_TEXT and "person" in HANDOVER_TEXT
+    assert _annotations(_messages(result)[0]) == []
+
+
+async def test_nothing_found_offers_a_person(services: Services, searcher: StubSearcher) -> None:
+    searcher.passages = []
+    result = await Runner.run(build_customer_agent(services), QUESTION,
+                              run_config=NO_TRACE)
+    assert result.final_output == HANDOVER_TEXT
+
+
+def test_a_high_score_without_shared_terms_is_not_trusted() -> None:
+    # A high score alone is not trusted: the best hit must share the question's words.
+    sources = parse_sources(json.dumps({"passages": [
+        {"title": "Invoices", "url": None, "text": "Download invoices from Billing.",
+         "score": 1.25, "document_id": "1"}]}))
+    assert compose_answer("Can I bring my dog to the office?", sources) == (HANDOVER_TEXT, [])
+
+
+def test_unreadable_tool_output_counts_as_nothing_found() -> None:
+    assert parse_sources("Error: index unavailable") == []

@@ -1,0 +1,124 @@
+"""Chat fixtures: an app on a temp SQLite database whose agent is the scripted stand-in, and a
+real `deskpilot serve` for the browser and load-benchmark tests."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from deskpilot.core.app import create_app
+from deskpilot.core.chat.runtime import build_chat
+from deskpilot.core.config import ChatSettings, Settings
+from deskpilot.core.services import Services
+from tests.conftest import free_port
+
+from .protocol import ChatClient
+from .scripted import ScriptedAgent
+
+SECRET = "host-site-shared-secret"
+
+MakeApp = Callable[..., tuple[FastAPI, ScriptedAgent]]
+
+
+@pytest.fixture
+def make_app(tmp_path: Path) -> Iterator[MakeApp]:
+    """Build an app over `data_dir` (default: this test's temp dir) with chat settings."""
+    opened: list[Services] = []
+
+    def make(data_dir: Path | None = None, **chat: Any) -> tuple[FastAPI, ScriptedAgent]:
+        settings = Settings(data_dir=data_dir or tmp_path, chat=ChatSettings(**chat),
+                            connectors={})
+        services = Services(settings)
+        services.migrate()  # what the app's lifespan does; TestClient here runs without it
+        opened.append(services)
+        app = create_app(services=services)
+        agent = ScriptedAgent()
+        app.state.chat = build_chat(services, agent.build)
+        return app, agent
+
+    yield make
+    for services in opened:
+        services.engine.dispose()
+
+
+@pytest.fixture
+def app(make_app: MakeApp) -> FastAPI:
+    return make_app(identity_secret=SECRET)[0]
+
+
+@pytest.fixture
+def client(app: FastAPI) -> ChatClient:
+    return ChatClient(app)
+
+
+ADMIN_TOKEN = "browser-test-token"
+# The first sync of the demo help center embeds every article on CPU.
+SYNC_TIMEOUT = 300
+
+
+
+def _wait_for_demo_knowledge(base: str) -> None:
+    """Until the startup sync of the demo connector has succeeded (serve runs it when empty)."""
+    deadline = time.monotonic() + SYNC_TIMEOUT
+    headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    while time.monotonic() < deadline:
+        try:
+            runs = httpx.get(f"{base}/v1/sync", params={"connector": "demo"}, headers=headers,
+                             timeout=5).json().get("demo", [])
+        except (httpx.HTTPError, ValueError):
+            runs = []
+        if runs and runs[0]["status"] == "succeeded":
+            return
+        if runs and runs[0]["status"] == "failed":
+            pytest.fail(f"demo sync failed: {runs[0]['error']}")
+        time.sleep(1)
+    pytest.fail(f"demo knowledge not indexed within {SYNC_TIMEOUT}s")
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real `deskpilot serve` on the embedded defaults (offline model, demo knowledge), once
+    its startup sync has indexed the demo help center."""
+    port = free_port()
+    data_dir = tmp_path_factory.mktemp("serve")
+    env = {**os.environ, "DESKPILOT_SERVER__ADMIN_TOKEN": ADMIN_TOKEN}
+    env.pop("DESKPILOT_CONFIG", None)  # the embedded defaults: offline model, demo connector
+    log = (data_dir / "serve.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "deskpilot.core.cli", "serve", "--host", "127.0.0.1",
+         "--port", str(port),
+         "--data-dir", str(data_dir)],
+        env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"serve exited: {(data_dir / 'serve.log').read_text()[-2000:]}")
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail("serve did not start within 60s")
+            time.sleep(0.2)
+        _wait_for_demo_knowledge(base)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()

@@ -1,0 +1,32 @@
+"""bench/chat_load.py against a real `deskpilot serve`: the benchmark's own conversations work.
+
+Its timings are measured by running it (README, "Measured"), never asserted here."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+from types import ModuleType
+
+from tests.conftest import REPO
+
+BENCH = REPO / "bench" / "chat_load.py"
+
+
+def _load_bench() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("chat_load", BENCH)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_concurrent_conversations_complete_without_errors(live_server: str) -> None:
+    report = asyncio.run(_load_bench().run(live_server, 4, 60.0))  # what `--url` runs
+
+    assert report["errors"] == 0
+    assert report["conversations"] == 4
+    # Both turns of each conversation were timed: new thread, then the follow-up in it.
+    assert 0 < report["p50_first_event_ms"] <= report["p95_first_event_ms"]
+    assert report["p95_first_event_ms"] <= report["p95_turn_ms"]
+    assert report["p95_first_event_new_thread_ms"] > 0
