@@ -49,7 +49,7 @@ def test_phone_demo_page_launcher_on_screen_tap_opens_full_screen(
     box = launcher.bounding_box()
     assert_inside_viewport(page, box, "launcher")
     # Bottom right, where it is placed by default, clear of the edges.
-    assert 390 - 40 < box["x"] + box["width"] < 390 and 844 - 100 < box["y"]
+    assert 390 - 40 < box["x"] + box["width"] < 390 and box["y"] > 844 - 100
     [fill] = screenshot_pixels(page, tmp_path / "phone-closed.png", [launcher_fill_point(box)])
     assert same_colour(fill, DEFAULT_ACCENT), f"launcher not seen on screen: {fill}"
 
@@ -118,6 +118,33 @@ def test_phone_host_page_wider_than_the_screen_then_pinch_zoomed(
     assert not any(same_colour(pixel, DARK, tolerance=10) for pixel in pixels), \
         f"the host page shows through the full-screen panel: {pixels}"
     assert same_colour(pixels[0], DEFAULT_ACCENT)
+    context.close()
+
+
+def test_phone_desktop_only_host_page_zoomed_out(live_server: str, browser, tmp_path: Path) -> None:
+    """A host page without a viewport tag is laid out 980 px wide and shown zoomed out: the
+    widget still appears at its natural size, and opens full-screen."""
+    from playwright.sync_api import expect
+
+    context = browser.new_context(**PHONE)
+    page = context.new_page()
+    open_host_page(page, live_server, body="<main><h1>A desktop-only site</h1></main>",
+                   head=DARK_HEAD, responsive=False)
+    scale = page.evaluate("visualViewport.scale")
+    assert scale < 0.5  # zoomed out to fit 980 CSS px on the phone
+    launcher = widget(page, "launcher")
+    box = launcher.bounding_box()
+    assert_inside_viewport(page, box, "launcher on a zoomed-out page")
+    assert box["height"] * scale == pytest.approx(48, abs=1)  # 48 px on screen, not 19
+
+    page.touchscreen.tap(*center(box))
+    panel = widget(page, "panel")
+    expect(panel).to_be_visible()
+    assert_fills_viewport(page, panel.bounding_box(), "panel on a zoomed-out page")
+    corners = [(2, 2), (388, 2), (2, 842), (388, 842)]
+    pixels = screenshot_pixels(page, tmp_path / "phone-zoomed-out-open.png",
+                               [(x / scale, y / scale) for x, y in corners])
+    assert not any(same_colour(pixel, DARK, tolerance=10) for pixel in pixels), pixels
     context.close()
 
 

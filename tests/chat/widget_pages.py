@@ -21,13 +21,15 @@ RGB = tuple[int, int, int]
 
 
 def open_host_page(page: Any, base: str, *, attrs: dict[str, str] | None = None, body: str = "",
-                   head: str = "") -> None:
+                   head: str = "", responsive: bool = True) -> None:
     """Open a host site's page (served at `base`, so same origin as the widget) that embeds
-    widget.js with `attrs` as its script tag's attributes."""
+    widget.js with `attrs` as its script tag's attributes. Not `responsive`: no viewport tag,
+    so a phone lays it out 980 px wide and zooms out."""
     url = f"{base}/host-site.html"
     tag_attrs = " ".join(f'{name}="{escape(value)}"' for name, value in (attrs or {}).items())
-    html = ('<!doctype html><html lang="en"><head><meta charset="utf-8">'
-            '<meta name="viewport" content="width=device-width, initial-scale=1">'
+    viewport = ('<meta name="viewport" content="width=device-width, initial-scale=1">'
+                if responsive else "")
+    html = (f'<!doctype html><html lang="en"><head><meta charset="utf-8">{viewport}'
             f"<title>A host site</title>{head}</head><body>{body}"
             f'<script src="/widget.js" data-endpoint="/chatkit" {tag_attrs}></script>'
             "</body></html>")
