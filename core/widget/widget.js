@@ -298,7 +298,7 @@
     probe = probe || el("span");
     probe.style.color = colour;
     ui.appendChild(probe);
-    var computed = host.isConnected ? getComputedStyle(probe).color : "";
+    var computed = getComputedStyle(probe).color;
     probe.remove();
     var match = /^rgba?\(([\d.]+),\s*([\d.]+),\s*([\d.]+)(?:,\s*([\d.]+))?\)$/.exec(computed);
     var parts;
@@ -328,6 +328,7 @@
   function css(colour) { return "rgb(" + colour.join(",") + ")"; }
 
   function applyColours() {
+    if (!host.isConnected) return; // computed styles need the page: mount() comes back here
     var accent = rgb(config.accent || DEFAULT_ACCENT);
     var white = [255, 255, 255], black = [0, 0, 0];
     // Black or white: one of the two always reaches 4.5:1 against any opaque colour.
@@ -512,7 +513,7 @@
         var li = el("li");
         var link = el("a", { href: url, target: "_blank", rel: "noopener noreferrer",
           "data-testid": "deskpilot-source" }, source.title || url);
-        link.appendChild(el("span", { class: "sr", "data-i18n": "newTab" }, " " + t("newTab")));
+        link.append(" ", el("span", { class: "sr", "data-i18n": "newTab" }, t("newTab")));
         li.appendChild(link);
         list.appendChild(li);
       });
@@ -713,6 +714,7 @@
 
   var pointerType = "";
   launcher.addEventListener("pointerdown", function (event) { pointerType = event.pointerType; });
+  launcher.addEventListener("keydown", function () { pointerType = ""; });
   launcher.addEventListener("click", function () {
     setOpen(panel.hidden, pointerType === "touch");
     pointerType = "";

@@ -127,8 +127,10 @@ def test_axe_finds_no_serious_violation(live_server: str, browser, device: str) 
     context.close()
 
 
-# Light, dark, a named colour, and mid-grey: the hardest case (white reaches only 4.48:1).
-@pytest.mark.parametrize("accent", ["#ffd400", "#0a7f3f", "hotpink", "#777777"])
+# Light, dark, a named colour, mid-grey (the hardest case: white reaches only 4.48:1), and a
+# colour space that computed styles do not turn into rgb().
+@pytest.mark.parametrize("accent", ["#ffd400", "#0a7f3f", "hotpink", "#777777",
+                                    "oklch(0.85 0.17 90)"])
 def test_custom_accent_gets_readable_text(live_server: str, browser, accent: str) -> None:
     """WCAG AA (4.5:1) for text on the accent and for accent-coloured text on the panel."""
     from playwright.sync_api import expect
