@@ -1,47 +1,189 @@
 /*
  * Deskpilot chat widget: one self-contained file, no dependencies, no build step.
  *
- *   <script src="https://support.example.com/widget.js" data-endpoint="/chatkit"></script>
+ *   <script src="https://support.example.com/widget.js" data-endpoint="/chatkit"
+ *           data-title="Acme Support" data-accent="#0a7f3f" data-position="left"
+ *           data-greeting="Hi! How can we help?" data-lang="de"
+ *           data-prompts="How do I reset my password?|Where are my invoices?"></script>
  *
  * Speaks the ChatKit protocol to `data-endpoint` (POST, JSON in, SSE out). Requests carry
  * cookies (`credentials: "include"`): the server recognises an anonymous visitor by its
  * HttpOnly session cookie. The open thread's id is kept in localStorage so a reload shows the
- * conversation again. Optional attributes: data-title, data-open="true".
+ * conversation again.
+ *
+ * Branding: the data attributes above (plus data-launcher-label, data-open="true"), or from
+ * script after this one: Deskpilot.configure({title, accent, launcherLabel, position, greeting,
+ * prompts: [...], lang}); Deskpilot.open(); Deskpilot.close().
  */
 (function () {
   "use strict";
 
   var script = document.currentScript;
-  var endpoint = new URL((script && script.dataset.endpoint) || "/chatkit", script ? script.src : location.href).href;
-  var title = (script && script.dataset.title) || "Support";
+  var data = (script && script.dataset) || {};
+  var endpoint = new URL(data.endpoint || "/chatkit", script ? script.src : location.href).href;
   var storageKey = "deskpilot.thread:" + endpoint;
+  // Sent as typed by the "talk to a person" button in every UI language: the server's
+  // escalation plugin recognises requests for a person in English.
   var HANDOFF_TEXT = "I'd like to talk to a person";
+  var MAX_PROMPTS = 4;
+  var COMPACT_WIDTH = 480; // below this width (CSS px at scale 1) the panel is full-screen
+  var DEFAULT_ACCENT = "#2457d6";
+  var BUBBLE = [241, 243, 245]; // #f1f3f5, the lightest surface accent-coloured text sits on
 
+  // ---- UI strings -----------------------------------------------------------------------------
+  var STRINGS = {
+    en: {
+      title: "Support",
+      launcher: "Chat with {title}",
+      panel: "{title} chat",
+      close: "Close chat",
+      greeting: "Hi! How can we help you today?",
+      prompts: "Suggested questions",
+      conversation: "Conversation",
+      message: "Your message",
+      placeholder: "Ask a question\u2026",
+      send: "Send",
+      form: "Send a message",
+      handoff: "Talk to a person",
+      sources: "Sources",
+      newTab: "(opens in a new tab)",
+      feedback: "Was this answer helpful?",
+      helpful: "Helpful",
+      notHelpful: "Not helpful",
+      thanks: "Thanks for your feedback",
+      answer: "{title}: {text}",
+      failed: "Something went wrong. Please try again.",
+      unreachable: "Could not reach the chat service.",
+      status: "The chat service answered {status}.",
+      unreadable: "Received an unreadable reply.",
+      history: "Could not load the conversation."
+    },
+    de: {
+      title: "Support",
+      launcher: "Chat mit {title}",
+      panel: "{title}-Chat",
+      close: "Chat schlie\u00dfen",
+      greeting: "Hallo! Wie k\u00f6nnen wir Ihnen helfen?",
+      prompts: "Vorgeschlagene Fragen",
+      conversation: "Unterhaltung",
+      message: "Ihre Nachricht",
+      placeholder: "Stellen Sie eine Frage\u2026",
+      send: "Senden",
+      form: "Nachricht senden",
+      handoff: "Mit einem Menschen sprechen",
+      sources: "Quellen",
+      newTab: "(\u00f6ffnet in einem neuen Tab)",
+      feedback: "War diese Antwort hilfreich?",
+      helpful: "Hilfreich",
+      notHelpful: "Nicht hilfreich",
+      thanks: "Danke f\u00fcr Ihr Feedback",
+      answer: "{title}: {text}",
+      failed: "Etwas ist schiefgelaufen. Bitte versuchen Sie es erneut.",
+      unreachable: "Der Chat-Dienst ist nicht erreichbar.",
+      status: "Der Chat-Dienst antwortete mit {status}.",
+      unreadable: "Die Antwort war nicht lesbar.",
+      history: "Die Unterhaltung konnte nicht geladen werden."
+    }
+  };
+
+  // ---- icons: inline SVG, so no icon font or emoji font is needed -----------------------------
+  // Decorative inside a labelled control (aria-hidden). Thumbs and send: Feather icons (MIT).
+  var ICONS = {
+    chat: "M21 11.5a8.4 8.4 0 0 1-9 8.4 9 9 0 0 1-3.8-.8L3 21l1.9-5.2A8.4 8.4 0 0 1 12 3a8.5 8.5 0 0 1 9 8.5z",
+    close: "M18 6 6 18M6 6l12 12",
+    send: "M22 2 11 13M22 2l-7 20-4-9-9-4 20-7z",
+    person: "M20 21v-2a4 4 0 0 0-4-4H8a4 4 0 0 0-4 4v2M12 11a4 4 0 1 0 0-8 4 4 0 0 0 0 8z",
+    up: "M14 9V5a3 3 0 0 0-3-3l-4 9v11h11.28a2 2 0 0 0 2-1.7l1.38-9a2 2 0 0 0-2-2.3zM7 22H4a2 2 0 0 1-2-2v-7a2 2 0 0 1 2-2h3",
+    down: "M10 15v4a3 3 0 0 0 3 3l4-9V2H5.72a2 2 0 0 0-2 1.7l-1.38 9a2 2 0 0 0 2 2.3zm7-13h2.67A2.31 2.31 0 0 1 22 4v7a2.31 2.31 0 0 1-2.33 2H17"
+  };
+
+  function icon(name) {
+    var ns = "http://www.w3.org/2000/svg";
+    var svg = document.createElementNS(ns, "svg");
+    [["viewBox", "0 0 24 24"], ["width", "20"], ["height", "20"], ["fill", "none"],
+      ["stroke", "currentColor"], ["stroke-width", "2"], ["stroke-linecap", "round"],
+      ["stroke-linejoin", "round"], ["aria-hidden", "true"], ["focusable", "false"],
+      ["class", "icon"]].forEach(function (pair) { svg.setAttribute(pair[0], pair[1]); });
+    var path = document.createElementNS(ns, "path");
+    path.setAttribute("d", ICONS[name]);
+    svg.appendChild(path);
+    return svg;
+  }
+
+  var SAFE = {
+    top: "env(safe-area-inset-top,0px)", right: "env(safe-area-inset-right,0px)",
+    bottom: "env(safe-area-inset-bottom,0px)", left: "env(safe-area-inset-left,0px)"
+  };
   var STYLE = [
-    ":host{all:initial;font:15px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;color:#1f2328}",
-    ".launcher{position:fixed;right:20px;bottom:20px;border:0;border-radius:24px;padding:12px 18px;background:#2457d6;color:#fff;font:inherit;cursor:pointer;box-shadow:0 4px 14px rgba(0,0,0,.2)}",
-    ".panel{position:fixed;right:20px;bottom:76px;width:min(380px,calc(100vw - 40px));height:min(560px,calc(100vh - 100px));display:flex;flex-direction:column;background:#fff;border:1px solid #d0d7de;border-radius:12px;box-shadow:0 8px 30px rgba(0,0,0,.18);overflow:hidden}",
+    ".ui{all:initial;position:absolute;inset:0;pointer-events:none;color-scheme:light;" +
+      "font:15px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;color:#1f2328;" +
+      "-webkit-text-size-adjust:100%;text-size-adjust:100%}",
+    ".ui *,.ui *::before,.ui *::after{box-sizing:border-box}",
+    ".icon{flex:none;display:block}",
+    ".launcher{pointer-events:auto;position:absolute;right:calc(16px + " + SAFE.right + ");" +
+      "bottom:calc(16px + " + SAFE.bottom + ");display:inline-flex;align-items:center;gap:8px;" +
+      "max-width:calc(100% - 32px);min-height:48px;border:0;border-radius:24px;padding:12px 18px;" +
+      "background:var(--accent);color:var(--on-accent);font:inherit;font-weight:600;cursor:pointer;" +
+      "box-shadow:0 4px 14px rgba(0,0,0,.25);touch-action:manipulation}",
+    ".launcher span{white-space:nowrap;overflow:hidden;text-overflow:ellipsis}",
+    ".left .launcher{right:auto;left:calc(16px + " + SAFE.left + ")}",
+    ".panel{pointer-events:auto;position:absolute;right:calc(16px + " + SAFE.right + ");" +
+      "bottom:calc(76px + " + SAFE.bottom + ");width:min(380px,calc(100% - 32px));" +
+      "height:min(600px,calc(100% - 96px));display:flex;flex-direction:column;background:#fff;" +
+      "border:1px solid #d0d7de;border-radius:12px;box-shadow:0 8px 30px rgba(0,0,0,.18);overflow:hidden}",
+    ".left .panel{right:auto;left:calc(16px + " + SAFE.left + ")}",
+    // Phones: the whole frame, which is the visual viewport (so the keyboard never covers the
+    // composer); safe-area insets keep controls clear of notches and the home indicator.
+    ".compact .panel{inset:0;width:100%;height:100%;border:0;border-radius:0;box-shadow:none;" +
+      "padding:0 " + SAFE.right + " " + SAFE.bottom + " " + SAFE.left + "}",
     ".panel[hidden]{display:none}",
-    "header{display:flex;justify-content:space-between;align-items:center;padding:10px 14px;background:#2457d6;color:#fff;font-weight:600}",
-    "header button{background:none;border:0;color:#fff;font-size:20px;cursor:pointer}",
-    ".log{flex:1;overflow-y:auto;padding:12px;display:flex;flex-direction:column;gap:10px}",
-    ".msg{max-width:88%;padding:8px 12px;border-radius:12px;white-space:pre-wrap;word-wrap:break-word}",
-    ".user{align-self:flex-end;background:#2457d6;color:#fff}",
+    ".panel:focus{outline:none}",
+    "header{display:flex;justify-content:space-between;align-items:center;gap:8px;padding:6px 6px 6px 14px;" +
+      "background:var(--accent);color:var(--on-accent);font-weight:600}",
+    ".compact header{padding-top:calc(6px + " + SAFE.top + ")}",
+    ".title{overflow:hidden;text-overflow:ellipsis;white-space:nowrap}",
+    "header button{flex:none;display:grid;place-items:center;width:40px;height:40px;border:0;" +
+      "border-radius:8px;background:none;color:inherit;cursor:pointer;padding:0}",
+    ".compact header button{width:44px;height:44px}",
+    "header button:focus-visible{outline:2px solid var(--on-accent);outline-offset:-4px}",
+    ".log{flex:1;min-height:0;overflow-y:auto;overscroll-behavior:contain;padding:12px;display:flex;" +
+      "flex-direction:column;gap:10px}",
+    ".start{display:flex;flex-direction:column;gap:10px}",
+    ".start[hidden]{display:none}",
+    ".greeting{margin:4px 0;font-size:17px;font-weight:600}",
+    ".prompts{list-style:none;margin:0;padding:0;display:flex;flex-direction:column;gap:8px}",
+    ".prompts:empty{display:none}",
+    ".prompt{width:100%;min-height:44px;text-align:left;font:inherit;padding:8px 12px;border:1px solid #8c959f;" +
+      "border-radius:10px;background:#fff;color:var(--ink);cursor:pointer}",
+    ".msg{max-width:88%;padding:8px 12px;border-radius:12px;white-space:pre-wrap;overflow-wrap:anywhere}",
+    ".user{align-self:flex-end;background:var(--accent);color:var(--on-accent)}",
     ".assistant{align-self:flex-start;background:#f1f3f5}",
-    ".sources{margin:6px 0 0;padding:0;list-style:none;font-size:13px}",
-    ".sources a{color:#0b4fbf}",
-    ".feedback{margin-top:6px;display:flex;gap:6px}",
-    ".feedback button{border:1px solid #d0d7de;background:#fff;border-radius:6px;cursor:pointer;padding:2px 8px}",
-    ".feedback button[aria-pressed=true]{background:#dbe7ff;border-color:#2457d6}",
+    ".sources{margin:6px 0 0;padding:0;list-style:none;font-size:13px;white-space:normal}",
+    ".sources li{margin:2px 0}",
+    ".sources a{color:var(--ink)}",
+    ".feedback{margin-top:6px;display:flex;gap:6px;white-space:normal}",
+    ".feedback button{display:grid;place-items:center;width:36px;height:32px;border:1px solid #8c959f;" +
+      "background:#fff;color:#424a53;border-radius:6px;cursor:pointer;padding:0}",
+    ".feedback button[aria-pressed=true]{background:var(--accent);border-color:var(--accent);color:var(--on-accent)}",
+    ".feedback .icon{width:18px;height:18px}",
     ".error{margin:0;padding:6px 12px;color:#a40e26;background:#ffebe9;font-size:13px}",
     ".error:empty{display:none}",
-    ".status{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}",
-    "form{display:flex;gap:6px;padding:8px;border-top:1px solid #d0d7de}",
-    "textarea{flex:1;resize:none;font:inherit;padding:6px 8px;border:1px solid #d0d7de;border-radius:8px}",
-    "form button,.handoff{font:inherit;border-radius:8px;border:1px solid #2457d6;background:#2457d6;color:#fff;padding:6px 12px;cursor:pointer}",
-    ".handoff{margin:0 8px 8px;background:#fff;color:#2457d6}",
+    ".sr{position:absolute;width:1px;height:1px;margin:-1px;padding:0;overflow:hidden;" +
+      "clip:rect(0 0 0 0);clip-path:inset(50%);white-space:nowrap;border:0}",
+    ".handoff{align-self:flex-start;display:inline-flex;align-items:center;gap:6px;margin:0 8px 8px;" +
+      "font:inherit;font-size:14px;border-radius:8px;border:1px solid var(--ink);background:#fff;" +
+      "color:var(--ink);padding:6px 12px;cursor:pointer}",
+    ".handoff .icon{width:16px;height:16px}",
+    "form{display:flex;gap:6px;padding:8px;border-top:1px solid #d0d7de;background:#fff}",
+    "textarea{flex:1;min-width:0;resize:none;font:inherit;font-size:16px;line-height:1.35;padding:8px 10px;" +
+      "border:1px solid #8c959f;border-radius:8px;color:#1f2328;background:#fff}",
+    "textarea::placeholder{color:#59636e;opacity:1}",
+    ".send{display:inline-flex;align-items:center;gap:6px;font:inherit;font-weight:600;border-radius:8px;" +
+      "border:1px solid var(--accent);background:var(--accent);color:var(--on-accent);padding:6px 12px;cursor:pointer}",
+    ".send .icon{width:16px;height:16px}",
     "button:disabled{opacity:.5;cursor:default}",
-    "button:focus-visible,textarea:focus-visible,a:focus-visible{outline:2px solid #2457d6;outline-offset:2px}"
+    "button:focus-visible,textarea:focus-visible,a:focus-visible,.log:focus-visible{outline:2px solid var(--ink);outline-offset:2px}",
+    ".launcher:focus-visible{outline:3px solid var(--ink);outline-offset:2px;box-shadow:0 0 0 2px #fff}"
   ].join("\n");
 
   function el(tag, attrs, text) {
@@ -51,34 +193,257 @@
     return node;
   }
 
+  // ---- configuration ----------------------------------------------------------------------------
+  var config = { title: null, accent: null, launcherLabel: null, position: "right", greeting: null,
+    prompts: [], lang: null };
+
+  function plainText(option, value) {
+    if (typeof value !== "string") throw new TypeError(option + " must be a string");
+    return value.trim() || null;
+  }
+  var VALIDATE = {
+    title: plainText,
+    launcherLabel: plainText,
+    greeting: plainText,
+    accent: function (option, value) {
+      value = plainText(option, value);
+      if (value && !(window.CSS && CSS.supports("color", value))) {
+        throw new TypeError(option + ": " + JSON.stringify(value) + " is not a CSS colour");
+      }
+      return value;
+    },
+    position: function (option, value) {
+      if (value !== "left" && value !== "right") {
+        throw new TypeError(option + " must be \"left\" or \"right\", not " + JSON.stringify(value));
+      }
+      return value;
+    },
+    prompts: function (option, value) {
+      if (!Array.isArray(value) || value.some(function (p) { return typeof p !== "string"; })) {
+        throw new TypeError(option + " must be a list of strings");
+      }
+      value = value.map(function (p) { return p.trim(); }).filter(Boolean);
+      if (value.length > MAX_PROMPTS) {
+        throw new RangeError(option + ": at most " + MAX_PROMPTS + " suggested questions, got " + value.length);
+      }
+      return value;
+    },
+    lang: function (option, value) {
+      value = plainText(option, value);
+      if (value && !shippedLanguage(value)) {
+        throw new RangeError(option + ": " + JSON.stringify(value) + " is not shipped (" +
+          Object.keys(STRINGS).join(", ") + ")");
+      }
+      return value;
+    }
+  };
+
+  function shippedLanguage(tag) {
+    var primary = String(tag || "").toLowerCase().split("-")[0];
+    return STRINGS.hasOwnProperty(primary) ? primary : null;
+  }
+
+  function configure(options) {
+    if (!options || typeof options !== "object") throw new TypeError("Deskpilot.configure takes an object");
+    var next = {};
+    Object.keys(options).forEach(function (option) {
+      if (!VALIDATE.hasOwnProperty(option)) {
+        throw new TypeError("Deskpilot.configure: unknown option " + JSON.stringify(option) +
+          " (known: " + Object.keys(VALIDATE).join(", ") + ")");
+      }
+      next[option] = VALIDATE[option]("Deskpilot.configure: " + option, options[option]);
+    });
+    Object.keys(next).forEach(function (option) { config[option] = next[option]; });
+    apply();
+  }
+
+  // Data attributes are read once; a bad one is reported and left at its default.
+  function configureFromAttributes() {
+    var attributes = { title: "title", accent: "accent", launcherLabel: "launcher-label",
+      position: "position", greeting: "greeting", prompts: "prompts", lang: "lang" };
+    Object.keys(attributes).forEach(function (option) {
+      var value = data[option];
+      if (value === undefined) return;
+      if (option === "prompts") value = value.split("|");
+      try {
+        config[option] = VALIDATE[option]("data-" + attributes[option], value);
+      } catch (error) {
+        if (window.console) console.warn("Deskpilot widget: " + error.message + "; using the default");
+      }
+    });
+  }
+
+  function language() {
+    if (config.lang) return shippedLanguage(config.lang);
+    var wanted = navigator.languages && navigator.languages.length ? navigator.languages : [navigator.language];
+    for (var i = 0; i < wanted.length; i++) {
+      if (shippedLanguage(wanted[i])) return shippedLanguage(wanted[i]);
+    }
+    return "en";
+  }
+
+  var strings = STRINGS.en;
+  function t(key, vars) {
+    vars = vars || {};
+    return strings[key].replace(/\{(\w+)\}/g, function (_, name) {
+      return name === "title" ? title() : String(vars[name]);
+    });
+  }
+  function title() { return config.title || strings.title; }
+
+  // ---- colour: a readable text colour for any accent (WCAG 2 contrast) --------------------------
+  var probe = null;
+  function rgb(colour) {
+    // Computed styles give rgb() for hex, names, hsl(); a canvas resolves the rest (oklch, lab...).
+    probe = probe || el("span");
+    probe.style.color = colour;
+    ui.appendChild(probe);
+    var computed = getComputedStyle(probe).color;
+    probe.remove();
+    var match = /^rgba?\(([\d.]+),\s*([\d.]+),\s*([\d.]+)(?:,\s*([\d.]+))?\)$/.exec(computed);
+    var parts;
+    if (match) {
+      parts = [+match[1], +match[2], +match[3], match[4] === undefined ? 1 : +match[4]];
+    } else {
+      var context = el("canvas").getContext("2d");
+      context.fillStyle = colour;
+      context.fillRect(0, 0, 1, 1);
+      var pixel = context.getImageData(0, 0, 1, 1).data;
+      parts = [pixel[0], pixel[1], pixel[2], pixel[3] / 255];
+    }
+    // A translucent accent is shown over white: contrast is computed for what is seen.
+    return [0, 1, 2].map(function (i) { return Math.round(parts[i] * parts[3] + 255 * (1 - parts[3])); });
+  }
+  function luminance(colour) {
+    var channel = colour.map(function (value) {
+      value /= 255;
+      return value <= 0.04045 ? value / 12.92 : Math.pow((value + 0.055) / 1.055, 2.4);
+    });
+    return 0.2126 * channel[0] + 0.7152 * channel[1] + 0.0722 * channel[2];
+  }
+  function contrast(a, b) {
+    var la = luminance(a), lb = luminance(b);
+    return (Math.max(la, lb) + 0.05) / (Math.min(la, lb) + 0.05);
+  }
+  function css(colour) { return "rgb(" + colour.join(",") + ")"; }
+
+  function applyColours() {
+    if (!host.isConnected) return; // computed styles need the page: mount() comes back here
+    var accent = rgb(config.accent || DEFAULT_ACCENT);
+    var white = [255, 255, 255], black = [0, 0, 0];
+    // Black or white: one of the two always reaches 4.5:1 against any opaque colour.
+    var onAccent = contrast(accent, white) >= contrast(accent, black) ? white : black;
+    // Text and focus rings in the accent on light surfaces: darkened until they reach 4.5:1.
+    var ink = accent;
+    for (var step = 1; contrast(ink, BUBBLE) < 4.5 && step <= 20; step++) {
+      ink = accent.map(function (value) { return Math.round(value * (1 - step / 20)); });
+    }
+    ui.style.setProperty("--accent", css(accent));
+    ui.style.setProperty("--on-accent", css(onAccent));
+    ui.style.setProperty("--ink", css(ink));
+  }
+
   // ---- layout -------------------------------------------------------------------------------
   var host = el("div", { id: "deskpilot-widget" });
   var root = host.attachShadow({ mode: "open" });
   var style = el("style");
   style.textContent = STYLE;
+  var ui = el("div", { class: "ui" });
   var launcher = el("button", { class: "launcher", type: "button", "aria-expanded": "false",
-    "aria-controls": "deskpilot-panel", "data-testid": "deskpilot-launcher" }, "Chat with " + title);
-  var panel = el("section", { class: "panel", id: "deskpilot-panel", "aria-label": title + " chat" });
+    "aria-haspopup": "dialog", "aria-controls": "deskpilot-panel", "data-testid": "deskpilot-launcher" });
+  var launcherText = el("span");
+  launcher.append(icon("chat"), launcherText);
+  var panel = el("div", { class: "panel", id: "deskpilot-panel", role: "dialog", tabindex: "-1",
+    "data-testid": "deskpilot-panel" });
   panel.hidden = true;
   var header = el("header");
-  header.appendChild(el("span", {}, title));
-  var close = el("button", { type: "button", "aria-label": "Close chat" }, "\u00d7");
-  header.appendChild(close);
-  var log = el("div", { class: "log", role: "log", "aria-live": "polite", "aria-label": "Conversation",
+  var titleNode = el("span", { class: "title" });
+  var close = el("button", { type: "button", "data-i18n-label": "close", "data-testid": "deskpilot-close" });
+  close.appendChild(icon("close"));
+  header.append(titleNode, close);
+  var log = el("div", { class: "log", role: "region", tabindex: "0", "data-i18n-label": "conversation",
     "data-testid": "deskpilot-log" });
+  var start = el("div", { class: "start", "data-testid": "deskpilot-start" });
+  var greeting = el("p", { class: "greeting" });
+  var prompts = el("ul", { class: "prompts", "data-i18n-label": "prompts" });
+  start.append(greeting, prompts);
+  log.appendChild(start);
   var errorLine = el("p", { class: "error", role: "alert", "data-testid": "deskpilot-error" });
-  var status = el("p", { class: "status", role: "status" });
-  var handoff = el("button", { class: "handoff", type: "button", "data-testid": "deskpilot-handoff" },
-    "Talk to a person");
-  var form = el("form", { "aria-label": "Send a message" });
+  // New answers are read out from here, politely and whole (not delta by delta).
+  var status = el("p", { class: "sr", role: "status", "aria-live": "polite", "aria-atomic": "true",
+    "data-testid": "deskpilot-status" });
+  var handoff = el("button", { class: "handoff", type: "button", "data-testid": "deskpilot-handoff" });
+  handoff.append(icon("person"), el("span", { "data-i18n": "handoff" }));
+  var form = el("form", { "data-i18n-label": "form" });
   var inputId = "deskpilot-input";
-  var label = el("label", { for: inputId, class: "status" }, "Your message");
-  var input = el("textarea", { id: inputId, rows: "2", placeholder: "Ask a question\u2026",
-    "data-testid": "deskpilot-input" });
-  var send = el("button", { type: "submit", "data-testid": "deskpilot-send" }, "Send");
+  var label = el("label", { for: inputId, class: "sr", "data-i18n": "message" });
+  var input = el("textarea", { id: inputId, rows: "2", "data-testid": "deskpilot-input" });
+  var send = el("button", { class: "send", type: "submit", "data-testid": "deskpilot-send" });
+  send.append(icon("send"), el("span", { "data-i18n": "send" }));
   form.append(label, input, send);
   panel.append(header, log, errorLine, status, handoff, form);
-  root.append(style, launcher, panel);
+  ui.append(launcher, panel);
+  root.append(style, ui);
+
+  // Everything that depends on the configuration; run again by Deskpilot.configure.
+  function apply() {
+    var lang = language();
+    strings = STRINGS[lang];
+    ui.setAttribute("lang", lang);
+    ui.classList.toggle("left", config.position === "left");
+    root.querySelectorAll("[data-i18n]").forEach(function (node) { node.textContent = t(node.dataset.i18n); });
+    root.querySelectorAll("[data-i18n-label]").forEach(function (node) {
+      node.setAttribute("aria-label", t(node.dataset.i18nLabel));
+    });
+    launcherText.textContent = config.launcherLabel || t("launcher");
+    titleNode.textContent = title();
+    panel.setAttribute("aria-label", t("panel"));
+    greeting.textContent = config.greeting || t("greeting");
+    input.setAttribute("placeholder", t("placeholder"));
+    prompts.replaceChildren.apply(prompts, config.prompts.map(function (prompt) {
+      var button = el("button", { class: "prompt", type: "button", "data-testid": "deskpilot-prompt" }, prompt);
+      button.addEventListener("click", function () {
+        input.focus(); // the prompt disappears with the start screen: keep focus in the panel
+        sendMessage(prompt);
+      });
+      var item = el("li");
+      item.appendChild(button);
+      return item;
+    }));
+    applyColours();
+  }
+
+  // The frame the launcher and panel are laid out in is the visual viewport, at scale 1: fixed
+  // positioning alone follows the layout viewport, which a too-wide host page, pinch zoom or the
+  // on-screen keyboard make larger than what is on screen.
+  var compact = false;
+  function fit() {
+    var vv = window.visualViewport;
+    var scale = vv ? vv.scale || 1 : 1;
+    var width = vv ? vv.width * scale : document.documentElement.clientWidth;
+    var height = vv ? vv.height * scale : window.innerHeight;
+    if (vv) {
+      setHostStyle("width", width + "px");
+      setHostStyle("height", height + "px");
+      setHostStyle("transform", "translate(" + vv.offsetLeft + "px," + vv.offsetTop + "px) scale(" + 1 / scale + ")");
+    }
+    compact = width < COMPACT_WIDTH;
+    ui.classList.toggle("compact", compact);
+    if (compact && !panel.hidden) panel.setAttribute("aria-modal", "true");
+    else panel.removeAttribute("aria-modal");
+  }
+  var fitQueued = false;
+  function queueFit() {
+    if (fitQueued) return;
+    fitQueued = true;
+    requestAnimationFrame(function () { fitQueued = false; fit(); });
+  }
+  function setHostStyle(property, value) { host.style.setProperty(property, value, "important"); }
+  // Without visualViewport: the layout viewport, in dynamic viewport units where supported.
+  [["position", "fixed"], ["left", "0"], ["top", "0"], ["width", "100%"], ["height", "100%"],
+    ["height", "100dvh"], ["margin", "0"], ["padding", "0"], ["border", "0"], ["display", "block"],
+    ["transform-origin", "0 0"], ["pointer-events", "none"], ["z-index", "2147483000"]
+  ].forEach(function (pair) { setHostStyle(pair[0], pair[1]); });
 
   // ---- state --------------------------------------------------------------------------------
   var threadId = null;
@@ -87,6 +452,7 @@
 
   function scrollDown() { log.scrollTop = log.scrollHeight; }
   function showError(message) { errorLine.textContent = message || ""; }
+  function announce(message) { status.textContent = message; }
   function setBusy(value) {
     busy = value;
     send.disabled = value;
@@ -100,27 +466,31 @@
     threadId = null;
     try { localStorage.removeItem(storageKey); } catch (e) { /* ignore */ }
   }
+  // The start screen (greeting, suggested questions) shows until the first message.
+  function updateStart() { start.hidden = !!log.querySelector(".msg"); }
 
   // ---- rendering ----------------------------------------------------------------------------
   function renderUser(text, itemId) {
     var node = el("div", { class: "msg user", "data-role": "user" }, text);
     if (itemId) node.dataset.itemId = itemId;
     log.appendChild(node);
+    updateStart();
     scrollDown();
     return node;
   }
 
   function assistantNode(itemId) {
-    var existing = itemId && log.querySelector('[data-item-id="' + CSS_escape(itemId) + '"]');
+    var existing = itemId && log.querySelector('[data-item-id="' + cssEscape(itemId) + '"]');
     if (existing) return existing;
     var node = el("div", { class: "msg assistant", "data-role": "assistant", "data-testid": "deskpilot-answer" });
     node.dataset.itemId = itemId;
     node.appendChild(el("div", { class: "text" }));
     log.appendChild(node);
+    updateStart();
     return node;
   }
 
-  function CSS_escape(value) {
+  function cssEscape(value) {
     return window.CSS && window.CSS.escape ? window.CSS.escape(value) : String(value).replace(/["\\]/g, "\\$&");
   }
 
@@ -133,7 +503,7 @@
 
   function renderSources(node, contents) {
     var seen = {};
-    var list = el("ul", { class: "sources", "aria-label": "Sources" });
+    var list = el("ul", { class: "sources", "data-i18n-label": "sources", "aria-label": t("sources") });
     (contents || []).forEach(function (part) {
       (part.annotations || []).forEach(function (annotation) {
         var source = annotation.source || {};
@@ -143,6 +513,7 @@
         var li = el("li");
         var link = el("a", { href: url, target: "_blank", rel: "noopener noreferrer",
           "data-testid": "deskpilot-source" }, source.title || url);
+        link.append(" ", el("span", { class: "sr", "data-i18n": "newTab" }, t("newTab")));
         li.appendChild(link);
         list.appendChild(li);
       });
@@ -154,10 +525,12 @@
 
   function renderFeedback(node, itemId) {
     if (node.querySelector(".feedback")) return;
-    var box = el("div", { class: "feedback", role: "group", "aria-label": "Was this answer helpful?" });
-    [["positive", "\ud83d\udc4d", "Helpful"], ["negative", "\ud83d\udc4e", "Not helpful"]].forEach(function (spec) {
-      var button = el("button", { type: "button", "aria-label": spec[2], "aria-pressed": "false",
-        "data-testid": "deskpilot-feedback-" + spec[0] }, spec[1]);
+    var box = el("div", { class: "feedback", role: "group", "data-i18n-label": "feedback",
+      "aria-label": t("feedback") });
+    [["positive", "up", "helpful"], ["negative", "down", "notHelpful"]].forEach(function (spec) {
+      var button = el("button", { type: "button", "aria-pressed": "false", "data-i18n-label": spec[2],
+        "aria-label": t(spec[2]), "data-testid": "deskpilot-feedback-" + spec[0] });
+      button.appendChild(icon(spec[1]));
       button.addEventListener("click", function () { sendFeedback(box, button, itemId, spec[0]); });
       box.appendChild(button);
     });
@@ -172,6 +545,7 @@
     renderSources(node, item.content);
     renderFeedback(node, item.id);
     scrollDown();
+    return text;
   }
 
   function renderItem(item) {
@@ -195,7 +569,7 @@
       return response.text().then(function (raw) {
         var message;
         try { message = JSON.parse(raw).error; } catch (e) { message = null; }
-        var error = new Error(message || ("The chat service answered " + response.status + "."));
+        var error = new Error(message || t("status", { status: response.status }));
         error.status = response.status;
         throw error;
       });
@@ -229,18 +603,17 @@
         break;
       case "thread.item.done":
         if (event.item.type === "assistant_message") {
-          finishAssistant(event.item);
-          status.textContent = "New answer received";
+          announce(t("answer", { text: finishAssistant(event.item) }));
         } else if (event.item.type === "user_message") {
-          var pending = log.querySelector('.user:not([data-item-id])');
+          var pending = log.querySelector(".user:not([data-item-id])");
           if (pending) pending.dataset.itemId = event.item.id;
         }
         break;
       case "error":
-        showError(event.message || "Something went wrong. Please try again.");
+        showError(event.message || t("failed"));
         break;
       case "notice":
-        status.textContent = event.message || "";
+        announce(event.message || "");
         break;
     }
   }
@@ -257,10 +630,10 @@
         var frames = buffer.split("\n\n");
         buffer = frames.pop();
         frames.forEach(function (frame) {
-          var data = frame.split("\n").filter(function (line) { return line.indexOf("data:") === 0; })
+          var payload = frame.split("\n").filter(function (line) { return line.indexOf("data:") === 0; })
             .map(function (line) { return line.slice(5).replace(/^ /, ""); }).join("\n");
-          if (!data) return;
-          try { handleEvent(JSON.parse(data)); } catch (e) { showError("Received an unreadable reply."); }
+          if (!payload) return;
+          try { handleEvent(JSON.parse(payload)); } catch (e) { showError(t("unreadable")); }
         });
         return pump();
       });
@@ -280,7 +653,7 @@
       : { type: "threads.create", params: { input: input_ } };
     return post(body).then(readStream).catch(function (error) {
       if (error.status === 404 && threadId) forget(); // the thread is gone: start anew next time
-      showError(error.message || "Could not reach the chat service.");
+      showError(error.message || t("unreachable"));
     }).then(function () {
       setBusy(false);
       log.querySelectorAll("[aria-busy]").forEach(function (node) { node.removeAttribute("aria-busy"); });
@@ -291,7 +664,7 @@
     if (!threadId) return;
     request("items.feedback", { thread_id: threadId, item_ids: [itemId], kind: kind }).then(function () {
       box.querySelectorAll("button").forEach(function (b) { b.setAttribute("aria-pressed", String(b === button)); });
-      status.textContent = "Thanks for your feedback";
+      announce(t("thanks"));
     }).catch(function (error) { showError(error.message); });
   }
 
@@ -314,23 +687,38 @@
       if (thread.items.has_more && thread.items.after) return page(thread.items.after);
     }).catch(function (error) {
       if (error.status === 404) { forget(); return; }
-      showError(error.message || "Could not load the conversation.");
+      showError(error.message || t("history"));
     });
   }
 
   // ---- wiring -------------------------------------------------------------------------------
-  function setOpen(open) {
+  // Opened by touch, focus goes to the panel, not the composer: the on-screen keyboard would
+  // otherwise cover half the screen before the visitor chose to type.
+  function setOpen(open, byTouch) {
     panel.hidden = !open;
     launcher.setAttribute("aria-expanded", String(open));
+    fit();
     if (open) {
       loadHistory().then(scrollDown);
-      input.focus();
+      (byTouch ? panel : input).focus();
     } else {
       launcher.focus();
     }
   }
 
-  launcher.addEventListener("click", function () { setOpen(panel.hidden); });
+  function focusable() {
+    return Array.prototype.filter.call(
+      panel.querySelectorAll("button,a[href],textarea,[tabindex='0']"),
+      function (node) { return !node.disabled && node.getClientRects().length > 0; });
+  }
+
+  var pointerType = "";
+  launcher.addEventListener("pointerdown", function (event) { pointerType = event.pointerType; });
+  launcher.addEventListener("keydown", function () { pointerType = ""; });
+  launcher.addEventListener("click", function () {
+    setOpen(panel.hidden, pointerType === "touch");
+    pointerType = "";
+  });
   close.addEventListener("click", function () { setOpen(false); });
   form.addEventListener("submit", function (event) {
     event.preventDefault();
@@ -340,19 +728,50 @@
     sendMessage(text);
   });
   input.addEventListener("keydown", function (event) {
-    if (event.key === "Enter" && !event.shiftKey) {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
       event.preventDefault();
       form.requestSubmit();
     }
   });
   handoff.addEventListener("click", function () { sendMessage(HANDOFF_TEXT); });
   panel.addEventListener("keydown", function (event) {
-    if (event.key === "Escape") setOpen(false);
+    if (event.key === "Escape") {
+      event.stopPropagation();
+      setOpen(false);
+    } else if (event.key === "Tab" && compact) {
+      // Full-screen, the panel is modal: Tab cycles inside it.
+      var items = focusable();
+      var first = items[0], last = items[items.length - 1];
+      var active = root.activeElement;
+      if (event.shiftKey && (active === first || active === panel)) {
+        event.preventDefault();
+        last.focus();
+      } else if (!event.shiftKey && active === last) {
+        event.preventDefault();
+        first.focus();
+      }
+    }
   });
+
+  configureFromAttributes();
+  apply();
+
+  window.Deskpilot = {
+    configure: configure,
+    open: function () { setOpen(true); },
+    close: function () { if (!panel.hidden) setOpen(false); }
+  };
 
   function mount() {
     document.body.appendChild(host);
-    if (script && script.dataset.open === "true") setOpen(true);
+    applyColours();
+    fit();
+    if (window.visualViewport) {
+      window.visualViewport.addEventListener("resize", queueFit);
+      window.visualViewport.addEventListener("scroll", queueFit);
+    }
+    window.addEventListener("resize", queueFit);
+    if (data.open === "true") setOpen(true);
   }
   if (document.body) mount(); else document.addEventListener("DOMContentLoaded", mount);
 })();

@@ -122,3 +122,26 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
         log.close()
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update"]
+
+
+# Per module, not per session: Playwright's sync API runs an event loop on this thread while it
+# is open, and later tests that call asyncio.run() would fail.
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Debian's Chromium driven by Playwright; skipped when it is not installed (a failure on CI,
+    whose scripts/test installs it)."""
+    if not CHROMIUM.exists():
+        if os.environ.get("CI"):  # CI installs it (scripts/test): a skip there would hide a gap
+            pytest.fail(f"{CHROMIUM} is missing on CI")
+        pytest.skip("Chromium not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()

@@ -1,38 +1,18 @@
 """The widget in a real browser against a real `deskpilot serve`: offline model, demo knowledge.
 
-Drives Debian's Chromium (/usr/bin/chromium) with Playwright; skipped when it is not installed
-(a failure on CI, whose scripts/test installs it). The server is conftest's `live_server`.
+Drives Debian's Chromium with Playwright (conftest's `browser`); the server is conftest's
+`live_server`. Layout, accessibility and branding: the test_widget_*.py files beside this one.
 """
 
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
 QUESTION = "How do I reset my password?"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update"]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    if not CHROMIUM.exists():
-        if os.environ.get("CI"):  # CI installs it (scripts/test): a skip there would hide a gap
-            pytest.fail(f"{CHROMIUM} is missing on CI")
-        pytest.skip("Chromium not installed (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 def test_ask_see_cited_streamed_answer_then_history_after_reload(live_server: str, browser) -> None:
