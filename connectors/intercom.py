@@ -31,7 +31,6 @@ from pydantic import Field, SecretStr
 
 import deskpilot
 from deskpilot import (
-    RETRY_SAFE,
     Article,
     Capability,
     Comment,
@@ -142,7 +141,7 @@ class IntercomConnector(HttpConnector):
 
     def _call(self, method: str, path: str, *, retry_safe: bool = False, **kwargs: Any
               ) -> dict[str, Any]:
-        extensions = RETRY_SAFE if retry_safe else None
+        extensions = deskpilot.RETRY_SAFE if retry_safe else None
         response = self.http.request(method, path, extensions=extensions, **kwargs)
         response.raise_for_status()
         return response.json()

@@ -25,7 +25,6 @@ from pydantic import SecretStr, model_validator
 
 import deskpilot
 from deskpilot import (
-    RETRY_SAFE,
     Article,
     Audience,
     Capability,
@@ -250,7 +249,7 @@ class ZendeskConnector(HttpConnector):
             "/api/v2/tickets.json",
             json={"ticket": ticket},
             headers={"Idempotency-Key": key},
-            extensions=RETRY_SAFE,
+            extensions=deskpilot.RETRY_SAFE,
         )
         response.raise_for_status()
         return str(response.json()["ticket"]["id"])

@@ -35,6 +35,7 @@ from pydantic_settings import (
 
 from deskpilot._embedder import EmbedderSettings
 from deskpilot._options import Options, resolve_secret
+from deskpilot.knowledge.settings import IndexSettings
 
 log = logging.getLogger(__name__)
 
@@ -71,15 +72,6 @@ class ServerSettings(_Section):
 class DatabaseSettings(_Section):
     # Empty means SQLite at <data_dir>/deskpilot.db.
     url: SecretStr | None = None
-
-
-
-class IndexSettings(_Section):
-    backend: Literal["embedded", "qdrant"] = "embedded"
-    # Only for backend = "qdrant": a server URL, or ":memory:"/a path for qdrant-client local mode.
-    url: str | None = None
-    api_key: SecretStr | None = None
-    collection: str = "deskpilot"
 
 
 

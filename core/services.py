@@ -250,7 +250,7 @@ class Services:
 
     def chat_endpoint(self, build_agent: AgentFactory, *, audience: ToolAudience,
                       workflow: str) -> ChatEndpoint:
-        from deskpilot.core.chat.runtime import chat_endpoint
+        from deskpilot.core.chat.endpoint import chat_endpoint
 
         return chat_endpoint(self, build_agent, audience, workflow)
 

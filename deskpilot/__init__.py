@@ -16,7 +16,6 @@ from typing import Any
 from deskpilot._automation import StepRun, TicketEvent, TicketStep
 from deskpilot._chat import ChatTurn, RequestContext
 from deskpilot._connector import (
-    RETRY_SAFE,
     Capability,
     Connector,
     ConnectorOptions,
@@ -102,9 +101,10 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     # The HTTP client policy imports httpx (~0.1 s): only a connector that calls an API needs
-    # it, not every `deskpilot` command that merely loads the plugins.
-    if name == "make_client":
-        from deskpilot._http import make_client
+    # it, not every `deskpilot` command that merely loads the plugins. So these two are read
+    # when first used (`deskpilot.RETRY_SAFE` at call time, not imported at module level).
+    if name in ("RETRY_SAFE", "make_client"):
+        from deskpilot import _http
 
-        return make_client
+        return getattr(_http, name)
     raise AttributeError(f"module 'deskpilot' has no attribute {name!r}")

@@ -29,12 +29,6 @@ class Capability(StrEnum):
     WEBHOOKS = "webhooks"  # verify signed webhook deliveries
 
 
-#: Pass as `self.http.post(..., extensions=RETRY_SAFE)` for a POST the API documents as safe to
-#: repeat (a search, a write with an idempotency key): it is then retried like a GET.
-RETRY_SAFE_KEY = "deskpilot.retry_safe"
-RETRY_SAFE: dict[str, Any] = {RETRY_SAFE_KEY: True}
-
-
 class NotSupported(Exception):
     """The connector cannot do this write-back."""
 

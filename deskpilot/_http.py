@@ -15,15 +15,18 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from email.utils import parsedate_to_datetime
+from typing import Any
 
 import httpx
-
-from deskpilot._connector import RETRY_SAFE_KEY
 
 log = logging.getLogger(__name__)
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+#: Pass as `self.http.post(..., extensions=deskpilot.RETRY_SAFE)` for a POST the API documents
+#: as safe to repeat (a search, a write with an idempotency key): it is retried like a GET.
+_RETRY_SAFE_KEY = "deskpilot.retry_safe"
+RETRY_SAFE: dict[str, Any] = {_RETRY_SAFE_KEY: True}
 USER_AGENT = "deskpilot/0.1 (+https://github.com/deskpilot)"
 
 _SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key"})
@@ -99,7 +102,7 @@ class RetryTransport(httpx.BaseTransport):
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         repeatable = request.method in IDEMPOTENT_METHODS or bool(
-            request.extensions.get(RETRY_SAFE_KEY)
+            request.extensions.get(_RETRY_SAFE_KEY)
         )
         attempt = 0
         while True:

@@ -27,8 +27,7 @@ from typing import Any, Literal
 
 from deskpilot._documents import Article
 from deskpilot._embedder import Embedder
-from deskpilot.core.config import EmbedderSettings, IndexSettings
-from deskpilot.knowledge.index import FusionConfig, open_index
+from deskpilot.knowledge.index import EdgeIndex, FusionConfig
 from deskpilot.knowledge.interfaces import VectorIndex
 from deskpilot.knowledge.search import Searcher
 from deskpilot.knowledge.text import chunk_document
@@ -109,7 +108,8 @@ def evaluate_retrieval(
     articles_path: Path,
     queries_path: Path,
     k: int = 10,
-    embedder: Embedder | None = None,
+    *,
+    embedder: Embedder,
     index_factory: IndexFactory | None = None,
     fusion: FusionConfig | None = None,
     split: Split = "all",
@@ -119,13 +119,9 @@ def evaluate_retrieval(
 
     `index_factory(data_dir, dimension)` defaults to the embedded backend with `fusion`.
     """
-    if embedder is None:
-        from deskpilot.plugins.embedders import LocalEmbedder
-
-        embedder = LocalEmbedder(EmbedderSettings())
     if index_factory is None:
         def index_factory(data_dir: Path, dimension: int) -> VectorIndex:
-            return open_index(IndexSettings(), data_dir, dimension, fusion)
+            return EdgeIndex(data_dir / "index", dimension, fusion)
 
     articles = _read_jsonl(Path(articles_path))
     queries = [q for q in _read_jsonl(Path(queries_path)) if in_split(q, split)]
@@ -141,9 +137,3 @@ def evaluate_retrieval(
         _log(f"evaluated {len(queries)} queries in {time.perf_counter() - started:.1f} s")
     return result
 
-
-if __name__ == "__main__":
-    folder = Path(sys.argv[1])
-    chosen: Split = sys.argv[2] if len(sys.argv) > 2 else "all"  # type: ignore[assignment]
-    figures = evaluate_retrieval(folder / "articles.jsonl", folder / "queries.jsonl", split=chosen)
-    print(json.dumps(figures))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chatkit.server import ChatKitServer, StreamingResult
 from chatkit.store import NotFoundError
@@ -29,13 +29,19 @@ from chatkit.types import (
     UserMessageItem,
     WidgetItem,
 )
+from fastapi import Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import ValidationError
 
 from deskpilot._chat import RequestContext
 from deskpilot._errors import ClientError
-from deskpilot.core.chat.runtime import ChatRuntime, FirstEventsFirst
+from deskpilot._platform import AgentFactory, ChatEndpoint
+from deskpilot._tools import ToolAudience
+from deskpilot.core.chat.runtime import ChatRuntime, FirstEventsFirst, build_chat
 from deskpilot.core.chat.server import REQUEST
+
+if TYPE_CHECKING:
+    from deskpilot.core.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -158,3 +164,17 @@ async def handle(chat: ChatRuntime, body: bytes, ctx: RequestContext) -> Respons
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
+
+
+def chat_endpoint(services: Services, build_agent: AgentFactory, audience: ToolAudience,
+                  workflow: str) -> ChatEndpoint:
+    """`platform.chat_endpoint`: a ChatKit route handler with its own agent, its runtime built
+    on the first request."""
+    runtime: list[ChatRuntime] = []
+
+    async def endpoint(request: Request, context: RequestContext) -> Response:
+        if not runtime:
+            runtime.append(build_chat(services, build_agent, audience, workflow))
+        return await handle(runtime[0], await request.body(), context)
+
+    return endpoint

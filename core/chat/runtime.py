@@ -10,20 +10,20 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from agents import set_tracing_disabled
 from pydantic import BaseModel
-from starlette.requests import Request
-from starlette.responses import Response
 
-from deskpilot._chat import RequestContext
-from deskpilot._platform import AgentFactory, ChatEndpoint
+from deskpilot._platform import AgentFactory
 from deskpilot._tools import ToolAudience
 from deskpilot.core.chat.attachments import LocalAttachmentStore
 from deskpilot.core.chat.identity import IdentityResolver, load_session_key
 from deskpilot.core.chat.server import DeskpilotChatServer
 from deskpilot.core.chat.store import ChatStore
-from deskpilot.core.services import Services
+
+if TYPE_CHECKING:
+    from deskpilot.core.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -143,19 +143,3 @@ def build_chat(
             settings.chat, load_session_key(settings.chat, settings.data_dir)
         ),
     )
-
-
-def chat_endpoint(services: Services, build_agent: AgentFactory, audience: ToolAudience,
-                  workflow: str) -> ChatEndpoint:
-    """`platform.chat_endpoint`: a ChatKit route handler with its own agent, its runtime built
-    on the first request."""
-    runtime: list[ChatRuntime] = []
-
-    async def endpoint(request: Request, context: RequestContext) -> Response:
-        from deskpilot.core.chat.endpoint import handle
-
-        if not runtime:
-            runtime.append(build_chat(services, build_agent, audience, workflow))
-        return await handle(runtime[0], await request.body(), context)
-
-    return endpoint

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from deskpilot.core.config import IndexSettings
 from deskpilot.knowledge.index.client import QdrantClientIndex
 from deskpilot.knowledge.index.edge import EdgeIndex
 from deskpilot.knowledge.index.errors import IndexLocked, IndexMismatch
 from deskpilot.knowledge.index.fusion import FusionConfig
 from deskpilot.knowledge.interfaces import VectorIndex
+from deskpilot.knowledge.settings import IndexSettings
 
 __all__ = [
     "EdgeIndex",
     "FusionConfig",
     "IndexLocked",
     "IndexMismatch",
+    "IndexSettings",
     "QdrantClientIndex",
     "open_index",
 ]

@@ -1,8 +1,8 @@
 from typer.testing import CliRunner
 
 from deskpilot.core.cli import build_app
-from deskpilot.core.config import IndexSettings
 from deskpilot.knowledge.index import open_index
+from deskpilot.knowledge.settings import IndexSettings
 
 
 def test_index_optimize_runs_and_refuses_a_held_index(tmp_path):
