@@ -31,7 +31,6 @@ from pathlib import Path
 from deskpilot.core.config import ChatSettings
 
 SESSION_COOKIE = "deskpilot_session"
-TOKEN_HEADER = "x-deskpilot-user-token"
 SESSION_MAX_AGE = 365 * 24 * 3600
 MAX_USER_ID = 256
 
