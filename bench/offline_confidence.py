@@ -17,12 +17,10 @@ import statistics
 import tempfile
 from pathlib import Path
 
-from deskpilot._documents import Audience
+from deskpilot import Audience, SearchFilter
 from deskpilot.core.agent.offline import MIN_SCORE, MIN_TERM_COVERAGE, term_coverage
 from deskpilot.core.config import Settings
 from deskpilot.core.services import Services
-from deskpilot.knowledge.interfaces import SearchFilter
-from deskpilot.knowledge.sync import run_sync
 
 CLINC150 = Path(__file__).resolve().parents[2] / "shared" / "data" / "clinc150"
 OOS = [CLINC150 / "oos_train.jsonl", CLINC150 / "oos_val.jsonl"]
@@ -49,7 +47,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         services = Services(Settings(data_dir=Path(tmp)))
         services.migrate()
-        run_sync(services, "demo")
+        services.sync("demo")
         report: dict[str, object] = {"min_score": MIN_SCORE, "min_term_coverage": MIN_TERM_COVERAGE}
         for name, questions in (("in_scope", IN_SCOPE), ("out_of_scope", out_of_scope)):
             scores, accepted = [], 0

@@ -23,7 +23,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
-from bs4 import BeautifulSoup
 from pydantic import ValidationError
 
 import deskpilot
@@ -143,6 +142,8 @@ def _read_markdown(relative: str, text: str, mtime: float) -> Article:
 
 
 def _read_html(relative: str, text: str, mtime: float) -> Article:
+    from bs4 import BeautifulSoup  # only for the HTML files of a folder
+
     soup = BeautifulSoup(text, "html.parser")
     h1 = soup.find("h1")
     title_tag = soup.find("title")

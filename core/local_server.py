@@ -113,7 +113,7 @@ def sync_anywhere(
     """Run a sync in this process, or — when `serve` owns the embedded index — on the server.
     Returns the run's report."""
     from deskpilot.knowledge.index import IndexLocked
-    from deskpilot.knowledge.sync import report
+    from deskpilot.knowledge.runs import report
 
     try:
         return report(services.sync(connector, full, progress))

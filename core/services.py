@@ -16,20 +16,18 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy.engine import Engine
-
 from deskpilot._connector import Connector
 from deskpilot._errors import UnknownConnector
 from deskpilot._events import Event
 from deskpilot._search import Passage, SearchFilter
 from deskpilot._tools import AgentTool, ToolAudience
-from deskpilot.core import store
 from deskpilot.core.config import ConfigError, Settings, check_plugin_settings
 from deskpilot.core.plugins import PluginHost, load_plugins
 
 if TYPE_CHECKING:
     from agents import FunctionTool, RunConfig
     from agents.models.interface import Model
+    from sqlalchemy.engine import Engine
 
     from deskpilot._embedder import Embedder
     from deskpilot._platform import AgentFactory, ChatEndpoint
@@ -91,17 +89,27 @@ class Services:
                               ) from None
 
     # -- database ---------------------------------------------------------------------------
+    # The database layer (SQLAlchemy, Alembic) is imported when first used: `config check` and
+    # `plugins` never need it.
     @built_once
     def engine(self) -> Engine:
+        from deskpilot.core import store
+
         return store.make_engine(self.settings.database_url)
 
     def migrate(self) -> None:
+        from deskpilot.core import store
+
         store.upgrade(self.engine, self.plugins.migrations)
 
     def audit(self, kind: str, subject: str = "", **data: Any) -> None:
+        from deskpilot.core import store
+
         store.audit(self.engine, kind, subject, **data)
 
     def audit_log(self, kind: str, subject: str) -> list[dict[str, Any]]:
+        from deskpilot.core import store
+
         return store.audit_log(self.engine, kind, subject)
 
     # -- knowledge --------------------------------------------------------------------------
@@ -138,7 +146,8 @@ class Services:
         Raises UnknownConnector, SyncLocked if the connector is already syncing, and IndexLocked
         if another process owns the embedded index (the cue to ask the running server)."""
         from deskpilot._events import SyncFinished
-        from deskpilot.knowledge.sync import report, run_sync
+        from deskpilot.knowledge.runs import report
+        from deskpilot.knowledge.sync import run_sync
 
         source = self.connector(connector)
         # Opened before the run takes the lock: a locked index must not leave a failed run.
@@ -263,6 +272,8 @@ class Services:
     # -- health -----------------------------------------------------------------------------
     def readiness(self) -> dict[str, Any]:
         """What /readyz reports: each dependency's state; `ready` only if all are ok."""
+        from deskpilot.core import store
+
         checks: dict[str, str] = {}
         try:
             store.ping(self.engine)

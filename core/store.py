@@ -69,12 +69,39 @@ def _histories(plugins: Mapping[str, Path]) -> dict[str, Path | None]:
     return {CORE: None, **{name: Path(folder) for name, folder in sorted(plugins.items())}}
 
 
+def _latest(versions: Path | None) -> str:
+    """A history's latest revision, by the naming rule every migration here follows: the file
+    `NNNN_what.py` is revision "NNNN", revising the one before (tests/core/test_store.py)."""
+    folder = versions or MIGRATIONS / "versions"
+    return max(path.name.split("_", 1)[0] for path in folder.glob("[0-9]*_*.py"))
+
+
+def _at_latest(engine: Engine, histories: Mapping[str, Path | None]) -> bool:
+    """Whether every history is at its latest revision, read without Alembic (which costs a
+    command-line call most of its start-up when there is nothing to do)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        with engine.connect() as connection:
+            for history, versions in histories.items():
+                current = connection.execute(
+                    text(f"SELECT version_num FROM {version_table(history)}")).scalars().all()
+                if current != [_latest(versions)]:
+                    return False
+    except SQLAlchemyError:  # no version table yet
+        return False
+    return True
+
+
 def upgrade(engine: Engine, plugins: Mapping[str, Path] | None = None) -> None:
     """Bring the core's schema and every plugin's (`{plugin: versions folder}`) to their latest
     revision; idempotent."""
+    histories = _histories(plugins or {})
+    if _at_latest(engine, histories):
+        return
     from alembic import command
 
-    for history, versions in _histories(plugins or {}).items():
+    for history, versions in histories.items():
         command.upgrade(_alembic_config(engine, history, versions), "head")
 
 

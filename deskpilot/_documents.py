@@ -10,7 +10,13 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+
+class _Model(BaseModel):
+    # Validators are built on first use, not at import: every `deskpilot` command imports these
+    # models (through the plugins), few of them validate a document.
+    model_config = ConfigDict(defer_build=True)
 
 
 class Audience(StrEnum):
@@ -25,7 +31,7 @@ class DocumentKind(StrEnum):
     TICKET = "ticket"
 
 
-class Comment(BaseModel):
+class Comment(_Model):
     author_role: Literal["customer", "agent", "system"] = "agent"
     body: str
     # False for internal notes and private comments: those are INTERNAL knowledge only.
@@ -33,7 +39,7 @@ class Comment(BaseModel):
     created_at: AwareDatetime | None = None
 
 
-class Article(BaseModel):
+class Article(_Model):
     kind: Literal["article"] = "article"
     id: str
     title: str
@@ -46,7 +52,7 @@ class Article(BaseModel):
     published: bool = True
 
 
-class Ticket(BaseModel):
+class Ticket(_Model):
     kind: Literal["ticket"] = "ticket"
     id: str
     subject: str
@@ -64,14 +70,14 @@ class Ticket(BaseModel):
 Document = Annotated[Article | Ticket, Field(discriminator="kind")]
 
 
-class DocumentRef(BaseModel):
+class DocumentRef(_Model):
     """Names a document without its content, e.g. one deleted at the source."""
 
     kind: DocumentKind
     id: str
 
 
-class DocumentFailure(BaseModel):
+class DocumentFailure(_Model):
     """A source record the connector could not turn into a document (bad JSON, missing field).
     The sync engine records it in the run's failures and goes on with the rest."""
 
@@ -82,7 +88,7 @@ class DocumentFailure(BaseModel):
     ref: DocumentRef | None = None
 
 
-class SyncPage(BaseModel):
+class SyncPage(_Model):
     """One page of an incremental sync. The engine persists `checkpoint` after applying the
     page, so an interrupted run resumes from the last page it finished."""
 
@@ -92,7 +98,7 @@ class SyncPage(BaseModel):
     checkpoint: dict[str, Any] | None = None
 
 
-class EscalationRequest(BaseModel):
+class EscalationRequest(_Model):
     """A conversation handed to a person: becomes a ticket (or assignment) in the helpdesk."""
 
     subject: str

@@ -22,7 +22,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session, col, select
@@ -39,6 +39,7 @@ from deskpilot._documents import (
 from deskpilot._time import utcnow
 from deskpilot.knowledge.interfaces import Chunk, VectorIndex
 from deskpilot.knowledge.locks import sync_lock
+from deskpilot.knowledge.runs import report
 from deskpilot.knowledge.store import session_scope
 from deskpilot.knowledge.tables import SourceDocument, SyncRun, SyncState
 from deskpilot.knowledge.text import chunk_document
@@ -289,32 +290,6 @@ def _start_run(engine: Engine, connector: str, full: bool) -> SyncRun:
         return run
 
 
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment is not None else None
-
-
-def report(run: SyncRun) -> dict[str, Any]:
-    """A run as plain data: what `sync status --json`, the API and plugins get."""
-    return {
-        "id": run.id,
-        "connector": run.connector,
-        "full": run.full,
-        "status": run.status,
-        "started_at": _iso(run.started_at),
-        "finished_at": _iso(run.finished_at),
-        "duration_seconds": (
-            round(run.duration_seconds, 3) if run.duration_seconds is not None else None
-        ),
-        "added": run.added,
-        "updated": run.updated,
-        "deleted": run.deleted,
-        "skipped": run.skipped,
-        "failed": run.failed,
-        "error": run.error,
-        "failures": run.failures or [],
-    }
-
-
 def run_sync(
     connector: Connector, *, index: VectorIndex, embedder: Embedder, engine: Engine,
     batch_size: int, full: bool = False, progress: Progress | None = None,
@@ -372,19 +347,3 @@ def _finish(engine: Engine, index: VectorIndex, run: SyncRun) -> None:
     run.finished_at = utcnow()
     with session_scope(engine) as session:
         session.add(run)
-
-
-def recent_runs(
-    engine: Engine, connector: str | None = None, per_connector: int = 5
-) -> dict[str, list[dict[str, Any]]]:
-    """The last runs of each connector, newest first."""
-    with Session(engine) as session:
-        query = select(SyncRun).order_by(col(SyncRun.id).desc())
-        if connector is not None:
-            query = query.where(SyncRun.connector == connector)
-        runs: dict[str, list[dict[str, Any]]] = {}
-        for run in session.exec(query.limit(per_connector * 50)).all():
-            kept = runs.setdefault(run.connector, [])
-            if len(kept) < per_connector:
-                kept.append(report(run))
-        return runs

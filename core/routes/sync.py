@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from deskpilot.core.deps import AdminDep, ServicesDep
-from deskpilot.knowledge.sync import recent_runs, report
+from deskpilot.knowledge.runs import recent_runs, report
 
 router = APIRouter(prefix="/v1", tags=["sync"], dependencies=[AdminDep])
 

@@ -2,7 +2,7 @@
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from sqlmodel import SQLModel, select
 
 from deskpilot.core import store
@@ -82,4 +82,38 @@ def test_sqlite_uses_wal(tmp_path):
     engine = store.make_engine(f"sqlite:///{tmp_path / 'x.db'}")
     with engine.connect() as connection:
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    engine.dispose()
+
+
+def test_every_history_follows_the_naming_rule_the_quick_check_reads():
+    """store.upgrade skips Alembic when each history is at its latest revision, read from the
+    file names: `NNNN_what.py` is revision "NNNN" and revises the file before it."""
+    import re
+
+    folders = [store.MIGRATIONS / "versions", *load_plugins().migrations.values()]
+    for folder in folders:
+        files = sorted(folder.glob("[0-9]*_*.py"))
+        assert files, folder
+        previous = None
+        for path in files:
+            source = path.read_text()
+            number = path.name.split("_", 1)[0]
+            assert re.search(rf'^revision = "{number}"$', source, re.M), path
+            assert re.search(rf"^down_revision = {previous!r}$".replace("'", '"'), source,
+                             re.M), path
+            previous = number
+
+
+def test_upgrade_is_quick_when_nothing_is_to_do_and_still_upgrades_otherwise(tmp_path):
+    engine = store.make_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    plugins = load_plugins().migrations
+    store.upgrade(engine, plugins)
+    assert store._at_latest(engine, store._histories(plugins))
+    with engine.begin() as connection:  # as if this database predated the latest revision
+        connection.execute(text("UPDATE alembic_version SET version_num = '0004'"))
+        connection.execute(text("DROP TABLE ticket_vector"))
+    assert not store._at_latest(engine, store._histories(plugins))
+    store.upgrade(engine, plugins)
+    assert "ticket_vector" in inspect(engine).get_table_names()
+    assert store.current_revision(engine) == store.head_revision(engine)
     engine.dispose()

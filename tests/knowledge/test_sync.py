@@ -16,7 +16,7 @@ from deskpilot._documents import Audience
 from deskpilot.core.search import search_passages
 from deskpilot.core.services import Services
 from deskpilot.knowledge.interfaces import SearchFilter
-from deskpilot.knowledge.sync import recent_runs
+from deskpilot.knowledge.runs import recent_runs
 from deskpilot.knowledge.tables import SourceDocument, SyncState
 from tests.knowledge.conftest import CountingEmbedder
 

@@ -1,0 +1,57 @@
+"""Sync runs as people and plugins read them: `deskpilot sync status`, the API, SyncFinished.
+
+Apart from the engine (knowledge/sync.py) so that reading the runs imports nothing of it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlmodel import Session, col, select
+
+from deskpilot.knowledge.tables import SyncRun
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
+
+
+def report(run: SyncRun) -> dict[str, Any]:
+    """A run as plain data: what `sync status --json`, the API and plugins get."""
+    return {
+        "id": run.id,
+        "connector": run.connector,
+        "full": run.full,
+        "status": run.status,
+        "started_at": _iso(run.started_at),
+        "finished_at": _iso(run.finished_at),
+        "duration_seconds": (
+            round(run.duration_seconds, 3) if run.duration_seconds is not None else None
+        ),
+        "added": run.added,
+        "updated": run.updated,
+        "deleted": run.deleted,
+        "skipped": run.skipped,
+        "failed": run.failed,
+        "error": run.error,
+        "failures": run.failures or [],
+    }
+
+
+def recent_runs(
+    engine: Engine, connector: str | None = None, per_connector: int = 5
+) -> dict[str, list[dict[str, Any]]]:
+    """The last runs of each connector, newest first."""
+    with Session(engine) as session:
+        query = select(SyncRun).order_by(col(SyncRun.id).desc())
+        if connector is not None:
+            query = query.where(SyncRun.connector == connector)
+        runs: dict[str, list[dict[str, Any]]] = {}
+        for run in session.exec(query.limit(per_connector * 50)).all():
+            kept = runs.setdefault(run.connector, [])
+            if len(kept) < per_connector:
+                kept.append(report(run))
+        return runs
