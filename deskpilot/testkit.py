@@ -288,7 +288,7 @@ _CONTRACTS = (ConnectorContract, EmbedderContract, ToolContract)
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        "markers", "deskpilot_contract(kind): a Deskpilot plugin contract test (core.testkit)"
+        "markers", "deskpilot_contract(kind): a Deskpilot plugin contract test (deskpilot.testkit)"
     )
 
 

@@ -5,7 +5,7 @@ and the labels humans gave it: category, priority, tags) and removes the row whe
 deleted at the source. Rows change only when a label or the text changes, so `fingerprint`
 tells a model trained on them whether it is out of date.
 
-`ticket_vector` keeps those texts' embeddings (plugins/ticket_memory.py) across restarts.
+`ticket_vector` keeps those texts' embeddings (knowledge/past_tickets.py) across restarts.
 """
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
-"""Deskpilot's ChatKit server: runs the customer agent over the thread's history.
+"""Deskpilot's ChatKit server: runs an agent over the thread's history — the customer agent
+(`core.agent`), or a plugin's own (the staff copilot, through `platform.chat_endpoint`).
 
-The agent itself comes from `core.agent` (built per turn, so tools see the thread and the user);
-this module only feeds it history and turns its streamed run into ChatKit events.
+The agent is built per turn; before it runs, plugins may take the message
+(`before_agent_turn`: the handoff to a person). This module only feeds the agent history and
+turns its streamed run into ChatKit events.
 """
 
 from __future__ import annotations

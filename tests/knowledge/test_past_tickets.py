@@ -151,7 +151,7 @@ def test_a_vector_another_process_stored_meanwhile_is_no_error(
     racing = memories(services, CountingEmbedder())
     # As if the other process stored them after this one looked: both insert the same rows.
     monkeypatch.setattr(racing.embedder, "_load", lambda texts: {})
-    with caplog.at_level(logging.WARNING, logger="deskpilot.plugins.ticket_memory"):
+    with caplog.at_level(logging.WARNING, logger="deskpilot.knowledge.past_tickets"):
         racing.get("desk")
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert len(stored(services)) == len(PAST_TEXTS)
@@ -162,7 +162,7 @@ def test_an_unusable_cache_table_falls_back_to_embedding(
     with services.engine.begin() as connection:
         connection.execute(text("DROP TABLE ticket_vector"))
     embedder = CountingEmbedder()
-    with caplog.at_level(logging.WARNING, logger="deskpilot.plugins.ticket_memory"):
+    with caplog.at_level(logging.WARNING, logger="deskpilot.knowledge.past_tickets"):
         memory = memories(services, embedder).get("desk")
     assert sorted(embedder.embedded) == sorted(PAST_TEXTS)
     expected = np.asarray(HashEmbedder().embed_documents([r.text for r in memory.records]),

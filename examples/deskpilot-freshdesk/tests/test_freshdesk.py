@@ -1,5 +1,5 @@
 """The Freshdesk connector against a fake speaking Freshdesk's v2 wire format, plus Deskpilot's
-contract kit (`core.testkit`, also loaded as the `deskpilot` pytest plugin)."""
+contract kit (`deskpilot.testkit`, also loaded as the `deskpilot` pytest plugin)."""
 
 from __future__ import annotations
 
