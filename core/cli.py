@@ -65,13 +65,13 @@ def settings_from(config: Path | None, data_dir: Path | None = None, **overrides
         fail(str(exc))
 
 
-def services_from(settings: Settings) -> Services:
+def services_from(settings: Settings, plugins: PluginHost | None = None) -> Services:
     """Services with the plugins' settings and the configured connectors validated (their
     options are the plugins' own)."""
     from deskpilot.core.services import Services
 
     try:
-        services = Services(settings)
+        services = Services(settings, plugins)
         services.connectors  # noqa: B018 - building them validates their options
     except ConfigError as exc:
         message = str(exc)
@@ -139,20 +139,50 @@ def config_check(config: ConfigOption = None) -> None:
 def plugins(
     config: ConfigOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    routes: Annotated[bool, typer.Option(
+        "--routes", help="Also build the plugins' HTTP routes to list them (loads the web "
+        "stack and checks the plugins' settings).")] = False,
 ) -> None:
-    """List plugins with their version, hooks and load errors."""
+    """List plugins: version, status, what each registered, and what was refused."""
     from deskpilot.core.plugins import load_plugins
 
     settings = settings_from(config)
-    rows = load_plugins(settings.plugins).describe()  # loading only: no platform to build
+    host = load_plugins(settings.plugins)  # loading only: no platform to build
+    host.commands()
+    if routes:
+        host.routers(services_from(settings, host))
+    rows = host.describe()
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
+    for warning in host.warnings:
+        typer.echo(f"warning: {warning}", err=True)
     for row in rows:
         hooks = ", ".join(row["hooks"])
-        typer.echo(f"{row['name']:<14} {row['version'] or '-':<10} {row['status']:<7} {hooks}")
+        typer.echo(f"{row['name']:<16} {row['version'] or '-':<10} {row['status']:<7} {hooks}")
+        for line in _registration_lines(row.get("registered") or {}):
+            typer.echo(f"{'':<16} {line}")
         if row["error"]:
-            typer.echo(f"{'':<14} error: {row['error']}")
+            typer.echo(f"{'':<16} error: {row['error']}")
+        for problem in row["problems"]:
+            typer.echo(f"{'':<16} {problem}")
+
+
+def _registration_lines(registered: dict[str, Any]) -> list[str]:
+    lines = []
+    for kind in ("connectors", "embedders", "settings", "ticket_steps", "commands"):
+        if registered.get(kind):
+            lines.append(f"{kind.replace('_', ' ')}: {', '.join(registered[kind])}")
+    if registered.get("tools"):
+        lines.append("tools: " + ", ".join(f"{tool['name']} ({tool['audience']})"
+                                           for tool in registered["tools"]))
+    if isinstance(routes := registered.get("routes"), str):
+        lines.append(f"routes: {routes}")
+    elif routes:
+        lines.append(f"routes: {', '.join(routes)}")
+    if registered.get("migrations"):
+        lines.append("tables: own migrations")
+    return lines
 
 
 @db_app.command("upgrade")

@@ -80,6 +80,9 @@ class PluginSettings(_ExtensibleSection):
     # A plugin's own options are the table [plugins.NAME] (its `register_settings`).
     allow: list[str] = []
     deny: list[str] = []
+    # Name -> plugin: which plugin's connector type, tool or embedder of that name is used when
+    # several register it. Without it a built-in keeps its name and a later plugin is refused.
+    replace: dict[str, str] = {}
 
 
 class ConnectorSettings(BaseModel):

@@ -6,12 +6,17 @@ by human support agents. The customer agent never receives an AGENT tool.
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
     from deskpilot._platform import Platform
+
+
+#: A valid tool name: what every model provider accepts as a function name (OpenAI's rule).
+TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 
 
 class ToolAudience(StrEnum):

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime
@@ -33,7 +32,7 @@ from pydantic import ValidationError
 from deskpilot._connector import Capability, Connector
 from deskpilot._documents import Article, SyncPage, Ticket
 from deskpilot._embedder import Embedder
-from deskpilot._tools import ToolAudience
+from deskpilot._tools import TOOL_NAME, ToolAudience
 
 __all__ = ["ConnectorContract", "EmbedderContract", "ToolContract", "violation"]
 
@@ -43,8 +42,6 @@ _WRITE_BACKS = {
     Capability.TICKETS: "create_ticket",
     Capability.WEBHOOKS: "verify_webhook",
 }
-# OpenAI function names: what every model provider accepts.
-_TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 
 
 def violation(rule: str, message: str) -> NoReturn:
@@ -257,7 +254,7 @@ class ToolContract:
 
     def test_name(self, tool: Any) -> None:
         name = getattr(type(tool), "name", None)
-        if not isinstance(name, str) or not _TOOL_NAME.match(name):
+        if not isinstance(name, str) or not TOOL_NAME.match(name):
             violation("tool-name", f"name {name!r} is not 1-64 letters, digits, '_' or '-'")
 
     def test_audience(self, tool: Any) -> None:
