@@ -6,6 +6,10 @@
   (`starting_after`), parts from `GET /conversations/{id}` (Intercom returns at most 500 parts);
   notes become `Comment(public=False)`.
 
+A conversation that cannot be read is a failure of that conversation only (`refetch` retries it);
+a workspace without Help Center (404, 403 on `/articles`) has that stream turned off with one
+warning, until a `--full` sync.
+
 Intercom timestamps are whole seconds, so "changed since" must include the last synced second
 (something may have changed in it after we looked): the checkpoint keeps that second and the ids
 already synced in it (`edge`), which are skipped unless they changed again.
@@ -35,7 +39,10 @@ from deskpilot import (
     Capability,
     Comment,
     ConnectorOptions,
+    DocumentKind,
+    DocumentRef,
     EscalationRequest,
+    HelpdeskError,
     HttpConnector,
     NotSupported,
     SyncPage,
@@ -141,17 +148,14 @@ class IntercomConnector(HttpConnector):
 
     def _call(self, method: str, path: str, *, retry_safe: bool = False, **kwargs: Any
               ) -> dict[str, Any]:
-        extensions = deskpilot.RETRY_SAFE if retry_safe else None
-        response = self.http.request(method, path, extensions=extensions, **kwargs)
-        response.raise_for_status()
-        return response.json()
+        return self.request_json(method, path, retry_safe=retry_safe, **kwargs) or {}
 
     # -- reading ----------------------------------------------------------------------------
     def fetch(self, checkpoint: dict[str, Any] | None) -> Iterator[SyncPage]:
         state: dict[str, Any] = {"articles": {}, "conversations": {}}
         for key, value in (checkpoint or {}).items():
             state[key] = dict(value)
-        if self.options.include_articles:
+        if self.options.include_articles and not state["articles"].get("off"):
             yield from self._article_pages(state)
         if self.options.include_conversations:
             yield from self._conversation_pages(state)
@@ -160,8 +164,17 @@ class IntercomConnector(HttpConnector):
         window = _Window(state["articles"], self.options.updated_since)
         page = state["articles"].get("page") or 1
         while True:
-            data = self._call("GET", "/articles",
-                              params={"page": page, "per_page": self.options.per_page})
+            try:
+                data = self._call("GET", "/articles",
+                                  params={"page": page, "per_page": self.options.per_page})
+            except HelpdeskError as exc:
+                if exc.status not in (403, 404):
+                    raise
+                # No Help Center in this workspace (or no right to read it).
+                state["articles"]["off"] = exc.status
+                yield SyncPage(checkpoint=copy.deepcopy(state), warnings=[
+                    f"articles are off: {exc.message}; a --full sync tries them again"])
+                return
             articles = []
             for raw in data.get("data", []):
                 article_id, updated = str(raw["id"]), int(raw.get("updated_at") or 0)
@@ -199,19 +212,48 @@ class IntercomConnector(HttpConnector):
             query = {"query": {"field": "updated_at", "operator": ">", "value": after},
                      "pagination": pagination}
             data = self._call("POST", "/conversations/search", json=query, retry_safe=True)
-            tickets = []
+            result = SyncPage()
             for raw in data.get("conversations", []):
                 conversation_id, updated = str(raw["id"]), int(raw.get("updated_at") or 0)
                 if window.is_new(conversation_id, updated):
-                    tickets.append(self._ticket(conversation_id))
+                    self._add_ticket(result, conversation_id)
                 window.saw(conversation_id, updated)
             following = ((data.get("pages") or {}).get("next") or {}).get("starting_after")
             if not following:
                 window.finish("starting_after")
-                yield SyncPage(documents=tickets, checkpoint=copy.deepcopy(state))
+                result.checkpoint = copy.deepcopy(state)
+                yield result
                 return
             state["conversations"]["starting_after"] = following
-            yield SyncPage(documents=tickets, checkpoint=copy.deepcopy(state))
+            result.checkpoint = copy.deepcopy(state)
+            yield result
+
+    def _add_ticket(self, page: SyncPage, conversation_id: str, *,
+                    missing_is_gone: bool = False) -> None:
+        try:
+            page.documents.append(self._ticket(conversation_id))
+        except HelpdeskError as exc:  # this conversation only; retried on later runs
+            ref = DocumentRef(kind=DocumentKind.TICKET, id=conversation_id)
+            if exc.status == 404 and missing_is_gone:
+                page.deleted.append(ref)
+            else:
+                page.failures.append(self.failure(ref, exc))
+
+    def refetch(self, refs: list[DocumentRef]) -> SyncPage:
+        page = SyncPage()
+        for ref in refs:
+            if ref.kind == DocumentKind.TICKET:
+                # Asked for by id, after the search listed it: a 404 now means deleted.
+                self._add_ticket(page, ref.id, missing_is_gone=True)
+                continue
+            try:
+                page.documents.append(self._article(self._call("GET", f"/articles/{ref.id}")))
+            except HelpdeskError as exc:
+                if exc.status == 404:
+                    page.deleted.append(ref)
+                else:
+                    page.failures.append(self.failure(ref, exc))
+        return page
 
     def _ticket(self, conversation_id: str) -> Ticket:
         raw = self._call("GET", f"/conversations/{conversation_id}",
@@ -229,9 +271,15 @@ class IntercomConnector(HttpConnector):
             if part.get("body")
         ]
         subject = raw.get("title") or strip_html(source.get("subject"))
+        if not subject:  # untitled: the first line is the subject, and not said twice
+            first, _, rest = description.partition("\n")
+            if len(first) <= 120:
+                subject, description = first, rest.strip()
+            else:
+                subject = first[:120]
         return Ticket(
             id=conversation_id,
-            subject=subject or (description.splitlines() or [""])[0][:120],
+            subject=subject,
             description=description,
             comments=comments,
             tags=[tag["name"] for tag in (raw.get("tags") or {}).get("tags", [])],

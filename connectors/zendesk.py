@@ -3,12 +3,18 @@
 Both streams are Zendesk's incremental exports, so a sync reads only what changed:
 - articles: `GET /api/v2/help_center/incremental/articles?start_time=`, the previous response's
   `end_time` being the next `start_time` (the endpoint takes no locale: the `locales` option
-  filters the articles it returns);
+  filters the articles it returns). `start_time` is inclusive, so the articles updated at
+  exactly that second were already synced: their ids are kept (`articles_edge`) and skipped
+  unless they changed again. An account without Help Center (404, 403) has that stream turned
+  off with one warning, until a `--full` sync;
 - tickets: `GET /api/v2/incremental/tickets/cursor.json`, `start_time` once, then `cursor`, until
   `end_of_stream`; the last `after_cursor` is where the next sync starts. Comments come per
   ticket, cursor-paginated, internal notes kept as `public=False`.
 
 Every page carries the checkpoint reached after it, so an interrupted sync resumes exactly there.
+A ticket whose comments cannot be read is a failure of that ticket only (`refetch` retries it).
+Ticket links point at the helpdesk itself (`agent_url`, else the subdomain, else the host in the
+API's own `url` field), never at a proxy in `base_url`.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import time
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Self
+from urllib.parse import urlsplit
 
 from pydantic import SecretStr, model_validator
 
@@ -33,6 +40,7 @@ from deskpilot import (
     DocumentKind,
     DocumentRef,
     EscalationRequest,
+    HelpdeskError,
     HttpConnector,
     SyncPage,
     Ticket,
@@ -45,6 +53,9 @@ _PRIORITIES = frozenset({"low", "normal", "high", "urgent"})
 class ZendeskOptions(ConnectorOptions):
     subdomain: str | None = None
     base_url: str | None = None  # instead of subdomain: a proxy, or a fake in tests
+    # Where agents open tickets (links in drafts and search results); default: the subdomain's
+    # site, else the host Zendesk names in its API answers.
+    agent_url: str | None = None
     email: str | None = None
     api_token: SecretStr | None = None
     oauth_token: SecretStr | None = None
@@ -99,17 +110,16 @@ class ZendeskConnector(HttpConnector):
 
     # -- reading ----------------------------------------------------------------------------
     def _get(self, path: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        response = self.http.get(path, params=params)
-        response.raise_for_status()
-        return response.json()
+        return self.request_json("GET", path, params=params) or {}
 
     def fetch(self, checkpoint: dict[str, Any] | None) -> Iterator[SyncPage]:
         state: dict[str, Any] = {
             "articles_start_time": self.options.start_time,
+            "articles_edge": [],
             "tickets_cursor": None,
             **(checkpoint or {}),
         }
-        if self.options.include_articles:
+        if self.options.include_articles and not state.get("articles_off"):
             yield from self._article_pages(state)
         if self.options.include_tickets:
             yield from self._ticket_pages(state)
@@ -118,17 +128,42 @@ class ZendeskConnector(HttpConnector):
         locales = {locale.lower() for locale in self.options.locales}
         while True:
             start = state["articles_start_time"]
-            data = self._get("/api/v2/help_center/incremental/articles", {"start_time": start})
-            articles = [
-                self._article(a)
-                for a in data.get("articles", [])
-                if not locales or a.get("locale", "").lower() in locales
-            ]
-            state["articles_start_time"] = max(start, int(data.get("end_time") or start))
+            try:
+                data = self._get("/api/v2/help_center/incremental/articles",
+                                 {"start_time": start})
+            except HelpdeskError as exc:
+                if exc.status not in (403, 404):
+                    raise
+                # No Help Center on this account (or no right to read it): tickets still sync.
+                state["articles_off"] = exc.status
+                yield SyncPage(checkpoint=dict(state), warnings=[
+                    f"articles are off: {exc.message}; a --full sync tries them again"])
+                return
+            edge = set(state.get("articles_edge") or [])
+            articles, end, at_end = [], start, []
+            for raw in data.get("articles", []):
+                article_id, updated = str(raw["id"]), self._epoch(raw.get("updated_at"))
+                if updated == start and article_id in edge:
+                    continue  # the inclusive start_time lists it again: already synced
+                if not locales or raw.get("locale", "").lower() in locales:
+                    articles.append(self._article(raw))
+                if updated > end:
+                    end, at_end = updated, [article_id]
+                elif updated == end:
+                    at_end.append(article_id)
+            if (end_time := int(data.get("end_time") or start)) > end:
+                end, at_end = end_time, []
+            state["articles_start_time"] = end
+            state["articles_edge"] = sorted(at_end + (list(edge) if end == start else []))
             yield SyncPage(documents=articles, checkpoint=dict(state))
             # No next page, or no progress (nothing changed since start): caught up.
-            if not data.get("next_page") or state["articles_start_time"] == start:
+            if not data.get("next_page") or end == start:
                 return
+
+    @staticmethod
+    def _epoch(value: str | None) -> int:
+        moment = parse_time(value)
+        return int(moment.timestamp()) if moment else 0
 
     def _article(self, raw: dict[str, Any]) -> Article:
         return Article(
@@ -149,18 +184,44 @@ class ZendeskConnector(HttpConnector):
             cursor = state["tickets_cursor"]
             params = {"cursor": cursor} if cursor else {"start_time": self.options.start_time}
             data = self._get("/api/v2/incremental/tickets/cursor.json", params)
-            documents: list[Ticket] = []
-            deleted: list[DocumentRef] = []
+            page = SyncPage()
             for raw in data.get("tickets", []):
-                if raw.get("status") == "deleted":
-                    deleted.append(DocumentRef(kind=DocumentKind.TICKET, id=str(raw["id"])))
-                else:
-                    documents.append(self._ticket(raw))
+                self._add_ticket(page, raw)
             # Kept after end_of_stream too: the next sync continues from this cursor.
             state["tickets_cursor"] = data.get("after_cursor") or cursor
-            yield SyncPage(documents=documents, deleted=deleted, checkpoint=dict(state))
+            page.checkpoint = dict(state)
+            yield page
             if data.get("end_of_stream") or not data.get("after_cursor"):
                 return
+
+    def _add_ticket(self, page: SyncPage, raw: dict[str, Any]) -> None:
+        ref = DocumentRef(kind=DocumentKind.TICKET, id=str(raw["id"]))
+        if raw.get("status") == "deleted":
+            page.deleted.append(ref)
+            return
+        try:
+            page.documents.append(self._ticket(raw))
+        except HelpdeskError as exc:  # its comments could not be read: this ticket only
+            page.failures.append(self.failure(ref, exc))
+
+    def refetch(self, refs: list[DocumentRef]) -> SyncPage:
+        page = SyncPage()
+        for ref in refs:
+            path = (f"/api/v2/tickets/{ref.id}.json" if ref.kind == DocumentKind.TICKET
+                    else f"/api/v2/help_center/articles/{ref.id}")
+            try:
+                data = self._get(path)
+            except HelpdeskError as exc:
+                if exc.status == 404:
+                    page.deleted.append(ref)
+                else:
+                    page.failures.append(self.failure(ref, exc))
+                continue
+            if ref.kind == DocumentKind.TICKET:
+                self._add_ticket(page, data.get("ticket") or {"id": ref.id, "status": "deleted"})
+            else:
+                page.documents.append(self._article(data["article"]))
+        return page
 
     def _comments(self, ticket_id: str, requester_id: Any) -> list[Comment]:
         comments: list[Comment] = []
@@ -204,9 +265,17 @@ class ZendeskConnector(HttpConnector):
             tags=list(raw.get("tags") or []),
             status=raw.get("status") or "open",
             priority=raw.get("priority"),
-            url=f"{self.options.url}/agent/tickets/{ticket_id}",
+            url=f"{self._agent_site(raw)}/agent/tickets/{ticket_id}",
             updated_at=parse_time(raw.get("updated_at")),
         )
+
+    def _agent_site(self, raw: dict[str, Any]) -> str:
+        if self.options.agent_url:
+            return self.options.agent_url.rstrip("/")
+        if self.options.subdomain:
+            return f"https://{self.options.subdomain}.zendesk.com"
+        api = urlsplit(raw.get("url") or "")  # Zendesk's own URL for the ticket's API record
+        return f"{api.scheme}://{api.netloc}" if api.scheme and api.netloc else self.options.url
 
     def tag_vocabulary(self) -> list[str]:
         names: list[str] = []

@@ -13,7 +13,8 @@ from collections.abc import Callable, Iterator, Mapping
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from deskpilot._documents import EscalationRequest, SyncPage
+from deskpilot._documents import DocumentFailure, DocumentRef, EscalationRequest, SyncPage
+from deskpilot._errors import HelpdeskError
 from deskpilot._options import Options
 
 if TYPE_CHECKING:
@@ -59,7 +60,17 @@ class Connector(ABC):
 
     @abstractmethod
     def fetch(self, checkpoint: dict[str, Any] | None) -> Iterator[SyncPage]:
-        """Yield pages of changes since `checkpoint` (None: everything)."""
+        """Yield pages of changes since `checkpoint` (None: everything).
+
+        A document whose own request fails goes into the page's `failures` (with its `ref`)
+        and the rest of the page still comes; only a failure of the listing itself raises."""
+
+    def refetch(self, refs: list[DocumentRef]) -> SyncPage:
+        """The current state of documents that failed on an earlier run: one page holding each
+        as a document, a deletion (gone at the source) or a failure again. The engine calls it
+        on later runs, with backoff. Not supported: they are retried when the listing brings
+        them again (they change at the source, or a --full sync)."""
+        raise NotSupported(f"{self.type} connector cannot fetch single documents")
 
     def tag_vocabulary(self) -> list[str]:
         return []
@@ -108,6 +119,33 @@ class HttpConnector(Connector):
     def headers(self) -> dict[str, str]:
         """Headers for every request (e.g. a bearer token, an API version)."""
         return {}
+
+    def request_json(self, method: str, path: str, *, retry_safe: bool = False,
+                     **kwargs: Any) -> Any:
+        """Call the API and return its JSON. Any failure, after the client's retries, raises a
+        HelpdeskError naming this connector, the URL, what was wrong and what to do.
+        `retry_safe` marks a POST the API documents as safe to repeat."""
+        import httpx
+
+        from deskpilot._http import RETRY_SAFE, connection_error, read_json
+
+        if retry_safe:
+            kwargs["extensions"] = RETRY_SAFE
+        prefix = f"connector {self.name!r} ({self.type})"
+        request = self.http.build_request(method, path, **kwargs)
+        try:
+            response = self.http.send(request)
+        except httpx.TransportError as exc:
+            raise connection_error(request, exc).with_context(prefix) from None
+        try:
+            return read_json(response)
+        except HelpdeskError as exc:
+            raise exc.with_context(prefix) from None
+
+    def failure(self, ref: DocumentRef, error: HelpdeskError) -> DocumentFailure:
+        """A page's record of one document whose own request failed."""
+        return DocumentFailure(where=f"{ref.kind} {ref.id}", error=error.message, ref=ref,
+                               url=error.url, status=error.status)
 
     def close(self) -> None:
         self.http.close()

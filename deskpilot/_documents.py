@@ -78,14 +78,18 @@ class DocumentRef(_Model):
 
 
 class DocumentFailure(_Model):
-    """A source record the connector could not turn into a document (bad JSON, missing field).
-    The sync engine records it in the run's failures and goes on with the rest."""
+    """A source record the connector could not read or turn into a document (its own request
+    failed, bad JSON, a missing field). The sync engine records it in the run's failures and
+    goes on with the rest; one with a `ref` is fetched again on later runs (`refetch`)."""
 
     where: str  # e.g. "tickets.jsonl:12" or a helpdesk id
     error: str
     # When the record's identity is known: the engine keeps what it already indexed for it
-    # instead of treating it as deleted.
+    # instead of treating it as deleted, and retries it later.
     ref: DocumentRef | None = None
+    # When a request failed: its URL (credentials removed) and HTTP status (None: no answer).
+    url: str | None = None
+    status: int | None = None
 
 
 class SyncPage(_Model):
@@ -96,6 +100,9 @@ class SyncPage(_Model):
     deleted: list[DocumentRef] = []
     failures: list[DocumentFailure] = []
     checkpoint: dict[str, Any] | None = None
+    # Said once to the operator and kept in the run's report, e.g. "articles: the account has
+    # no Help Center (404); that stream is off until a --full sync".
+    warnings: list[str] = []
 
 
 class EscalationRequest(_Model):

@@ -29,3 +29,19 @@ class UnknownConnector(ClientError, LookupError):
             message += f" (configured: {', '.join(sorted(known)) or 'none'})"
         super().__init__(404, message)
         self.name = name
+
+
+class HelpdeskError(ClientError):
+    """A helpdesk API call that failed for good: an error status after the retries, a body
+    that is not the API's JSON, or a connection that never completed. `message` is one line
+    naming the URL (credentials removed), what was wrong and what to do; `status` is the HTTP
+    status (None when there was no usable answer). Answered as 502: the helpdesk failed us."""
+
+    def __init__(self, message: str, *, url: str, status: int | None = None) -> None:
+        super().__init__(502, message)
+        self.url = url
+        self.status = status
+
+    def with_context(self, prefix: str) -> HelpdeskError:
+        """The same error, its message led by `prefix` (e.g. which connector made the call)."""
+        return HelpdeskError(f"{prefix}: {self.message}", url=self.url, status=self.status)

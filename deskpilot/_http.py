@@ -6,11 +6,17 @@ Every connector builds its client with `make_client`. A request is retried when 
 429 means the request was refused before it was processed, so any method may be retried; a 5xx
 or a dropped connection may have happened after the server acted, so those are retried only for
 idempotent methods and for POSTs marked with `extensions=RETRY_SAFE` (searches, or writes sent
-with an idempotency key).
+with an idempotency key). The body is read inside the retry loop, so a connection dropped
+mid-body is retried like one refused outright; a 2xx body that is not the JSON asked for
+(truncated, garbled, a proxy's HTML page) is retried `BODY_RETRIES` times.
+
+`read_json` turns the final answer into data or a `HelpdeskError`: one line naming the URL
+(credentials removed), what was wrong and what to do.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -18,6 +24,8 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
+
+from deskpilot._errors import HelpdeskError
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +39,10 @@ USER_AGENT = "deskpilot/0.1 (+https://github.com/deskpilot)"
 
 _SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key"})
 _SECRET_PARAMS = ("token", "key", "secret", "password", "signature")
+#: Extra attempts for a 2xx answer whose body is not the JSON asked for.
+BODY_RETRIES = 2
+#: Longest server-asked wait the client sleeps through (see RetryTransport.max_wait).
+DEFAULT_MAX_WAIT = 300.0
 # Reset headers larger than this are epoch timestamps (Intercom), smaller ones are seconds.
 _EPOCH_THRESHOLD = 1_000_000_000
 
@@ -83,7 +95,7 @@ class RetryTransport(httpx.BaseTransport):
         sleep: Callable[[float], None] = time.sleep,
         backoff: float = 0.5,
         max_backoff: float = 30.0,
-        max_wait: float = 300.0,
+        max_wait: float = DEFAULT_MAX_WAIT,
     ) -> None:
         self.inner = inner
         self.max_retries = max_retries
@@ -105,9 +117,14 @@ class RetryTransport(httpx.BaseTransport):
             request.extensions.get(_RETRY_SAFE_KEY)
         )
         attempt = 0
+        body_attempts = 0
         while True:
             try:
                 response = self.inner.handle_request(request)
+                try:  # here, not after returning: a drop mid-body must reach the except below
+                    response.read()
+                finally:
+                    response.close()
             except httpx.TransportError as exc:
                 if not repeatable or attempt >= self.max_retries:
                     raise
@@ -116,24 +133,114 @@ class RetryTransport(httpx.BaseTransport):
                             redact_url(request.url), type(exc).__name__, attempt + 1, delay)
             else:
                 status = response.status_code
-                if (
-                    status not in RETRY_STATUSES
-                    or (status != 429 and not repeatable)
-                    or attempt >= self.max_retries
-                ):
-                    return response
-                delay = self._delay(attempt, response)
-                if delay > self.max_wait:
-                    return response
-                response.read()
-                response.close()
-                log.warning("%s %s -> %d; retry %d in %.1fs", request.method,
-                            redact_url(request.url), status, attempt + 1, delay)
+                if status in RETRY_STATUSES:
+                    if (status != 429 and not repeatable) or attempt >= self.max_retries:
+                        return response
+                    delay = self._delay(attempt, response)
+                    if delay > self.max_wait:
+                        return response
+                    log.warning("%s %s -> %d; retry %d in %.1fs", request.method,
+                                redact_url(request.url), status, attempt + 1, delay)
+                else:
+                    problem = (_body_problem(response) if repeatable and _asks_json(request)
+                               else None)
+                    if problem is None or body_attempts >= BODY_RETRIES:
+                        return response
+                    delay = self._delay(body_attempts, None)
+                    body_attempts += 1
+                    log.warning("%s %s: the answer was %s; retry %d in %.1fs", request.method,
+                                redact_url(request.url), problem, body_attempts, delay)
+                    self.sleep(delay)
+                    continue
             self.sleep(delay)
             attempt += 1
 
     def close(self) -> None:
         self.inner.close()
+
+
+def _asks_json(request: httpx.Request) -> bool:
+    return "json" in request.headers.get("accept", "")
+
+
+def _body_problem(response: httpx.Response) -> str | None:
+    """What is wrong with a successful answer that should be JSON, or None."""
+    if not 200 <= response.status_code < 300:
+        return None
+    content_type = response.headers.get("content-type", "").lower()
+    body = response.content
+    if "html" in content_type or body.lstrip()[:1] == b"<":
+        return f"an HTML page ({content_type or 'no Content-Type'}), not the API's JSON"
+    if "json" not in content_type:
+        return None  # not claimed as JSON: the caller decides
+    if not body.strip():
+        return "an empty body where JSON was expected"
+    try:
+        json.loads(body)
+    except ValueError as exc:
+        return f"not valid JSON (truncated or garbled: {exc})"
+    return None
+
+
+def _what_to_do(status: int, response: httpx.Response) -> str:
+    if status in (401, 403):
+        return "check the connector's credentials and what they are allowed to read"
+    if status == 404:
+        return "check the connector's base URL, and that the account has this feature"
+    if status in (429, 503) and (asked := retry_after(response.headers)) is not None \
+            and asked > DEFAULT_MAX_WAIT:
+        return (f"the server asked to wait {asked:.0f} s, longer than the "
+                f"{DEFAULT_MAX_WAIT:.0f} s Deskpilot waits; try again after that")
+    if status == 429:
+        return "rate limited after every retry; try again later"
+    if status >= 500:
+        return "the helpdesk is failing; try again later"
+    return "the request was refused; check the connector's options"
+
+
+def _detail(response: httpx.Response) -> str:
+    """The server's own words about an error, on one short line."""
+    try:
+        data = response.json()
+    except ValueError:
+        text = response.text
+        return "" if "<" in text[:200] else " ".join(text.split())[:160]
+    return " ".join(json.dumps(data, ensure_ascii=False).split())[:200]
+
+
+def read_json(response: httpx.Response) -> Any:
+    """The answer's JSON, or a HelpdeskError saying which URL failed, how, and what to do."""
+    request = response.request
+    url = redact_url(request.url)
+    where = f"{request.method} {url}"
+    status = response.status_code
+    if status >= 400:
+        detail = _detail(response)
+        raise HelpdeskError(
+            f"{where} answered {status} {response.reason_phrase}"
+            + (f" ({detail})" if detail else "") + f"; {_what_to_do(status, response)}",
+            url=url, status=status,
+        )
+    if problem := _body_problem(response):
+        raise HelpdeskError(f"{where}: the answer was {problem}, also on retrying; check the "
+                            "connector's base URL (a proxy?) and try again", url=url,
+                            status=status)
+    if not response.content.strip():
+        return None
+    try:
+        return response.json()
+    except ValueError as exc:
+        raise HelpdeskError(f"{where}: the answer was not valid JSON ({exc}); try again",
+                            url=url, status=status) from None
+
+
+def connection_error(request: httpx.Request, exc: httpx.TransportError) -> HelpdeskError:
+    """A call that never got a complete answer, after the retries."""
+    url = redact_url(request.url)
+    reason = " ".join(str(exc).split()) or type(exc).__name__
+    return HelpdeskError(f"{request.method} {url} got no complete answer "
+                         f"({type(exc).__name__}: {reason}); check the network and the "
+                         "connector's base URL, then try again", url=url)
 
 
 def _log_request(request: httpx.Request) -> None:

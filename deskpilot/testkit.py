@@ -30,7 +30,7 @@ import pytest
 from pydantic import ValidationError
 
 from deskpilot._connector import Capability, Connector
-from deskpilot._documents import Article, SyncPage, Ticket
+from deskpilot._documents import Article, DocumentRef, SyncPage, Ticket
 from deskpilot._embedder import Embedder
 from deskpilot._tools import TOOL_NAME, ToolAudience
 
@@ -102,6 +102,12 @@ class ConnectorContract:
     def private_comment_bodies(self) -> list[str]:
         """Text of comments the fake holds as private/internal; override to check them."""
         return []
+
+    @pytest.fixture
+    def failing_document(self) -> tuple[Connector, DocumentRef] | None:
+        """A connector on the same fake except that one document's own request fails (say a
+        404 on one ticket's comments), and that document's ref; override to check it."""
+        return None
 
     def full_run(self, connector: Connector) -> list[SyncPage]:
         return _run(connector, None, self.max_pages)
@@ -182,6 +188,31 @@ class ConnectorContract:
             if not kept_private:
                 violation("private-comments", f"no comment with public=False contains "
                           f"{marker!r}: the private comment was dropped or never fetched")
+
+    def test_one_documents_failed_request_does_not_sink_the_run(
+        self, connector: Connector, failing_document: tuple[Connector, DocumentRef] | None
+    ) -> None:
+        if failing_document is None:
+            pytest.skip("no failing_document fixture: nothing to check")
+        broken, ref = failing_document
+        healthy = {(str(d.kind), d.id) for p in self.full_run(connector) for d in p.documents}
+        try:
+            pages = self.full_run(broken)
+        except Exception as exc:
+            violation("document-failure", f"fetch(None) raised {type(exc).__name__}: {exc} when "
+                      f"only {ref.kind} {ref.id} failed: one document's failed request must be a "
+                      "DocumentFailure (with its ref) in its page, and the run must go on")
+        target = (str(ref.kind), ref.id)
+        failures = [f for p in pages for f in p.failures
+                    if f.ref is not None and (str(f.ref.kind), f.ref.id) == target]
+        if not failures:
+            violation("document-failure", f"no DocumentFailure with ref {target} in the run: "
+                      "the failed document was dropped silently (it would never be retried)")
+        got = {(str(d.kind), d.id) for p in pages for d in p.documents}
+        if lost := sorted(healthy - got - {target}):
+            violation("document-failure", f"documents lost because {target} failed: {lost}")
+        if not failures[0].error.strip():
+            violation("document-failure", f"the failure of {target} says nothing (empty error)")
 
     def test_capabilities_match_methods(self, connector: Connector) -> None:
         cls = type(connector)

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from deskpilot._connector import Connector, NotSupported
-from deskpilot._documents import EscalationRequest, SyncPage
+from deskpilot._documents import DocumentKind, DocumentRef, EscalationRequest, SyncPage
 from deskpilot.connectors.intercom import IntercomConnector, strip_html
 from deskpilot.testkit import ConnectorContract
 
@@ -67,6 +67,7 @@ class FakeIntercom:
                                        "conversation_parts": parts, "total_count": len(parts)},
             }
         self.tags = [{"type": "tag", "id": "1", "name": "vip"}]
+        self.missing: set[str] = set()  # paths answered 404
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         self.count += 1
@@ -86,6 +87,9 @@ class FakeIntercom:
                 or request.headers.get("Intercom-Version") != "2.11"):
             return httpx.Response(401, json={"type": "error.list",
                                              "errors": [{"code": "unauthorized"}]})
+        if request.url.path in self.missing:
+            return httpx.Response(404, json={"type": "error.list",
+                                             "errors": [{"code": "not_found"}]})
         return self.route(request.method, request.url.path, params, body)
 
     def route(self, method: str, path: str, params: dict[str, str], body: Any) -> httpx.Response:
@@ -112,8 +116,13 @@ class FakeIntercom:
                 "type": "conversation.list", "total_count": len(hits), "pages": pages,
                 "conversations": [{k: v for k, v in c.items() if k != "conversation_parts"}
                                   for c in page]})
-        if method == "GET" and path.startswith("/conversations/"):
+        if (method == "GET" and path.startswith("/conversations/")
+                and path.split("/")[2] in self.conversations):
             return httpx.Response(200, json=self.conversations[path.split("/")[2]])
+        if method == "GET" and path.startswith("/articles/"):
+            found = [a for a in self.articles if a["id"] == path.split("/")[2]]
+            if found:
+                return httpx.Response(200, json=found[0])
         if (method, path) == ("GET", "/tags"):
             return httpx.Response(200, json={"type": "list", "data": self.tags})
         if (method, path) == ("POST", "/tags"):
@@ -178,6 +187,45 @@ def test_articles_drafts_and_conversations_mapping() -> None:
     assert [(c.body, c.public, c.author_role) for c in untitled.comments] == [
         ("Reply 1", True, "agent"), (PRIVATE_NOTE, False, "agent")]
     assert docs[("ticket", "203")].comments[-1].public is False  # assignment with a body
+
+
+def test_an_untitled_conversation_says_its_first_line_once() -> None:
+    from deskpilot.knowledge.text import chunk_document
+
+    fake = FakeIntercom()
+    fake.conversations["201"]["source"]["body"] = (
+        "<p>My order 1 is late</p><p>It was due Monday.</p>")
+    ticket = records(list(make(fake).fetch(None)))[("ticket", "201")]
+    assert (ticket.subject, ticket.description) == ("My order 1 is late", "It was due Monday.")
+    for chunk in chunk_document("ic", ticket):
+        assert chunk.text.count("My order 1 is late") == 1
+
+
+def test_a_404_on_one_conversation_fails_that_conversation_only() -> None:
+    fake = FakeIntercom()
+    fake.missing.add("/conversations/202")
+    pages = list(make(fake).fetch(None))
+    docs = records(pages)
+    assert {i for k, i in docs if k == "ticket"} == {"200", "201", "203", "204"}
+    [failure] = [f for p in pages for f in p.failures]
+    assert (failure.ref.id, failure.status) == ("202", 404)
+    assert failure.url == f"{BASE}/conversations/202?display_as=plaintext"
+    again = make(fake).refetch([failure.ref])  # still 404 when asked by id: it was deleted
+    assert [r.id for r in again.deleted] == ["202"]
+    fake.missing.clear()
+    assert [d.id for d in make(fake).refetch([failure.ref]).documents] == ["202"]
+
+
+def test_a_workspace_without_help_center_syncs_conversations_and_warns_once() -> None:
+    fake = FakeIntercom()
+    fake.missing.add("/articles")
+    pages = list(make(fake).fetch(None))
+    assert {k for k, _ in records(pages)} == {"ticket"}
+    assert len([w for p in pages for w in p.warnings]) == 1
+    fake.calls.clear()
+    again = list(make(fake).fetch(json.loads(json.dumps(pages[-1].checkpoint))))
+    assert not [w for p in again for w in p.warnings]
+    assert not [c for c in fake.calls if c[1] == "/articles"]
 
 
 def test_search_asks_for_150_per_page_and_follows_starting_after() -> None:
@@ -312,3 +360,9 @@ class TestIntercomContract(ConnectorContract):
     @pytest.fixture
     def private_comment_bodies(self) -> list[str]:
         return [PRIVATE_NOTE, PRIVATE_ASSIGN]
+
+    @pytest.fixture
+    def failing_document(self) -> tuple[IntercomConnector, DocumentRef]:
+        fake = FakeIntercom(throttle_every=3)
+        fake.missing.add("/conversations/203")
+        return make(fake), DocumentRef(kind=DocumentKind.TICKET, id="203")

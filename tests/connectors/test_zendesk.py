@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from deskpilot._connector import Connector
-from deskpilot._documents import EscalationRequest, SyncPage
+from deskpilot._documents import DocumentKind, DocumentRef, EscalationRequest, SyncPage
 from deskpilot.connectors.zendesk import ZendeskConnector
 from deskpilot.testkit import ConnectorContract
 
@@ -39,6 +39,8 @@ class FakeZendesk:
 
     def __init__(self, *, per_page: int = 2, throttle_every: int = 0,
                  fail_at: frozenset[int] = frozenset()) -> None:
+        # Paths answered 404 (a ticket's comments gone, an account without Help Center).
+        self.missing: set[str] = set()
         self.per_page = per_page
         self.throttle_every = throttle_every
         self.fail_at = fail_at
@@ -72,6 +74,7 @@ class FakeZendesk:
         ]
         for n, ticket in enumerate(self.tickets):
             ticket["updated_at"] = iso(T0 + 1000 + 100 * n)
+            ticket["url"] = f"{BASE}/api/v2/tickets/{ticket['id']}.json"
         self.comments = {
             1: [comment(11, 500, "I want a refund", True, T0),
                 comment(12, 900, "Refund issued", True, T0 + 1),
@@ -107,13 +110,16 @@ class FakeZendesk:
         expected = "Basic " + base64.b64encode(b"bot@acme.test/token:tok").decode()
         if request.headers.get("Authorization") != expected:
             return httpx.Response(401, json={"error": "Couldn't authenticate you"})
+        if request.url.path in self.missing:
+            return httpx.Response(404, json={"error": "InvalidEndpoint",
+                                             "description": "Not found"})
         return self.route(request.method, request.url.path, params, body)
 
     def route(self, method: str, path: str, params: dict[str, str], body: Any) -> httpx.Response:
         if path == "/api/v2/help_center/incremental/articles":
-            start = int(params["start_time"])
+            start = int(params["start_time"])  # inclusive, as Zendesk's is
             newer = sorted((a for a in self.articles
-                            if datetime.fromisoformat(a["updated_at"]).timestamp() > start),
+                            if datetime.fromisoformat(a["updated_at"]).timestamp() >= start),
                            key=lambda a: a["updated_at"])
             page = newer[: self.per_page]
             end = int(datetime.fromisoformat(page[-1]["updated_at"]).timestamp()) if page \
@@ -147,6 +153,16 @@ class FakeZendesk:
                 "meta": {"has_more": more, "after_cursor": f"p{pos + len(page)}" if more else None,
                          "before_cursor": None},
                 "links": {"next": None, "prev": None}})
+        if method == "GET" and path.startswith("/api/v2/tickets/") and path.endswith(".json"):
+            ticket_id = int(path.split("/")[4].removesuffix(".json"))
+            found = [t for t in self.tickets if t["id"] == ticket_id]
+            if found:
+                return httpx.Response(200, json={"ticket": found[0]})
+        if method == "GET" and path.startswith("/api/v2/help_center/articles/"):
+            article_id = int(path.split("/")[5])
+            found = [a for a in self.articles if a["id"] == article_id]
+            if found:
+                return httpx.Response(200, json={"article": found[0]})
         if path == "/api/v2/tags":
             pos = int(params.get("page[after]", "0"))
             page = self.tags[pos : pos + 2]
@@ -239,9 +255,60 @@ def test_interrupted_sync_resumes_from_last_checkpoint_without_loss_or_duplicate
 def test_next_sync_starts_where_the_last_ended() -> None:
     fake = FakeZendesk()
     pages = list(make(fake).fetch(None))
-    assert pages[-1].checkpoint == {"articles_start_time": T0 + 400, "tickets_cursor": "c5"}
+    assert pages[-1].checkpoint == {"articles_start_time": T0 + 400, "articles_edge": ["105"],
+                                    "tickets_cursor": "c5"}
+    # Zendesk's start_time is inclusive: the last article is listed again, and not re-synced.
     again = list(make(fake).fetch(pages[-1].checkpoint))
     assert all(not p.documents and not p.deleted for p in again)
+
+
+def test_a_404_on_one_tickets_comments_fails_that_ticket_only() -> None:
+    fake = FakeZendesk()
+    fake.missing.add("/api/v2/tickets/2/comments")
+    pages = list(make(fake).fetch(None))
+    docs, deleted = records(pages)
+    assert {i for k, i in docs if k == "ticket"} == fake.ticket_ids(status_deleted=False) - {"2"}
+    assert {i for k, i in docs if k == "article"} == fake.live_article_ids()
+    [failure] = [f for p in pages for f in p.failures]
+    assert (failure.ref.kind, failure.ref.id, failure.status) == ("ticket", "2", 404)
+    assert failure.url is not None and failure.url.startswith(f"{BASE}/api/v2/tickets/2/comments")
+    assert "zd" in failure.error and "404" in failure.error and "tok" not in failure.error
+    # Later runs fetch it again; once Zendesk answers, it is a ticket like the others.
+    fake.missing.clear()
+    healed = make(fake).refetch([failure.ref])
+    assert [d.id for d in healed.documents] == ["2"] and not healed.failures
+    gone = make(fake).refetch([DocumentRef(kind=DocumentKind.TICKET, id="999")])
+    assert [r.id for r in gone.deleted] == ["999"]
+
+
+def test_an_account_without_help_center_syncs_tickets_and_warns_once() -> None:
+    fake = FakeZendesk()
+    fake.missing.add("/api/v2/help_center/incremental/articles")
+    pages = list(make(fake).fetch(None))
+    docs, _ = records(pages)
+    assert {k for k, _ in docs} == {"ticket"}
+    warnings = [w for p in pages for w in p.warnings]
+    assert len(warnings) == 1 and "articles are off" in warnings[0] and "404" in warnings[0]
+    fake.calls.clear()
+    again = list(make(fake).fetch(json.loads(json.dumps(pages[-1].checkpoint))))
+    assert not [w for p in again for w in p.warnings]
+    assert not [c for c in fake.calls if "help_center" in c[1]]  # the stream stays off
+    fake.missing.clear()  # a --full sync (no checkpoint) tries the stream again
+    docs, _ = records(list(make(fake).fetch(None)))
+    assert {i for k, i in docs if k == "article"} == fake.live_article_ids()
+
+
+def test_ticket_links_point_at_the_helpdesk_not_at_the_api_proxy() -> None:
+    fake = FakeZendesk()
+    opts = ZendeskConnector.Options(base_url="https://zendesk-proxy.corp.test",
+                                    email="bot@acme.test", api_token="tok")
+    proxied = ZendeskConnector("zd", opts, transport=httpx.MockTransport(fake),
+                               sleep=lambda _: None)
+    docs, _ = records(list(proxied.fetch(None)))
+    assert docs[("ticket", "1")].url == f"{BASE}/agent/tickets/1"
+    named = make(fake, agent_url="https://support.acme.test/")
+    docs, _ = records(list(named.fetch(None)))
+    assert docs[("ticket", "1")].url == "https://support.acme.test/agent/tickets/1"
 
 
 # -- write-back --------------------------------------------------------------------------------
@@ -337,4 +404,10 @@ class TestZendeskContract(ConnectorContract):
     @pytest.fixture
     def private_comment_bodies(self) -> list[str]:
         return [PRIVATE_NOTE, PRIVATE_FIRST]
+
+    @pytest.fixture
+    def failing_document(self) -> tuple[ZendeskConnector, DocumentRef]:
+        fake = FakeZendesk(throttle_every=3)
+        fake.missing.add("/api/v2/tickets/4/comments")
+        return make(fake), DocumentRef(kind=DocumentKind.TICKET, id="4")
 

@@ -10,7 +10,8 @@ import httpx
 import pytest
 
 from deskpilot import RETRY_SAFE
-from deskpilot._http import make_client, redact_url, retry_after
+from deskpilot._errors import HelpdeskError
+from deskpilot._http import BODY_RETRIES, make_client, read_json, redact_url, retry_after
 
 NOW = 1_700_000_000
 
@@ -107,3 +108,81 @@ def test_redact_url_drops_userinfo() -> None:
 
 def test_default_sleep_is_real_time() -> None:
     assert make_client("https://api.test")._transport.sleep is time.sleep  # type: ignore[attr-defined]
+
+
+class _DropsMidBody(httpx.SyncByteStream):
+    """A body that ends early, as when the peer closes the connection mid-response."""
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        yield b'{"articles": [{"id": 1, "title": "Res'
+        raise httpx.RemoteProtocolError(
+            "peer closed connection without sending complete message body")
+
+
+def test_a_connection_dropped_mid_body_is_retried_for_get() -> None:
+    transport, seen = scripted(httpx.Response(200, stream=_DropsMidBody()),
+                               httpx.Response(200, json={"ok": True}))
+    slept: list[float] = []
+    assert client(transport, slept).get("/x").json() == {"ok": True}
+    assert seen == ["GET", "GET"] and slept == [0.5]
+
+
+def test_a_connection_dropped_mid_body_is_not_retried_for_a_plain_post() -> None:
+    transport, seen = scripted(httpx.Response(200, stream=_DropsMidBody()),
+                               httpx.Response(200, json={"ok": True}))
+    with pytest.raises(httpx.RemoteProtocolError):
+        client(transport, []).post("/create", json={})
+    assert seen == ["POST"]
+
+
+@pytest.mark.parametrize("bad", [
+    httpx.Response(200, text='{"articles": [{"id": 1, "title": "Unterminated',
+                   headers={"Content-Type": "application/json"}),
+    httpx.Response(200, text="<html><body>Sign in to the proxy</body></html>",
+                   headers={"Content-Type": "text/html"}),
+])
+def test_a_garbled_body_is_retried_then_passed_on(bad: httpx.Response) -> None:
+    good = httpx.Response(200, json={"ok": True})
+    transport, seen = scripted(bad, good)
+    assert client(transport, []).get("/x").json() == {"ok": True}
+    assert len(seen) == 2
+    # Bounded: after the body retries the last (garbled) answer is the caller's to report.
+    transport, seen = scripted(*[httpx.Response(200, text="<html>oops</html>",
+                                                headers={"Content-Type": "text/html"})] * 9)
+    assert client(transport, []).get("/x").status_code == 200
+    assert len(seen) == 1 + BODY_RETRIES
+
+
+def test_read_json_names_the_url_and_what_was_wrong() -> None:
+    request = httpx.Request("GET", "https://u:pw@api.test/api/v2/things?api_token=t0k")
+    truncated = httpx.Response(200, text='{"a": "unterminated', request=request,
+                               headers={"Content-Type": "application/json"})
+    with pytest.raises(HelpdeskError) as caught:
+        read_json(truncated)
+    message = caught.value.message
+    assert "https://api.test/api/v2/things" in message and "t0k" not in message
+    assert "pw" not in message and "not valid JSON" in message and "\n" not in message
+    html = httpx.Response(200, text="<html>login</html>", request=request,
+                          headers={"Content-Type": "text/html; charset=utf-8"})
+    with pytest.raises(HelpdeskError, match="HTML page"):
+        read_json(html)
+
+
+def test_read_json_turns_error_statuses_into_one_line_with_what_to_do() -> None:
+    request = httpx.Request("GET", "https://api.test/api/v2/help_center/articles")
+    missing = httpx.Response(404, json={"error": "InvalidEndpoint",
+                                        "description": "Not found"}, request=request)
+    with pytest.raises(HelpdeskError) as caught:
+        read_json(missing)
+    error = caught.value
+    assert (error.status, error.url, error.status_code) == (
+        404, "https://api.test/api/v2/help_center/articles", 502)
+    assert "404" in error.message and "InvalidEndpoint" in error.message
+    assert "\n" not in error.message
+
+
+def test_a_refused_long_wait_says_how_long_the_server_asked_for() -> None:
+    transport, _ = scripted(httpx.Response(429, headers={"Retry-After": "3600"}))
+    response = client(transport, []).get("/x")
+    with pytest.raises(HelpdeskError, match=r"asked to wait 3600 s, longer than the 300 s"):
+        read_json(response)

@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 import pytest
 
 from deskpilot._connector import Capability, Connector, ConnectorOptions
-from deskpilot._documents import Comment, SyncPage, Ticket
+from deskpilot._documents import Comment, DocumentFailure, DocumentRef, SyncPage, Ticket
 from deskpilot.testkit import ConnectorContract
 
 
@@ -46,9 +46,20 @@ class Paged(Connector):
     def page(self, index):
         return SyncPage(documents=[self.tickets[index]], checkpoint={"next": index + 1})
 
+    failing = None  # the id of the ticket whose own request fails
+
     def fetch(self, checkpoint):
         for index in range(self.start(checkpoint), len(self.tickets)):
-            yield self.page(index)
+            page = self.page(index)
+            if self.failing in {d.id for d in page.documents}:
+                page = self.fail(page)
+            yield page
+
+    def fail(self, page):
+        ref = DocumentRef(kind="ticket", id=self.failing)
+        return SyncPage(documents=[d for d in page.documents if d.id != self.failing],
+                        failures=[DocumentFailure(where="ticket", error="404 Not Found", ref=ref)],
+                        checkpoint=page.checkpoint)
 
     def add_note(self, ticket_id, body):
         pass
@@ -64,6 +75,12 @@ class Contract(ConnectorContract):
     @pytest.fixture
     def private_comment_bodies(self):
         return ["secret note 2"]
+
+    @pytest.fixture
+    def failing_document(self):
+        broken = self.connector_class()
+        broken.failing = "3"
+        return broken, DocumentRef(kind="ticket", id="3")
 '''
 
 
@@ -75,12 +92,12 @@ def run_kit(pytester: pytest.Pytester, body: str, *args: str) -> pytest.RunResul
 def assert_fails(result: pytest.RunResult, rule: str, failed: int = 1) -> None:
     output = result.stdout.str()
     assert f"[deskpilot:{rule}]" in output, output
-    result.assert_outcomes(failed=failed, passed=7 - failed)
+    result.assert_outcomes(failed=failed, passed=8 - failed)
 
 
 def test_a_correct_connector_passes(pytester: pytest.Pytester) -> None:
     result = run_kit(pytester, "class TestGood(Contract):\n    pass\n")
-    result.assert_outcomes(passed=7)
+    result.assert_outcomes(passed=8)
 
 
 def test_repeated_ids_fail(pytester: pytest.Pytester) -> None:
@@ -163,6 +180,30 @@ class TestNaive(Contract):
     assert "naive timestamps (no timezone) at ['page[3].documents[0].updated_at']" in output
 
 
+def test_a_failed_document_request_that_ends_the_run_fails(pytester: pytest.Pytester) -> None:
+    result = run_kit(pytester, """
+class Raises(Paged):
+    def fail(self, page):
+        raise RuntimeError("404 Client Error for url https://helpdesk.test/tickets/3")
+
+class TestRaises(Contract):
+    connector_class = Raises
+""")
+    assert_fails(result, "document-failure")
+
+
+def test_a_failed_document_dropped_silently_fails(pytester: pytest.Pytester) -> None:
+    result = run_kit(pytester, """
+class Silent(Paged):
+    def fail(self, page):
+        return SyncPage(checkpoint=page.checkpoint)
+
+class TestSilent(Contract):
+    connector_class = Silent
+""")
+    assert_fails(result, "document-failure")
+
+
 def test_a_checkpoint_that_is_not_json_fails(pytester: pytest.Pytester) -> None:
     result = run_kit(pytester, '''
 class Dated(Paged):
@@ -173,7 +214,7 @@ class TestDated(Contract):
     connector_class = Dated
 ''')
     assert "[deskpilot:checkpoint-json]" in result.stdout.str()
-    result.assert_outcomes(failed=2, passed=5)
+    result.assert_outcomes(failed=2, passed=6)
 
 
 def test_a_page_without_checkpoint_fails(pytester: pytest.Pytester) -> None:
@@ -205,7 +246,7 @@ class TestHides(Contract):
     output = result.stdout.str()
     assert "Claims declares 'tags' but does not implement add_tags()" in output
     assert "Hides implements add_note() but does not declare Capability.NOTES" in output
-    result.assert_outcomes(failed=2, passed=12)
+    result.assert_outcomes(failed=2, passed=14)
 
 
 def test_contract_tests_carry_the_marker(pytester: pytest.Pytester) -> None:
@@ -213,7 +254,7 @@ def test_contract_tests_carry_the_marker(pytester: pytest.Pytester) -> None:
                         "def test_unrelated():\n    pass\n")
     result = pytester.runpytest(*PLUGIN_ARGS, "-m",
                                 "deskpilot_contract", "--strict-markers")
-    result.assert_outcomes(passed=7, deselected=1)
+    result.assert_outcomes(passed=8, deselected=1)
 
 
 EMBEDDERS = '''

@@ -9,6 +9,9 @@
 
 `updated_since` includes its own second, so the checkpoint also remembers which ids were synced
 in that second (`edge`) and skips them unless they changed again.
+
+A ticket whose conversations cannot be read is a failure of that ticket alone (the engine
+retries it later through `refetch`); the rest of the page still syncs.
 """
 
 from __future__ import annotations
@@ -23,6 +26,9 @@ from deskpilot import (
     Capability,
     Comment,
     ConnectorOptions,
+    DocumentKind,
+    DocumentRef,
+    HelpdeskError,
     HttpConnector,
     SyncPage,
     Ticket,
@@ -102,9 +108,8 @@ class FreshdeskConnector(HttpConnector):
         return (self.options.api_key.get_secret_value(), "X")
 
     def _get(self, path: str, **params: Any) -> Any:
-        response = self.http.get(path, params=params)
-        response.raise_for_status()
-        return response.json()
+        # Raises deskpilot.HelpdeskError: one line naming the URL, what failed, what to do.
+        return self.request_json("GET", path, params=params)
 
     def _paged(self, path: str, **params: Any) -> Iterator[dict[str, Any]]:
         page = 1
@@ -165,10 +170,10 @@ class FreshdeskConnector(HttpConnector):
             rows = self._get("/api/v2/tickets", updated_since=tickets_state["since"],
                              order_by="updated_at", order_type="asc", page=page,
                              per_page=self.options.per_page, include="description")
-            tickets = []
+            result = SyncPage()
             for raw in rows:
                 if mark.is_new(str(raw["id"]), raw["updated_at"]):
-                    tickets.append(self._ticket(raw))
+                    self._add_ticket(result, raw)
                 mark.saw(str(raw["id"]), raw["updated_at"])
             last = len(rows) < self.options.per_page
             if last or page >= self.options.max_pages:
@@ -177,9 +182,37 @@ class FreshdeskConnector(HttpConnector):
                 tickets_state["page"] = 1
             else:
                 tickets_state["page"] = page + 1
-            yield SyncPage(documents=tickets, checkpoint=copy.deepcopy(state))
+            result.checkpoint = copy.deepcopy(state)
+            yield result
             if last:
                 return
+
+    def _add_ticket(self, page: SyncPage, raw: dict[str, Any]) -> None:
+        try:
+            page.documents.append(self._ticket(raw))
+        except HelpdeskError as exc:  # this ticket's own request failed: it alone
+            ref = DocumentRef(kind=DocumentKind.TICKET, id=str(raw["id"]))
+            page.failures.append(self.failure(ref, exc))
+
+    def refetch(self, refs: list[DocumentRef]) -> SyncPage:
+        page = SyncPage()
+        for ref in refs:
+            path = (f"/api/v2/tickets/{ref.id}" if ref.kind == DocumentKind.TICKET
+                    else f"/api/v2/solutions/articles/{ref.id}")
+            try:
+                raw = self._get(path, **({"include": "description"}
+                                         if ref.kind == DocumentKind.TICKET else {}))
+            except HelpdeskError as exc:
+                if exc.status == 404:
+                    page.deleted.append(ref)
+                else:
+                    page.failures.append(self.failure(ref, exc))
+                continue
+            if ref.kind == DocumentKind.TICKET:
+                self._add_ticket(page, raw)
+            else:
+                page.documents.append(self._article(raw))
+        return page
 
     def _ticket(self, raw: dict[str, Any]) -> Ticket:
         comments = [

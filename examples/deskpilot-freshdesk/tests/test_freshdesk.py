@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+from deskpilot import DocumentKind, DocumentRef
 from deskpilot.testkit import ConnectorContract
 
 from deskpilot_freshdesk import FreshdeskConnector
@@ -24,6 +25,7 @@ def ts(n: int) -> str:
 class FakeFreshdesk:
     def __init__(self, *, throttle_every: int = 0) -> None:
         self.throttle_every = throttle_every
+        self.missing: set[str] = set()  # paths answered 404
         self.count = 0
         self.calls: list[tuple[str, str, dict[str, str], Any]] = []
         self.folders = {1: [11, 12], 2: [21]}
@@ -67,6 +69,8 @@ class FakeFreshdesk:
             return httpx.Response(429, headers={"Retry-After": "1"})
         if request.headers.get("Authorization") != "Basic " + base64.b64encode(b"key:X").decode():
             return httpx.Response(401, json={"code": "invalid_credentials"})
+        if request.url.path in self.missing:
+            return httpx.Response(404, json={"code": "not_found"})
         return self.route(request.method, request.url.path, params, body)
 
     @staticmethod
@@ -131,3 +135,9 @@ class TestFreshdeskContract(ConnectorContract):
     @pytest.fixture
     def private_comment_bodies(self) -> list[str]:
         return [PRIVATE]
+
+    @pytest.fixture
+    def failing_document(self) -> tuple[FreshdeskConnector, DocumentRef]:
+        fake = FakeFreshdesk(throttle_every=3)
+        fake.missing.add("/api/v2/tickets/3/conversations")
+        return make(fake), DocumentRef(kind=DocumentKind.TICKET, id="3")
