@@ -13,7 +13,8 @@ from deskpilot._errors import ClientError
 from deskpilot.core import local_server
 from deskpilot.core.chat.runtime import build_chat, warm_up
 from deskpilot.core.config import Settings
-from deskpilot.core.routes import chatkit, health, search, sync, webhooks, widget
+from deskpilot.core.metrics import RequestMetrics
+from deskpilot.core.routes import chatkit, health, metrics, search, sync, webhooks, widget
 from deskpilot.core.schedule import start_scheduler
 from deskpilot.core.services import Services
 from deskpilot.core.workers import start_workers, stop_workers
@@ -69,8 +70,9 @@ def create_app(
     )
     app.state.services = services
     app.add_exception_handler(ClientError, client_error)
+    app.add_middleware(RequestMetrics, metrics=services.metrics)
     for router in (health.router, chatkit.router, sync.router, search.router, widget.router,
-                   webhooks.router):
+                   webhooks.router, metrics.router):
         app.include_router(router)
     for router in services.plugins.routers(services):
         app.include_router(router)

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
     from deskpilot._embedder import Embedder
     from deskpilot._platform import AgentFactory, ChatEndpoint
+    from deskpilot.core.metrics import Metrics
     from deskpilot.knowledge.interfaces import VectorIndex
     from deskpilot.knowledge.past_tickets import TicketMemories
     from deskpilot.knowledge.search import Searcher
@@ -213,7 +214,14 @@ class Services:
 
     # -- plugins ----------------------------------------------------------------------------
     def emit(self, event: Event) -> None:
+        self.metrics.record(event)
         self.plugins.emit(event, platform=self)
+
+    @built_once
+    def metrics(self) -> Metrics:
+        from deskpilot.core.metrics import Metrics
+
+        return Metrics()
 
     def triage(self, text: str, connector: str | None = None) -> dict[str, Any] | None:
         return self.plugins.first("triage_text", platform=self, text=text, connector=connector)

@@ -1,0 +1,97 @@
+"""GET /metrics: Prometheus text that parses, behind the admin token, whose counters move
+with what the server does (requests per route, a sync, an escalation)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
+from pydantic import SecretStr
+
+from deskpilot.core.app import create_app
+from deskpilot.core.services import Services
+from tests.knowledge.conftest import make_services  # noqa: F401 - fixture
+from tests.plugins.support_fakes import ADMIN, Chat
+from tests.plugins.support_fakes import make_services as make_support_services
+
+DEMO = Path(__file__).resolve().parents[2] / "connectors" / "demo"
+
+
+def samples(client: TestClient, token: str) -> dict[tuple[str, frozenset], float]:
+    """Every sample of /metrics, keyed by name and labels."""
+    response = client.get("/metrics", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/plain")
+    return {(s.name, frozenset(s.labels.items())): s.value
+            for family in text_string_to_metric_families(response.text)
+            for s in family.samples}
+
+
+def value(found: dict[tuple[str, frozenset], float], name: str, **labels: str) -> float:
+    return found.get((name, frozenset(labels.items())), 0.0)
+
+
+def test_metrics_need_the_admin_token(tmp_path: Path) -> None:
+    services = make_support_services(tmp_path)
+    with TestClient(create_app(services=services)) as client:
+        assert client.get("/metrics").status_code == 401
+        assert client.get("/metrics", headers={"Authorization": "Bearer nope"}).status_code == 401
+
+
+def test_requests_are_counted_per_route_template_and_unknown_paths_share_one_label(
+        tmp_path: Path) -> None:
+    services = make_support_services(tmp_path)
+    with TestClient(create_app(services=services)) as client:
+        for _ in range(3):
+            assert client.get("/healthz").status_code == 200
+        for path in ("/no/such/a", "/no/such/b", "/wp-login.php"):
+            assert client.get(path).status_code == 404
+        assert client.post("/v1/sync/nope", headers={"Authorization": f"Bearer {ADMIN}"}
+                          ).status_code == 404
+        found = samples(client, ADMIN)
+    assert value(found, "deskpilot_http_requests_total", method="GET", route="/healthz",
+                 status="200") == 3
+    assert value(found, "deskpilot_http_requests_total", method="GET", route="(unmatched)",
+                 status="404") == 3
+    assert value(found, "deskpilot_http_requests_total", method="POST",
+                 route="/v1/sync/{connector}", status="404") == 1
+    assert value(found, "deskpilot_http_request_duration_seconds_count", method="GET",
+                 route="/healthz") == 3
+    assert not any("wp-login" in str(labels) for _, labels in found)
+
+
+def test_a_chat_and_an_escalation_move_their_counters(tmp_path: Path) -> None:
+    services = make_support_services(tmp_path, "local")
+    app = create_app(services=services)
+    chat = Chat(app)
+    with chat.http:
+        before = samples(chat.http, ADMIN)
+        first = chat.send("How do I reset my password?")
+        chat.send("I'd like to talk to a person", first.thread_id)
+        after = samples(chat.http, ADMIN)
+    chats = ("deskpilot_http_requests_total", {"method": "POST", "route": "/chatkit",
+                                               "status": "200"})
+    assert value(after, chats[0], **chats[1]) - value(before, chats[0], **chats[1]) == 2
+    assert value(after, "deskpilot_escalations_total") - value(
+        before, "deskpilot_escalations_total") == 1
+
+
+def test_a_sync_moves_the_sync_counters(
+        make_services: Callable[..., Services],  # noqa: F811
+) -> None:
+    services = make_services({"demo": {"type": "local", "path": str(DEMO / "billing")}})
+    services.settings.server.admin_token = SecretStr("s3cret")
+    auth = {"Authorization": "Bearer s3cret"}
+    with TestClient(create_app(services=services)) as client:
+        assert client.post("/v1/sync/demo", headers=auth).status_code == 200
+        found = samples(client, "s3cret")
+    [run_status] = [dict(labels)["status"] for name, labels in found
+                    if name == "deskpilot_sync_runs_total" and found[(name, labels)] == 1]
+    assert run_status == "succeeded"
+    documents = sum(v for (name, labels), v in found.items()
+                    if name == "deskpilot_sync_documents_total"
+                    and dict(labels)["connector"] == "demo")
+    assert documents == 4  # the demo's billing articles, each counted once
+    assert value(found, "deskpilot_sync_duration_seconds_count", connector="demo") == 1
