@@ -232,8 +232,21 @@ class Services:
         with self._build_lock:
             key = ("function_tools", audience)
             if key not in self._shared:
-                self._shared[key] = [cls(self).function_tool() for cls in self._tools(audience)]
+                self._shared[key] = [cls(self.tool_platform(cls.audience)).function_tool()
+                                     for cls in self._tools(audience)]
             return list(self._shared[key])
+
+    def tool_platform(self, audience: ToolAudience) -> Any:
+        """What a tool of `audience` gets as `self.platform`: a CUSTOMER tool the customer view
+        (public search only, no internal data), an AGENT tool the platform itself."""
+        if audience != ToolAudience.CUSTOMER:
+            return self
+        from deskpilot.core.customer_view import CustomerPlatform
+
+        with self._build_lock:
+            if "customer_view" not in self._shared:
+                self._shared["customer_view"] = CustomerPlatform(self)
+            return self._shared["customer_view"]
 
     def _tools(self, audience: ToolAudience) -> list[type[AgentTool]]:
         """CUSTOMER: customer tools only, whatever else plugins register. AGENT (staff): agent

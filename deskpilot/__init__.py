@@ -35,7 +35,7 @@ from deskpilot._documents import (
     Ticket,
 )
 from deskpilot._embedder import Embedder, EmbedderSettings
-from deskpilot._errors import ClientError, HelpdeskError, UnknownConnector
+from deskpilot._errors import ClientError, HelpdeskError, InternalOnly, UnknownConnector
 from deskpilot._events import ConversationEscalated, Event, SyncFinished, TicketTriaged
 from deskpilot._hooks import hookimpl
 from deskpilot._options import Options
@@ -75,6 +75,7 @@ __all__ = [
     "Event",
     "HelpdeskError",
     "HttpConnector",
+    "InternalOnly",
     "NotSupported",
     "Options",
     "Passage",

@@ -45,3 +45,14 @@ class HelpdeskError(ClientError):
     def with_context(self, prefix: str) -> HelpdeskError:
         """The same error, its message led by `prefix` (e.g. which connector made the call)."""
         return HelpdeskError(f"{prefix}: {self.message}", url=self.url, status=self.status)
+
+
+class InternalOnly(PermissionError):
+    """A customer tool asked its platform view for internal data (past tickets, the database, a
+    helpdesk's reads, staff tools): the customer view does not offer it. A plugin bug, not a
+    caller's mistake: give the tool `audience = ToolAudience.AGENT` if it is for staff."""
+
+    def __init__(self, member: str) -> None:
+        super().__init__(f"{member} is internal data: a customer tool's platform does not offer "
+                         "it (tools for staff declare audience = ToolAudience.AGENT)")
+        self.member = member

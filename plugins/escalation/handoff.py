@@ -99,7 +99,7 @@ async def escalate(platform: deskpilot.Platform, *, thread_id: str, user_id: str
         subject=subject, transcript=f"Reason: {reason}\n\n{text}", customer_id=user_id,
         triage=triage or {}, thread_id=thread_id, created_at=utcnow(),
     )
-    outbox = EscalationOutbox(platform)
+    outbox = platform.shared(EscalationOutbox)  # built with the full platform
     row, created = await platform.run_blocking(outbox.record, thread_id, user_id, request)
     metadata["escalated"] = True
     metadata["escalation_id"] = row.id
