@@ -14,12 +14,16 @@ from .service import TicketNotFound, triage_service
 
 class TriageRequest(BaseModel):
     text: str | None = Field(None, min_length=1, description="a ticket or chat message")
-    connector: str | None = Field(None, description="whose past tickets to learn from")
-    ticket_id: str | None = Field(None, description="a synced ticket of `connector`")
+    connector: str | None = Field(None, min_length=1,
+                                  description="whose past tickets to learn from")
+    ticket_id: str | None = Field(None, min_length=1,
+                                  description="a synced ticket of `connector`")
 
     @model_validator(mode="after")
     def _text_or_ticket(self) -> Self:
-        if self.text is None and not (self.connector and self.ticket_id):
+        if self.ticket_id is not None and self.connector is None:
+            raise ValueError("`ticket_id` needs the `connector` it belongs to")
+        if self.text is None and self.ticket_id is None:
             raise ValueError("give `text`, or `connector` and `ticket_id`")
         return self
 
@@ -28,10 +32,8 @@ def _triage(platform: deskpilot.Platform, request: TriageRequest) -> dict[str, A
     service = triage_service(platform)
     if request.connector is not None:
         platform.connector(request.connector)  # 404 for an unknown one
-    if request.ticket_id is None:
-        assert request.text is not None  # the validator saw to it
-        return service.triage_text(request.text, request.connector)
-    assert request.connector is not None
+    if request.ticket_id is None or request.connector is None:
+        return service.triage_text(request.text or "", request.connector)
     try:
         return service.triage_ticket(request.connector, request.ticket_id, request.text)
     except TicketNotFound as exc:

@@ -147,6 +147,18 @@ def test_triage_endpoint_needs_the_admin_token(services: Services, client: TestC
                        headers=ADMIN).status_code == 404
 
 
+@pytest.mark.parametrize("request_body", [
+    {"text": "0", "ticket_id": ""}, {"text": "0", "ticket_id": "9"}, {"ticket_id": "9"},
+    {"text": "0", "connector": ""}, {"text": "", "connector": "desk", "ticket_id": "9"},
+])
+def test_triage_endpoint_refuses_half_given_tickets_with_a_4xx(
+    services: Services, client: TestClient, request_body: dict[str, Any]
+) -> None:
+    """`ticket_id` without `connector` was an AssertionError: a 500."""
+    response = client.post("/v1/triage", json=request_body, headers=ADMIN)
+    assert response.status_code == 422, response.text
+
+
 # -- Zendesk, as it signs and retries -----------------------------------------------------------
 class FakeZendesk:
     def __init__(self) -> None:
