@@ -66,6 +66,9 @@ class ServerSettings(_Section):
     admin_token: SecretStr | None = None
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["json", "text"] = "text"
+    # The largest request body any route accepts (attachment uploads follow
+    # chat.max_attachment_bytes instead); a larger one is a 413 before it is read.
+    max_body_bytes: int = Field(1_000_000, ge=1024)
 
 
 

@@ -45,7 +45,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MAX_BODY_BYTES = 1_000_000
 _STREAM_FAILED = (
     b"data: " + ErrorEvent(code="stream.error", allow_retry=True).model_dump_json().encode()
     + b"\n\n"
@@ -141,8 +140,6 @@ async def _stream(first: bytes | None, rest: AsyncIterator[bytes],
 async def handle(chat: ChatRuntime, body: bytes, ctx: RequestContext) -> Response:
     """Answer one ChatKit request with JSON or an SSE stream; raises ClientError (a 4xx naming
     the problem) for what the request got wrong."""
-    if len(body) > MAX_BODY_BYTES:
-        raise ClientError(413, f"request body is larger than {MAX_BODY_BYTES} bytes")
     try:
         with chat.first_events.awaiting_first_event():
             request = REQUEST.validate_json(body)
