@@ -31,6 +31,9 @@ class Passage:
     audience: Audience
     locale: str = "en"
     position: int = 0
+    # A ticket's internal note (audience INTERNAL like the rest of a ticket): never quoted in
+    # a reply, not even to the ticket's own customer.
+    note: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         """Plain data, as the search API, the CLI and the search tools give it."""

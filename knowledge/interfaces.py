@@ -35,6 +35,9 @@ class Chunk:
     audience: Audience
     url: str | None = None
     locale: str = "en"
+    # A ticket's internal note: staff knowledge that is not even quoted to the ticket's own
+    # customer (a draft reply leaves it out), unlike the ticket's conversation.
+    note: bool = False
 
     @property
     def point_id(self) -> str:
@@ -56,6 +59,11 @@ class VectorIndex(Protocol):
         """Hybrid search: dense vector + sparse lexical encoding of `text`, fused."""
 
     def count(self, filter: SearchFilter | None = None) -> int: ...
+
+    def relabel_public_tickets(self) -> int:
+        """Upgrade an index written when a solved ticket's conversation was `public`: make
+        every ticket point internal (internal ones, which were notes, marked `note`). Returns
+        the number of points that were public; 0, and no write, once done."""
 
     def ping(self) -> None:
         """Raise if the index cannot answer (used by /readyz)."""

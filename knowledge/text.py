@@ -1,7 +1,8 @@
 """HTML → plain text, and documents → heading-aware chunks with their audience.
 
-Audience is decided here, once, and is a security boundary: a ticket's internal notes only
-ever become INTERNAL chunks, and an unsolved ticket contributes nothing PUBLIC.
+Audience is decided here, once, and is a security boundary: everything from a ticket (the
+customer's messages, agents' public replies, internal notes) becomes INTERNAL chunks, for staff
+only; internal notes are also marked `note`. Only articles can be PUBLIC.
 """
 
 from __future__ import annotations
@@ -183,24 +184,26 @@ def _article_chunks(source: str, article: Article) -> list[Chunk]:
 
 
 def _ticket_chunks(source: str, ticket: Ticket) -> list[Chunk]:
-    texts: list[tuple[str, Audience]] = []
+    # Everything from a ticket is staff knowledge: even a public reply was written to one
+    # customer. Customers see solved tickets only as approved answer snippets (a plugin's).
+    texts: list[tuple[str, bool]] = []  # (text, is an internal note)
     if ticket.status.lower() in RESOLVED_STATUSES:
         conversation = [ticket.description, *(c.body for c in ticket.comments if c.public)]
         blocks = [b for body in conversation for b in _blocks(body)]
-        texts += [(text, Audience.PUBLIC) for text in _texts(ticket.subject, blocks)]
+        texts += [(text, False) for text in _texts(ticket.subject, blocks)]
     for comment in ticket.comments:
         if not comment.public:  # an internal note, whatever the ticket's status
-            texts += [(t, Audience.INTERNAL) for t in _texts(ticket.subject, _blocks(comment.body))]
+            texts += [(t, True) for t in _texts(ticket.subject, _blocks(comment.body))]
     return [
         Chunk(source=source, kind=DocumentKind.TICKET, document_id=ticket.id, position=i,
-              title=ticket.subject, text=text, audience=audience, url=ticket.url,
-              locale=ticket.locale)
-        for i, (text, audience) in enumerate(texts)
+              title=ticket.subject, text=text, audience=Audience.INTERNAL, url=ticket.url,
+              locale=ticket.locale, note=note)
+        for i, (text, note) in enumerate(texts)
     ]
 
 
 def chunk_document(source: str, doc: Article | Ticket) -> list[Chunk]:
-    """Chunks of one document, positions 0..n-1 in a fixed order (public first for tickets).
+    """Chunks of one document, positions 0..n-1 in a fixed order (a ticket: conversation, notes).
 
     A changed document can yield fewer chunks than before: delete its old points first.
     """

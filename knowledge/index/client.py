@@ -16,8 +16,12 @@ from deskpilot._documents import DocumentKind
 from deskpilot.knowledge.index.errors import IndexLocked, IndexMismatch
 from deskpilot.knowledge.index.fusion import Candidate, FusionConfig, fuse_convex
 from deskpilot.knowledge.index.payload import (
+    AS_CONVERSATION,
+    AS_NOTE,
     DENSE,
+    INTERNAL_TICKETS,
     KEYWORD_FIELDS,
+    PUBLIC_TICKETS,
     SPARSE,
     chunk_payload,
     document_terms,
@@ -175,6 +179,15 @@ class QdrantClientIndex:
         return self._client.count(
             self.collection, count_filter=_filter(filter_terms(filter)), exact=True
         ).count
+
+    def relabel_public_tickets(self) -> int:
+        public = self._client.count(self.collection, count_filter=_filter(PUBLIC_TICKETS),
+                                    exact=True).count
+        if public:
+            for terms, payload in ((INTERNAL_TICKETS, AS_NOTE), (PUBLIC_TICKETS, AS_CONVERSATION)):
+                self._client.set_payload(self.collection, payload, wait=True,
+                                         points=models.FilterSelector(filter=_filter(terms)))
+        return public
 
     def ping(self) -> None:
         self._client.collection_exists(self.collection)

@@ -36,8 +36,12 @@ from deskpilot._documents import DocumentKind
 from deskpilot.knowledge.index.errors import IndexLocked, IndexMismatch
 from deskpilot.knowledge.index.fusion import FusionConfig, fuse_convex
 from deskpilot.knowledge.index.payload import (
+    AS_CONVERSATION,
+    AS_NOTE,
     DENSE,
+    INTERNAL_TICKETS,
     KEYWORD_FIELDS,
+    PUBLIC_TICKETS,
     SPARSE,
     chunk_payload,
     document_terms,
@@ -176,6 +180,13 @@ class EdgeIndex:
 
     def count(self, filter: SearchFilter | None = None) -> int:
         return self._shard.count(CountRequest(exact=True, filter=_filter(filter_terms(filter))))
+
+    def relabel_public_tickets(self) -> int:
+        public = self._shard.count(CountRequest(exact=True, filter=_filter(PUBLIC_TICKETS)))
+        if public:
+            for terms, payload in ((INTERNAL_TICKETS, AS_NOTE), (PUBLIC_TICKETS, AS_CONVERSATION)):
+                self._shard.update(UpdateOperation.set_payload_by_filter(_filter(terms), payload))
+        return public
 
     def ping(self) -> None:
         self.count()

@@ -39,6 +39,7 @@ def chunk_payload(chunk: Chunk) -> dict[str, Any]:
         "url": chunk.url,
         "audience": str(chunk.audience),
         "locale": chunk.locale,
+        "note": chunk.note,
     }
 
 
@@ -71,4 +72,14 @@ def to_passage(score: float, payload: dict[str, Any]) -> Passage:
         audience=Audience(payload["audience"]),
         locale=payload.get("locale", "en"),
         position=payload.get("position", 0),
+        note=bool(payload.get("note", False)),
     )
+
+
+# The relabel of an index written when solved tickets' conversations were public (see
+# VectorIndex.relabel_public_tickets): first the old internal ticket points, which were all
+# notes, then the public ones, which were conversations.
+PUBLIC_TICKETS = [("kind", str(DocumentKind.TICKET)), ("audience", str(Audience.PUBLIC))]
+INTERNAL_TICKETS = [("kind", str(DocumentKind.TICKET)), ("audience", str(Audience.INTERNAL))]
+AS_NOTE = {"note": True}
+AS_CONVERSATION = {"audience": str(Audience.INTERNAL), "note": False}

@@ -101,22 +101,31 @@ def article_excerpt(passage: Passage, query: str) -> str:
     return _clip(" ".join(sentences[i] for i in chosen))
 
 
+def _private(passage: Passage) -> bool:
+    """Not to be quoted in a reply: an internal note, or an internal article. A solved ticket's
+    conversation is internal too (staff knowledge), but a draft may adapt its resolution for
+    this ticket's customer: an agent reviews the draft before it is sent."""
+    if passage.kind == _TICKET:
+        return passage.note
+    return passage.audience != deskpilot.Audience.PUBLIC
+
+
 def gather(platform: deskpilot.Platform, connector_name: str | None,
            ticket: deskpilot.Ticket | str) -> tuple[list[Passage], list[Passage], list[Passage]]:
-    """Public articles, similar solved tickets (public) and internal notes for a ticket, the
-    ticket itself left out; each document once per audience."""
+    """Public articles, similar solved tickets' conversations and internal notes for a ticket, the
+    ticket itself left out; each document once as shareable, once as private."""
     query, own_id = _query(ticket)
     hits = platform.search(query, SEARCH_RESULTS, filter=None, per_document=False)
-    seen: set[tuple[str, str, str, str]] = set()
+    seen: set[tuple[str, str, str, bool]] = set()
     articles, tickets, internal = [], [], []
     for hit in hits:
-        key = (hit.source, str(hit.kind), hit.document_id, str(hit.audience))
+        key = (hit.source, str(hit.kind), hit.document_id, _private(hit))
         own = hit.kind == _TICKET and hit.document_id == own_id and (
             connector_name is None or hit.source == connector_name)
         if own or key in seen:
             continue
         seen.add(key)
-        if hit.audience != deskpilot.Audience.PUBLIC:
+        if _private(hit):
             internal.append(hit)
         elif hit.kind == _TICKET:
             tickets.append(hit)
@@ -135,7 +144,7 @@ def _source_lines(passages: list[Passage]) -> list[str]:
     lines = []
     for n, p in enumerate(passages, start=1):
         what = "Solved ticket" if p.kind == _TICKET else "Article"
-        if p.audience != deskpilot.Audience.PUBLIC:
+        if _private(p):
             what = f"Internal note on ticket {p.document_id} ({INTERNAL_LABEL})"
         elif p.kind == _TICKET:
             what = f"Solved ticket {p.document_id}"
@@ -162,7 +171,7 @@ def _llm_reply(platform: deskpilot.Platform, query: str, articles: list[Passage]
     settings = platform.settings.agent
     numbered = [*articles, *tickets, *internal]
     context = "\n\n".join(
-        f"[{n}] ({'INTERNAL' if p.audience != deskpilot.Audience.PUBLIC else 'public'}) "
+        f"[{n}] ({'INTERNAL' if _private(p) else 'public'}) "
         f"{p.title}\n{_clip(p.text, 1500)}" for n, p in enumerate(numbered, start=1)
     )
     # A model per draft: its async HTTP client must not outlive this call's event loop.
@@ -184,7 +193,7 @@ def internal_leak(reply: str, numbered: list[Passage]) -> str | None:
     words = _words(reply)
     said = {tuple(words[i:i + QUOTE_WORDS]) for i in range(len(words) - QUOTE_WORDS + 1)}
     for n, passage in enumerate(numbered, start=1):
-        if passage.audience == deskpilot.Audience.PUBLIC:
+        if not _private(passage):
             continue
         if re.search(rf"\[{n}\]", reply):
             return f"it cites internal source [{n}]"

@@ -163,8 +163,18 @@ def test_internal_notes_are_found_only_with_audience_internal(services: Services
     assert not any("X7" in p["text"] for p in public)
     internal = search_passages(services, "exception policy X7", 10, "internal")
     assert any("X7" in p["text"] and p["audience"] == "internal" for p in internal)
+    # Every ticket point is internal: two conversations and one note.
     points = services.index.count(SearchFilter(source="kb", audience=Audience.INTERNAL))
-    assert points == 1
+    assert points == 3
+
+
+def test_a_solved_tickets_conversation_is_not_public_knowledge(services: Services) -> None:
+    """A public reply was written to one customer: customers' search never finds tickets."""
+    services.sync("kb")
+    public = search_passages(services, "Answer to Refund for annual plan", 10, "public")
+    assert public and all(p["kind"] == "article" for p in public)
+    internal = search_passages(services, "Answer to Refund for annual plan", 10, "internal")
+    assert any(p["kind"] == "ticket" and "Answer to Refund" in p["text"] for p in internal)
 
 
 class PagedConnector(deskpilot.Connector):

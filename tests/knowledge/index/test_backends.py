@@ -287,3 +287,37 @@ def test_open_index_picks_the_backend(tmp_path: Path) -> None:
     local.close()
     with pytest.raises(ValueError, match="index.url is required"):
         open_index(IndexSettings(backend="qdrant"), tmp_path, DIM)
+
+
+def test_an_index_from_when_solved_tickets_were_public_is_relabelled(opener: Opener) -> None:
+    """Upgrade: the old chunking wrote a solved ticket's conversation as public and its notes as
+    internal. Relabelled, no ticket point is public and the old internal ones are notes."""
+    index = opener()
+    old = [chunk("t1", 0, kind=DocumentKind.TICKET, text="Invoice INV-1 reply"),
+           chunk("t1", 1, kind=DocumentKind.TICKET, audience=Audience.INTERNAL,
+                 text="internal: refund exception"),
+           chunk("a1", 0, text="Refund policy article")]
+    index.upsert(old, [unit(1), unit(2), unit(3)])
+
+    assert index.relabel_public_tickets() == 1
+    everything = index.search(unit(1), "invoice refund", 10)
+    labels = {(p.document_id, p.position): (p.audience, p.note) for p in everything}
+    assert labels == {("t1", 0): (Audience.INTERNAL, False), ("t1", 1): (Audience.INTERNAL, True),
+                      ("a1", 0): (Audience.PUBLIC, False)}
+    public = index.search(unit(1), "invoice", 10, SearchFilter(audience=Audience.PUBLIC))
+    assert ids(public) == [("a1", 0)]
+    # Done once: a second start finds nothing to relabel and changes nothing.
+    assert index.relabel_public_tickets() == 0
+    assert index.search(unit(2), "refund exception", 10)[0].note is True
+
+
+def test_open_index_relabels_an_old_index(tmp_path: Path) -> None:
+    old = EdgeIndex(tmp_path / "index", DIM)
+    old.upsert([chunk("t1", kind=DocumentKind.TICKET)], [unit(1)])
+    old.close()
+    index = open_index(IndexSettings(), tmp_path, DIM)
+    try:
+        assert index.count(SearchFilter(audience=Audience.PUBLIC)) == 0
+        assert index.count(SearchFilter(audience=Audience.INTERNAL)) == 1
+    finally:
+        index.close()

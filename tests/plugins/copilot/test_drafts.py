@@ -65,8 +65,10 @@ def test_draft_is_marked_cites_sources_and_keeps_internal_notes_out_of_the_reply
 def test_customer_answers_never_contain_internal_notes(tmp_path: Path) -> None:
     services = make_services(tmp_path)
     turn = Chat(create_app(services=services)).send("Password reset email never arrives")
-    assert "Password reset" in turn.assistant_text
+    assert "(Source: Reset your password)" in turn.assistant_text
     assert "SECRET-NOTE" not in json.dumps(turn.events)
+    # Nor another customer's solved ticket: tickets are staff knowledge.
+    assert "no-reply@acme.example" not in json.dumps(turn.events)
     assert all(f is not None and f.audience == deskpilot.Audience.PUBLIC
                for f in services.searcher.calls)  # type: ignore[attr-defined]
 
