@@ -98,9 +98,14 @@ class ConnectorContract:
     #: A run longer than this is taken to be endless.
     max_pages: ClassVar[int] = 500
 
+    #: False only for a helpdesk that has no private comments or internal notes at all: then
+    #: the private-comments rule has nothing to check. Otherwise leaving the fixture out fails.
+    has_private_comments: ClassVar[bool] = True
+
     @pytest.fixture
     def private_comment_bodies(self) -> list[str]:
-        """Text of comments the fake holds as private/internal; override to check them."""
+        """Text of comments the fake holds as private/internal: override it (required unless
+        `has_private_comments = False`)."""
         return []
 
     @pytest.fixture
@@ -129,6 +134,10 @@ class ConnectorContract:
         repeated += sorted(("deleted", *k) for k, n in refs.items() if n > 1)
         if repeated:
             violation("unique-ids", f"one run yielded these (kind, id) more than once: {repeated}")
+        if both := sorted(set(docs) & set(refs)):
+            violation("unique-ids", f"one run both yielded and deleted these (kind, id): {both}; "
+                      "the index cannot tell whether they exist (yield a record, or its "
+                      "DocumentRef in SyncPage.deleted, not both)")
 
     def test_every_page_carries_a_json_checkpoint(self, connector: Connector) -> None:
         for index, page in enumerate(self.full_run(connector)):
@@ -165,7 +174,13 @@ class ConnectorContract:
         self, connector: Connector, private_comment_bodies: list[str]
     ) -> None:
         if not private_comment_bodies:
-            pytest.skip("no private_comment_bodies fixture: nothing to check")
+            if not self.has_private_comments:
+                return  # declared: this helpdesk has no private comments to keep private
+            violation("private-comments", f"{type(self).__name__} has no "
+                      "private_comment_bodies fixture: return the text of the private comments "
+                      "(internal notes) your fake holds, so the kit can check they stay "
+                      "public=False and out of public fields (or set has_private_comments = "
+                      "False for a helpdesk that has none)")
         docs = [doc for page in self.full_run(connector) for doc in page.documents]
         for marker in private_comment_bodies:
             kept_private = False
@@ -308,6 +323,11 @@ class ToolContract:
             json.dumps(schema)
         except (TypeError, ValueError) as exc:
             violation("tool-function", f"params_json_schema is not JSON: {exc}")
+        registered = getattr(type(tool), "name", None)
+        if name != registered:
+            violation("tool-function-name", f"function_tool() is named {name!r} but the tool "
+                      f"registers as {registered!r}: the model would call a name the host "
+                      f"does not know (use function_tool(name_override=self.name))")
 
 
 # -- pytest plugin --------------------------------------------------------------------------

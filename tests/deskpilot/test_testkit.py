@@ -361,3 +361,79 @@ class TestSloppy(ToolContract):
     for rule in ("tool-name", "tool-audience", "tool-function"):
         assert f"[deskpilot:{rule}]" in output
     result.assert_outcomes(passed=3, failed=3)
+
+
+def test_leaving_out_the_private_comments_fixture_fails(pytester: pytest.Pytester) -> None:
+    result = run_kit(pytester, '''
+class TestForgot(Contract):
+    @pytest.fixture
+    def private_comment_bodies(self):
+        return []
+''')
+    assert_fails(result, "private-comments")
+    assert "TestForgot has no private_comment_bodies fixture" in result.stdout.str()
+
+
+def test_a_helpdesk_declared_without_private_comments_passes(pytester: pytest.Pytester) -> None:
+    result = run_kit(pytester, '''
+class PublicOnly(Paged):
+    tickets = [ticket(n, public=True) for n in range(1, 5)]
+
+
+class TestPublicOnly(Contract):
+    connector_class = PublicOnly
+    has_private_comments = False
+
+    @pytest.fixture
+    def private_comment_bodies(self):
+        return []
+''')
+    result.assert_outcomes(passed=8)
+
+
+def test_a_ticket_both_yielded_and_deleted_in_one_run_fails(pytester: pytest.Pytester) -> None:
+    result = run_kit(pytester, '''
+class YieldsAndDeletes(Paged):
+    def page(self, index):
+        page = super().page(index)
+        if index == 3:
+            page.deleted.append(DocumentRef(kind="ticket", id="2"))
+        return page
+
+
+class TestYieldsAndDeletes(Contract):
+    connector_class = YieldsAndDeletes
+''')
+    assert_fails(result, "unique-ids")
+    assert "both yielded and deleted these (kind, id): [('ticket', '2')]" in result.stdout.str()
+
+
+def test_a_tool_whose_function_has_another_name_fails(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile('''
+from types import SimpleNamespace
+
+import pytest
+
+from deskpilot.testkit import ToolContract
+from deskpilot._tools import AgentTool, ToolAudience
+
+
+class Renamed(AgentTool):
+    name = "order_status"
+    audience = ToolAudience.CUSTOMER
+
+    def function_tool(self):
+        return SimpleNamespace(name="lookup_order", params_json_schema={
+            "type": "object", "properties": {}})
+
+
+class TestRenamed(ToolContract):
+    @pytest.fixture
+    def tool(self):
+        return Renamed(platform=None)
+''')
+    result = pytester.runpytest(*PLUGIN_ARGS)
+    output = result.stdout.str()
+    assert "[deskpilot:tool-function-name]" in output
+    assert "named 'lookup_order' but the tool registers as 'order_status'" in output
+    result.assert_outcomes(passed=2, failed=1)
