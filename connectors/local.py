@@ -10,20 +10,31 @@ install answers questions out of the box. The checkpoint remembers each file's s
 hash and document ids: an incremental run reads only changed files and reports the documents
 that vanished from them (or with them) as deleted. Write-backs have no helpdesk to go to, so
 they are kept in the database as audit events.
+
+It is also a helpdesk for the relay of a handed-over conversation (demo and tests): a person's
+reply comes in through its own webhook, `POST /v1/webhooks/<name>` signed with
+`X-Deskpilot-Signature: sha256=<hex HMAC-SHA256 of the body, keyed by webhook_secret>`::
+
+    {"ticket_id": "local-…", "status": "open",
+     "comment": {"id": "c1", "author_name": "Dana", "body": "…", "public": true}}
+
+(`comment` and `status` both optional; status one of open, pending, solved, closed). The
+comments are kept as audit events too, with the customer's chat messages beside them.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import html
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
 import deskpilot
 from deskpilot import (
@@ -31,12 +42,15 @@ from deskpilot import (
     Capability,
     Connector,
     ConnectorOptions,
+    CustomerMessage,
     DocumentFailure,
     DocumentKind,
     DocumentRef,
     EscalationRequest,
     SyncPage,
     Ticket,
+    TicketConversation,
+    TicketMessage,
 )
 
 DEMO_PATH = Path(__file__).parent / "demo"
@@ -51,6 +65,8 @@ _LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+(.*)$")
 class LocalOptions(ConnectorOptions):
     # A folder (searched recursively); empty means the shipped demo help center.
     path: Path | None = None
+    # Signs the connector's own webhook (the relay's demo and tests); unset: no webhooks.
+    webhook_secret: SecretStr | None = None
 
 
 def _iso(ts: float) -> datetime:
@@ -261,7 +277,8 @@ def _ref(key: str) -> DocumentRef:
 class LocalConnector(Connector):
     type: ClassVar[str] = "local"
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
-        {Capability.NOTES, Capability.TAGS, Capability.TICKETS}
+        {Capability.NOTES, Capability.TAGS, Capability.TICKETS, Capability.WEBHOOKS,
+         Capability.RELAY}
     )
     full_listing: ClassVar[bool] = True
     Options: ClassVar[type[ConnectorOptions]] = LocalOptions
@@ -357,6 +374,62 @@ class LocalConnector(Connector):
         ticket_id = f"local-{datetime.now(UTC).strftime('%Y%m%d%H%M%S%f')}"
         self._record("local.ticket", ticket_id, request=request.model_dump(mode="json"))
         return ticket_id
+
+    # -- the relay: a ticket's comments and status, as audit events ----------------------------
+    def _platform(self) -> deskpilot.Platform:
+        if self.platform is None:
+            raise deskpilot.NotSupported(f"connector {self.name}: the relay needs the platform")
+        return self.platform
+
+    def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> bool:
+        if self.options.webhook_secret is None:
+            return False
+        lower = {k.lower(): v for k, v in headers.items()}
+        secret = self.options.webhook_secret.get_secret_value().encode()
+        expected = "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
+        return hmac.compare_digest(expected, lower.get("x-deskpilot-signature", ""))
+
+    def add_comment(self, ticket_id: str, comment_id: str, body: str, *, author_role: str,
+                    author_name: str | None = None, public: bool = True) -> bool:
+        """Keep a comment on a local ticket; False if one with this id is there already."""
+        platform = self._platform()
+        if any(c.get("id") == comment_id for c in platform.audit_log("local.comment", ticket_id)):
+            return False
+        self._record("local.comment", ticket_id, id=comment_id, body=body,
+                     author_role=author_role, author_name=author_name, public=public,
+                     created_at=datetime.now(UTC).isoformat())
+        return True
+
+    def set_status(self, ticket_id: str, status: str) -> None:
+        self._record("local.status", ticket_id, status=status)
+
+    def conversation(self, ticket_id: str, webhook: Mapping[str, Any] | None = None
+                     ) -> TicketConversation:
+        if webhook and str(webhook.get("ticket_id")) == ticket_id:
+            comment = webhook.get("comment")
+            if isinstance(comment, dict) and comment.get("id") and comment.get("body"):
+                self.add_comment(ticket_id, str(comment["id"]), str(comment["body"]),
+                                 author_role="agent", author_name=comment.get("author_name"),
+                                 public=comment.get("public") is not False)
+            if webhook.get("status") in ("open", "pending", "solved", "closed"):
+                self.set_status(ticket_id, webhook["status"])
+        platform = self._platform()
+        statuses = platform.audit_log("local.status", ticket_id)
+        return TicketConversation(
+            ticket_id=ticket_id,
+            status=statuses[-1]["status"] if statuses else "open",
+            messages=[TicketMessage(
+                id=c["id"], author_role=c["author_role"], author_name=c.get("author_name"),
+                body=c["body"], public=c["public"],
+                created_at=datetime.fromisoformat(c["created_at"]))
+                for c in platform.audit_log("local.comment", ticket_id)],
+        )
+
+    def add_customer_message(self, ticket_id: str, message: CustomerMessage) -> str:
+        comment_id = "cust-" + hashlib.sha256(message.key.encode()).hexdigest()[:16]
+        self.add_comment(ticket_id, comment_id, message.body, author_role="customer",
+                         author_name=message.customer_name or message.customer_email)
+        return comment_id
 
 
 @deskpilot.hookimpl

@@ -12,6 +12,7 @@ not time out while a model embeds text.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -82,18 +83,16 @@ def _with_text(services: Services, event: TicketEvent) -> TicketEvent:
     if not text:
         record = services.past_tickets.record(event.connector, event.ticket_id)
         text = record.text if record else ""
-    return TicketEvent(connector=event.connector, ticket_id=event.ticket_id,
-                       subject=event.subject, description=event.description, tags=event.tags,
-                       text=text)
+    return dataclasses.replace(event, text=text)
 
 
 def run_automation(services: Services, event: TicketEvent) -> dict[str, Any]:
-    """Run every registered ticket step on one event; returns what each step did."""
+    """Run every registered ticket step on one event; returns what each step did. Without the
+    ticket's text, only the steps that do not read it run."""
     event = _with_text(services, event)
-    if not event.text:
-        return {"skipped": {"reason": "no ticket text in the event and the ticket is not synced"}}
+    steps = [step for step in services.plugins.ticket_steps if event.text or not step.needs_text]
     result: dict[str, Any] = {}
-    for step in services.plugins.ticket_steps:
+    for step in steps:
         try:
             outcome = step.run(services, event, dict(result))
         except Exception as exc:
@@ -102,4 +101,6 @@ def run_automation(services: Services, event: TicketEvent) -> dict[str, Any]:
             outcome = {"error": f"{type(exc).__name__}: {exc}".splitlines()[0][:500]}
         if outcome is not None:
             result[step.name] = outcome
+    if not result and not event.text:
+        return {"skipped": {"reason": "no ticket text in the event and the ticket is not synced"}}
     return result

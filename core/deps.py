@@ -52,14 +52,18 @@ async def get_identity(
         return chat.identities.resolve(token or x_deskpilot_user_token,
                                        request.cookies.get(SESSION_COOKIE))
     except IdentityError as exc:
-        raise ClientError(401, str(exc), {"WWW-Authenticate": "Bearer"}) from None
+        # RFC 6750's error code tells a client (the widget) that a fresh token will do.
+        challenge = ('Bearer error="invalid_token", error_description="user token expired"'
+                     if exc.expired else "Bearer")
+        raise ClientError(401, str(exc), {"WWW-Authenticate": challenge}) from None
 
 
 IdentityDep = Annotated[Identity, Depends(get_identity)]
 
 
 async def request_context(request: Request, identity: IdentityDep) -> RequestContext:
-    return RequestContext(user_id=identity.user_id, base_url=str(request.base_url))
+    return RequestContext(user_id=identity.user_id, base_url=str(request.base_url),
+                          claims=identity.claims)
 
 
 ContextDep = Annotated[RequestContext, Depends(request_context)]

@@ -284,6 +284,12 @@ class Services:
 
         return chat_endpoint(self, build_agent, audience, workflow)
 
+    def post_to_thread(self, thread_id: str, item_id: str, text: str, *,
+                       author: str | None = None, event: str | None = None) -> bool:
+        from deskpilot.core.chat.posting import post_to_thread
+
+        return post_to_thread(self.engine, thread_id, item_id, text, author=author, event=event)
+
     @property
     def require_admin(self) -> Callable[..., Any]:
         from deskpilot.core.admin import require_admin

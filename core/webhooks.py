@@ -106,6 +106,7 @@ def ticket_event(connector: str, payload: Mapping[str, Any]) -> TicketEvent | No
         subject=_text(ticket.get("subject")),
         description=_text(ticket.get("description")),
         tags=tuple(str(t) for t in tags or [] if t),
+        payload=dict(payload),
     )
 
 

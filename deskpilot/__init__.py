@@ -14,7 +14,7 @@ exported here follow semantic versioning. The plugin contract kit is `deskpilot.
 from typing import Any
 
 from deskpilot._automation import StepRun, TicketEvent, TicketStep
-from deskpilot._chat import ChatTurn, RequestContext
+from deskpilot._chat import AgentAnswer, ChatTurn, RequestContext
 from deskpilot._connector import (
     Capability,
     Connector,
@@ -26,6 +26,7 @@ from deskpilot._documents import (
     Article,
     Audience,
     Comment,
+    CustomerMessage,
     Document,
     DocumentFailure,
     DocumentKind,
@@ -33,6 +34,8 @@ from deskpilot._documents import (
     EscalationRequest,
     SyncPage,
     Ticket,
+    TicketConversation,
+    TicketMessage,
 )
 from deskpilot._embedder import Embedder, EmbedderSettings
 from deskpilot._errors import ClientError, HelpdeskError, InternalOnly, UnknownConnector
@@ -53,6 +56,7 @@ from deskpilot._tools import AgentTool, ToolAudience
 
 __all__ = [
     "RETRY_SAFE",
+    "AgentAnswer",
     "AgentFactory",
     "AgentTool",
     "Article",
@@ -65,6 +69,7 @@ __all__ = [
     "Connector",
     "ConnectorOptions",
     "ConversationEscalated",
+    "CustomerMessage",
     "Document",
     "DocumentFailure",
     "DocumentKind",
@@ -88,8 +93,10 @@ __all__ = [
     "SyncFinished",
     "SyncPage",
     "Ticket",
+    "TicketConversation",
     "TicketEvent",
     "TicketMemory",
+    "TicketMessage",
     "TicketStep",
     "TicketTriaged",
     "ToolAudience",

@@ -26,6 +26,9 @@ class TicketEvent:
     description: str = ""
     tags: tuple[str, ...] = ()
     text: str = ""
+    #: The verified delivery's JSON body, for a step that needs more than the ticket (the relay
+    #: hands it to the connector's `conversation`).
+    payload: Mapping[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
 
 #: A step: (platform, event, outcomes of the steps it runs after) -> what it did, as JSON.
@@ -40,3 +43,6 @@ class TicketStep:
     run: StepRun
     #: Names of steps whose outcomes this one reads; when registered, they run first.
     after: tuple[str, ...] = field(default=())
+    #: False for a step that does not read the ticket's text (the relay): it runs also on an
+    #: event whose ticket has no text in it and was never synced.
+    needs_text: bool = True

@@ -4,7 +4,7 @@ a plugin sees of a turn before the agent runs (`before_agent_turn`)."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from deskpilot._tools import ToolAudience
@@ -19,6 +19,9 @@ class RequestContext:
     user_id: str
     # The app's public base URL ("https://host/prefix/"), for upload and preview links.
     base_url: str = "http://localhost/"
+    #: What the host site's signed user token says about the user besides the id (e.g.
+    #: `email`, `name`, `plan`); empty for an anonymous visitor.
+    claims: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
 
 @dataclass
@@ -37,3 +40,16 @@ class ChatTurn:
     #: The conversation so far, oldest first, as (role, text) with role "customer" or
     #: "assistant"; at most `limit` items.
     history: Callable[[int], Awaitable[list[tuple[str, str]]]]
+    #: The message's item id in the thread (None for a turn without one).
+    item_id: str | None = None
+    #: The signed token's claims (RequestContext.claims); empty for an anonymous visitor.
+    claims: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AgentAnswer:
+    """What the agent answered in a turn (`after_agent_turn`)."""
+
+    text: str
+    #: How many sources the answer cites: an answer that cites none is a low-confidence one.
+    sources: int

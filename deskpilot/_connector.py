@@ -13,7 +13,14 @@ from collections.abc import Callable, Iterator, Mapping
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from deskpilot._documents import DocumentFailure, DocumentRef, EscalationRequest, SyncPage
+from deskpilot._documents import (
+    CustomerMessage,
+    DocumentFailure,
+    DocumentRef,
+    EscalationRequest,
+    SyncPage,
+    TicketConversation,
+)
 from deskpilot._errors import HelpdeskError
 from deskpilot._options import Options
 
@@ -28,6 +35,9 @@ class Capability(StrEnum):
     TAGS = "tags"  # add tags to a ticket
     TICKETS = "tickets"  # create a ticket (escalation)
     WEBHOOKS = "webhooks"  # verify signed webhook deliveries
+    # Two-way relay of a handed-over conversation: read the ticket's messages and status,
+    # add the customer's chat messages as the requester's public comments.
+    RELAY = "relay"
 
 
 class NotSupported(Exception):
@@ -86,6 +96,19 @@ class Connector(ABC):
 
     def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> bool:
         raise NotSupported(f"{self.type} connector does not receive webhooks")
+
+    def conversation(self, ticket_id: str, webhook: Mapping[str, Any] | None = None
+                     ) -> TicketConversation:
+        """RELAY: the ticket's messages (internal notes with `public=False`), oldest first, each
+        with a stable id, and its status. `webhook` is the verified delivery that prompted the
+        read, if any: a connector whose helpdesk sends the messages in it may use them."""
+        raise NotSupported(f"{self.type} connector cannot relay conversations")
+
+    def add_customer_message(self, ticket_id: str, message: CustomerMessage) -> str:
+        """RELAY: add the customer's chat message to the ticket as the requester's public
+        comment; returns the helpdesk's id of it. Called again with the same `message.key`
+        after a failure, it must not add the message twice."""
+        raise NotSupported(f"{self.type} connector cannot relay conversations")
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release network clients."""

@@ -116,3 +116,40 @@ class EscalationRequest(_Model):
     triage: dict[str, Any] = {}
     thread_id: str | None = None
     created_at: datetime | None = None
+
+
+# -- relay: a handed-over conversation, between the chat and the helpdesk ticket --------------
+class TicketMessage(_Model):
+    """One message on a ticket as the helpdesk holds it (`Connector.conversation`)."""
+
+    #: The helpdesk's own id of the message: stable across reads (relay deduplicates on it).
+    id: str
+    author_role: Literal["customer", "agent", "system"]
+    #: The display name the customer sees for a person's reply ("Dana from Acme").
+    author_name: str | None = None
+    body: str
+    #: False for internal notes: those never reach the customer's chat.
+    public: bool
+    created_at: AwareDatetime | None = None
+
+
+class TicketConversation(_Model):
+    """A ticket's messages, oldest first, and its status in Deskpilot's words."""
+
+    ticket_id: str
+    #: "open" (a person is on it), "pending" (waiting on the customer), "solved" or "closed".
+    status: Literal["open", "pending", "solved", "closed"]
+    messages: list[TicketMessage] = []
+
+
+class CustomerMessage(_Model):
+    """A customer's chat message for the ticket, to add as the requester's public comment."""
+
+    #: Unique per message: a connector that can, passes it on as an idempotency key, so a
+    #: retried write adds nothing twice.
+    key: str
+    body: str
+    customer_id: str
+    customer_email: str | None = None
+    customer_name: str | None = None
+    created_at: AwareDatetime | None = None

@@ -185,6 +185,16 @@ class Platform(Protocol):
         authenticates its callers and passes their RequestContext."""
         ...
 
+    def post_to_thread(self, thread_id: str, item_id: str, text: str, *,
+                       author: str | None = None, event: str | None = None) -> bool:
+        """Add a message to a customer's chat thread from outside a turn (a person's reply
+        relayed from the helpdesk). `item_id` is the caller's and makes the call idempotent:
+        posting the same id again changes nothing and keeps the message's place. `author`: the
+        person's display name; `event`: what the message says happened ("closed"). Both travel
+        in the message as an entity annotation (`data.deskpilot`), so a client can show them.
+        False if there is no such thread. Blocking (a database write)."""
+        ...
+
     @property
     def require_admin(self) -> Callable[..., Awaitable[None]]:
         """A FastAPI dependency: the caller must present the admin token (401/403 if not)."""

@@ -6,7 +6,11 @@ Signed user token (the host site's server mints it for its logged-in user)::
     token   = payload + "." + hex(HMAC_SHA256(key=utf8(chat.identity_secret), msg=ascii(payload)))
 
 `user_id` may itself contain dots (the last dot separates the expiry); `expiry_epoch_seconds` is
-an integer Unix time after which the token is refused. The widget sends it as
+an integer Unix time after which the token is refused. A token may also say more about the user
+(the requester of a handoff's ticket, attributes escalation rules read): then the payload is a
+JSON object instead, `base64url_nopad(utf8(json))` with `sub` (the user id), `exp` (the
+expiry) and any claims besides, e.g. `{"sub": "42", "exp": 1767225600, "email":
+"ana@example.com", "name": "Ana", "plan": "enterprise"}`. The widget sends it as
 `Authorization: Bearer <token>` or `X-Deskpilot-User-Token: <token>`. Python:
 `sign_user_token(secret, user_id, ttl)`; any language with HMAC-SHA256 can mint one.
 
@@ -22,11 +26,14 @@ import base64
 import binascii
 import hashlib
 import hmac
+import json
 import os
 import secrets
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from deskpilot.core.config import ChatSettings
 
@@ -37,6 +44,10 @@ MAX_USER_ID = 256
 
 class IdentityError(Exception):
     """The request cannot be attributed to anyone it may act as (→ 401)."""
+
+    def __init__(self, message: str, expired: bool = False) -> None:
+        super().__init__(message)
+        self.expired = expired
 
 
 def _b64encode(raw: bytes) -> str:
@@ -56,30 +67,55 @@ def _same(a: str, b: str) -> bool:
     return hmac.compare_digest(a.encode(), b.encode())
 
 
-def sign_user_token(secret: str, user_id: str, ttl: float, now: float | None = None) -> str:
-    """A token naming `user_id`, valid for `ttl` seconds (the format is in the module doc)."""
+def sign_user_token(secret: str, user_id: str, ttl: float, now: float | None = None,
+                    claims: Mapping[str, Any] | None = None) -> str:
+    """A token naming `user_id`, valid for `ttl` seconds, with `claims` if given (the format
+    is in the module doc)."""
     if not user_id or len(user_id) > MAX_USER_ID:
         raise ValueError(f"user_id must be 1 to {MAX_USER_ID} characters")
     expiry = int((time.time() if now is None else now) + ttl)
-    payload = _b64encode(f"{user_id}.{expiry}".encode())
+    if claims:
+        raw = json.dumps({**claims, "sub": user_id, "exp": expiry}, separators=(",", ":"))
+    else:
+        raw = f"{user_id}.{expiry}"
+    payload = _b64encode(raw.encode())
     return f"{payload}.{_mac(secret.encode(), payload)}"
 
 
-def verify_user_token(secret: str, token: str, now: float | None = None) -> str:
-    """The user id a valid token names; IdentityError says why one is not valid."""
+def _claims(decoded: str) -> tuple[str, int, dict[str, Any]]:
+    if decoded.startswith("{"):
+        claims = json.loads(decoded)
+        if not isinstance(claims, dict):
+            raise ValueError("not an object")
+        user_id, expiry = claims.pop("sub", ""), claims.pop("exp", None)
+        if not isinstance(user_id, str) or isinstance(expiry, bool) or not isinstance(expiry, int):
+            raise ValueError("sub must be a string and exp an integer")
+        return user_id, expiry, claims
+    user_id, _, expiry = decoded.rpartition(".")
+    return user_id, int(expiry), {}
+
+
+def verify_user_token_claims(secret: str, token: str, now: float | None = None
+                             ) -> tuple[str, dict[str, Any]]:
+    """The user id a valid token names and its other claims; IdentityError says why one is not
+    valid (`expired` set for an expired one: the client may get a fresh token and retry)."""
     payload, _, signature = token.strip().rpartition(".")
     if not payload or not _same(_mac(secret.encode(), payload), signature.lower()):
         raise IdentityError("invalid user token signature")
     try:
-        user_id, _, expiry = _b64decode(payload).decode().rpartition(".")
-        expires_at = int(expiry)
+        user_id, expires_at, claims = _claims(_b64decode(payload).decode())
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise IdentityError("malformed user token") from None
     if not user_id or len(user_id) > MAX_USER_ID:
         raise IdentityError("malformed user token")
     if expires_at < (time.time() if now is None else now):
-        raise IdentityError("user token expired")
-    return user_id
+        raise IdentityError("user token expired", expired=True)
+    return user_id, claims
+
+
+def verify_user_token(secret: str, token: str, now: float | None = None) -> str:
+    """The user id a valid token names; IdentityError says why one is not valid."""
+    return verify_user_token_claims(secret, token, now)[0]
 
 
 def load_session_key(settings: ChatSettings, data_dir: Path) -> bytes:
@@ -111,6 +147,8 @@ class Identity:
     anonymous: bool
     # A fresh session cookie value to set on the response, if one was issued.
     new_session: str | None = None
+    # What a signed token says besides the id (email, name, attributes).
+    claims: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
 
 class IdentityResolver:
@@ -135,7 +173,8 @@ class IdentityResolver:
                 raise IdentityError(
                     "signed user tokens are not enabled: set chat.identity_secret"
                 )
-            return Identity(f"user:{verify_user_token(secret.get_secret_value(), token)}", False)
+            user_id, claims = verify_user_token_claims(secret.get_secret_value(), token)
+            return Identity(f"user:{user_id}", False, claims=claims)
         if not self.settings.allow_anonymous:
             raise IdentityError("sign-in required: send a signed user token")
         session_id = self._session_id(cookie)

@@ -40,7 +40,7 @@ from chatkit.types import (
 from openai.types.responses import EasyInputMessageParam, ResponseInputTextParam
 from pydantic import TypeAdapter
 
-from deskpilot._chat import ChatTurn, RequestContext
+from deskpilot._chat import AgentAnswer, ChatTurn, RequestContext
 from deskpilot._tools import ToolAudience
 from deskpilot.core.chat.attachments import LocalAttachmentStore
 from deskpilot.core.chat.store import ChatStore
@@ -143,10 +143,13 @@ class DeskpilotChatServer(ChatKitServer[RequestContext]):
             thread.title = title_from(input_user_message)
         # A plugin may take the message before the agent runs: a handoff ("talk to a person"),
         # or the bot staying quiet while a person owns the conversation.
-        reply = await self._before_agent(thread, input_user_message, context)
+        turn = self._turn(thread, input_user_message, context)
+        reply = await self._first_answer("before_agent_turn", turn=turn)
         if reply is not None:
-            yield ThreadItemDoneEvent(item=self._assistant_message(thread, reply, context))
+            if reply:  # "" is a plugin keeping the bot silent
+                yield ThreadItemDoneEvent(item=self._assistant_message(thread, reply, context))
             return
+        answers: list[AssistantMessageItem] = []
         async with self.turns:
             agent_context = AgentContext[RequestContext](
                 thread=thread, store=self.store, request_context=context
@@ -161,23 +164,35 @@ class DeskpilotChatServer(ChatKitServer[RequestContext]):
             async for event in self._unique_message_ids(
                 thread, context, stream_agent_response(agent_context, result)
             ):
+                if isinstance(event, ThreadItemDoneEvent) and isinstance(
+                        event.item, AssistantMessageItem):
+                    answers.append(event.item)
                 yield event
+        if answers:
+            last = answers[-1]
+            answer = AgentAnswer(text=message_text(last), sources=sum(
+                len(part.annotations) for part in last.content))
+            follow_up = await self._first_answer("after_agent_turn", turn=turn, answer=answer)
+            if follow_up:
+                yield ThreadItemDoneEvent(item=self._assistant_message(thread, follow_up, context))
 
-    async def _before_agent(self, thread: ThreadMetadata, message: UserMessageItem | None,
-                            context: RequestContext) -> str | None:
-        """The first plugin's answer to `before_agent_turn` (awaited), or None."""
-
+    def _turn(self, thread: ThreadMetadata, message: UserMessageItem | None,
+              context: RequestContext) -> ChatTurn:
         async def history(limit: int) -> list[tuple[str, str]]:
             page = await self.store.load_thread_items(thread.id, None, limit, "desc", context)
             roles = {UserMessageItem: "customer", AssistantMessageItem: "assistant"}
             return [(roles[type(item)], message_text(item)) for item in reversed(page.data)
                     if type(item) in roles]
 
-        turn = ChatTurn(thread_id=thread.id, user_id=context.user_id,
+        return ChatTurn(thread_id=thread.id, user_id=context.user_id,
                         text=message_text(message) if message else "", metadata=thread.metadata,
-                        title=thread.title, audience=self.audience, history=history)
-        for _plugin, answer in self.services.plugins.each(
-                "before_agent_turn", platform=self.services, turn=turn):
+                        title=thread.title, audience=self.audience, history=history,
+                        item_id=message.id if message else None, claims=dict(context.claims))
+
+    async def _first_answer(self, hook: str, **kwargs: Any) -> str | None:
+        """The first plugin's answer to a turn hook (awaited), or None."""
+        for _plugin, answer in self.services.plugins.each(hook, platform=self.services,
+                                                          **kwargs):
             if inspect.isawaitable(answer):
                 answer = await answer
             if answer is not None:

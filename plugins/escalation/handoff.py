@@ -1,29 +1,40 @@
-"""Handing a customer's conversation to a person, and keeping the bot quiet afterwards.
+"""Handing a customer's conversation to a person, and who speaks afterwards.
 
-Two ways in, one path (`escalate`):
+Ways in, one path (`hand_over`):
 - the customer agent calls the CUSTOMER tool `escalate_to_human(reason)`;
 - the customer asks for a person in so many words — the widget's "Talk to a person" button
   sends "I'd like to talk to a person" as a message — and the `before_agent_turn` hook hands
-  over without asking the model. A message keeps it working with any ChatKit client and any
-  model, the offline one included.
+  over without asking the model (any ChatKit client, any model, the offline one included);
+- an `[[escalation.rules]]` rule holds (rules.py): at once, before the agent answers, or after
+  the agent's Nth answer in a row without a source (`after_agent_turn`).
 
-Either way the conversation goes into the outbox (outbox.py) with its transcript, triage and the
-customer's identity, delivery is tried at once, and the customer is told what happens next.
-While the outbox has a row for the thread, a person owns the conversation: the hook answers
-every later message with HANDOFF_MESSAGE instead of the agent.
+An anonymous visitor is first asked for an email address (validated; "skip" hands over without
+one), so the person can also answer by email; a signed-in visitor's comes from the signed token.
+The conversation then goes into the outbox (outbox.py) with its transcript, triage and the
+customer's identity, delivery is tried at once, and the customer is told what happens next
+(and, outside `[escalation] hours`, when people are back).
+
+Afterwards (relay.py) the AI is silent while a person owns the conversation: the customer's
+messages go to the ticket, the person's replies come into the chat. Once the ticket is solved
+the AI answers again, and a reopened ticket gives the conversation back to the person.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 import deskpilot
 from deskpilot import utcnow
 
 from .outbox import EscalationOutbox
-from .tables import Escalation, EscalationStatus
+from .relay import Relay
+from .rules import count_answer, message_rule, needs_triage, streak_rule
+from .settings import EscalationSettings, Hours, Rule
+from .tables import Escalation, EscalationStatus, Owner
 
 TRANSCRIPT_ITEMS = 100
 SUBJECT_CHARS = 80
@@ -42,10 +53,23 @@ UNAVAILABLE = (
     "I'm sorry: handing this conversation to a person is not possible right now. "
     "Please contact our support team directly."
 )
-HANDOFF_MESSAGE = (
-    "Thanks for your patience: this conversation has been handed to our support team, "
-    "and a person will answer you here as soon as possible."
+ASK_EMAIL = (
+    "Before I pass you to a person: what email address can they reach you at? They will "
+    "answer you here, and by email if you leave this page. (Say \"skip\" to go on without.)"
 )
+BAD_EMAIL = (
+    "That does not look like an email address ({problem}). Please type it again, or say "
+    "\"skip\" to go on without one."
+)
+HANDED_BACK = (
+    "I've passed your message to our support team again; a person will reply to you here."
+)
+AFTER_HOURS = (
+    " Our team is available {days} {start}–{end} ({timezone}), so a person will reply from "
+    "{opening}."
+)
+_SKIP = re.compile(r"^\W*(skip|no|no thanks|no email|none)\W*$", re.IGNORECASE)
+_EMAIL_LIKE = re.compile(r"\S+@\S+")
 
 # An explicit request for a person, in the customer's own words (not a question about people).
 _ASKS_FOR_PERSON = re.compile(
@@ -78,48 +102,172 @@ def _subject(title: str | None, reason: str) -> str:
     return f"Chat: {subject}"
 
 
-def customer_message(row: Escalation) -> str:
+def _hours_note(hours: Hours | None, now: datetime) -> str:
+    if hours is None or hours.is_open(now):
+        return ""
+    opening = hours.next_opening(now)
+    days = hours.days
+    listed = (f"{days[0].capitalize()}–{days[-1].capitalize()}" if len(days) > 2
+              else " and ".join(d.capitalize() for d in days))
+    return AFTER_HOURS.format(days=listed, start=hours.start.strftime("%H:%M"),
+                              end=hours.end.strftime("%H:%M"), timezone=hours.timezone,
+                              opening=opening.strftime("%A %d %B, %H:%M"))
+
+
+def customer_message(row: Escalation, hours: Hours | None = None,
+                     now: datetime | None = None) -> str:
     if row.status == EscalationStatus.DELIVERED:
-        return DELIVERED.format(ref=row.ticket_ref)
-    if row.status == EscalationStatus.FAILED:
+        text = DELIVERED.format(ref=row.ticket_ref)
+    elif row.status == EscalationStatus.FAILED:
         return UNAVAILABLE
-    return QUEUED
+    else:
+        text = QUEUED
+    return text + _hours_note(hours, now or utcnow())
+
+
+def valid_email(text: str) -> str:
+    """The normalized address; ValueError naming what is wrong with it."""
+    from email_validator import EmailNotValidError, validate_email
+
+    found = _EMAIL_LIKE.search(text)
+    candidate = found.group(0).strip(".,;:!?()<>\"'") if found else text.strip()
+    try:
+        # No DNS lookup: nothing goes to the network while a visitor waits (and tests run
+        # offline); the syntax check is what a typo needs.
+        return validate_email(candidate, check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise ValueError(str(exc).rstrip(".")) from None
 
 
 async def escalate(platform: deskpilot.Platform, *, thread_id: str, user_id: str,
                    title: str | None, metadata: dict[str, Any], history: History,
-                   reason: str) -> str:
+                   reason: str, rule: str | None = None, email: str | None = None,
+                   name: str | None = None) -> str:
     """Hand the thread to a person; what to tell the customer. `metadata` is the thread's
     own: it is flagged in place, so the chat server saves the flag with the thread."""
+    settings = platform.settings_for(EscalationSettings)
+    now = utcnow()
     text = transcript(await history(TRANSCRIPT_ITEMS))
     subject = _subject(title, reason)
     # Part of the request when a triage plugin is loaded; escalation never waits on it.
     triage = await platform.run_blocking(platform.triage, f"{subject}\n{text}")
+    header = f"Reason: {reason}" + (f"\nRule: {rule}" if rule else "")
+    if note := _hours_note(settings.hours, now):
+        header += f"\nOutside business hours, the customer was told:{note}"
     request = deskpilot.EscalationRequest(
-        subject=subject, transcript=f"Reason: {reason}\n\n{text}", customer_id=user_id,
-        triage=triage or {}, thread_id=thread_id, created_at=utcnow(),
+        subject=subject, transcript=f"{header}\n\n{text}", customer_id=user_id,
+        customer_email=email, customer_name=name, triage=triage or {}, thread_id=thread_id,
+        created_at=now,
     )
     outbox = platform.shared(EscalationOutbox)  # built with the full platform
     row, created = await platform.run_blocking(outbox.record, thread_id, user_id, request)
     metadata["escalated"] = True
     metadata["escalation_id"] = row.id
+    metadata.pop("handoff_pending", None)
+    if rule:
+        platform.audit("escalation.rule", row.id, rule=rule, reason=reason, thread_id=thread_id)
     if created:
         row = await platform.run_blocking(outbox.deliver, row.id) or row
-    return customer_message(row)
+    message = customer_message(row, settings.hours, now)
+    return f"{reason.rstrip('.')}. {message}" if rule else message
+
+
+async def hand_over(platform: deskpilot.Platform, turn: deskpilot.ChatTurn, reason: str,
+                    rule: str | None = None) -> str:
+    """Escalate, after asking an anonymous visitor for an email address first."""
+    settings = platform.settings_for(EscalationSettings)
+    email = turn.claims.get("email") if isinstance(turn.claims.get("email"), str) else None
+    name = turn.claims.get("name") if isinstance(turn.claims.get("name"), str) else None
+    if email is not None:
+        try:
+            email = valid_email(email)
+        except ValueError:
+            email = None  # the host site's data: not the visitor's to correct here
+    anonymous = not turn.claims and turn.user_id.startswith("anon:")
+    if anonymous and settings.ask_email and email is None:
+        turn.metadata["handoff_pending"] = {"reason": reason, "rule": rule}
+        return ASK_EMAIL
+    return await escalate(platform, thread_id=turn.thread_id, user_id=turn.user_id,
+                          title=turn.title, metadata=turn.metadata, history=turn.history,
+                          reason=reason, rule=rule, email=email, name=name)
+
+
+async def _pending_email(platform: deskpilot.Platform, turn: deskpilot.ChatTurn,
+                         pending: dict[str, Any]) -> str:
+    email = None
+    if not _SKIP.match(turn.text):
+        try:
+            email = valid_email(turn.text)
+        except ValueError as exc:
+            return BAD_EMAIL.format(problem=exc)
+    return await escalate(platform, thread_id=turn.thread_id, user_id=turn.user_id,
+                          title=turn.title, metadata=turn.metadata, history=turn.history,
+                          reason=pending.get("reason") or "The customer asked for a person.",
+                          rule=pending.get("rule"), email=email)
+
+
+async def _to_person(platform: deskpilot.Platform, row: Escalation, turn: deskpilot.ChatTurn
+                     ) -> None:
+    """Record the customer's message for the ticket and try to add it at once (a failure
+    is retried by the worker)."""
+    relay = Relay(platform)
+    source = turn.item_id or "text:" + hashlib.sha256(turn.text.encode()).hexdigest()
+    await platform.run_blocking(relay.record_customer_message, row, source, turn.text)
+    await platform.run_blocking(relay.deliver_to_ticket, row.id)
 
 
 async def take_turn(platform: deskpilot.Platform, turn: deskpilot.ChatTurn) -> str | None:
-    """`before_agent_turn`: the handoff message while a person owns the conversation, the
-    handoff itself when the customer asks for a person, else None (the agent answers)."""
+    """`before_agent_turn`: silence while a person owns the conversation (the message goes to
+    the ticket), the handoff when the customer asks for a person or a rule holds, else None
+    (the agent answers)."""
     if turn.audience != deskpilot.ToolAudience.CUSTOMER:
         return None  # a support agent asking the copilot for a person is not a handover
     outbox = EscalationOutbox(platform)
-    if turn.metadata.get("escalated") or await platform.run_blocking(
-            outbox.for_thread, turn.thread_id) is not None:
+    row = await platform.run_blocking(outbox.for_thread, turn.thread_id)
+    if row is not None:
         turn.metadata["escalated"] = True
-        return HANDOFF_MESSAGE
-    if not requested(turn.text):
+        if row.owner == Owner.PERSON:
+            if turn.text:
+                await _to_person(platform, row, turn)
+            return ""  # the person answers, not the AI
+        if requested(turn.text):  # solved, and the customer wants the person back
+            await platform.run_blocking(Relay(platform).hand_back, row)
+            await _to_person(platform, row, turn)
+            return HANDED_BACK
+        return None  # solved: the AI answers, and nothing goes to the (solved) ticket
+    if turn.metadata.get("escalated"):
+        return ""  # flagged by a handoff whose row is not visible yet: never the AI
+    if isinstance(pending := turn.metadata.get("handoff_pending"), dict):
+        return await _pending_email(platform, turn, pending)
+    if requested(turn.text):
+        return await hand_over(platform, turn, "The customer asked to talk to a person.")
+    rule = await _message_rule(platform, turn)
+    if rule is not None:
+        return await hand_over(platform, turn, rule.reason, rule.name)
+    return None
+
+
+async def _message_rule(platform: deskpilot.Platform, turn: deskpilot.ChatTurn) -> Rule | None:
+    rules = platform.settings_for(EscalationSettings).rules
+    if not rules or not turn.text:
         return None
-    return await escalate(platform, thread_id=turn.thread_id, user_id=turn.user_id,
-                          title=turn.title, metadata=turn.metadata, history=turn.history,
-                          reason="The customer asked to talk to a person.")
+    triage = None
+    if needs_triage(rules):
+        triage = await platform.run_blocking(platform.triage, turn.text, cpu=True)
+    return message_rule(rules, turn.text, turn.claims, triage)
+
+
+async def after_turn(platform: deskpilot.Platform, turn: deskpilot.ChatTurn,
+                     answer: deskpilot.AgentAnswer) -> str | None:
+    """`after_agent_turn`: count answers without a source; hand over after N in a row."""
+    if turn.audience != deskpilot.ToolAudience.CUSTOMER or turn.metadata.get("escalated"):
+        return None
+    rules = platform.settings_for(EscalationSettings).rules
+    if not any(rule.low_confidence_answers for rule in rules):
+        return None  # nothing counts answers: the thread's metadata stays as it is
+    streak = count_answer(turn.metadata, answer)
+    rule = streak_rule(rules, streak)
+    if rule is None:
+        return None
+    turn.metadata.pop("low_confidence_streak", None)
+    return await hand_over(platform, turn, rule.reason, rule.name)

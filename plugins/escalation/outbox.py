@@ -63,7 +63,7 @@ class EscalationOutbox:
         row = Escalation(
             id=f"esc_{uuid.uuid4().hex}", thread_id=thread_id, user_id=user_id,
             connector=self.target() or "", request=request.model_dump(mode="json"),
-            created_at=now, next_attempt_at=now,
+            customer_email=request.customer_email, created_at=now, next_attempt_at=now,
         )
         try:
             with Session(self.engine, expire_on_commit=False) as session:

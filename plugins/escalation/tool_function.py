@@ -14,7 +14,7 @@ from chatkit.types import AssistantMessageItem, UserMessageItem
 
 import deskpilot
 
-from .handoff import escalate
+from .handoff import hand_over
 
 
 def _text(item: Any) -> str:
@@ -41,10 +41,13 @@ def escalate_function(name: str, platform: deskpilot.Platform) -> FunctionTool:
             return [(roles[type(item)], _text(item)) for item in reversed(page.data)
                     if type(item) in roles]
 
-        message = await escalate(
-            platform, thread_id=chat.thread.id, user_id=chat.request_context.user_id,
-            title=chat.thread.title, metadata=chat.thread.metadata, history=history,
-            reason=reason)
+        context = chat.request_context
+        turn = deskpilot.ChatTurn(
+            thread_id=chat.thread.id, user_id=context.user_id, text="",
+            metadata=chat.thread.metadata, title=chat.thread.title,
+            audience=deskpilot.ToolAudience.CUSTOMER, history=history,
+            claims=dict(context.claims))
+        message = await hand_over(platform, turn, reason)
         return json.dumps({"escalated": True, "message_for_customer": message})
 
     return escalate_to_human

@@ -97,10 +97,15 @@ class Recorder:
 
 
 def make_services(data_dir: Path, connector: str = "local", recorder: Recorder | None = None,
-                  searcher: StubSearcher | None = None) -> Services:
-    settings = Settings(data_dir=data_dir, connectors={"desk": ConnectorSettings(type=connector)})
+                  searcher: StubSearcher | None = None, options: dict[str, Any] | None = None,
+                  extra: list[tuple[str, object]] | None = None, **sections: Any) -> Services:
+    """`options`: the connector's; `sections`: more config tables (`escalation={...}`);
+    `extra`: more plugin objects."""
+    settings = Settings(data_dir=data_dir, connectors={
+        "desk": ConnectorSettings(type=connector, **(options or {}))}, **sections)
     settings.server.admin_token = SecretStr(ADMIN)
-    plugins = load_plugins(settings.plugins, extra=[("recorder", recorder or Recorder())])
+    plugins = load_plugins(settings.plugins,
+                           extra=[("recorder", recorder or Recorder()), *(extra or [])])
     services = Services(settings, plugins)
     # Services builds its parts once into __dict__: a stand-in placed there is used as built.
     services.__dict__["searcher"] = searcher or StubSearcher(

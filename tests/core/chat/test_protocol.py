@@ -12,7 +12,6 @@ from sqlmodel import Session, select
 from deskpilot._chat import RequestContext
 from deskpilot.core.chat.server import TITLE_CHARS
 from deskpilot.core.chat.tables import ChatFeedback, ChatThread
-from deskpilot.plugins.escalation.handoff import HANDOFF_MESSAGE
 
 from .conftest import MakeApp
 from .protocol import ChatClient, request, user_input
@@ -166,7 +165,7 @@ def test_custom_actions_and_transcription_are_refused_clearly(client: ChatClient
         assert "not supported" in response.json()["error"]
 
 
-def test_escalated_thread_gets_the_handoff_message_not_the_agent(client: ChatClient) -> None:
+def test_escalated_thread_gets_no_answer_from_the_agent(client: ChatClient) -> None:
     turn = client.create("I want a person")
     chat = client.http.app.state.chat
     context = RequestContext(user_id=_user_id(client, turn.thread_id))
@@ -176,11 +175,12 @@ def test_escalated_thread_gets_the_handoff_message_not_the_agent(client: ChatCli
     agent_calls = len(chat.server.build_agent.__self__.model.inputs)
     reply = client.add_message(turn.thread_id, "hello?")
     assert reply.response.status_code == 200
-    assert reply.assistant_text == HANDOFF_MESSAGE
+    # A person owns the conversation: the AI stays silent, and the message is stored.
+    assert reply.assistant_text == ""
     assert len(chat.server.build_agent.__self__.model.inputs) == agent_calls
-    # The handoff message is stored like any other.
     items = client.list_items(turn.thread_id, order="desc", limit=1)["data"]
-    assert items[0]["content"][0]["text"] == HANDOFF_MESSAGE
+    assert items[0]["type"] == "user_message"
+    assert items[0]["content"][0]["text"] == "hello?"
 
 
 def test_a_second_visitor_can_neither_read_list_nor_post(app, client: ChatClient) -> None:

@@ -36,7 +36,7 @@ from deskpilot.core.cli import build_app
 from deskpilot.core.services import Services
 from deskpilot.core.tables import AuditEvent
 from deskpilot.plugins.copilot.routes import build_copilot_agent
-from deskpilot.plugins.escalation.handoff import HANDOFF_MESSAGE, QUEUED, requested
+from deskpilot.plugins.escalation.handoff import ASK_EMAIL, QUEUED, requested
 from deskpilot.plugins.escalation.outbox import EscalationOutbox
 from deskpilot.plugins.escalation.tables import EscalationStatus
 from tests.plugins.support_fakes import Chat, FlakyDesk, Recorder, make_services
@@ -68,7 +68,9 @@ def test_talk_to_a_person_creates_a_local_ticket_and_silences_the_bot(tmp_path: 
     assert "Reset your password" in first.assistant_text
     searches = len(services.searcher.calls)  # type: ignore[attr-defined]
 
-    handed = chat.send(HANDOFF_TEXT, first.thread_id)
+    # An anonymous visitor is asked where the person can reach them, then handed over.
+    assert chat.send(HANDOFF_TEXT, first.thread_id).assistant_text == ASK_EMAIL
+    handed = chat.send("ana@example.com", first.thread_id)
     assert "passed this conversation to our support team" in handed.assistant_text
     [row] = EscalationOutbox(services).list()
     assert row.status == EscalationStatus.DELIVERED and row.ticket_ref.startswith("local-")
@@ -87,7 +89,7 @@ def test_talk_to_a_person_creates_a_local_ticket_and_silences_the_bot(tmp_path: 
     again = Chat(create_app(services=services))
     again.http.cookies = chat.http.cookies
     follow_up = again.send("Hello? Is anyone there?", first.thread_id)
-    assert follow_up.assistant_text == HANDOFF_MESSAGE
+    assert follow_up.status == 200 and follow_up.assistant_text == ""  # the person answers
     assert len(services.searcher.calls) == searches  # type: ignore[attr-defined] - no AI turn
     assert len(EscalationOutbox(services).list()) == 1
 
@@ -98,13 +100,14 @@ def test_helpdesk_down_keeps_the_escalation_and_a_retry_delivers_it_once(tmp_pat
     chat = Chat(create_app(services=services))
     first = chat.send("My invoice is wrong")
 
-    handed = chat.send("Can I speak to a human?", first.thread_id)
+    chat.send("Can I speak to a human?", first.thread_id)
+    handed = chat.send("skip", first.thread_id)  # no email address: replies come in the chat
 
     assert handed.assistant_text == QUEUED
     [row] = EscalationOutbox(services).list(EscalationStatus.PENDING)
     assert row.attempts == 1 and "ConnectError" in (row.last_error or "")
     assert _thread(services, first.thread_id).thread_metadata["escalated"] is True
-    assert chat.send("hello?", first.thread_id).assistant_text == HANDOFF_MESSAGE
+    assert chat.send("hello?", first.thread_id).assistant_text == ""
     assert EscalationOutbox(services).deliver_due() == []  # backing off: not due yet
     services.close()
 
@@ -171,7 +174,7 @@ class EscalatingModel(Model):
 
 
 def test_the_agent_escalates_with_the_tool(tmp_path: Path) -> None:
-    services = make_services(tmp_path, "flakydesk")
+    services = make_services(tmp_path, "flakydesk", escalation={"ask_email": False})
     app = create_app(services=services)
 
     def build(services: Services, context: Any) -> Agent[Any]:
