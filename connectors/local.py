@@ -237,7 +237,10 @@ def read_file(
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        return [], [DocumentFailure(where=relative, error=f"cannot read: {exc}")]
+        # One article per .md/.html file: its identity is known, so what is indexed stays.
+        ref = (None if path.suffix == ".jsonl"
+               else DocumentRef(kind=DocumentKind.ARTICLE, id=_doc_id(relative)))
+        return [], [DocumentFailure(where=relative, error=f"cannot read: {exc}", ref=ref)]
     mtime = path.stat().st_mtime
     name = path.name
     if name.endswith(".jsonl"):

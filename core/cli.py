@@ -240,11 +240,10 @@ def sync(
             except (ClientError, ServerUnavailable, ServerError) as exc:
                 fail(str(exc).strip("'\""), code=1)
             failed |= run["status"] != "succeeded"
-            typer.echo(
-                f"{name}: {run['status']} in {run['duration_seconds']} s — added {run['added']}, "
-                f"updated {run['updated']}, deleted {run['deleted']}, unchanged {run['skipped']}, "
-                f"failed {run['failed']}" + (f" ({run['error']})" if run["error"] else "")
-            )
+            typer.echo(f"{name}: {run['status']} in {run['duration_seconds']} s — "
+                       f"{_counts(run)}" + (f" ({run['error']})" if run["error"] else ""))
+            for warning in run["warnings"]:
+                typer.echo(f"  warning: {warning}")
     if failed:
         raise typer.Exit(1)
 
@@ -257,27 +256,54 @@ def sync_status(
     config: ConfigOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
-    """The last sync runs per connector: counts, duration, status, failures."""
-    from deskpilot.knowledge.runs import recent_runs
+    """The last sync runs per connector: counts per kind, duration, status, failures, and the
+    documents waiting to be fetched again."""
+    from deskpilot.knowledge.runs import failed_documents, recent_runs
 
     with open_platform(config, data_dir) as services:
         runs = recent_runs(services.engine, connector, limit)
+        waiting = failed_documents(services.engine, connector)
     if as_json:
-        typer.echo(json.dumps(runs, indent=2))
+        typer.echo(json.dumps({"runs": runs, "failed_documents": waiting}, indent=2))
         return
     if not runs:
         typer.echo("no sync runs yet")
     for name, rows in sorted(runs.items()):
         typer.echo(name)
         for run in rows:
-            typer.echo(
-                f"  #{run['id']:<4} {run['started_at'][:19]}  {run['status']:<9} "
-                f"{run['duration_seconds'] if run['duration_seconds'] is not None else '-':>7} s  "
-                f"+{run['added']} ~{run['updated']} -{run['deleted']} ={run['skipped']} "
-                f"!{run['failed']}" + (f"  {run['error']}" if run["error"] else "")
-            )
+            duration = run["duration_seconds"]
+            typer.echo(f"  #{run['id']:<4} {run['started_at'][:19]}  {run['status']:<11} "
+                       f"{duration if duration is not None else '-':>7} s  "
+                       + (run["error"] or ""))
+            for kind in ("articles", "tickets"):
+                if any(run[kind].values()):
+                    typer.echo(f"        {kind + ':':<10}{_kind_counts(run[kind])}")
+            for warning in run["warnings"]:
+                typer.echo(f"        warning: {warning}")
         for failure in rows[0]["failures"][:10]:
             typer.echo(f"        {failure['document']}: {failure['error']}")
+        mine = [w for w in waiting if w["connector"] == name]
+        if mine:
+            typer.echo(f"  failed documents, fetched again with backoff ({len(mine)}):")
+        for item in mine[:20]:
+            typer.echo(f"        {item['kind']} {item['id']}: {item['error']} (attempt "
+                       f"{item['attempts']}, next after {item['next_attempt_at'][:16]})")
+
+
+def _kind_counts(counts: dict[str, int]) -> str:
+    text = (f"indexed {counts['indexed']}, updated {counts['updated']}, deleted "
+            f"{counts['deleted']}, unchanged {counts['unchanged']}, failed {counts['failed']}")
+    return text + (f", nothing to index {counts['empty']}" if counts["empty"] else "")
+
+
+def _counts(run: dict[str, Any]) -> str:
+    """A run's counts per kind, in one line; totals when it counted no kind (older runs)."""
+    parts = [f"{kind} {_kind_counts(run[kind])}" for kind in ("articles", "tickets")
+             if any(run[kind].values())]
+    if not parts:
+        parts = [f"added {run['added']}, updated {run['updated']}, deleted {run['deleted']}, "
+                 f"unchanged {run['skipped']}, failed {run['failed']}"]
+    return "; ".join(parts)
 
 
 @app.command()

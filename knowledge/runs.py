@@ -9,10 +9,14 @@ from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session, col, select
 
-from deskpilot.knowledge.tables import SyncRun
+from deskpilot.knowledge.tables import SyncFailure, SyncRun
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
+
+
+#: What a run counts per kind of document (`SyncRun.counts`).
+COUNTS = ("indexed", "updated", "deleted", "unchanged", "failed", "empty")
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -36,9 +40,18 @@ def report(run: SyncRun) -> dict[str, Any]:
         "deleted": run.deleted,
         "skipped": run.skipped,
         "failed": run.failed,
+        "articles": _kind_counts(run, "article"),
+        "tickets": _kind_counts(run, "ticket"),
         "error": run.error,
+        "warnings": run.warnings or [],
         "failures": run.failures or [],
     }
+
+
+def _kind_counts(run: SyncRun, kind: str) -> dict[str, int]:
+    """indexed, updated, deleted, unchanged, failed and empty (nothing to index: a draft, an
+    open ticket) for one kind of document."""
+    return {name: (run.counts or {}).get(kind, {}).get(name, 0) for name in COUNTS}
 
 
 def recent_runs(
@@ -55,3 +68,15 @@ def recent_runs(
             if len(kept) < per_connector:
                 kept.append(report(run))
         return runs
+
+
+def failed_documents(engine: Engine, connector: str | None = None) -> list[dict[str, Any]]:
+    """Documents waiting to be fetched again, oldest failure first."""
+    with Session(engine) as session:
+        query = select(SyncFailure).order_by(col(SyncFailure.first_failed_at))
+        if connector is not None:
+            query = query.where(SyncFailure.connector == connector)
+        return [{"connector": row.connector, "kind": row.kind, "id": row.external_id,
+                 "url": row.url, "status": row.status, "error": row.error,
+                 "attempts": row.attempts, "next_attempt_at": row.next_attempt_at.isoformat()}
+                for row in session.exec(query).all()]

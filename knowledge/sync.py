@@ -6,7 +6,10 @@ changed document may have fewer chunks). Then the registry changes, the run's co
 connector's checkpoint are committed in one transaction — so an interrupted run resumes after
 the last page it finished, and a resumed page is a no-op (deterministic point ids, same hashes).
 
-One bad document is a failure in the run's report; the run goes on. A connector that lists
+One bad document is a failure in the run's report; the run goes on. A failed document with an
+identity (its `ref`) is also kept in `sync_failure` and fetched again (`Connector.refetch`) on
+later runs once its backoff has passed, until it syncs or is gone. Counts are kept per kind
+(articles, tickets). A connector that lists
 everything (`full_listing`) on a run from no checkpoint also tells us what disappeared: every
 registered document it did not list is deleted.
 
@@ -16,18 +19,19 @@ in a worker thread (see core.schedule and core.routes.sync).
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC
+from datetime import UTC, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session, col, select
 
-from deskpilot._connector import Connector
+from deskpilot._connector import Connector, NotSupported
 from deskpilot._documents import (
     Article,
     DocumentFailure,
@@ -36,12 +40,13 @@ from deskpilot._documents import (
     SyncPage,
     Ticket,
 )
+from deskpilot._errors import ClientError
 from deskpilot._time import utcnow
 from deskpilot.knowledge.interfaces import Chunk, VectorIndex
 from deskpilot.knowledge.locks import sync_lock
-from deskpilot.knowledge.runs import report
+from deskpilot.knowledge.runs import COUNTS, report
 from deskpilot.knowledge.store import session_scope
-from deskpilot.knowledge.tables import SourceDocument, SyncRun, SyncState
+from deskpilot.knowledge.tables import SourceDocument, SyncFailure, SyncRun, SyncState
 from deskpilot.knowledge.text import chunk_document
 from deskpilot.knowledge.tickets import forget_unseen_tickets, record_tickets
 
@@ -58,6 +63,15 @@ Progress = Callable[[int], None]
 MAX_FAILURES_KEPT = 200
 
 Key = tuple[str, str]  # (kind, external id)
+# A failed document is fetched again after 15 min, then 30, 60, … at most a day apart.
+RETRY_FIRST = timedelta(minutes=15)
+RETRY_LONGEST = timedelta(days=1)
+# Failed documents fetched again per run, oldest due first.
+RETRY_PER_RUN = 100
+
+
+def retry_delay(attempts: int) -> timedelta:
+    return min(RETRY_LONGEST, RETRY_FIRST * 2 ** max(0, attempts - 1))
 
 
 class SyncCancelled(Exception):
@@ -98,14 +112,67 @@ class _Pass:
     batch_size: int
     run: SyncRun
     seen: set[Key] = field(default_factory=set)
+    tally: dict[str, dict[str, int]] = field(default_factory=dict)
+    # This page's failed documents (to remember) and settled ones (to forget).
+    failed_now: dict[Key, dict[str, Any]] = field(default_factory=dict)
+    settled: set[Key] = field(default_factory=set)
 
-    def fail(self, where: str, error: BaseException | str) -> None:
-        text = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
-        self.run.failed += 1
+    def count(self, kind: DocumentKind | str, what: str) -> None:
+        per_kind = self.tally.setdefault(str(kind), dict.fromkeys(COUNTS, 0))
+        per_kind[what] += 1
+        total = {"indexed": "added", "unchanged": "skipped"}.get(what, what)
+        if total != "empty":
+            setattr(self.run, total, getattr(self.run, total) + 1)
+        self.run.counts = copy.deepcopy(self.tally)  # a new value: SQLAlchemy sees the change
+
+    def fail(self, where: str, error: BaseException | str, ref: DocumentRef | None = None,
+             url: str | None = None, status: int | None = None) -> None:
+        if isinstance(error, ClientError):
+            text = error.message
+        else:
+            text = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
+        if ref is not None:
+            self.count(ref.kind, "failed")
+            self.failed_now[_key(ref.kind, ref.id)] = {"url": url, "status": status,
+                                                       "error": text[:500]}
+        else:
+            self.run.failed += 1
         if len(self.run.failures) < MAX_FAILURES_KEPT:
+            entry: dict[str, Any] = {"document": where, "error": text[:500]}
+            if url is not None or status is not None:
+                entry.update(url=url, status=status)
             # A new list: SQLAlchemy notices reassignment, not in-place appends to JSON.
-            self.run.failures = [*self.run.failures, {"document": where, "error": text[:500]}]
+            self.run.failures = [*self.run.failures, entry]
         log.warning("sync %s: %s failed: %s", self.name, where, text)
+
+    def warn(self, message: str) -> None:
+        self.run.warnings = [*(self.run.warnings or []), message]
+        log.warning("sync %s: %s", self.name, message)
+
+    def _remember_failures(self, session: Session) -> None:
+        """Failed documents join sync_failure (or try again later); settled ones leave it."""
+        keys = set(self.failed_now) | self.settled
+        if not keys:
+            return
+        rows = {(row.kind, row.external_id): row for row in session.exec(
+            select(SyncFailure).where(SyncFailure.connector == self.name,
+                                      col(SyncFailure.external_id).in_({i for _, i in keys})))}
+        now = utcnow()
+        for key in self.settled - set(self.failed_now):
+            if (row := rows.get(key)) is not None:
+                session.delete(row)
+        for key, info in self.failed_now.items():
+            row = rows.get(key)
+            if row is None:
+                row = SyncFailure(connector=self.name, kind=key[0], external_id=key[1],
+                                  attempts=0, first_failed_at=now, error="")
+            row.attempts += 1
+            row.url, row.status, row.error = info["url"], info["status"], info["error"]
+            row.last_failed_at = now
+            row.next_attempt_at = now + retry_delay(row.attempts)
+            session.add(row)
+        self.failed_now.clear()
+        self.settled.clear()
 
     # -- one page -----------------------------------------------------------------------------
     def apply(self, session: Session, page: SyncPage) -> None:
@@ -113,28 +180,34 @@ class _Pass:
             _key(r.kind, r.id) for r in page.deleted
         ]
         rows = self._registry(session, keys)
+        for message in page.warnings:
+            self.warn(message)
         for ref in page.deleted:
             self._delete(session, rows, ref)
         changed: dict[Key, _Changed] = {}
         for doc in page.documents:  # later duplicates win, like later events
             key = _key(doc.kind, doc.id)
+            ref = DocumentRef(kind=doc.kind, id=doc.id)
             try:
                 chunks = chunk_document(self.name, doc)
             except Exception as exc:
                 self.seen.add(key)  # unreadable now, but live: keep what is indexed
-                self.fail(f"{doc.kind}:{doc.id}", exc)
+                self.fail(f"{doc.kind}:{doc.id}", exc, ref)
                 continue
+            self.settled.add(key)
             if not chunks:  # a draft, or a ticket with nothing vetted to say
                 changed.pop(key, None)
                 self.seen.discard(key)
-                self._delete(session, rows, DocumentRef(kind=doc.kind, id=doc.id))
+                if key not in rows:  # an indexed one leaving is counted as deleted
+                    self.count(doc.kind, "empty")
+                self._delete(session, rows, ref)
                 continue
             self.seen.add(key)
             digest = content_hash(chunks, self.embedder_id)
             row = rows.get(key)
             if row is not None and row.content_hash == digest:
                 changed.pop(key, None)
-                self.run.skipped += 1
+                self.count(doc.kind, "unchanged")
                 continue
             changed[key] = _Changed(doc, chunks, digest)
         self._embed(list(changed.values()))
@@ -145,11 +218,13 @@ class _Pass:
                 self.index.delete_document(self.name, item.doc.kind, item.doc.id)
                 self.index.upsert(item.chunks, item.vectors)
             except Exception as exc:
-                self.fail(f"{item.doc.kind}:{item.doc.id}", exc)
+                self.fail(f"{item.doc.kind}:{item.doc.id}", exc,
+                          DocumentRef(kind=item.doc.kind, id=item.doc.id))
                 continue
             self._register(session, rows, key, item)
         for failure in page.failures:
             self._connector_failure(failure)
+        self._remember_failures(session)
         # Labelled past tickets, which triage and tagging learn from (knowledge.tickets).
         record_tickets(session, self.name, [d for d in page.documents if isinstance(d, Ticket)],
                        [r for r in page.deleted if not (self.connector.full_listing
@@ -174,12 +249,13 @@ class _Pass:
         try:
             self.index.delete_document(self.name, ref.kind, ref.id)
         except Exception as exc:
-            self.fail(f"{ref.kind}:{ref.id}", exc)
+            self.fail(f"{ref.kind}:{ref.id}", exc, ref)
             return
+        self.settled.add(key)
         row = rows.pop(key, None)
         if row is not None:
             session.delete(row)
-            self.run.deleted += 1
+            self.count(ref.kind, "deleted")
 
     def _embed(self, items: list[_Changed]) -> None:
         """Vectors for every item, in batches of about batch_size chunks. A failing batch is
@@ -203,7 +279,8 @@ class _Pass:
                 raise ValueError(f"embedder returned {len(vectors)} vectors for {len(texts)}")
         except Exception as exc:
             if len(batch) == 1:
-                self.fail(f"{batch[0].doc.kind}:{batch[0].doc.id}", exc)
+                doc = batch[0].doc
+                self.fail(f"{doc.kind}:{doc.id}", exc, DocumentRef(kind=doc.kind, id=doc.id))
                 return
             for item in batch:
                 self._embed_batch([item])
@@ -224,9 +301,9 @@ class _Pass:
             row = SourceDocument(connector=self.name, kind=str(doc.kind), external_id=doc.id,
                                  content_hash=item.digest)
             rows[key] = row
-            self.run.added += 1
+            self.count(doc.kind, "indexed")
         else:
-            self.run.updated += 1
+            self.count(doc.kind, "updated")
         row.content_hash = item.digest
         row.chunk_count = len(item.chunks)
         row.title = title
@@ -238,7 +315,7 @@ class _Pass:
     def _connector_failure(self, failure: DocumentFailure) -> None:
         if failure.ref is not None:  # known but unreadable: keep what is indexed for it
             self.seen.add(_key(failure.ref.kind, failure.ref.id))
-        self.fail(failure.where, failure.error)
+        self.fail(failure.where, failure.error, failure.ref, failure.url, failure.status)
 
     # -- after a complete listing -------------------------------------------------------------
     def delete_unseen(self, session: Session) -> None:
@@ -249,15 +326,48 @@ class _Pass:
             key = _key(row.kind, row.external_id)
             if key in self.seen:
                 continue
+            ref = DocumentRef(kind=DocumentKind(row.kind), id=row.external_id)
             try:
-                self.index.delete_document(self.name, DocumentKind(row.kind), row.external_id)
+                self.index.delete_document(self.name, ref.kind, ref.id)
             except Exception as exc:
-                self.fail(f"{row.kind}:{row.external_id}", exc)
+                self.fail(f"{row.kind}:{row.external_id}", exc, ref)
                 continue
             session.delete(row)
-            self.run.deleted += 1
+            self.settled.add(key)
+            self.count(row.kind, "deleted")
+        self._remember_failures(session)
         forget_unseen_tickets(session, self.name,
                               {doc_id for kind, doc_id in self.seen if kind == DocumentKind.TICKET})
+
+
+    # -- documents that failed on earlier runs ------------------------------------------------
+    def retry_failed(self, engine: Engine) -> None:
+        """Fetch again the failed documents whose backoff has passed, and apply them."""
+        with Session(engine) as session:
+            due = session.exec(
+                select(SyncFailure)
+                .where(SyncFailure.connector == self.name,
+                       col(SyncFailure.next_attempt_at) <= utcnow())
+                .order_by(col(SyncFailure.next_attempt_at)).limit(RETRY_PER_RUN)
+            ).all()
+            refs = [DocumentRef(kind=DocumentKind(row.kind), id=row.external_id) for row in due]
+        if not refs:
+            return
+        log.info("sync %s: fetching %d failed documents again", self.name, len(refs))
+        try:
+            page = self.connector.refetch(refs)
+        except NotSupported:
+            return  # they are retried when the listing brings them again
+        except Exception as exc:  # the whole retry failed: each of them tries again later
+            for ref in refs:
+                self.fail(f"{ref.kind} {ref.id}", exc, ref)
+            with session_scope(engine) as session:
+                self._remember_failures(session)
+                session.add(self.run)
+            return
+        with session_scope(engine) as session:
+            self.apply(session, page)
+            session.add(self.run)
 
 
 def load_checkpoint(engine: Engine, connector: str) -> dict[str, Any] | None:
@@ -319,6 +429,7 @@ def run_sync(
                     progress(len(page.documents) + len(page.deleted) + len(page.failures))
                 if cancel is not None and cancel.is_set():
                     raise SyncCancelled("cancelled; the next run resumes from the last page")
+            work.retry_failed(engine)
             if connector.full_listing and checkpoint is None:
                 with session_scope(engine) as session:
                     work.delete_unseen(session)
@@ -328,9 +439,12 @@ def run_sync(
             run.status, run.error = "cancelled", str(exc)
         except BaseException as exc:  # recorded, then re-raised only if not an ordinary error
             run.status = "failed"
-            run.error = f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
+            # A helpdesk's failure says itself (URL, what to do); anything else is ours: traced.
+            known = isinstance(exc, ClientError)
+            message = exc.message if known else f"{type(exc).__name__}: {exc}"
+            run.error = " ".join(message.split())[:500]
             log.error("sync %s failed: %s", connector_name, run.error,
-                      exc_info=not isinstance(exc, KeyboardInterrupt))
+                      exc_info=not (known or isinstance(exc, KeyboardInterrupt)))
             if not isinstance(exc, Exception):
                 _finish(engine, index, run)
                 raise

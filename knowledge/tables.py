@@ -32,7 +32,7 @@ class SyncRun(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     connector: str = Field(index=True)
     full: bool = False
-    status: str = "running"  # running | succeeded | failed | cancelled
+    status: str = "running"  # running | succeeded | failed | cancelled | interrupted
     started_at: datetime = Field(default_factory=utcnow)
     finished_at: datetime | None = None
     added: int = 0
@@ -42,6 +42,9 @@ class SyncRun(SQLModel, table=True):
     failed: int = 0
     error: str | None = None
     failures: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))
+    # Per kind ("article", "ticket"): indexed, updated, deleted, unchanged, failed, empty.
+    counts: dict[str, dict[str, int]] | None = Field(default=None, sa_column=Column(JSON))
+    warnings: list[str] | None = Field(default=None, sa_column=Column(JSON))
 
     @property
     def duration_seconds(self) -> float | None:
@@ -66,6 +69,26 @@ class SourceDocument(SQLModel, table=True):
     url: str | None = None
     source_updated_at: datetime | None = None
     indexed_at: datetime = Field(default_factory=utcnow)
+
+
+class SyncFailure(SQLModel, table=True):
+    """A document whose own request (or indexing) failed: fetched again on later runs, with
+    backoff, until it succeeds or is gone; listed by `deskpilot sync status`."""
+
+    __tablename__ = "sync_failure"
+    __table_args__ = (UniqueConstraint("connector", "kind", "external_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    connector: str = Field(index=True)
+    kind: str
+    external_id: str
+    url: str | None = None
+    status: int | None = None
+    error: str
+    attempts: int = 1
+    first_failed_at: datetime = Field(default_factory=utcnow)
+    last_failed_at: datetime = Field(default_factory=utcnow)
+    next_attempt_at: datetime = Field(default_factory=utcnow)
 
 
 class SyncLock(SQLModel, table=True):

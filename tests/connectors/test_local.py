@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, select
 
-from deskpilot import EscalationRequest, Ticket
+from deskpilot import DocumentKind, DocumentRef, EscalationRequest, Ticket
 from deskpilot.connectors.local import DEMO_PATH, LocalConnector, markdown_to_html
 from deskpilot.core.tables import AuditEvent
 from deskpilot.testkit import ConnectorContract
@@ -29,6 +29,13 @@ class TestLocalContract(ConnectorContract):
     @pytest.fixture
     def private_comment_bodies(self) -> list[str]:
         return ["exception policy R-2", "security runbook SEC-14"]
+
+    @pytest.fixture
+    def failing_document(self, tmp_path: Path) -> tuple[LocalConnector, DocumentRef]:
+        root = tmp_path / "kb"
+        shutil.copytree(DEMO_PATH, root)
+        (root / "plans" / "usage-limits.md").write_bytes(b"# Limits\n\xff\xfe not UTF-8\n")
+        return _connector(root), DocumentRef(kind=DocumentKind.ARTICLE, id="plans/usage-limits")
 
 
 def test_demo_help_center_is_complete() -> None:

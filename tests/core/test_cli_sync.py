@@ -54,12 +54,15 @@ def test_internal_notes_need_audience_internal(synced: list[str]) -> None:
 def test_second_sync_changes_nothing_and_status_shows_both_runs(synced: list[str]) -> None:
     again = runner.invoke(app, ["sync", "--connector", "demo", *synced])
     assert again.exit_code == 0, again.output
-    assert "added 0, updated 0, deleted 0" in again.output
+    assert "added 0, updated 0, deleted 0" in again.output  # incremental: nothing was listed
     result = runner.invoke(app, ["sync", "status", "--json", *synced])
     assert result.exit_code == 0, result.output
-    runs = json.loads(result.output)["demo"]
+    status = json.loads(result.output)
+    runs = status["runs"]["demo"]
+    assert status["failed_documents"] == []
     assert runs[0]["status"] == runs[1]["status"] == "succeeded"
     assert runs[1]["added"] > 50 and runs[1]["failed"] == 0
+    assert runs[1]["articles"]["indexed"] + runs[1]["tickets"]["indexed"] == runs[1]["added"]
     assert runs[0]["duration_seconds"] is not None
     text = runner.invoke(app, ["sync", "status", *synced])
     assert "demo" in text.output and "succeeded" in text.output
