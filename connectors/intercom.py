@@ -39,6 +39,7 @@ from deskpilot import (
     Capability,
     Comment,
     ConnectorOptions,
+    CustomerMessage,
     DocumentKind,
     DocumentRef,
     EscalationRequest,
@@ -47,6 +48,8 @@ from deskpilot import (
     NotSupported,
     SyncPage,
     Ticket,
+    TicketConversation,
+    TicketMessage,
 )
 
 HOSTS = {"us": "https://api.intercom.io", "eu": "https://api.eu.intercom.io",
@@ -98,6 +101,20 @@ def _epoch(value: int | None) -> datetime | None:
     return datetime.fromtimestamp(value, UTC) if value else None
 
 
+# Intercom's conversation states in the relay's words.
+_RELAY_STATUS = {"open": "open", "snoozed": "pending", "closed": "solved"}
+
+
+def _message(part: dict[str, Any]) -> TicketMessage:
+    author = part.get("author") or {}
+    return TicketMessage(
+        id=str(part["id"]), author_role=AUTHOR_ROLES.get(author.get("type"), "agent"),
+        author_name=author.get("name"), body=strip_html(part.get("body")),
+        # Notes and any part type a customer does not see stay internal.
+        public=part.get("part_type") in PUBLIC_PARTS,
+        created_at=_epoch(part.get("created_at")))
+
+
 class _Window:
     """One stream's progress in the checkpoint: synced up to second `since` (ids in `edge`
     synced at exactly `since`), plus where the current pass is and the newest second it saw."""
@@ -127,7 +144,8 @@ class _Window:
 class IntercomConnector(HttpConnector):
     type: ClassVar[str] = "intercom"
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
-        {Capability.NOTES, Capability.TAGS, Capability.TICKETS, Capability.WEBHOOKS}
+        {Capability.NOTES, Capability.TAGS, Capability.TICKETS, Capability.WEBHOOKS,
+         Capability.RELAY}
     )
     Options = IntercomOptions
     options: IntercomOptions
@@ -348,6 +366,38 @@ class IntercomConnector(HttpConnector):
                 "message_type": "assignment", "type": "admin", "admin_id": admin_id,
                 "assignee_id": self.options.escalation_assignee_id})
         return str(conversation_id)
+
+    # -- relay ------------------------------------------------------------------------------
+    def conversation(self, ticket_id: str, webhook: Mapping[str, Any] | None = None
+                     ) -> TicketConversation:
+        # `conversation.admin.replied` carries the conversation, but possibly only its latest
+        # parts: the API has all of them (up to 500), in order.
+        raw = self._call("GET", f"/conversations/{ticket_id}",
+                         params={"display_as": "plaintext"})
+        return TicketConversation(
+            ticket_id=ticket_id, status=_RELAY_STATUS.get(raw.get("state") or "", "open"),
+            messages=[_message(part) for part in
+                      (raw.get("conversation_parts") or {}).get("conversation_parts", [])
+                      if part.get("body")])
+
+    def add_customer_message(self, ticket_id: str, message: CustomerMessage) -> str:
+        raw = self._call("GET", f"/conversations/{ticket_id}",
+                         params={"display_as": "plaintext"})
+        parts = (raw.get("conversation_parts") or {}).get("conversation_parts", [])
+        # A reply takes no idempotency key: a retry first looks for its own part.
+        for part in parts:
+            if (AUTHOR_ROLES.get((part.get("author") or {}).get("type")) == "customer"
+                    and part.get("part_type") == "comment"
+                    and strip_html(part.get("body")) == strip_html(message.body)):
+                return str(part["id"])
+        contacts = (raw.get("contacts") or {}).get("contacts") or []
+        if not contacts:
+            raise NotSupported(f"conversation {ticket_id} has no contact to reply as")
+        replied = self._call("POST", f"/conversations/{ticket_id}/reply", json={
+            "message_type": "comment", "type": "user", "intercom_user_id": contacts[0]["id"],
+            "body": message.body})
+        mine = (replied.get("conversation_parts") or {}).get("conversation_parts") or [{}]
+        return str(mine[-1].get("id", ""))
 
     def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> bool:
         if self.options.client_secret is None:

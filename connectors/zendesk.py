@@ -24,7 +24,7 @@ import hashlib
 import hmac
 import time
 from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Self
 from urllib.parse import urlsplit
 
@@ -37,6 +37,7 @@ from deskpilot import (
     Capability,
     Comment,
     ConnectorOptions,
+    CustomerMessage,
     DocumentKind,
     DocumentRef,
     EscalationRequest,
@@ -44,10 +45,15 @@ from deskpilot import (
     HttpConnector,
     SyncPage,
     Ticket,
+    TicketConversation,
+    TicketMessage,
 )
 
 WEBHOOK_TOLERANCE_SECONDS = 300
 _PRIORITIES = frozenset({"low", "normal", "high", "urgent"})
+# Zendesk's ticket statuses in the relay's words: "hold" waits on a third party, not on us.
+_RELAY_STATUS = {"new": "open", "open": "open", "pending": "pending", "hold": "open",
+                 "solved": "solved", "closed": "closed"}
 
 
 class ZendeskOptions(ConnectorOptions):
@@ -89,7 +95,8 @@ def parse_time(value: str | None) -> datetime | None:
 class ZendeskConnector(HttpConnector):
     type: ClassVar[str] = "zendesk"
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
-        {Capability.NOTES, Capability.TAGS, Capability.TICKETS, Capability.WEBHOOKS}
+        {Capability.NOTES, Capability.TAGS, Capability.TICKETS, Capability.WEBHOOKS,
+         Capability.RELAY}
     )
     Options = ZendeskOptions
     options: ZendeskOptions
@@ -309,6 +316,10 @@ class ZendeskConnector(HttpConnector):
                 "email": request.customer_email,
                 "name": request.customer_name or request.customer_email,
             }
+        else:
+            # An end-user of its own even without an address: else the requester is the API's
+            # agent, and the customer's relayed messages would read as the agent's replies.
+            ticket["requester"] = {"name": request.customer_name or "Chat visitor"}
         if request.triage.get("priority") in _PRIORITIES:
             ticket["priority"] = request.triage["priority"]
         # Zendesk honours Idempotency-Key on ticket creation, which makes the POST safe to retry.
@@ -322,6 +333,60 @@ class ZendeskConnector(HttpConnector):
         )
         response.raise_for_status()
         return str(response.json()["ticket"]["id"])
+
+    # -- relay ------------------------------------------------------------------------------
+    def _relay_comments(self, ticket_id: str, requester_id: Any) -> list[TicketMessage]:
+        messages: list[TicketMessage] = []
+        params: dict[str, Any] = {"page[size]": 100, "include": "users"}
+        while True:
+            data = self._get(f"/api/v2/tickets/{ticket_id}/comments", params)
+            users = {user["id"]: user for user in data.get("users", [])}
+            for raw in data.get("comments", []):
+                author = raw.get("author_id")
+                user = users.get(author) or {}
+                if author == -1:
+                    role = "system"
+                elif author == requester_id or user.get("role") == "end-user":
+                    role = "customer"
+                else:
+                    role = "agent"
+                messages.append(TicketMessage(
+                    id=str(raw["id"]), author_role=role, author_name=user.get("name"),
+                    body=raw.get("plain_body") or raw.get("body") or "",
+                    public=bool(raw.get("public", False)),  # missing flag: assume internal
+                    created_at=parse_time(raw.get("created_at")),
+                ))
+            meta = data.get("meta") or {}
+            if not meta.get("has_more") or not meta.get("after_cursor"):
+                return messages
+            params = {**params, "page[after]": meta["after_cursor"]}
+
+    def conversation(self, ticket_id: str, webhook: Mapping[str, Any] | None = None
+                     ) -> TicketConversation:
+        # The webhook only says the ticket changed: the API has the comments, authors' names
+        # and the status, in order.
+        ticket = self._get(f"/api/v2/tickets/{ticket_id}.json").get("ticket") or {}
+        return TicketConversation(
+            ticket_id=ticket_id, status=_RELAY_STATUS.get(ticket.get("status") or "", "open"),
+            messages=self._relay_comments(ticket_id, ticket.get("requester_id")))
+
+    def add_customer_message(self, ticket_id: str, message: CustomerMessage) -> str:
+        ticket = self._get(f"/api/v2/tickets/{ticket_id}.json").get("ticket") or {}
+        requester = ticket.get("requester_id")
+        # Zendesk takes no idempotency key on updates: a retry first looks for its comment.
+        for earlier in self._relay_comments(ticket_id, requester):
+            if earlier.author_role == "customer" and earlier.public and (
+                    earlier.body.strip() == message.body.strip()) and (
+                    message.created_at is None or earlier.created_at is None
+                    or earlier.created_at >= message.created_at - timedelta(minutes=1)):
+                return earlier.id
+        comment: dict[str, Any] = {"body": message.body, "public": True}
+        if requester is not None:
+            comment["author_id"] = requester
+        data = self.request_json("PUT", f"/api/v2/tickets/{ticket_id}.json",
+                                 json={"ticket": {"comment": comment}}) or {}
+        events = (data.get("audit") or {}).get("events") or []
+        return next((str(e["id"]) for e in events if e.get("type") == "Comment"), "")
 
     def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> bool:
         if self.options.webhook_secret is None:

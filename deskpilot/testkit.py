@@ -30,17 +30,26 @@ import pytest
 from pydantic import ValidationError
 
 from deskpilot._connector import Capability, Connector
-from deskpilot._documents import Article, DocumentRef, SyncPage, Ticket
+from deskpilot._documents import (
+    Article,
+    CustomerMessage,
+    DocumentRef,
+    SyncPage,
+    Ticket,
+    TicketConversation,
+)
 from deskpilot._embedder import Embedder
 from deskpilot._tools import TOOL_NAME, ToolAudience
 
-__all__ = ["ConnectorContract", "EmbedderContract", "ToolContract", "violation"]
+__all__ = ["ConnectorContract", "EmbedderContract", "RelayContract", "ToolContract",
+           "violation"]
 
 _WRITE_BACKS = {
     Capability.NOTES: "add_note",
     Capability.TAGS: "add_tags",
     Capability.TICKETS: "create_ticket",
     Capability.WEBHOOKS: "verify_webhook",
+    Capability.RELAY: "conversation",
 }
 
 
@@ -242,6 +251,82 @@ class ConnectorContract:
                           f"declare Capability.{capability.name} in capabilities")
 
 
+# -- relay ----------------------------------------------------------------------------------
+class RelayContract:
+    """Rules a connector declaring `Capability.RELAY` keeps. Provide fixtures: `connector`
+    (wired to a fake), `relay_ticket` (the id of a ticket in the fake that holds a person's
+    public reply and an internal note), `agent_reply_bodies` and `internal_note_bodies` (their
+    texts). Each test writes to that ticket: give each a fresh fake."""
+
+    def _read(self, connector: Connector, ticket: str) -> TicketConversation:
+        conversation = connector.conversation(ticket)
+        if not isinstance(conversation, TicketConversation):
+            violation("relay-conversation", f"conversation({ticket!r}) returned "
+                      f"{type(conversation).__name__}, not a TicketConversation")
+        if conversation.ticket_id != ticket:
+            violation("relay-conversation", f"conversation({ticket!r}) is about ticket "
+                      f"{conversation.ticket_id!r}")
+        return conversation
+
+    def test_declares_relay_and_implements_both_methods(self, connector: Connector) -> None:
+        cls = type(connector)
+        if Capability.RELAY not in cls.capabilities:
+            violation("relay-capability", f"{cls.__name__} does not declare Capability.RELAY")
+        for method in ("conversation", "add_customer_message"):
+            if getattr(cls, method) is getattr(Connector, method):
+                violation("relay-capability", f"{cls.__name__} declares RELAY but does not "
+                          f"implement {method}()")
+
+    def test_ids_are_unique_and_stable(self, connector: Connector, relay_ticket: str) -> None:
+        first, second = self._read(connector, relay_ticket), self._read(connector, relay_ticket)
+        ids = [m.id for m in first.messages]
+        if repeated := sorted(i for i, n in Counter(ids).items() if n > 1):
+            violation("relay-ids", f"message ids repeat within one read: {repeated}")
+        if ids != [m.id for m in second.messages]:
+            violation("relay-ids", f"two reads of ticket {relay_ticket!r} gave different ids "
+                      f"or order: {ids} then {[m.id for m in second.messages]} (relay "
+                      "deduplicates on them: a changing id is a message posted twice)")
+        if naive := [m.id for m in first.messages
+                     if m.created_at is not None and m.created_at.utcoffset() is None]:
+            violation("timezone-aware", f"messages {naive} have naive created_at")
+
+    def test_replies_are_public_and_notes_internal(
+        self, connector: Connector, relay_ticket: str, agent_reply_bodies: list[str],
+        internal_note_bodies: list[str]
+    ) -> None:
+        messages = self._read(connector, relay_ticket).messages
+        for body in agent_reply_bodies:
+            found = [m for m in messages if body in m.body]
+            if not any(m.public and m.author_role == "agent" for m in found):
+                violation("relay-replies", f"no public agent message contains {body!r}: "
+                          f"{[(m.author_role, m.public, m.body[:40]) for m in messages]}")
+        for body in internal_note_bodies:
+            found = [m for m in messages if body in m.body]
+            if not found:
+                violation("relay-notes", f"the internal note {body!r} was not read at all "
+                          "(read it, with public=False)")
+            if leaked := [m.id for m in found if m.public]:
+                violation("relay-notes", f"internal note {body!r} is public=True in messages "
+                          f"{leaked}: it would reach the customer's chat")
+
+    def test_customer_message_lands_once(self, connector: Connector, relay_ticket: str) -> None:
+        message = CustomerMessage(key="deskpilot-contract-1", body="Contract kit: order 4411",
+                                  customer_id="user:contract", customer_email="kit@example.com")
+        connector.add_customer_message(relay_ticket, message)
+        connector.add_customer_message(relay_ticket, message)  # a retry after a lost answer
+        landed = [m for m in self._read(connector, relay_ticket).messages
+                  if "order 4411" in m.body]
+        if not landed:
+            violation("relay-customer", "add_customer_message left no message on the ticket")
+        if len(landed) > 1:
+            violation("relay-customer", f"the same message (same key) landed {len(landed)} "
+                      "times: a retried write must add nothing")
+        if not (landed[0].public and landed[0].author_role == "customer"):
+            violation("relay-customer", f"the customer's message reads as author_role="
+                      f"{landed[0].author_role!r}, public={landed[0].public}: it must be the "
+                      "requester's public comment (else it is relayed back as a reply)")
+
+
 # -- embedders ------------------------------------------------------------------------------
 class EmbedderContract:
     """Rules every embedder keeps. Provide an `embedder` fixture."""
@@ -331,7 +416,7 @@ class ToolContract:
 
 
 # -- pytest plugin --------------------------------------------------------------------------
-_CONTRACTS = (ConnectorContract, EmbedderContract, ToolContract)
+_CONTRACTS = (ConnectorContract, EmbedderContract, RelayContract, ToolContract)
 
 
 def pytest_configure(config: pytest.Config) -> None:
