@@ -63,7 +63,7 @@ IdentityDep = Annotated[Identity, Depends(get_identity)]
 
 async def request_context(request: Request, identity: IdentityDep) -> RequestContext:
     return RequestContext(user_id=identity.user_id, base_url=str(request.base_url),
-                          claims=identity.claims)
+                          claims=identity.claims, verified=not identity.anonymous)
 
 
 ContextDep = Annotated[RequestContext, Depends(request_context)]

@@ -261,12 +261,21 @@ class Services:
         from deskpilot.core.agent.providers import make_model
 
         if not shared:
-            return make_model(self.settings.agent, self.offline_default_tool())
+            return make_model(self.settings.agent, self.offline_default_tool(),
+                              self.offline_triggers())
         with self._build_lock:
             if "model" not in self._shared:
                 self._shared["model"] = make_model(self.settings.agent,
-                                                   self.offline_default_tool())
+                                                   self.offline_default_tool(),
+                                                   self.offline_triggers())
             return self._shared["model"]
+
+    def offline_triggers(self) -> tuple[Any, ...]:
+        """The customer tools the offline model calls when a message matches their examples."""
+        from deskpilot.core.agent.offline_tools import OfflineTrigger
+
+        found = (OfflineTrigger.of(cls) for cls in self._tools(ToolAudience.CUSTOMER))
+        return tuple(trigger for trigger in found if trigger is not None)
 
     def offline_default_tool(self) -> str | None:
         """The customer tool the offline model asks with the customer's words, if any."""

@@ -52,6 +52,7 @@ from deskpilot._platform import (
 )
 from deskpilot._search import Passage, SearchFilter, passages_json
 from deskpilot._time import utcnow
+from deskpilot._tool_function import ToolCall, tool
 from deskpilot._tools import AgentTool, ToolAudience
 
 __all__ = [
@@ -99,11 +100,13 @@ __all__ = [
     "TicketMessage",
     "TicketStep",
     "TicketTriaged",
+    "ToolCall",
     "ToolAudience",
     "UnknownConnector",
     "hookimpl",
     "make_client",
     "passages_json",
+    "tool",
     "utcnow",
 ]
 

@@ -22,6 +22,9 @@ class RequestContext:
     #: What the host site's signed user token says about the user besides the id (e.g.
     #: `email`, `name`, `plan`); empty for an anonymous visitor.
     claims: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+    #: Whether `user_id` was proven (a signed user token, or the admin token for staff), not
+    #: an anonymous session.
+    verified: bool = False
 
 
 @dataclass

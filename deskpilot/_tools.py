@@ -34,6 +34,11 @@ class AgentTool(ABC):
     #: Whether staff chats (the copilot) get this CUSTOMER tool too: False for a tool that
     #: only makes sense for a customer (handing the conversation to a person).
     for_staff: ClassVar[bool] = True
+    #: For the offline model: customer questions this tool answers ("Where is my order 12345?")
+    #: and, per argument, a regular expression finding its value in a message. It calls the
+    #: tool when a message matches an example closely and every argument is found.
+    examples: ClassVar[tuple[str, ...]] = ()
+    argument_patterns: ClassVar[dict[str, str]] = {}
 
     def __init__(self, platform: Platform) -> None:
         self.platform = platform

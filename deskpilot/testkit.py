@@ -22,7 +22,8 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar, NoReturn
 
@@ -39,10 +40,11 @@ from deskpilot._documents import (
     TicketConversation,
 )
 from deskpilot._embedder import Embedder
+from deskpilot._search import Passage, SearchFilter
 from deskpilot._tools import TOOL_NAME, ToolAudience
 
-__all__ = ["ConnectorContract", "EmbedderContract", "RelayContract", "ToolContract",
-           "violation"]
+__all__ = ["ConnectorContract", "EmbedderContract", "RelayContract", "ScriptedModel",
+           "StubPlatform", "ToolContract", "ToolRun", "run_agent", "violation"]
 
 _WRITE_BACKS = {
     Capability.NOTES: "add_note",
@@ -413,6 +415,102 @@ class ToolContract:
             violation("tool-function-name", f"function_tool() is named {name!r} but the tool "
                       f"registers as {registered!r}: the model would call a name the host "
                       f"does not know (use function_tool(name_override=self.name))")
+
+
+# -- watching an agent use a tool -------------------------------------------------------------
+class StubPlatform:
+    """Enough of a `deskpilot.Platform` for a tool under test: its settings (`settings_for`
+    answers from `settings`), a search over fixed `passages` (honouring the audience filter),
+    `run_blocking` in a thread, `shared`, and `audit`/`emit` recorded in `audits`/`events`."""
+
+    def __init__(self, settings: Iterable[Any] = (), passages: Iterable[Passage] = ()) -> None:
+        self._settings = {type(instance): instance for instance in settings}
+        self.passages = list(passages)
+        self.audits: list[tuple[str, str, dict[str, Any]]] = []
+        self.events: list[Any] = []
+        self._shared: dict[Any, Any] = {}
+
+    def settings_for(self, model: type[Any]) -> Any:
+        if model not in self._settings:
+            raise LookupError(f"StubPlatform(settings=[...]) has no {model.__name__}")
+        return self._settings[model]
+
+    def search(self, query: str, k: int = 5, filter: SearchFilter | None = None,
+               per_document: bool = False) -> list[Passage]:
+        audience = filter.audience if filter is not None else None
+        return [p for p in self.passages if audience is None or p.audience == audience][:k]
+
+    async def run_blocking(self, fn: Any, /, *args: Any, cpu: bool = False) -> Any:
+        import asyncio
+
+        return await asyncio.to_thread(fn, *args)
+
+    def shared(self, factory: Any) -> Any:
+        if factory not in self._shared:
+            self._shared[factory] = factory(self)
+        return self._shared[factory]
+
+    def audit(self, kind: str, subject: str = "", **data: Any) -> None:
+        self.audits.append((kind, subject, data))
+
+    def emit(self, event: Any) -> None:
+        self.events.append(event)
+
+
+@dataclass
+class ToolRun:
+    """What an agent did with one customer message: the tool calls (name, arguments, output)
+    in order, and its reply."""
+
+    calls: list[tuple[str, dict[str, Any], str]]
+    reply: str
+
+
+def ScriptedModel(*calls: tuple[str, dict[str, Any]], reply: str | None = None) -> Any:  # noqa: N802 - reads as a class
+    """A stand-in for an LLM: its first turn calls the scripted tools `(name, arguments)`, its
+    second replies with `reply` (default: the tools' outputs, one per line). What a real model
+    would do, deterministic and offline, so a test can watch the agent call a tool."""
+    from deskpilot.core.agent.scripted import ScriptedModel as Scripted
+
+    return Scripted(list(calls), reply)
+
+
+def run_agent(tools: Iterable[Any], message: str, model: Any = None,
+              user_id: str = "user:test", verified: bool = True) -> ToolRun:
+    """Run the agents Runner once on `message` with `tools` (AgentTool instances) and `model`
+    (default: the offline model, which calls a tool whose `examples` the message matches).
+    The tools' `ToolCall` says the caller is `user_id`, `verified` or not."""
+    import asyncio
+
+    from agents import Agent, RunConfig, Runner
+
+    from deskpilot._chat import RequestContext
+    from deskpilot.core.agent.offline import OfflineModel
+    from deskpilot.core.agent.offline_tools import OfflineTrigger
+
+    tools = list(tools)
+    if model is None:
+        triggers = tuple(t for t in (OfflineTrigger.of(type(tool)) for tool in tools) if t)
+        search = next((type(t).name for t in tools if type(t).offline_default), None)
+        model = OfflineModel(search, triggers)
+
+    class _Context:  # what a chat run's context offers tools: who is asking
+        request_context = RequestContext(user_id=user_id, verified=verified)
+        thread = None
+
+    agent = Agent(name="under test", instructions="test", model=model,
+                  tools=[tool.function_tool() for tool in tools])
+    result = asyncio.run(Runner.run(agent, message, context=_Context(),
+                                    run_config=RunConfig(tracing_disabled=True)))
+    calls: dict[str, tuple[str, dict[str, Any]]] = {}
+    outputs: list[tuple[str, dict[str, Any], str]] = []
+    for item in result.to_input_list():
+        kind = item.get("type") if isinstance(item, dict) else None
+        if kind == "function_call":
+            calls[item["call_id"]] = (item["name"], json.loads(item.get("arguments") or "{}"))
+        elif kind == "function_call_output" and item["call_id"] in calls:
+            outputs.append((*calls[item["call_id"]], str(item["output"])))
+    return ToolRun(outputs, str(result.final_output or ""))
 
 
 # -- pytest plugin --------------------------------------------------------------------------

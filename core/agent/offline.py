@@ -38,6 +38,8 @@ from openai.types.responses import (
 )
 from openai.types.responses.response_output_text import AnnotationURLCitation
 
+from deskpilot.core.agent import offline_tools
+
 MODEL_NAME = "deskpilot-offline"
 
 # Confidence: the top passage must clear both bars. Scores are the Searcher's fused scores
@@ -212,21 +214,34 @@ class OfflineModel(Model):
     """Deterministic and stateless: the same input always yields the same turn (ids aside).
 
     `search_tool` names the tool it asks with the customer's words (None: it only offers a
-    person)."""
+    person); `triggers`, the plugin tools it calls when a message matches their examples."""
 
-    def __init__(self, search_tool: str | None = None) -> None:
+    def __init__(self, search_tool: str | None = None,
+                 triggers: tuple[offline_tools.OfflineTrigger, ...] = ()) -> None:
         self.search_tool = search_tool
+        self.triggers = triggers
 
     def _turn(
         self, input: str | list[Any], tools: list[Any]
     ) -> ResponseFunctionToolCall | ResponseOutputMessage:
         last = input[-1] if isinstance(input, list) and input else None
         if _field(last, "type") == "function_call_output":
+            called = offline_tools.called_tool(input, _field(last, "call_id"))
+            if called is not None and called != self.search_tool:
+                return self._message(offline_tools.reply_text(_field(last, "output")), [])
             text, annotations = compose_answer(
                 last_user_text(input), parse_sources(_field(last, "output"))
             )
             return self._message(text, annotations)
         query = last_user_text(input)
+        step = offline_tools.plan(offline_tools.conversation(input), self.triggers, tools, terms)
+        if isinstance(step, offline_tools.Call):
+            return ResponseFunctionToolCall(
+                type="function_call", id=_new_id("fc"), call_id=_new_id("call"),
+                name=step.tool, arguments=json.dumps(step.arguments), status="completed",
+            )
+        if isinstance(step, str):  # a tool matches but an argument is missing: ask for it
+            return self._message(step, [])
         search = next((tool for tool in tools
                        if self.search_tool and getattr(tool, "name", None) == self.search_tool),
                       None)

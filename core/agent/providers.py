@@ -9,6 +9,7 @@ from agents.models.interface import Model
 from openai import AsyncOpenAI
 
 from deskpilot.core.agent.offline import OfflineModel
+from deskpilot.core.agent.offline_tools import OfflineTrigger
 from deskpilot.core.config import AgentSettings, ConfigError
 
 # Network hygiene for hosted and self-hosted endpoints alike.
@@ -30,11 +31,13 @@ def _client(settings: AgentSettings, *, key_required: bool) -> AsyncOpenAI:
         raise ConfigError(f"agent.api_key: {exc}".splitlines()[0]) from None
 
 
-def make_model(settings: AgentSettings, offline_tool: str | None = None) -> Model:
+def make_model(settings: AgentSettings, offline_tool: str | None = None,
+               offline_triggers: tuple[OfflineTrigger, ...] = ()) -> Model:
     """The model for the configured provider. Raises ConfigError for an unusable setup.
-    `offline_tool`: the knowledge search the offline model asks (a tool's `offline_default`)."""
+    `offline_tool`: the knowledge search the offline model asks (a tool's `offline_default`);
+    `offline_triggers`: the tools it calls when a message matches their examples."""
     if settings.provider == "offline":
-        return OfflineModel(offline_tool)
+        return OfflineModel(offline_tool, offline_triggers)
     if settings.provider == "openai":
         return OpenAIResponsesModel(settings.model, _client(settings, key_required=True))
     if not settings.base_url:

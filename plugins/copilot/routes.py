@@ -95,7 +95,8 @@ def router(platform: deskpilot.Platform) -> APIRouter:
     })
     async def copilot_chatkit(request: Request) -> Response:
         """The ChatKit protocol for staff: ask about a ticket with the agent-only tools."""
-        context = deskpilot.RequestContext(user_id=STAFF_USER, base_url=str(request.base_url))
+        context = deskpilot.RequestContext(user_id=STAFF_USER, base_url=str(request.base_url),
+                                           verified=True)  # behind the admin token
         return await chat(request, context)
 
     return routes

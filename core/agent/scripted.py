@@ -1,0 +1,38 @@
+"""A scripted stand-in for an LLM (`deskpilot.testkit.ScriptedModel`): it calls the tools it is
+told to, one per turn, in order, then replies. Built on the offline model, so it runs in the same
+Runner and streams the same events."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from openai.types.responses import ResponseFunctionToolCall, ResponseOutputMessage
+
+from deskpilot.core.agent.offline import OfflineModel, _field, _new_id
+
+
+class ScriptedModel(OfflineModel):
+    def __init__(self, calls: list[tuple[str, dict[str, Any]]], reply: str | None) -> None:
+        super().__init__()
+        self.calls = calls
+        self.reply = reply
+
+    def _turn(self, input: str | list[Any], tools: list[Any]
+              ) -> ResponseFunctionToolCall | ResponseOutputMessage:
+        items = input if isinstance(input, list) else []
+        # This turn's place in the script: the calls since the customer's last message.
+        since_user = items[max((i for i, item in enumerate(items)
+                                if _field(item, "role") == "user"), default=-1) + 1:]
+        outputs = [str(_field(item, "output")) for item in since_user
+                   if _field(item, "type") == "function_call_output"]
+        if len(outputs) < len(self.calls):
+            name, arguments = self.calls[len(outputs)]
+            offered = {getattr(tool, "name", None) for tool in tools}
+            if name not in offered:
+                return self._message(f"[scripted model] no tool named {name!r} is offered "
+                                     f"(tools: {', '.join(sorted(map(str, offered)))})", [])
+            return ResponseFunctionToolCall(
+                type="function_call", id=_new_id("fc"), call_id=_new_id("call"), name=name,
+                arguments=json.dumps(arguments), status="completed")
+        return self._message(self.reply if self.reply is not None else "\n".join(outputs), [])
