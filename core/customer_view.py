@@ -141,6 +141,9 @@ class CustomerPlatform:
     def chat_endpoint(self, *args: Any, **kwargs: Any) -> NoReturn:
         self._refuse("chat_endpoint (a route's business, in register_routes)")
 
+    def post_to_thread(self, *args: Any, **kwargs: Any) -> NoReturn:
+        self._refuse("post_to_thread (any customer's thread; a worker's or route's business)")
+
     @property
     def require_admin(self) -> NoReturn:
         self._refuse("require_admin (a route's business, in register_routes)")

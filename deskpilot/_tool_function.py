@@ -16,6 +16,7 @@ docstring, its JSON schema from the other parameters' annotations (the Agents SD
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 import typing
@@ -41,6 +42,8 @@ class ToolCall:
     #: True when the caller's identity was proven (a signed user token, the admin token); never
     #: act on an anonymous visitor's claim to be someone (e.g. look up "my" orders).
     verified: bool = False
+    #: What the signed user token says besides the id (`email`, `name`, …); {} when anonymous.
+    claims: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     #: The conversation's id, when the call is part of a chat.
     thread_id: str | None = None
     #: The ChatKit agent context (`stream(event)` for progress), None outside a chat.
@@ -64,6 +67,7 @@ def tool_call(platform: Platform, context: Any) -> ToolCall:
     thread = getattr(context, "thread", None)
     return ToolCall(platform=platform, user_id=getattr(request, "user_id", ""),
                     verified=bool(getattr(request, "verified", False)),
+                    claims=dict(getattr(request, "claims", None) or {}),
                     thread_id=getattr(thread, "id", None), chat=context)
 
 

@@ -112,6 +112,8 @@ def test_the_customer_view_offers_no_internal_data(services) -> None:
             getattr(view, internal)
     with pytest.raises(deskpilot.InternalOnly, match="audit_log"):
         view.audit_log("local.ticket", "x")
+    with pytest.raises(deskpilot.InternalOnly, match="post_to_thread"):
+        view.post_to_thread("another-customers-thread", "i1", "hello")
     with pytest.raises(deskpilot.InternalOnly, match="staff tools"):
         view.function_tools(deskpilot.ToolAudience.AGENT)
     # A connector's write-backs (a handoff creates a ticket), never its reads.
@@ -128,3 +130,11 @@ def test_staff_tools_get_the_internal_view(services) -> None:
     assert any(SECRET in p.text for p in staff.search(QUESTION, 8, filter=INTERNAL))
     # A customer tool given to staff too (for_staff) keeps the customer view.
     assert services not in ShadowSearch.platforms
+
+
+def test_every_platform_member_is_decided_for_the_customer_view() -> None:
+    """A member added to the Platform must be given to customer tools, or refused, on purpose."""
+    from deskpilot.core.customer_view import CustomerPlatform
+
+    members = {name for name in vars(deskpilot.Platform) if not name.startswith("_")}
+    assert members - set(dir(CustomerPlatform)) == set()

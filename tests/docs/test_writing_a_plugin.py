@@ -106,3 +106,59 @@ def test_every_hook_is_in_the_guide() -> None:
 def test_imports_in_the_examples_exist(module: str, names: list[str]) -> None:
     imported = importlib.import_module(module)
     assert all(hasattr(imported, name) for name in names), (module, names)
+
+
+def _section(heading: str) -> str:
+    rest = GUIDE.split(heading, 1)[1]
+    return rest.split("\n## ", 1)[0]
+
+
+def test_the_tool_guide_documents_every_tool_option_and_run_context_field() -> None:
+    import dataclasses
+    import typing
+
+    section = _section("## 6. Writing a tool")
+    options = {name for name, hint in typing.get_type_hints(deskpilot.AgentTool).items()
+               if "ClassVar" in str(hint)}
+    fields = {f"call.{field.name}" for field in dataclasses.fields(deskpilot.ToolCall)}
+    methods = {f"call.{name}" for name, member in vars(deskpilot.ToolCall).items()
+               if callable(member) and not name.startswith("_")}
+    missing = sorted(name for name in options | fields | methods if f"`{name}" not in section)
+    assert not missing, f"section 6 does not document: {missing}"
+    keywords = set(inspect.signature(deskpilot.tool).parameters) - {"fn"}
+    assert not sorted(k for k in keywords if f"{k}=" not in section and f"`{k}`" not in section)
+
+
+def test_the_connector_section_documents_every_connector_member() -> None:
+    section = _section("## 5. Writing a connector")
+    members = {name for name in vars(deskpilot.Connector) if not name.startswith("_")}
+    missing = sorted(name for name in members if not re.search(rf"\b{name}\b", section))
+    assert not missing, f"section 5 does not document Connector members: {missing}"
+
+
+def test_the_indexing_table_matches_how_tickets_are_chunked() -> None:
+    from deskpilot.knowledge.text import RESOLVED_STATUSES, chunk_document
+
+    section = _section("## 5. Writing a connector").split("### What gets indexed", 1)[1]
+    for status in RESOLVED_STATUSES:
+        assert f"`{status}`" in section
+    note = deskpilot.Comment(body="Internal: refund approved.", public=False)
+    reply = deskpilot.Comment(body="We refunded you.", public=True)
+    for status in ("open", *RESOLVED_STATUSES):
+        ticket = deskpilot.Ticket(id="1", subject="Refund", description="Refund me please.",
+                                  comments=[reply, note], status=status)
+        chunks = chunk_document("desk", ticket)
+        # Every ticket chunk is internal, as the table says: tickets reach staff only.
+        assert chunks and {c.audience for c in chunks} == {deskpilot.Audience.INTERNAL}
+        conversation = any("We refunded you" in c.text for c in chunks)
+        assert conversation == (status in RESOLVED_STATUSES)
+        assert any("refund approved" in c.text and c.note for c in chunks)
+
+
+def test_the_kit_helpers_named_in_the_guide_exist() -> None:
+    from deskpilot import testkit
+
+    section = _section("## 10. Test with the contract kit")
+    for name in ("run_agent", "ScriptedModel", "StubPlatform", "ToolRun"):
+        assert f"`{name}" in section and hasattr(testkit, name)
+    assert f"run_agent{_signature(testkit.run_agent)}" in section.replace("`", "")
