@@ -5,7 +5,9 @@ Jobs run in the scheduler's worker threads, never on the event loop, because emb
 embedded-index writes hold the GIL for long stretches. `max_instances=1` and `coalesce` keep a
 slow sync from piling up runs; the database lock (knowledge.locks) keeps other processes out.
 A connector with nothing indexed yet is synced at once, so a fresh install has its (demo)
-knowledge without waiting for the first interval.
+knowledge without waiting for the first interval; so is one whose last run was cut short by a
+process that died (crash, kill -9): that run is marked interrupted and the sync resumes from
+its checkpoint (a dead process's lock is taken over, see knowledge.locks).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from sqlmodel import Session, select
 
 from deskpilot.core.config import ConnectorSettings
 from deskpilot.knowledge.locks import SyncLocked
+from deskpilot.knowledge.sync import mark_interrupted
 from deskpilot.knowledge.tables import SourceDocument
 
 if TYPE_CHECKING:
@@ -103,7 +106,11 @@ def start_scheduler(services: Services) -> SyncScheduler:
     for name in services.connectors:
         conf = services.settings.connectors[name]
         trigger = _trigger(conf)
-        first = datetime.now(UTC) if _is_empty(services, name) else None
+        interrupted = mark_interrupted(services.engine, name)
+        if interrupted:
+            log.warning("the last sync of %s was interrupted (its process stopped); resuming it "
+                        "now from its checkpoint", name)
+        first = datetime.now(UTC) if interrupted or _is_empty(services, name) else None
         if trigger is None and first is None:
             continue
         if trigger is None:  # no schedule, but nothing indexed yet: one sync now

@@ -3,7 +3,11 @@
 The lock is a row in `sync_lock` (connector, holder, expires_at). Taking it is one atomic
 statement — UPDATE the row if it has expired, else INSERT it (the primary key refuses a second
 holder) — so it works the same on SQLite and PostgreSQL. The holder renews the expiry while it
-works; a crashed holder stops renewing and its lock lapses after `ttl` seconds.
+works (its heartbeat); a crashed holder stops renewing and its lock lapses after `ttl` seconds.
+
+A holder is `host:pid:random`. A lock whose holder is known dead is taken over at once instead
+of after the ttl: on the same host, when its process is gone (or the pid is ours but the holder
+is not: a restarted container reuses pids); on another host only its lapsed heartbeat says so.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Engine
@@ -29,6 +33,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_TTL = 120.0
 _table = SyncLock.__table__
+# Holders this process has now: the others naming our pid are a dead predecessor's.
+_held: set[str] = set()
 
 
 class SyncLocked(ClientError):
@@ -43,6 +49,26 @@ class SyncLocked(ClientError):
 def new_holder() -> str:
     """host:pid:random — says who holds a lock when someone asks."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def holder_is_dead(holder: str) -> bool:
+    """True when `holder` is known to have stopped: a process of this host that is gone."""
+    host, _, rest = holder.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False  # another host's process: only its heartbeat can tell
+    if holder in _held:
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return True  # our pid, not our holder: a previous process that had the same pid
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return False
 
 
 def try_acquire(engine: Engine, connector: str, holder: str, ttl: float = DEFAULT_TTL) -> bool:
@@ -60,9 +86,33 @@ def try_acquire(engine: Engine, connector: str, holder: str, ttl: float = DEFAUL
         with engine.begin() as conn:
             conn.execute(insert(_table).values(connector=connector, holder=holder,
                                                expires_at=expires))
-    except IntegrityError:  # a live row exists: someone else holds it
-        return False
+    except IntegrityError:  # a row exists: someone holds it, or held it and died
+        previous = current_holder(engine, connector)
+        if previous is None or not holder_is_dead(previous):
+            return False
+        with engine.begin() as conn:  # only if still that dead holder's: one taker wins
+            taken = conn.execute(
+                update(_table)
+                .where(_table.c.connector == connector, _table.c.holder == previous)
+                .values(holder=holder, expires_at=expires)
+            ).rowcount
+        if not taken:
+            return False
+        log.warning("sync lock for %s taken over from %s, whose process is gone",
+                    connector, previous)
     return True
+
+
+def is_held(engine: Engine, connector: str) -> bool:
+    """Whether a live holder has the connector's lock (not lapsed, not known dead)."""
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(_table.c.holder, _table.c.expires_at).where(_table.c.connector == connector)
+        ).first()
+    if row is None:
+        return False
+    expires = row.expires_at if row.expires_at.tzinfo else row.expires_at.replace(tzinfo=UTC)
+    return expires >= utcnow() and not holder_is_dead(row.holder)
 
 
 def current_holder(engine: Engine, connector: str) -> str | None:
@@ -96,7 +146,9 @@ def sync_lock(engine: Engine, connector: str, ttl: float = DEFAULT_TTL) -> Itera
     Raises SyncLocked at once if another holder has it.
     """
     holder = new_holder()
+    _held.add(holder)
     if not try_acquire(engine, connector, holder, ttl):
+        _held.discard(holder)
         raise SyncLocked(connector, current_holder(engine, connector) or "unknown")
     stop = threading.Event()
 
@@ -117,3 +169,4 @@ def sync_lock(engine: Engine, connector: str, ttl: float = DEFAULT_TTL) -> Itera
         stop.set()
         renewer.join()
         release(engine, connector, holder)
+        _held.discard(holder)

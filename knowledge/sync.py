@@ -43,7 +43,7 @@ from deskpilot._documents import (
 from deskpilot._errors import ClientError
 from deskpilot._time import utcnow
 from deskpilot.knowledge.interfaces import Chunk, VectorIndex
-from deskpilot.knowledge.locks import sync_lock
+from deskpilot.knowledge.locks import is_held, sync_lock
 from deskpilot.knowledge.runs import COUNTS, report
 from deskpilot.knowledge.store import session_scope
 from deskpilot.knowledge.tables import SourceDocument, SyncFailure, SyncRun, SyncState
@@ -383,16 +383,33 @@ def _save_checkpoint(session: Session, connector: str, checkpoint: dict[str, Any
     session.add(state)
 
 
+INTERRUPTED = "the process running it stopped (a crash, a kill); resumed from its checkpoint"
+
+
+def _close_stale_runs(session: Session, connector: str) -> int:
+    stale = session.exec(
+        select(SyncRun).where(SyncRun.connector == connector, SyncRun.status == "running")
+    ).all()
+    for old in stale:
+        old.status, old.error = "interrupted", old.error or INTERRUPTED
+        old.finished_at = old.finished_at or utcnow()
+        session.add(old)
+    return len(stale)
+
+
+def mark_interrupted(engine: Engine, connector: str) -> int:
+    """At start: runs left "running" by a process that is gone become "interrupted". Returns
+    how many, so that the caller resumes the sync at once (from the checkpoint)."""
+    if is_held(engine, connector):  # a live process (another worker, host) is running it
+        return 0
+    with session_scope(engine) as session:
+        return _close_stale_runs(session, connector)
+
+
 def _start_run(engine: Engine, connector: str, full: bool) -> SyncRun:
     with session_scope(engine) as session:
         # We hold the lock, so a run still marked running was cut short (a crash, a kill).
-        stale = session.exec(
-            select(SyncRun).where(SyncRun.connector == connector, SyncRun.status == "running")
-        ).all()
-        for old in stale:
-            old.status, old.error = "failed", old.error or "interrupted"
-            old.finished_at = old.finished_at or utcnow()
-            session.add(old)
+        _close_stale_runs(session, connector)
         run = SyncRun(connector=connector, full=full)
         session.add(run)
         session.flush()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import socket
 import subprocess
 import sys
 from datetime import timedelta
@@ -11,7 +14,16 @@ from sqlalchemy import update
 
 from deskpilot._time import utcnow
 from deskpilot.core import store
-from deskpilot.knowledge.locks import SyncLocked, release, sync_lock, try_acquire
+from deskpilot.knowledge.locks import (
+    SyncLocked,
+    current_holder,
+    holder_is_dead,
+    is_held,
+    new_holder,
+    release,
+    sync_lock,
+    try_acquire,
+)
 from deskpilot.knowledge.tables import SyncLock
 
 HOLDER = """
@@ -70,3 +82,39 @@ def test_second_process_gets_a_clear_error(engines, database_url: str) -> None:
             pass
     finally:
         holder.kill()
+
+
+def test_a_killed_holders_lock_is_taken_over_at_once(engines, database_url: str) -> None:
+    first, _ = engines
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, database_url],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        holder.send_signal(signal.SIGKILL)  # kill -9: no release, the lock row stays
+        holder.wait(timeout=30)
+        assert current_holder(first, "kb") is not None
+        with sync_lock(first, "kb"):  # at once, not after the 120 s ttl
+            assert current_holder(first, "kb").split(":")[1] == str(os.getpid())
+    finally:
+        holder.kill()
+
+
+def test_another_hosts_holder_keeps_the_lock_until_its_heartbeat_lapses(engines) -> None:
+    first, second = engines
+    assert try_acquire(first, "kb", "elsewhere.example:4242:abcd1234")
+    assert not try_acquire(second, "kb", new_holder())
+    assert is_held(second, "kb")
+    with first.begin() as conn:
+        conn.execute(update(SyncLock.__table__).values(expires_at=utcnow() - timedelta(seconds=1)))
+    assert not is_held(second, "kb")
+    assert try_acquire(second, "kb", new_holder())
+
+
+def test_a_holder_with_our_pid_that_is_not_ours_is_a_dead_predecessor(engines) -> None:
+    first, _ = engines
+    # A restarted container: the old process had our pid (often 1) on the same hostname.
+    predecessor = f"{socket.gethostname()}:{os.getpid()}:deadbeef"
+    assert try_acquire(first, "kb", predecessor)
+    assert holder_is_dead(predecessor) and not is_held(first, "kb")
+    with sync_lock(first, "kb") as mine:
+        assert not holder_is_dead(mine) and is_held(first, "kb")
