@@ -19,7 +19,7 @@ from deskpilot._events import ConversationEscalated, Event, SyncFinished, Ticket
 
 UNMATCHED_ROUTE = "(unmatched)"
 # A sync report's document counts (see knowledge/runs.py::report), at its top level or per stream.
-SYNC_OUTCOMES = ("added", "indexed", "updated", "deleted", "unchanged", "skipped", "failed")
+SYNC_OUTCOMES = ("indexed", "updated", "deleted", "unchanged", "failed", "empty")
 SYNC_STREAMS = ("articles", "tickets")
 
 
