@@ -406,6 +406,10 @@ class ZendeskConnector(HttpConnector):
         digest = hmac.new(secret, timestamp.encode() + body, hashlib.sha256).digest()
         return hmac.compare_digest(base64.b64encode(digest).decode(), signature)
 
+    def signed_webhook_content(self, headers: Mapping[str, str], body: bytes) -> bytes:
+        lower = {k.lower(): v for k, v in headers.items()}
+        return lower.get("x-zendesk-webhook-signature-timestamp", "").encode() + body
+
 
 @deskpilot.hookimpl
 def register_connectors(register: Any) -> None:

@@ -143,6 +143,10 @@ class AutomationSettings(_ExtensibleSection):
     # Delivery records (replay protection, outcome) are deleted after this many days; 0 keeps
     # them. Helpdesks retry a delivery for hours, not weeks.
     webhook_retention_days: int = Field(30, ge=0)
+    # A delivery with a failed step (a helpdesk outage) is tried again this often, only its
+    # failed steps, up to retry_attempts times in all; 0 turns the retry job off.
+    retry_interval_seconds: int = Field(300, ge=0)
+    retry_attempts: int = Field(5, ge=1)
 
 
 class ChatSettings(_Section):

@@ -79,6 +79,19 @@ def prune_webhook_deliveries(services: Services, days: int) -> None:
         log.info("pruned %d webhook deliveries older than %d days", removed, days)
 
 
+def retry_webhook_deliveries(services: Services, interval: int, attempts: int) -> None:
+    """A job: complete the steps of webhook deliveries that failed (a helpdesk outage)."""
+    from deskpilot.core.automation import retry_failed_deliveries
+
+    try:
+        completed = retry_failed_deliveries(services, interval, attempts)
+    except Exception:
+        log.exception("retrying failed webhook deliveries failed")
+        return
+    if completed:
+        log.info("completed %d webhook deliveries on retry", completed)
+
+
 class SyncScheduler:
     """The running jobs; `stop()` cancels a sync in progress after its current page."""
 
@@ -98,7 +111,7 @@ def start_scheduler(services: Services) -> SyncScheduler:
     except Exception as exc:  # e.g. a hand-run sync holds it; jobs and /readyz will say so
         log.warning("the index could not be opened yet: %s", exc)
     cancel = threading.Event()
-    workers = len(services.connectors) + 1  # the prune job never waits behind a sync
+    workers = len(services.connectors) + 2  # prune and retry jobs never wait behind a sync
     scheduler = BackgroundScheduler(
         executors={"default": ThreadPoolExecutor(workers)}, timezone=UTC,
         job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": 300},
@@ -126,6 +139,13 @@ def start_scheduler(services: Services) -> SyncScheduler:
             prune_webhook_deliveries, IntervalTrigger(days=1, timezone=UTC),
             args=(services, days), id="prune:webhook_delivery", name="prune webhook deliveries",
             next_run_time=datetime.now(UTC),
+        )
+    automation = services.settings.automation
+    if interval := automation.retry_interval_seconds:
+        scheduler.add_job(
+            retry_webhook_deliveries, IntervalTrigger(seconds=interval, timezone=UTC),
+            args=(services, interval, automation.retry_attempts), id="retry:webhook_delivery",
+            name="retry failed webhook deliveries",
         )
     scheduler.start()
     return SyncScheduler(scheduler, cancel)

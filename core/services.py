@@ -113,6 +113,16 @@ class Services:
 
         return store.audit_log(self.engine, kind, subject)
 
+    def claim_write(self, kind: str, subject: str) -> bool:
+        from deskpilot.core import store
+
+        return store.claim_write(self.engine, kind, subject)
+
+    def release_write(self, kind: str, subject: str) -> None:
+        from deskpilot.core import store
+
+        store.release_write(self.engine, kind, subject)
+
     # -- knowledge --------------------------------------------------------------------------
     @built_once
     def embedder(self) -> Embedder:

@@ -6,11 +6,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import delete, event, insert, text
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import create_engine
 
-from deskpilot.core.tables import AuditEvent
+from deskpilot._time import utcnow
+from deskpilot.core.tables import AuditEvent, WriteClaim
 from deskpilot.knowledge.store import session_scope
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -149,3 +151,21 @@ def audit_log(engine: Engine, kind: str, subject: str) -> list[dict[str, Any]]:
         rows = session.exec(select(AuditEvent.data).where(
             AuditEvent.kind == kind, AuditEvent.subject == subject).order_by(col(AuditEvent.id)))
         return [dict(data or {}) for data in rows]
+
+
+def claim_write(engine: Engine, kind: str, subject: str) -> bool:
+    """True for the one caller that takes (kind, subject); False once anyone has."""
+    try:
+        with session_scope(engine) as session:
+            session.execute(insert(WriteClaim).values(kind=kind, subject=subject,
+                                                      claimed_at=utcnow()))
+        return True
+    except IntegrityError:
+        return False
+
+
+def release_write(engine: Engine, kind: str, subject: str) -> None:
+    """Give a claim back: the write it was taken for did not happen."""
+    with session_scope(engine) as session:
+        session.execute(delete(WriteClaim).where(WriteClaim.kind == kind,
+                                                 WriteClaim.subject == subject))

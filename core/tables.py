@@ -24,3 +24,14 @@ class AuditEvent(SQLModel, table=True):
     kind: str = Field(index=True)
     subject: str = ""
     data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+
+
+class WriteClaim(SQLModel, table=True):
+    """A write-back that must happen at most once (a draft note per ticket), claimed by one
+    INSERT before the helpdesk is called: of two racing workers, the second finds the row."""
+
+    __tablename__ = "write_claim"
+
+    kind: str = Field(primary_key=True)
+    subject: str = Field(primary_key=True)
+    claimed_at: datetime = Field(default_factory=utcnow)

@@ -2,8 +2,11 @@
 
 Authenticity is the connector's (`verify_webhook`: signature, and for Zendesk the signed
 timestamp's freshness). Replays and redeliveries are ours: each delivery is claimed by one
-INSERT into `webhook_delivery`, keyed by (connector, delivery id), so the second copy finds the
-row and does nothing. A delivery whose automation failed may be claimed again by a redelivery.
+INSERT into `webhook_delivery`, keyed by (connector, digest of what the signature covers), so
+a copy — also one re-sent under a new, unsigned id header — finds the row and does nothing.
+The sender's own delivery id is kept too (unique as well): a retry the sender re-signed with a
+new timestamp keeps it. Each step's outcome is recorded as it finishes; a delivery with a failed
+step may be claimed again (by a redelivery or the retry job) to complete the steps that failed.
 Records are kept for `[automation] webhook_retention_days`, then pruned by serve's scheduler.
 """
 
@@ -12,10 +15,11 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, Column, UniqueConstraint, delete, insert, update
+from sqlalchemy import JSON, Column, UniqueConstraint, delete, insert, or_, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, SQLModel
@@ -25,19 +29,28 @@ from deskpilot._time import utcnow
 from deskpilot.knowledge.store import session_scope
 
 # Headers naming one delivery (kept the same on the sender's retries), in order of preference.
+# They are not signed: a delivery is keyed by what is, these only recognise re-signed retries.
 # Zendesk's `x-zendesk-webhook-id` names the webhook, not the delivery, so it is not one of them.
 DELIVERY_HEADERS = ("x-zendesk-webhook-invocation-id", "x-delivery-id", "x-github-delivery")
 
 
 class WebhookDelivery(SQLModel, table=True):
     __tablename__ = "webhook_delivery"
-    __table_args__ = (UniqueConstraint("connector", "delivery_id"),)
+    __table_args__ = (UniqueConstraint("connector", "delivery_id"),
+                      UniqueConstraint("connector", "sender_id",
+                                       name="uq_webhook_delivery_sender"))
 
     id: int | None = Field(default=None, primary_key=True)
     connector: str
+    # "sha256:<digest of what the signature covers>"
     delivery_id: str
+    # The sender's own id of the delivery (an id header, Intercom's notification id), if any.
+    sender_id: str | None = None
     ticket_id: str | None = None
-    status: str = "accepted"  # accepted | done | failed | ignored
+    # The ticket event (TicketEvent's fields), so the retry job can run it again.
+    event: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    status: str = "accepted"  # accepted | done | failed
+    attempts: int = 1
     received_at: datetime = Field(default_factory=utcnow, index=True)
     finished_at: datetime | None = None
     result: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
@@ -110,50 +123,105 @@ def ticket_event(connector: str, payload: Mapping[str, Any]) -> TicketEvent | No
     )
 
 
-def delivery_id(headers: Mapping[str, str], body: bytes, payload: Mapping[str, Any]) -> str:
-    """The delivery's own id if the sender gives one, else a digest of the signed body (so an
-    exact replay is still recognised)."""
+def delivery_id(signed: bytes) -> str:
+    """A delivery's key: the digest of what its signature covers (`signed_webhook_content`)."""
+    return "sha256:" + hashlib.sha256(signed).hexdigest()
+
+
+def sender_id(headers: Mapping[str, str], payload: Mapping[str, Any]) -> str | None:
+    """The delivery's own id if the sender gives one (kept the same on its retries)."""
     lower = {k.lower(): v for k, v in headers.items()}
     for name in DELIVERY_HEADERS:
         if lower.get(name):
             return f"{name}:{lower[name]}"
     if payload.get("type") == "notification_event" and payload.get("id"):  # Intercom
         return f"intercom:{payload['id']}"
-    return "sha256:" + hashlib.sha256(body).hexdigest()
+    return None
 
 
 _table = WebhookDelivery.__table__  # type: ignore[attr-defined]
 
 
-def claim(engine: Engine, connector: str, delivery: str, ticket_id: str | None) -> bool:
-    """True if this process is the one to act on the delivery: a first delivery, or a
-    redelivery of one whose automation failed. One atomic statement either way."""
+@dataclass(frozen=True)
+class Claimed:
+    """This process acts on delivery row `id`; `done` holds the outcomes of steps an earlier
+    attempt completed (empty on a first delivery)."""
+
+    id: int
+    done: dict[str, Any]
+
+
+def _completed(result: Mapping[str, Any] | None) -> dict[str, Any]:
+    return {name: outcome for name, outcome in (result or {}).items()
+            if not (isinstance(outcome, Mapping) and "error" in outcome)}
+
+
+def claim(engine: Engine, connector: str, delivery: str, sender: str | None,
+          event: TicketEvent) -> Claimed | None:
+    """Claimed if this process is the one to act on the delivery: a first delivery, or a
+    redelivery of one with a failed step. None for a duplicate. One atomic statement each."""
     try:
         with session_scope(engine) as session:
-            session.execute(insert(_table).values(
-                connector=connector, delivery_id=delivery, ticket_id=ticket_id,
-                status="accepted", received_at=utcnow(), result={}))
-        return True
+            row = session.execute(insert(_table).values(
+                connector=connector, delivery_id=delivery, sender_id=sender,
+                ticket_id=event.ticket_id, event=asdict(event), status="accepted",
+                attempts=1, received_at=utcnow(), result={}).returning(_table.c.id)).one()
+        return Claimed(row.id, {})
     except IntegrityError:
         pass
+    same = _table.c.delivery_id == delivery
+    if sender is not None:
+        same = or_(same, _table.c.sender_id == sender)
     with session_scope(engine) as session:
-        retried = session.execute(
-            update(_table)
-            .where(_table.c.connector == connector, _table.c.delivery_id == delivery,
-                   _table.c.status == "failed")
-            .values(status="accepted", error=None, finished_at=None)
-        )
-        return retried.rowcount == 1
+        row = session.execute(select(_table.c.id).where(
+            _table.c.connector == connector, same).limit(1)).first()
+    return None if row is None else reclaim(engine, row.id)
 
 
-def finish(engine: Engine, connector: str, delivery: str, status: str,
-           result: dict[str, Any] | None = None, error: str | None = None) -> None:
+def reclaim(engine: Engine, row_id: int) -> Claimed | None:
+    """Take a delivery with a failed step back for another attempt; None if it is not failed
+    (done, or being worked on by someone else)."""
+    with session_scope(engine) as session:
+        row = session.execute(
+            update(_table).where(_table.c.id == row_id, _table.c.status == "failed")
+            .values(status="accepted", error=None, finished_at=None,
+                    attempts=_table.c.attempts + 1)
+            .returning(_table.c.id, _table.c.result)).first()
+    return None if row is None else Claimed(row.id, _completed(row.result))
+
+
+def stored_event(engine: Engine, row_id: int) -> TicketEvent | None:
+    with session_scope(engine) as session:
+        event = session.execute(select(_table.c.event).where(_table.c.id == row_id)).scalar()
+    if not event:
+        return None
+    return TicketEvent(**{**event, "tags": tuple(event.get("tags") or ())})
+
+
+def record(engine: Engine, row_id: int, result: dict[str, Any]) -> None:
+    """The outcomes so far, written after each step: what a crash leaves is still known."""
+    with session_scope(engine) as session:
+        session.execute(update(_table).where(_table.c.id == row_id).values(result=result))
+
+
+def finish(engine: Engine, row_id: int, status: str, result: dict[str, Any] | None = None,
+           error: str | None = None) -> None:
     with session_scope(engine) as session:
         session.execute(
-            update(_table)
-            .where(_table.c.connector == connector, _table.c.delivery_id == delivery)
+            update(_table).where(_table.c.id == row_id)
             .values(status=status, result=result or {}, error=error, finished_at=utcnow())
         )
+
+
+def failed_deliveries(engine: Engine, finished_before: datetime, max_attempts: int
+                      ) -> list[int]:
+    """Rows with a failed step, last tried before `finished_before`, fewer than
+    `max_attempts` times: what the retry job takes up."""
+    with session_scope(engine) as session:
+        rows = session.execute(select(_table.c.id).where(
+            _table.c.status == "failed", _table.c.attempts < max_attempts,
+            _table.c.finished_at < finished_before).order_by(_table.c.id))
+        return [row.id for row in rows]
 
 
 def prune(engine: Engine, older_than: timedelta) -> int:

@@ -154,6 +154,16 @@ class Platform(Protocol):
         """The `data` of every audit record of `kind` about `subject`, oldest first."""
         ...
 
+    def claim_write(self, kind: str, subject: str) -> bool:
+        """Take the one right to a write-back that must happen at most once (say, a draft note
+        on ticket `subject`): True for exactly one caller, across threads, processes and
+        workers. Take it before calling the helpdesk; `release_write` if the write failed."""
+        ...
+
+    def release_write(self, kind: str, subject: str) -> None:
+        """Give back a claim whose write did not happen, so a retry may take it."""
+        ...
+
     def emit(self, event: Event) -> None:
         """Tell every plugin implementing the event's hook; a plugin that raises is recorded
         against itself and does not stop the others or the caller."""

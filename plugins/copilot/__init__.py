@@ -106,13 +106,20 @@ def draft_step(platform: deskpilot.Platform, event: deskpilot.TicketEvent,
     from .drafts import draft_for_ticket, post_draft_note
 
     subject = f"{event.connector}/{event.ticket_id}"
-    if platform.audit_log(DRAFT_AUDIT_KIND, subject):
+    # Claimed before the helpdesk is called: two deliveries racing for one ticket post one
+    # note. (The audit check covers drafts posted before claims existed.)
+    if (platform.audit_log(DRAFT_AUDIT_KIND, subject)
+            or not platform.claim_write(DRAFT_AUDIT_KIND, subject)):
         return {"skipped": "a draft was already posted on this ticket"}
-    # As a Ticket, not bare text: the draft must not cite this ticket as its own source.
-    ticket = deskpilot.Ticket(id=event.ticket_id, subject="", description=event.text,
-                              status="open")
-    draft = draft_for_ticket(platform, event.connector, ticket)
-    post_draft_note(platform, event.connector, event.ticket_id, draft)
+    try:
+        # As a Ticket, not bare text: the draft must not cite this ticket as its own source.
+        ticket = deskpilot.Ticket(id=event.ticket_id, subject="", description=event.text,
+                                  status="open")
+        draft = draft_for_ticket(platform, event.connector, ticket)
+        post_draft_note(platform, event.connector, event.ticket_id, draft)
+    except BaseException:
+        platform.release_write(DRAFT_AUDIT_KIND, subject)  # not posted: a retry may
+        raise
     platform.audit(DRAFT_AUDIT_KIND, subject, connector=event.connector,
                    ticket_id=event.ticket_id, sources=len(draft.sources))
     return {"posted": True, "sources": len(draft.sources), "generated_by": draft.generated_by}

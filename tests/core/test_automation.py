@@ -22,7 +22,7 @@ from deskpilot.core.app import create_app
 from deskpilot.core.config import ConnectorSettings
 from deskpilot.core.services import Services
 from deskpilot.core.tables import AuditEvent
-from deskpilot.core.webhooks import WebhookDelivery, delivery_id, ticket_event
+from deskpilot.core.webhooks import WebhookDelivery, delivery_id, sender_id, ticket_event
 from tests.plugins.helpers import desk, make_services, past_tickets, record_past, sign
 
 ADMIN = {"Authorization": "Bearer admin-secret"}
@@ -215,7 +215,7 @@ def test_zendesk_retry_of_one_invocation_tags_once(zendesk: tuple[Services, Any]
                              headers=zendesk_signed(body, "inv-2", secret="guess"))
     assert (first.status_code, retry.status_code, forged.status_code) == (202, 200, 401)
     assert fake.tag_puts == [("77", ["billing", "refund"])]
-    assert [d.delivery_id for d in deliveries(services)] == [
+    assert [d.sender_id for d in deliveries(services)] == [
         "x-zendesk-webhook-invocation-id:inv-1"]
 
 
@@ -238,10 +238,14 @@ def test_ticket_events_of_each_helpdesk(payload: dict[str, Any], expected: Ticke
     assert ticket_event("zd", payload) == expected
 
 
-def test_delivery_ids_prefer_the_senders_own() -> None:
+def test_sender_ids_are_the_senders_own_and_deliveries_are_keyed_by_what_is_signed() -> None:
     body = b'{"ticket": {"id": 1}}'
-    assert delivery_id({"X-Zendesk-Webhook-Invocation-Id": "42"}, body, {}) == (
+    assert sender_id({"X-Zendesk-Webhook-Invocation-Id": "42"}, {}) == (
         "x-zendesk-webhook-invocation-id:42")
-    assert delivery_id({}, body, {"type": "notification_event", "id": "notif_9"}) == (
-        "intercom:notif_9")
-    assert delivery_id({"X-Zendesk-Webhook-Id": "same-for-all"}, body, {}).startswith("sha256:")
+    assert sender_id({}, {"type": "notification_event", "id": "notif_9"}) == "intercom:notif_9"
+    assert sender_id({"X-Zendesk-Webhook-Id": "same-for-all"}, {}) is None
+    assert delivery_id(body) == "sha256:" + hashlib.sha256(body).hexdigest()
+    zendesk = ZendeskConnector("zd", ZendeskConnector.Options(
+        base_url="https://acme.zendesk.com", email="bot@acme.test", api_token="t"))
+    headers = {"X-Zendesk-Webhook-Signature-Timestamp": "2026-01-01T00:00:00Z"}
+    assert zendesk.signed_webhook_content(headers, body) == b"2026-01-01T00:00:00Z" + body

@@ -2,7 +2,7 @@
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect, text
+from sqlalchemy import inspect
 from sqlmodel import SQLModel, select
 
 from deskpilot.core import store
@@ -109,11 +109,11 @@ def test_upgrade_is_quick_when_nothing_is_to_do_and_still_upgrades_otherwise(tmp
     plugins = load_plugins().migrations
     store.upgrade(engine, plugins)
     assert store._at_latest(engine, store._histories(plugins))
-    with engine.begin() as connection:  # as if this database predated the latest revision
-        connection.execute(text("UPDATE alembic_version SET version_num = '0005'"))
-        connection.execute(text("DROP TABLE sync_failure"))
-        connection.execute(text("ALTER TABLE sync_run DROP COLUMN counts"))
-        connection.execute(text("ALTER TABLE sync_run DROP COLUMN warnings"))
+    # As if this database predated the latest revisions (0006 sync failures, 0007 claims).
+    from alembic import command
+
+    command.downgrade(store._alembic_config(engine, store.CORE, None), "0005")
+    assert "sync_failure" not in inspect(engine).get_table_names()
     assert not store._at_latest(engine, store._histories(plugins))
     store.upgrade(engine, plugins)
     assert "sync_failure" in inspect(engine).get_table_names()
