@@ -109,6 +109,12 @@ class CustomerPlatform:
     def audit(self, kind: str, subject: str = "", **data: Any) -> None:
         self._platform.audit(kind, subject, **data)
 
+    def claim_write(self, kind: str, subject: str) -> bool:
+        return self._platform.claim_write(kind, subject)
+
+    def release_write(self, kind: str, subject: str) -> None:
+        self._platform.release_write(kind, subject)
+
     def emit(self, event: Event) -> None:
         self._platform.emit(event)
 
