@@ -2,8 +2,9 @@
 
     articles:  *.md (optional `---` front matter: id, title, url, locale) and *.html
                articles*.jsonl  {id, title, body_html, url?, locale?, updated_at?, published?}
-    tickets:   tickets*.jsonl   {id, subject, description, comments: [{author_role, body, public}],
-                                 tags, status, priority?, category?, updated_at}
+    tickets:   tickets*.jsonl   {id, subject, description, comments: [{author_role, body, public,
+                                 author?}], tags, status, priority?, category?, updated_at,
+                                 requester?}   (a person: {name?, email?, organization?})
 
 Without a `path` it serves the demo help center shipped in `connectors/demo`, so a fresh
 install answers questions out of the box. The checkpoint remembers each file's size, mtime,

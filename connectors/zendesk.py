@@ -43,6 +43,7 @@ from deskpilot import (
     EscalationRequest,
     HelpdeskError,
     HttpConnector,
+    Person,
     SyncPage,
     Ticket,
     TicketConversation,
@@ -230,12 +231,16 @@ class ZendeskConnector(HttpConnector):
                 page.documents.append(self._article(data["article"]))
         return page
 
-    def _comments(self, ticket_id: str, requester_id: Any) -> list[Comment]:
+    def _comments(self, ticket_id: str, requester_id: Any,
+                  people: dict[Any, Person]) -> list[Comment]:
+        """The ticket's comments; `people` gets every user they name (id -> Person)."""
         comments: list[Comment] = []
         params: dict[str, Any] = {"page[size]": 100, "include": "users"}
         while True:
             data = self._get(f"/api/v2/tickets/{ticket_id}/comments", params)
             roles = {user["id"]: user.get("role") for user in data.get("users", [])}
+            people.update({user["id"]: Person(name=user.get("name"), email=user.get("email"))
+                           for user in data.get("users", [])})
             for raw in data.get("comments", []):
                 author = raw.get("author_id")
                 role = roles.get(author)
@@ -247,6 +252,7 @@ class ZendeskConnector(HttpConnector):
                     author_role = "agent"
                 comments.append(Comment(
                     author_role=author_role,
+                    author=people.get(author),
                     body=raw.get("plain_body") or raw.get("body") or "",
                     public=bool(raw.get("public", False)),  # missing flag: assume internal
                     created_at=parse_time(raw.get("created_at")),
@@ -258,7 +264,8 @@ class ZendeskConnector(HttpConnector):
 
     def _ticket(self, raw: dict[str, Any]) -> Ticket:
         ticket_id = str(raw["id"])
-        comments = self._comments(ticket_id, raw.get("requester_id"))
+        people: dict[Any, Person] = {}
+        comments = self._comments(ticket_id, raw.get("requester_id"), people)
         # Zendesk's `description` is the first comment, which an agent may have made private:
         # use it only when it is public, and then do not repeat it among the comments.
         description = ""

@@ -144,6 +144,9 @@ class CustomerPlatform:
     def audit_log(self, kind: str, subject: str) -> NoReturn:
         self._refuse("audit_log")
 
+    def publish_articles(self, *args: Any, **kwargs: Any) -> NoReturn:
+        self._refuse("publish_articles (writes what every customer reads)")
+
     def chat_endpoint(self, *args: Any, **kwargs: Any) -> NoReturn:
         self._refuse("chat_endpoint (a route's business, in register_routes)")
 

@@ -12,11 +12,12 @@ import asyncio
 import functools
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from deskpilot._connector import Connector
+from deskpilot._documents import Article, DocumentKind, SyncPage
 from deskpilot._errors import UnknownConnector
 from deskpilot._events import Event
 from deskpilot._search import Passage, SearchFilter
@@ -144,6 +145,20 @@ class Services:
                per_document: bool = False) -> list[Passage]:
         return self.searcher.search(query, k, filter, per_document)
 
+    def publish_articles(self, source: str, articles: Sequence[Article],
+                         withdrawn: Sequence[str] = ()) -> None:
+        from deskpilot.knowledge.text import chunk_document
+
+        index = self.index
+        for article_id in withdrawn:
+            index.delete_document(source, DocumentKind.ARTICLE, article_id)
+        for article in articles:
+            chunks = chunk_document(source, article)
+            vectors = self.embedder.embed_documents([c.text for c in chunks]) if chunks else []
+            index.delete_document(source, DocumentKind.ARTICLE, article.id)  # may be shorter now
+            if chunks:
+                index.upsert(chunks, vectors)
+
     @built_once
     def past_tickets(self) -> TicketMemories:
         from deskpilot.knowledge.past_tickets import TicketMemories
@@ -156,16 +171,22 @@ class Services:
 
         Raises UnknownConnector, SyncLocked if the connector is already syncing, and IndexLocked
         if another process owns the embedded index (the cue to ask the running server)."""
-        from deskpilot._events import SyncFinished
+        from deskpilot._documents import Ticket
+        from deskpilot._events import SyncFinished, TicketsSynced
         from deskpilot.knowledge.runs import report
         from deskpilot.knowledge.sync import run_sync
+
+        def applied(page: SyncPage) -> None:
+            tickets = [d for d in page.documents if isinstance(d, Ticket)]
+            if tickets:
+                self.emit(TicketsSynced(connector=connector, tickets=tickets))
 
         source = self.connector(connector)
         # Opened before the run takes the lock: a locked index must not leave a failed run.
         index, embedder = self.index, self.embedder
         run = run_sync(source, index=index, embedder=embedder, engine=self.engine,
                        batch_size=self.settings.embedder.batch_size, full=full,
-                       progress=progress, cancel=cancel)
+                       progress=progress, cancel=cancel, applied=applied)
         self.emit(SyncFinished(connector=connector, report=report(run)))
         return run
 

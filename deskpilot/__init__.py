@@ -32,6 +32,7 @@ from deskpilot._documents import (
     DocumentKind,
     DocumentRef,
     EscalationRequest,
+    Person,
     SyncPage,
     Ticket,
     TicketConversation,
@@ -39,7 +40,13 @@ from deskpilot._documents import (
 )
 from deskpilot._embedder import Embedder, EmbedderSettings
 from deskpilot._errors import ClientError, HelpdeskError, InternalOnly, UnknownConnector
-from deskpilot._events import ConversationEscalated, Event, SyncFinished, TicketTriaged
+from deskpilot._events import (
+    ConversationEscalated,
+    Event,
+    SyncFinished,
+    TicketsSynced,
+    TicketTriaged,
+)
 from deskpilot._hooks import hookimpl
 from deskpilot._options import Options
 from deskpilot._platform import (
@@ -87,6 +94,7 @@ __all__ = [
     "Passage",
     "PastTicket",
     "PastTickets",
+    "Person",
     "Platform",
     "RequestContext",
     "SearchFilter",
@@ -100,6 +108,7 @@ __all__ = [
     "TicketMessage",
     "TicketStep",
     "TicketTriaged",
+    "TicketsSynced",
     "ToolCall",
     "ToolAudience",
     "UnknownConnector",

@@ -31,9 +31,18 @@ class DocumentKind(StrEnum):
     TICKET = "ticket"
 
 
+class Person(_Model):
+    """Someone on a ticket as the helpdesk knows them: what an answer snippet must not name."""
+
+    name: str | None = None
+    email: str | None = None
+    organization: str | None = None
+
+
 class Comment(_Model):
     author_role: Literal["customer", "agent", "system"] = "agent"
     body: str
+    author: Person | None = None
     # False for internal notes and private comments: those are INTERNAL knowledge only.
     public: bool
     created_at: AwareDatetime | None = None
@@ -65,6 +74,7 @@ class Ticket(_Model):
     url: str | None = None
     locale: str = "en"
     updated_at: AwareDatetime | None = None
+    requester: Person | None = None
 
 
 Document = Annotated[Article | Ticket, Field(discriminator="kind")]

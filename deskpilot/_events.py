@@ -7,7 +7,10 @@ that raises is recorded against itself without stopping the others or the caller
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from deskpilot._documents import Ticket
 
 
 @dataclass(frozen=True)
@@ -18,6 +21,16 @@ class SyncFinished:
     hook: ClassVar[str] = "sync_finished"
     connector: str
     report: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class TicketsSynced:
+    """A sync page with tickets was applied (committed): each ticket as the connector gave it,
+    conversation, notes and the people on it included. Told during the sync, in its thread."""
+
+    hook: ClassVar[str] = "tickets_synced"
+    connector: str
+    tickets: list[Ticket]
 
 
 @dataclass(frozen=True)
@@ -41,4 +54,4 @@ class ConversationEscalated:
     request: dict[str, Any] = field(default_factory=dict)
 
 
-Event = SyncFinished | TicketTriaged | ConversationEscalated
+Event = SyncFinished | TicketsSynced | TicketTriaged | ConversationEscalated

@@ -15,7 +15,12 @@ import pluggy
 
 if TYPE_CHECKING:
     from deskpilot._chat import AgentAnswer, ChatTurn
-    from deskpilot._events import ConversationEscalated, SyncFinished, TicketTriaged
+    from deskpilot._events import (
+        ConversationEscalated,
+        SyncFinished,
+        TicketsSynced,
+        TicketTriaged,
+    )
     from deskpilot._platform import Platform
 
 hookspec = pluggy.HookspecMarker("deskpilot")
@@ -108,6 +113,11 @@ def triage_text(platform: Platform, text: str, connector: str | None) -> dict[st
 @hookspec
 def sync_finished(platform: Platform, event: SyncFinished) -> None:
     """A knowledge sync run ended."""
+
+
+@hookspec
+def tickets_synced(platform: Platform, event: TicketsSynced) -> None:
+    """A sync page with tickets was applied (in the sync's thread: keep it short or hand off)."""
 
 
 @hookspec

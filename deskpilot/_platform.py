@@ -7,7 +7,7 @@ is not here is a gap in this API, not an invitation to import the internals.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 if TYPE_CHECKING:
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
     from deskpilot._chat import RequestContext
     from deskpilot._connector import Connector
+    from deskpilot._documents import Article
     from deskpilot._embedder import Embedder
     from deskpilot._events import Event
     from deskpilot._search import Passage, SearchFilter
@@ -128,6 +129,14 @@ class Platform(Protocol):
         """Hybrid search of the knowledge, best first; `per_document`: each document's best
         passage only. Blocking (it embeds the query): call it through `run_blocking(...,
         cpu=True)` from async code."""
+        ...
+
+    def publish_articles(self, source: str, articles: Sequence[Article],
+                         withdrawn: Sequence[str] = ()) -> None:
+        """Index a plugin's own articles under `source` (not a connector's name), replacing
+        their earlier versions, and remove the articles `withdrawn` (ids). The articles'
+        audience is theirs: PUBLIC ones reach customers. Blocking (it embeds); raises
+        ClientError (503) when another process (the running server) owns the embedded index."""
         ...
 
     @property

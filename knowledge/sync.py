@@ -59,6 +59,8 @@ log = logging.getLogger(__name__)
 
 #: Called after each page with the number of documents (and deletions) it held.
 Progress = Callable[[int], None]
+#: Called with each page once it is committed (e.g. to tell plugins about its tickets).
+Applied = Callable[[SyncPage], None]
 # Failures kept in a run's report; the count covers all of them.
 MAX_FAILURES_KEPT = 200
 
@@ -420,7 +422,7 @@ def _start_run(engine: Engine, connector: str, full: bool) -> SyncRun:
 def run_sync(
     connector: Connector, *, index: VectorIndex, embedder: Embedder, engine: Engine,
     batch_size: int, full: bool = False, progress: Progress | None = None,
-    cancel: threading.Event | None = None,
+    cancel: threading.Event | None = None, applied: Applied | None = None,
 ) -> SyncRun:
     """Run one sync of a connector and return its recorded SyncRun.
 
@@ -442,6 +444,8 @@ def run_sync(
                     work.apply(session, page)
                     _save_checkpoint(session, connector_name, page.checkpoint)
                     session.add(run)
+                if applied is not None:
+                    applied(page)
                 if progress is not None:
                     progress(len(page.documents) + len(page.deleted) + len(page.failures))
                 if cancel is not None and cancel.is_set():

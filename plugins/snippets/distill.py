@@ -1,0 +1,152 @@
+"""From solved tickets to a question and its resolution in general terms.
+
+Offline (and whenever the model fails): extractive, from the agents' public replies — their
+own sentences, without greetings, thanks, sign-offs or what the agent did on that one account.
+With an LLM provider the model phrases the snippet from the redacted tickets; its words are
+redacted again, since a model may repeat what it should not.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+from dataclasses import dataclass
+
+import deskpilot
+
+from .redact import Redactor, ticket_people
+
+log = logging.getLogger(__name__)
+
+RESOLVED = frozenset({"solved", "closed"})
+MAX_SENTENCES = 4
+MAX_WORDS = 80
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])")
+_TAGS = re.compile(r"<[^>]+>")
+_GREETING = re.compile(r"^(hi|hello|hey|dear|good (morning|afternoon|evening))\b", re.I)
+_COURTESY = re.compile(
+    r"^(thanks|thank you|many thanks|sorry|apologies|(we|i) apologi[sz]e|happy to help"
+    r"|glad (to|i|we)|no problem|great question)\b", re.I)
+_CLOSING = re.compile(
+    r"^(best|regards|kind regards|cheers|thanks again|let (me|us) know|feel free|hope (this|that)"
+    r" helps|have a (great|nice|good)|don't hesitate|do not hesitate)\b", re.I)
+# What the agent did on the requester's account: true of that ticket, not of the next one.
+_ONE_CASE = re.compile(r"^I('ve| have| just|'ll| will| went| checked| can see| see| looked)\b")
+
+LLM_INSTRUCTIONS = (
+    "You turn solved support tickets into one answer snippet for a public help center. "
+    "Write the customer's question in general terms (no names, no account details) and the "
+    "resolution as general guidance any customer could follow, in at most 80 words, only from "
+    "what the agents' replies say. Placeholders in brackets such as [email] or [number] stand "
+    "for removed personal data: never try to fill them in, and leave out sentences that need "
+    'them. Reply with JSON only: {"question": "...", "answer": "..."}.'
+)
+
+
+@dataclass(frozen=True)
+class Draft:
+    question: str
+    answer: str
+    phrased_by: str
+
+
+@dataclass(frozen=True)
+class Source:
+    """One solved ticket, redacted: what a snippet is distilled from and the queue shows."""
+
+    connector: str
+    ticket_id: str
+    question: str
+    answer: str  # the extractive resolution of this ticket
+    replies: str  # all the agents' public replies, for a model to phrase from
+
+    def as_json(self) -> dict[str, str]:
+        return {"connector": self.connector, "ticket_id": self.ticket_id,
+                "question": self.question, "answer": self.answer, "replies": self.replies}
+
+
+def _plain(text: str) -> str:
+    return re.sub(r"\s+", " ", _TAGS.sub(" ", text)).strip()
+
+
+def _sentences(text: str) -> list[str]:
+    return [s.strip() for s in _SENTENCE_END.split(_plain(text)) if s.strip()]
+
+
+def _general(sentence: str) -> bool:
+    short = len(sentence.split()) <= 12
+    if _GREETING.match(sentence) and len(sentence.split()) <= 6:
+        return False
+    if (_COURTESY.match(sentence) and short) or _CLOSING.match(sentence):
+        return False
+    return not _ONE_CASE.match(sentence)
+
+
+def resolution(replies: list[str]) -> str:
+    """The agents' sentences that answer in general terms, at most MAX_SENTENCES/MAX_WORDS."""
+    sentences = [s for reply in replies for s in _sentences(reply)]
+    kept = [s for s in sentences if _general(s)] or sentences
+    chosen: list[str] = []
+    words = 0
+    for sentence in kept:
+        count = len(sentence.split())
+        if chosen and (len(chosen) == MAX_SENTENCES or words + count > MAX_WORDS):
+            break
+        chosen.append(sentence)
+        words += count
+    return " ".join(chosen)
+
+
+def source_of(connector: str, ticket: deskpilot.Ticket, phone_region: str) -> Source | None:
+    """The ticket as a snippet source, redacted; None when it is not solved or no agent
+    answered it publicly (nothing to distil)."""
+    if ticket.status.lower() not in RESOLVED:
+        return None
+    replies = [c.body for c in ticket.comments
+               if c.public and c.author_role == "agent" and _plain(c.body)]
+    if not replies:
+        return None
+    redact = Redactor(ticket_people(ticket), phone_region)
+    question = redact(_plain(ticket.subject)) or redact(_sentences(ticket.description)[0])
+    redacted = [redact(_plain(reply)) for reply in replies]
+    return Source(connector=connector, ticket_id=ticket.id, question=question,
+                  answer=resolution(redacted), replies="\n\n".join(redacted))
+
+
+def extractive(sources: list[Source]) -> Draft:
+    # The first source's words: a reviewer approved (or will review) that text, and a ticket
+    # joining later must not change it under them.
+    first = sources[0]
+    return Draft(question=first.question, answer=first.answer, phrased_by="extractive")
+
+
+def phrase_with_model(platform: deskpilot.Platform, sources: list[Source],
+                      phone_region: str) -> Draft:
+    """The LLM's snippet for these sources; the extractive one if the model fails or answers
+    with something that is not the JSON asked for. Blocking: call it off the event loop."""
+    from agents import Agent, RunConfig, Runner
+
+    settings = platform.settings.agent
+    tickets = "\n\n".join(
+        f"Ticket {n}\nQuestion: {s.question}\nAgents' replies:\n{s.replies}"
+        for n, s in enumerate(sources, start=1))
+    agent = Agent(name=f"{settings.name} snippets", model=platform.model(shared=False),
+                  instructions=LLM_INSTRUCTIONS)
+    try:
+        result = asyncio.run(Runner.run(agent, tickets,
+                                        run_config=RunConfig(tracing_disabled=True)))
+        text = str(result.final_output).strip()
+        text = text.removeprefix("```json").removeprefix("```").removesuffix("```").strip()
+        reply = json.loads(text)
+        question, answer = str(reply["question"]).strip(), str(reply["answer"]).strip()
+        if not question or not answer:
+            raise ValueError("empty question or answer")
+    except Exception as exc:  # a model down, or prose instead of JSON: the agents' own words
+        log.warning("snippet phrasing by the model failed, kept the extractive one: %s", exc)
+        return extractive(sources)
+    redact = Redactor((), phone_region)
+    return Draft(question=redact(question), answer=redact(answer),
+                 phrased_by=settings.model)
