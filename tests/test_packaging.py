@@ -18,7 +18,7 @@ from tests.conftest import REPO
 FOLDERS = {"deskpilot": "deskpilot", "core": "deskpilot/core", "knowledge": "deskpilot/knowledge",
            "plugins": "deskpilot/plugins", "connectors": "deskpilot/connectors"}
 BUILT_INS = {"copilot", "embedders", "escalation", "intercom", "knowledge_search", "local",
-             "tagging", "triage", "zendesk"}
+             "snippets", "tagging", "triage", "zendesk"}
 
 
 @pytest.fixture(scope="module")
