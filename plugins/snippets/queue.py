@@ -86,15 +86,23 @@ class SnippetQueue:
         if not sources:
             return 0
         embedder = self.platform.embedder
-        vectors = np.asarray(embedder.embed_documents([s.question for s in sources]),
-                             dtype=np.float32)
-        vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
         made = 0
         with Session(self.platform.engine, expire_on_commit=False) as session:
             snippets = list(session.exec(select(Snippet)))
-            for source, vector in zip(sources, vectors, strict=True):
-                target = self._holding(snippets, source) or self._similar(
-                    snippets, vector, embedder.identity, settings.snippet_merge_similarity)
+            # A ticket some snippet already holds is updated there: only new ones are embedded
+            # (a full sync lists every ticket again).
+            held = [(s, target) for s in sources if (target := self._holding(snippets, s))]
+            for source, target in held:
+                self._join(target, source)
+                session.add(target)
+            fresh = [s for s in sources if not self._holding(snippets, s)]
+            vectors = np.asarray(embedder.embed_documents([s.question for s in fresh])
+                                 if fresh else [], dtype=np.float32)
+            if fresh:
+                vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+            for source, vector in zip(fresh, vectors, strict=True):
+                target = self._similar(snippets, vector, embedder.identity,
+                                       settings.snippet_merge_similarity)
                 if target is None:
                     target = self._new(source, vector, embedder.identity)
                     snippets.append(target)

@@ -64,6 +64,9 @@ def make_services(tmp_path: Path) -> Iterator[Callable[..., Services]]:
             embedder=EmbedderSettings(name="counting"),
             connectors={n: ConnectorSettings(**o) for n, o in connectors.items()},
             database={"url": database_url},
+            # The sync engine on its own: the snippets plugin embeds solved tickets' questions
+            # too, which would blur what these tests count (tests/plugins/snippets has it).
+            plugins={"deny": ["snippets"]},
         )
         plugins = load_plugins(settings.plugins, extra=[("test-embedder", _TestPlugin()),
                                                         *extra_plugins])
