@@ -34,6 +34,7 @@ db_app = _typer(help="Manage the database schema.", no_args_is_help=True)
 sync_app = _typer(help="Sync knowledge from the connectors.")
 eval_app = _typer(help="Measure how well Deskpilot would do.", no_args_is_help=True)
 index_app = _typer(help="Maintain the vector index.", no_args_is_help=True)
+plugin_app = _typer(help="Start a plugin package of your own.", no_args_is_help=True)
 #: Groups plugins may add commands to (`register(app, group=...)`).
 GROUPS = {"config": config_app, "db": db_app, "eval": eval_app, "index": index_app}
 
@@ -183,6 +184,28 @@ def _registration_lines(registered: dict[str, Any]) -> list[str]:
     if registered.get("migrations"):
         lines.append("tables: own migrations")
     return lines
+
+
+@plugin_app.command("new")
+def plugin_new(
+    name: Annotated[str, typer.Argument(help="The plugin's name: lowercase, digits, '_'.")],
+    kind: Annotated[str, typer.Option(
+        "--kind", help="connector (a helpdesk), tool (a customer agent tool) or hooks "
+        "(event hooks and settings).")] = "connector",
+    directory: Annotated[Path, typer.Option(
+        "--dir", help="Where to create deskpilot-NAME/.")] = Path("."),
+) -> None:
+    """Write a plugin package: pyproject.toml with the entry point, the plugin, a test using
+    the contract kit, and a README saying how to install Deskpilot for development."""
+    from deskpilot.core.plugin_template import TemplateError, write
+
+    try:
+        root = write(name, kind, directory)
+    except TemplateError as exc:
+        fail(str(exc))
+    typer.echo(f"wrote {root}")
+    typer.echo(f"next: cd {root} && pip install -e '.[test]' && pytest   (README.md: installing "
+               "Deskpilot itself from a checkout or a wheel)")
 
 
 @db_app.command("upgrade")
@@ -417,6 +440,7 @@ def build_app(argv: Sequence[str] = ()) -> typer.Typer:
                   pretty_exceptions_enable=False)
     root.add_typer(app)
     root.add_typer(sync_app, name="sync")
+    root.add_typer(plugin_app, name="plugin")
     groups = {name: _typer(help=group.info.help, no_args_is_help=True)
               for name, group in GROUPS.items()}
     for name, group in groups.items():
