@@ -102,8 +102,8 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        # Start-up loads the embedding model and warms the index: ~10 s on a quiet machine,
-        # 90 s seen on a shared one under load.
+        # Start-up loads the embedding model and warms the index: 88 s was seen on a shared
+        # machine under load.
         deadline = time.monotonic() + START_TIMEOUT
         while True:
             if process.poll() is not None:
