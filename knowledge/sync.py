@@ -23,8 +23,9 @@ import copy
 import hashlib
 import json
 import logging
+import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, timedelta
 from typing import TYPE_CHECKING, Any
@@ -96,10 +97,24 @@ def content_hash(chunks: list[Chunk], embedder_id: str) -> str:
 
 @dataclass
 class _Changed:
+    """One listed document on its way through the stages: chunked and hashed (or `error`),
+    then embedded if the registry does not already hold its digest."""
+
     doc: Article | Ticket
     chunks: list[Chunk]
     digest: str
     vectors: list[list[float]] | None = None
+    error: BaseException | None = None
+
+    @property
+    def key(self) -> Key:
+        return _key(self.doc.kind, self.doc.id)
+
+
+@dataclass
+class _Prepared:
+    page: SyncPage
+    items: list[_Changed]
 
 
 @dataclass
@@ -177,27 +192,53 @@ class _Pass:
         self.settled.clear()
 
     # -- one page -----------------------------------------------------------------------------
-    def apply(self, session: Session, page: SyncPage) -> None:
-        keys = [_key(d.kind, d.id) for d in page.documents] + [
-            _key(r.kind, r.id) for r in page.deleted
-        ]
+    # Three stages, which run_sync overlaps: prepare (chunk and hash, in the fetching thread),
+    # embed (the caller's thread) and apply (index writes and the page's commit, in a writer).
+    def prepare(self, page: SyncPage) -> _Prepared:
+        items = []
+        for doc in page.documents:
+            try:
+                chunks = chunk_document(self.name, doc)
+                digest = content_hash(chunks, self.embedder_id) if chunks else ""
+                items.append(_Changed(doc, chunks, digest))
+            except Exception as exc:
+                items.append(_Changed(doc, [], "", error=exc))
+        return _Prepared(page, items)
+
+    def embed(self, engine: Engine, prepared: _Prepared) -> None:
+        """Vectors for the documents whose digest the registry does not hold. The writer may
+        not have committed the page before yet: it checks again, and embeds what is missing."""
+        with Session(engine) as session:
+            rows = self._registry(session, [item.key for item in prepared.items])
+        latest = {item.key: item for item in prepared.items}  # later duplicates win
+        self._embed([item for item in latest.values() if self._needs_vectors(item, rows)])
+
+    @staticmethod
+    def _needs_vectors(item: _Changed, rows: dict[Key, SourceDocument]) -> bool:
+        if item.error is not None or not item.chunks or item.vectors is not None:
+            return False
+        row = rows.get(item.key)
+        return row is None or row.content_hash != item.digest
+
+    def apply(self, session: Session, prepared: _Prepared) -> None:
+        page = prepared.page
+        keys = [item.key for item in prepared.items] + [_key(r.kind, r.id) for r in page.deleted]
         rows = self._registry(session, keys)
         for message in page.warnings:
             self.warn(message)
         for ref in page.deleted:
             self._delete(session, rows, ref)
         changed: dict[Key, _Changed] = {}
-        for doc in page.documents:  # later duplicates win, like later events
-            key = _key(doc.kind, doc.id)
+        for item in prepared.items:  # later duplicates win, like later events
+            doc, key = item.doc, item.key
             ref = DocumentRef(kind=doc.kind, id=doc.id)
-            try:
-                chunks = chunk_document(self.name, doc)
-            except Exception as exc:
+            if item.error is not None and not item.chunks:
+                changed.pop(key, None)
                 self.seen.add(key)  # unreadable now, but live: keep what is indexed
-                self.fail(f"{doc.kind}:{doc.id}", exc, ref)
+                self.fail(f"{doc.kind}:{doc.id}", item.error, ref)
                 continue
             self.settled.add(key)
-            if not chunks:  # a draft, or a ticket with nothing vetted to say
+            if not item.chunks:  # a draft, or a ticket with nothing vetted to say
                 changed.pop(key, None)
                 self.seen.discard(key)
                 if key not in rows:  # an indexed one leaving is counted as deleted
@@ -205,25 +246,24 @@ class _Pass:
                 self._delete(session, rows, ref)
                 continue
             self.seen.add(key)
-            digest = content_hash(chunks, self.embedder_id)
             row = rows.get(key)
-            if row is not None and row.content_hash == digest:
+            if row is not None and row.content_hash == item.digest:
                 changed.pop(key, None)
                 self.count(doc.kind, "unchanged")
                 continue
-            changed[key] = _Changed(doc, chunks, digest)
-        self._embed(list(changed.values()))
+            changed[key] = item
+        self._embed([item for item in changed.values()
+                     if item.vectors is None and item.error is None])
+        ready = []
         for key, item in changed.items():
-            if item.vectors is None:
-                continue
-            try:
-                self.index.delete_document(self.name, item.doc.kind, item.doc.id)
-                self.index.upsert(item.chunks, item.vectors)
-            except Exception as exc:
-                self.fail(f"{item.doc.kind}:{item.doc.id}", exc,
+            if item.vectors is None:  # its embedding failed
+                self.fail(f"{item.doc.kind}:{item.doc.id}", item.error or "not embedded",
                           DocumentRef(kind=item.doc.kind, id=item.doc.id))
-                continue
-            self._register(session, rows, key, item)
+                self.settled.discard(key)
+            else:
+                ready.append(item)
+        for item in self._write(ready, rows):
+            self._register(session, rows, item.key, item)
         for failure in page.failures:
             self._connector_failure(failure)
         self._remember_failures(session)
@@ -231,6 +271,32 @@ class _Pass:
         record_tickets(session, self.name, [d for d in page.documents if isinstance(d, Ticket)],
                        [r for r in page.deleted if not (self.connector.full_listing
                                                         and _key(r.kind, r.id) in self.seen)])
+
+    def _write(self, items: list[_Changed], rows: dict[Key, SourceDocument]) -> list[_Changed]:
+        """Index the page's embedded documents, all in one upsert; returns those written. A
+        changed document's old points go first (it may have fewer chunks now); a new one has
+        none. If the batch fails, each document is tried alone, so one bad one fails alone."""
+        try:
+            for item in items:
+                if item.key in rows:
+                    self.index.delete_document(self.name, item.doc.kind, item.doc.id)
+            if items:
+                self.index.upsert([c for item in items for c in item.chunks],
+                                  [v for item in items for v in item.vectors or []])
+            return items
+        except Exception:
+            return [written for item in items for written in self._write_alone(item)]
+
+    def _write_alone(self, item: _Changed) -> list[_Changed]:
+        try:
+            self.index.delete_document(self.name, item.doc.kind, item.doc.id)
+            self.index.upsert(item.chunks, item.vectors or [])
+        except Exception as exc:
+            self.fail(f"{item.doc.kind}:{item.doc.id}", exc,
+                      DocumentRef(kind=item.doc.kind, id=item.doc.id))
+            self.settled.discard(item.key)
+            return []
+        return [item]
 
     def _registry(self, session: Session, keys: list[Key]) -> dict[Key, SourceDocument]:
         ids = {doc_id for _, doc_id in keys}
@@ -281,8 +347,7 @@ class _Pass:
                 raise ValueError(f"embedder returned {len(vectors)} vectors for {len(texts)}")
         except Exception as exc:
             if len(batch) == 1:
-                doc = batch[0].doc
-                self.fail(f"{doc.kind}:{doc.id}", exc, DocumentRef(kind=doc.kind, id=doc.id))
+                batch[0].error = exc  # recorded by apply, in the writer
                 return
             for item in batch:
                 self._embed_batch([item])
@@ -343,7 +408,7 @@ class _Pass:
 
 
     # -- documents that failed on earlier runs ------------------------------------------------
-    def retry_failed(self, engine: Engine) -> None:
+    def retry_failed(self, engine: Engine, applied: Applied | None = None) -> None:
         """Fetch again the failed documents whose backoff has passed, and apply them."""
         with Session(engine) as session:
             due = session.exec(
@@ -368,8 +433,10 @@ class _Pass:
                 session.add(self.run)
             return
         with session_scope(engine) as session:
-            self.apply(session, page)
+            self.apply(session, self.prepare(page))
             session.add(self.run)
+        if applied is not None:
+            applied(page)
 
 
 def load_checkpoint(engine: Engine, connector: str) -> dict[str, Any] | None:
@@ -419,6 +486,102 @@ def _start_run(engine: Engine, connector: str, full: bool) -> SyncRun:
         return run
 
 
+_END = object()  # closes a stage's queue
+
+
+class _Pipeline:
+    """The stages of a run, overlapped: a fetcher thread lists and chunks page n+2 while this
+    thread embeds page n+1 and a writer thread indexes and commits page n. The embedder's and
+    the index's native code release the GIL for most of their time, so the stages share the
+    cores instead of waiting for each other. Pages are committed in order, one transaction
+    each, so a checkpoint never gets ahead of what is stored. The first error of any stage
+    stops the others (after the page in hand) and is raised here."""
+
+    DEPTH = 2  # pages waiting between two stages
+
+    def __init__(self, work: _Pass, engine: Engine, progress: Progress | None,
+                 cancel: threading.Event | None, applied: Applied | None) -> None:
+        self.work, self.engine, self.progress, self.cancel = work, engine, progress, cancel
+        self.applied = applied
+        self.stop = threading.Event()
+        self.errors: list[BaseException] = []
+        self.fetched: queue.Queue[Any] = queue.Queue(self.DEPTH)
+        self.embedded: queue.Queue[Any] = queue.Queue(self.DEPTH)
+
+    def _put(self, into: queue.Queue[Any], item: Any) -> None:
+        while True:
+            try:
+                into.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                if self.stop.is_set():  # the consumer is stopping too: nothing to hand on
+                    return
+
+    def _get(self, source: queue.Queue[Any]) -> Any:
+        while True:
+            try:
+                return source.get(timeout=0.1)
+            except queue.Empty:
+                if self.stop.is_set():
+                    return _END
+
+    def _failed(self, exc: BaseException) -> None:
+        self.errors.append(exc)
+        self.stop.set()
+
+    def _fetch(self, pages: Iterator[SyncPage]) -> None:
+        try:
+            for page in pages:
+                if self.stop.is_set():
+                    return
+                self._put(self.fetched, self.work.prepare(page))
+        except BaseException as exc:
+            self.errors.append(exc)  # the pages before it still get embedded and written
+        finally:
+            self._put(self.fetched, _END)
+
+    def _write(self) -> None:
+        work = self.work
+        try:
+            while (prepared := self._get(self.embedded)) is not _END:
+                page = prepared.page
+                with session_scope(self.engine) as session:
+                    work.apply(session, prepared)
+                    _save_checkpoint(session, work.name, page.checkpoint)
+                    session.add(work.run)
+                if self.applied is not None:
+                    self.applied(page)
+                if self.progress is not None:
+                    self.progress(len(page.documents) + len(page.deleted) + len(page.failures))
+                if self.cancel is not None and self.cancel.is_set():
+                    raise SyncCancelled("cancelled; the next run resumes from the last page")
+        except BaseException as exc:
+            self._failed(exc)
+
+    def run(self, pages: Iterator[SyncPage]) -> None:
+        name = self.work.name
+        fetcher = threading.Thread(target=self._fetch, args=(pages,), name=f"sync-fetch-{name}",
+                                   daemon=True)
+        writer = threading.Thread(target=self._write, name=f"sync-write-{name}", daemon=True)
+        fetcher.start()
+        writer.start()
+        try:
+            while (prepared := self._get(self.fetched)) is not _END:
+                self.work.embed(self.engine, prepared)
+                self._put(self.embedded, prepared)
+        except BaseException as exc:
+            self._failed(exc)
+        finally:
+            self._put(self.embedded, _END)
+            writer.join()
+            self.stop.set()  # the writer is done: a fetcher still listing stops at its page
+            fetcher.join()
+            if isinstance(pages, Generator):
+                pages.close()
+        if self.errors:
+            raise self.errors[0]
+
+
 def run_sync(
     connector: Connector, *, index: VectorIndex, embedder: Embedder, engine: Engine,
     batch_size: int, full: bool = False, progress: Progress | None = None,
@@ -439,18 +602,8 @@ def run_sync(
         )
         checkpoint = None if full else load_checkpoint(engine, connector_name)
         try:
-            for page in connector.fetch(checkpoint):
-                with session_scope(engine) as session:
-                    work.apply(session, page)
-                    _save_checkpoint(session, connector_name, page.checkpoint)
-                    session.add(run)
-                if applied is not None:
-                    applied(page)
-                if progress is not None:
-                    progress(len(page.documents) + len(page.deleted) + len(page.failures))
-                if cancel is not None and cancel.is_set():
-                    raise SyncCancelled("cancelled; the next run resumes from the last page")
-            work.retry_failed(engine)
+            _Pipeline(work, engine, progress, cancel, applied).run(connector.fetch(checkpoint))
+            work.retry_failed(engine, applied)
             if connector.full_listing and checkpoint is None:
                 with session_scope(engine) as session:
                     work.delete_unseen(session)

@@ -17,6 +17,7 @@ from deskpilot.core.search import search_passages
 from deskpilot.core.services import Services
 from deskpilot.knowledge.interfaces import SearchFilter
 from deskpilot.knowledge.runs import recent_runs
+from deskpilot.knowledge.sync import run_sync
 from deskpilot.knowledge.tables import SourceDocument, SyncState
 from tests.knowledge.conftest import CountingEmbedder
 
@@ -240,3 +241,25 @@ def test_plugins_hear_about_finished_syncs(
                              extra_plugins=(("listener", Listener()),))
     services.sync("kb")
     assert heard and heard[0]["connector"] == "kb" and heard[0]["added"] == 6
+
+
+def test_a_cancelled_run_stops_after_the_page_in_hand_and_resumes_from_it(
+    make_services: Callable[..., Services],
+) -> None:
+    import threading
+
+    services = make_services({"hd": {"type": "paged"}}, extra_plugins=(("paged", _PagedPlugin()),))
+    PagedConnector.crash = False
+    cancel = threading.Event()
+    # Set while the first page commits: the pipeline may have fetched and embedded more, but
+    # commits nothing after it, so the checkpoint and the registry agree.
+    cancelled = run_sync(services.connector("hd"), index=services.index,
+                         embedder=services.embedder, engine=services.engine, batch_size=4,
+                         progress=lambda n: cancel.set(), cancel=cancel)
+    assert cancelled.status == "cancelled" and cancelled.added == 2
+    with Session(services.engine) as session:
+        assert session.get(SyncState, "hd").checkpoint == {"page": 1}
+        assert len(session.exec(select(SourceDocument)).all()) == 2
+    resumed = services.sync("hd")
+    assert (resumed.status, resumed.added) == ("succeeded", 6)
+    assert services.index.count(SearchFilter(source="hd")) == 8
