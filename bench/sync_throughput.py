@@ -31,7 +31,13 @@ sys.path.insert(0, str(REPO))
 
 TARGET_RATIO = 0.85
 TARGET_RESYNC_SHARE = 0.05
-WORDS = ["account", "billing", "invoice", "refund", "password", "reset", "domain", "certificate", "backup", "restore", "deploy", "region", "latency", "export", "import", "webhook", "token", "session", "browser", "mobile", "plan", "seat", "limit", "quota", "storage", "database", "replica", "cache", "error", "retry", "timeout", "network", "firewall", "policy", "audit", "email", "notification", "schedule", "report", "dashboard", "team", "role", "permission"]
+WORDS = [
+    "account", "billing", "invoice", "refund", "password", "reset", "domain", "certificate",
+    "backup", "restore", "deploy", "region", "latency", "export", "import", "webhook", "token",
+    "session", "browser", "mobile", "plan", "seat", "limit", "quota", "storage", "database",
+    "replica", "cache", "error", "retry", "timeout", "network", "firewall", "policy", "audit",
+    "email", "notification", "schedule", "report", "dashboard", "team", "role", "permission",
+]
 
 
 def write_articles(root: Path, articles: int, sections: int, seed: int = 7) -> None:
