@@ -14,6 +14,16 @@
  * Branding: the data attributes above (plus data-launcher-label, data-open="true"), or from
  * script after this one: Deskpilot.configure({title, accent, launcherLabel, position, greeting,
  * prompts: [...], lang}); Deskpilot.open(); Deskpilot.close().
+ *
+ * Signed-in visitors: Deskpilot.configure({getUserToken: function (existing) {...}}) returns
+ * (or resolves to) the host site's signed user token, sent as `Authorization: Bearer`. It is
+ * called with null first, and with the expired token when the server answers 401: the widget
+ * then retries the request once with the fresh token (ChatKit JS's getClientSecret pattern).
+ *
+ * Handoff: once a person owns the conversation (thread metadata `escalated`), the open widget
+ * polls `items.list` for new messages (every 2 s, backing off to 30 s while nothing comes),
+ * shows a person's messages with their name, "You're chatting with <name>", and when they
+ * closed the conversation.
  */
 (function () {
   "use strict";
@@ -56,7 +66,10 @@
       unreachable: "Could not reach the chat service.",
       status: "The chat service answered {status}.",
       unreadable: "Received an unreadable reply.",
-      history: "Could not load the conversation."
+      history: "Could not load the conversation.",
+      chattingWith: "You're chatting with {name}",
+      closedBy: "{name} closed this conversation",
+      person: "{name} (support team)"
     },
     de: {
       title: "Support",
@@ -82,7 +95,10 @@
       unreachable: "Der Chat-Dienst ist nicht erreichbar.",
       status: "Der Chat-Dienst antwortete mit {status}.",
       unreadable: "Die Antwort war nicht lesbar.",
-      history: "Die Unterhaltung konnte nicht geladen werden."
+      history: "Die Unterhaltung konnte nicht geladen werden.",
+      chattingWith: "Sie chatten mit {name}",
+      closedBy: "{name} hat die Unterhaltung geschlossen",
+      person: "{name} (Support-Team)"
     }
   };
 
@@ -158,6 +174,11 @@
     ".msg{max-width:88%;padding:8px 12px;border-radius:12px;white-space:pre-wrap;overflow-wrap:anywhere}",
     ".user{align-self:flex-end;background:var(--accent);color:var(--on-accent)}",
     ".assistant{align-self:flex-start;background:#f1f3f5}",
+    ".who{display:block;font-size:12px;font-weight:600;color:#424a53;margin-bottom:2px}",
+    ".person{border-left:3px solid var(--accent)}",
+    ".agent{margin:0;padding:6px 12px;font-size:13px;color:#1f2328;background:#f6f8fa;" +
+      "border-bottom:1px solid #d0d7de}",
+    ".agent:empty{display:none}",
     ".sources{margin:6px 0 0;padding:0;list-style:none;font-size:13px;white-space:normal}",
     ".sources li{margin:2px 0}",
     ".sources a{color:var(--ink)}",
@@ -195,7 +216,7 @@
 
   // ---- configuration ----------------------------------------------------------------------------
   var config = { title: null, accent: null, launcherLabel: null, position: "right", greeting: null,
-    prompts: [], lang: null };
+    prompts: [], lang: null, getUserToken: null };
 
   function plainText(option, value) {
     if (typeof value !== "string") throw new TypeError(option + " must be a string");
@@ -225,6 +246,12 @@
       value = value.map(function (p) { return p.trim(); }).filter(Boolean);
       if (value.length > MAX_PROMPTS) {
         throw new RangeError(option + ": at most " + MAX_PROMPTS + " suggested questions, got " + value.length);
+      }
+      return value;
+    },
+    getUserToken: function (option, value) {
+      if (value !== null && typeof value !== "function") {
+        throw new TypeError(option + " must be a function (existing token) -> token, or null");
       }
       return value;
     },
@@ -381,7 +408,9 @@
   var send = el("button", { class: "send", type: "submit", "data-testid": "deskpilot-send" });
   send.append(icon("send"), el("span", { "data-i18n": "send" }));
   form.append(label, input, send);
-  panel.append(header, log, errorLine, status, handoff, form);
+  // Who answers once a person has the conversation, and when they closed it.
+  var agentBar = el("p", { class: "agent", "data-testid": "deskpilot-agent" });
+  panel.append(header, agentBar, log, errorLine, status, handoff, form);
   ui.append(launcher, panel);
   root.append(style, ui);
 
@@ -537,33 +566,93 @@
     node.appendChild(box);
   }
 
+  // A person's message carries who wrote it as an entity annotation (data.deskpilot).
+  function personOf(item) {
+    var found = null;
+    (item.content || []).forEach(function (part) {
+      (part.annotations || []).forEach(function (annotation) {
+        var source = annotation.source || {};
+        if (source.type === "entity" && source.data && source.data.deskpilot) found = source.data.deskpilot;
+      });
+    });
+    return found;
+  }
+
+  function showPerson(person) {
+    var name = person.author || t("title");
+    if (person.event === "closed") {
+      agentBar.textContent = t("closedBy", { name: name });
+      agentBar.dataset.state = "closed";
+    } else {
+      agentBar.textContent = t("chattingWith", { name: name });
+      agentBar.dataset.state = "person";
+    }
+  }
+
   function finishAssistant(item) {
     var node = assistantNode(item.id);
     var text = (item.content || []).map(function (part) { return part.text || ""; }).join("");
     node.querySelector(".text").textContent = text;
     node.removeAttribute("aria-busy");
-    renderSources(node, item.content);
-    renderFeedback(node, item.id);
+    var person = personOf(item);
+    if (person) {
+      node.classList.add("person");
+      node.setAttribute("data-testid", "deskpilot-person-message");
+      if (!node.querySelector(".who")) {
+        node.insertBefore(el("span", { class: "who", "data-testid": "deskpilot-person-name" },
+          t("person", { name: person.author || t("title") })), node.firstChild);
+      }
+      showPerson(person);
+    } else {
+      renderSources(node, item.content);
+      renderFeedback(node, item.id);
+    }
+    lastItemId = item.id;
     scrollDown();
     return text;
   }
 
   function renderItem(item) {
+    var known = log.querySelector('[data-item-id="' + cssEscape(item.id) + '"]');
     if (item.type === "user_message") {
+      lastItemId = item.id;
+      if (known) return false;
       var text = (item.content || []).map(function (part) { return part.text || ""; }).join("");
       renderUser(text, item.id);
+      return true;
     } else if (item.type === "assistant_message") {
       finishAssistant(item);
+      return !known;
     }
+    return false;
   }
 
   // ---- protocol -----------------------------------------------------------------------------
+  // The signed user token, from the host's getUserToken callback (null: anonymous).
+  var userToken = null;
+  function freshToken(existing) {
+    if (!config.getUserToken) return Promise.resolve(null);
+    return Promise.resolve(config.getUserToken(existing)).then(function (token) {
+      userToken = token || null;
+      return userToken;
+    });
+  }
+
+  function send_(body, token) {
+    var headers = { "Content-Type": "application/json", Accept: "text/event-stream, application/json" };
+    if (token) headers.Authorization = "Bearer " + token;
+    return fetch(endpoint, { method: "POST", credentials: "include", headers: headers,
+      body: JSON.stringify(body) });
+  }
+
   function post(body) {
-    return fetch(endpoint, {
-      method: "POST",
-      credentials: "include",
-      headers: { "Content-Type": "application/json", Accept: "text/event-stream, application/json" },
-      body: JSON.stringify(body)
+    var ready = userToken || !config.getUserToken ? Promise.resolve(userToken) : freshToken(null);
+    return ready.then(function (token) {
+      return send_(body, token).then(function (response) {
+        // An expired (or revoked) token: ask the host for a fresh one and try once more.
+        if (response.status !== 401 || !config.getUserToken) return response;
+        return freshToken(token).then(function (fresh) { return send_(body, fresh); });
+      });
     }).then(function (response) {
       if (response.ok) return response;
       return response.text().then(function (raw) {
@@ -584,6 +673,10 @@
     switch (event.type) {
       case "thread.created":
         remember(event.thread.id);
+        noteThread(event.thread);
+        break;
+      case "thread.updated":
+        noteThread(event.thread);
         break;
       case "thread.item.added":
         if (event.item.type === "assistant_message") {
@@ -607,6 +700,7 @@
         } else if (event.item.type === "user_message") {
           var pending = log.querySelector(".user:not([data-item-id])");
           if (pending) pending.dataset.itemId = event.item.id;
+          lastItemId = event.item.id;
         }
         break;
       case "error":
@@ -657,7 +751,50 @@
     }).then(function () {
       setBusy(false);
       log.querySelectorAll("[aria-busy]").forEach(function (node) { node.removeAttribute("aria-busy"); });
+      schedulePoll(true);
     });
+  }
+
+  // ---- a person's replies, without a reload ---------------------------------------------------
+  var escalated = false;
+  var lastItemId = null;
+  var POLL_FIRST = 2000, POLL_MAX = 30000;
+  var pollDelay = POLL_FIRST, pollTimer = null;
+
+  function noteThread(thread) {
+    if (thread && thread.metadata && thread.metadata.escalated) {
+      escalated = true;
+      schedulePoll(true);
+    }
+  }
+
+  function schedulePoll(soon) {
+    if (soon) pollDelay = POLL_FIRST;
+    if (pollTimer) clearTimeout(pollTimer);
+    pollTimer = null;
+    if (!escalated || !threadId || panel.hidden) return;
+    pollTimer = setTimeout(poll, pollDelay);
+  }
+
+  function poll() {
+    pollTimer = null;
+    if (busy || document.visibilityState === "hidden") { schedulePoll(); return; }
+    var params = { thread_id: threadId, order: "asc", limit: 50 };
+    if (lastItemId) params.after = lastItemId;
+    request("items.list", params).then(function (result) {
+      var items = result.data || [];
+      var fresh = items.map(renderItem).some(Boolean);
+      // Something new: look again soon; nothing: back off, up to POLL_MAX.
+      pollDelay = fresh || result.has_more ? POLL_FIRST : Math.min(pollDelay * 1.5, POLL_MAX);
+      var last = items[items.length - 1];
+      if (fresh && last.type === "assistant_message") {
+        var person = personOf(last);
+        var text = (last.content || []).map(function (part) { return part.text || ""; }).join("");
+        announce(person ? (person.author || t("title")) + ": " + text : t("answer", { text: text }));
+      }
+    }, function () {
+      pollDelay = Math.min(pollDelay * 2, POLL_MAX);
+    }).then(function () { schedulePoll(); });
   }
 
   function sendFeedback(box, button, itemId, kind) {
@@ -684,6 +821,7 @@
     }
     return request("threads.get_by_id", { thread_id: stored }).then(function (thread) {
       (thread.items.data || []).forEach(renderItem);
+      noteThread(thread);
       if (thread.items.has_more && thread.items.after) return page(thread.items.after);
     }).catch(function (error) {
       if (error.status === 404) { forget(); return; }
@@ -699,7 +837,7 @@
     launcher.setAttribute("aria-expanded", String(open));
     fit();
     if (open) {
-      loadHistory().then(scrollDown);
+      loadHistory().then(function () { scrollDown(); schedulePoll(true); });
       (byTouch ? panel : input).focus();
     } else {
       launcher.focus();

@@ -15,6 +15,7 @@ from deskpilot.core.chat.identity import (
     load_session_key,
     sign_user_token,
     verify_user_token,
+    verify_user_token_claims,
 )
 from deskpilot.core.config import ChatSettings
 
@@ -112,3 +113,28 @@ def test_anonymous_cookie_is_set_once_and_keeps_the_visitor(client: ChatClient) 
     assert "deskpilot_session" in first.response.headers["set-cookie"]
     second = client.add_message(first.thread_id, "again")
     assert second.response.status_code == 200 and "set-cookie" not in second.response.headers
+
+
+def test_claims_travel_in_a_json_payload_and_are_signed() -> None:
+    token = sign_user_token(SECRET, "cust.42", ttl=60, now=1_000,
+                            claims={"email": "ana@example.com", "plan": "enterprise"})
+    payload = base64.urlsafe_b64decode(token.split(".")[0] + "==")
+    assert payload.startswith(b"{") and b'"sub":"cust.42"' in payload
+    assert verify_user_token_claims(SECRET, token, now=1_059) == (
+        "cust.42", {"email": "ana@example.com", "plan": "enterprise"})
+    with pytest.raises(IdentityError, match="expired") as expired:
+        verify_user_token_claims(SECRET, token, now=1_061)
+    assert expired.value.expired
+    forged = base64.urlsafe_b64encode(payload.replace(b"enterprise", b"free")).rstrip(b"=")
+    with pytest.raises(IdentityError, match="signature"):
+        verify_user_token_claims(SECRET, forged.decode() + "." + token.split(".")[1])
+
+
+def test_an_expired_token_says_so_in_the_challenge(app) -> None:
+    client = ChatClient(app, token=sign_user_token(SECRET, "cust.42", ttl=-1))
+    response = client.post(request("threads.list"))
+    assert response.status_code == 401
+    assert response.json()["error"] == "user token expired"
+    assert 'error="invalid_token"' in response.headers["www-authenticate"]
+    bad = ChatClient(app, token="nonsense.ff").post(request("threads.list"))
+    assert bad.status_code == 401 and bad.headers["www-authenticate"] == "Bearer"
