@@ -14,7 +14,7 @@ exported here follow semantic versioning. The plugin contract kit is `deskpilot.
 from typing import Any
 
 from deskpilot._automation import StepRun, TicketEvent, TicketStep
-from deskpilot._chat import AgentAnswer, ChatTurn, RequestContext
+from deskpilot._chat import AgentAnswer, ChatTurn, Reply, RequestContext
 from deskpilot._connector import (
     Capability,
     Connector,
@@ -96,6 +96,7 @@ __all__ = [
     "PastTickets",
     "Person",
     "Platform",
+    "Reply",
     "RequestContext",
     "SearchFilter",
     "StepRun",

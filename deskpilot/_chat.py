@@ -56,3 +56,14 @@ class AgentAnswer:
     text: str
     #: How many sources the answer cites: an answer that cites none is a low-confidence one.
     sources: int
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A turn hook's reply with a marker a client may show (a plain `str` is a reply too). The
+    marker travels in the message as an entity annotation, `data.deskpilot = {"event": …,
+    "author": …}`: e.g. `event="handoff"` tells the widget to watch for a person's replies."""
+
+    text: str
+    event: str | None = None
+    author: str | None = None

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
-    from deskpilot._chat import AgentAnswer, ChatTurn
+    from deskpilot._chat import AgentAnswer, ChatTurn, Reply
     from deskpilot._events import (
         ConversationEscalated,
         SyncFinished,
@@ -88,16 +88,17 @@ def background_workers(platform: Platform) -> list[Callable[[], Awaitable[None]]
 
 
 @hookspec(firstresult=True)
-def before_agent_turn(platform: Platform, turn: ChatTurn) -> Awaitable[str] | None:
+def before_agent_turn(platform: Platform, turn: ChatTurn) -> Awaitable[str | Reply] | None:
     """A chat message before the agent answers it. Return None to let the agent answer, or an
     awaitable of the reply to post instead (the first plugin to answer wins): how a handoff
     takes "talk to a person" without asking the model. An awaitable of "" posts nothing: the
-    bot stays silent (a person owns the conversation)."""
+    bot stays silent (a person owns the conversation). A `Reply` instead of a str carries a
+    marker for the client (`Reply(text, event="handoff")`)."""
 
 
 @hookspec(firstresult=True)
 def after_agent_turn(platform: Platform, turn: ChatTurn, answer: AgentAnswer
-                     ) -> Awaitable[str | None] | None:
+                     ) -> Awaitable[str | Reply | None] | None:
     """The agent has answered `turn` with `answer`. Return None, or an awaitable of a message
     to post after the answer (None: nothing): how a rule hands over after several answers
     without a source. Changes to `turn.metadata` are saved with the thread."""

@@ -29,7 +29,7 @@ def person_message(thread_id: str, item_id: str, text: str, author: str | None,
         marker = {key: value for key, value in (("author", author), ("event", event)) if value}
         annotations.append(Annotation(source=EntitySource(
             id=f"deskpilot:{event or 'person'}", title=author or "Support team",
-            label="Support team", data={"deskpilot": marker})))
+            label="Support team", data={"deskpilot": marker})))  # type: ignore[arg-type]
     return AssistantMessageItem(
         id=item_id, thread_id=thread_id,
         # ChatKit's timestamps are naive (the server's own are naive local times too).

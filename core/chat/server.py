@@ -40,9 +40,10 @@ from chatkit.types import (
 from openai.types.responses import EasyInputMessageParam, ResponseInputTextParam
 from pydantic import TypeAdapter
 
-from deskpilot._chat import AgentAnswer, ChatTurn, RequestContext
+from deskpilot._chat import AgentAnswer, ChatTurn, Reply, RequestContext
 from deskpilot._tools import ToolAudience
 from deskpilot.core.chat.attachments import LocalAttachmentStore
+from deskpilot.core.chat.posting import person_message
 from deskpilot.core.chat.store import ChatStore
 
 if TYPE_CHECKING:
@@ -80,6 +81,10 @@ class HistoryConverter(ThreadItemConverter):
         return ResponseInputTextParam(
             type="input_text", text=f"@{tag.text}: {json.dumps(tag.data, default=str)}"
         )
+
+
+def _text(reply: str | Reply) -> str:
+    return reply.text if isinstance(reply, Reply) else reply
 
 
 def message_text(message: UserMessageItem | AssistantMessageItem) -> str:
@@ -146,7 +151,7 @@ class DeskpilotChatServer(ChatKitServer[RequestContext]):
         turn = self._turn(thread, input_user_message, context)
         reply = await self._first_answer("before_agent_turn", turn=turn)
         if reply is not None:
-            if reply:  # "" is a plugin keeping the bot silent
+            if _text(reply):  # "" is a plugin keeping the bot silent
                 yield ThreadItemDoneEvent(item=self._assistant_message(thread, reply, context))
             return
         answers: list[AssistantMessageItem] = []
@@ -173,7 +178,7 @@ class DeskpilotChatServer(ChatKitServer[RequestContext]):
             answer = AgentAnswer(text=message_text(last), sources=sum(
                 len(part.annotations) for part in last.content))
             follow_up = await self._first_answer("after_agent_turn", turn=turn, answer=answer)
-            if follow_up:
+            if follow_up is not None and _text(follow_up):
                 yield ThreadItemDoneEvent(item=self._assistant_message(thread, follow_up, context))
 
     def _turn(self, thread: ThreadMetadata, message: UserMessageItem | None,
@@ -189,14 +194,14 @@ class DeskpilotChatServer(ChatKitServer[RequestContext]):
                         title=thread.title, audience=self.audience, history=history,
                         item_id=message.id if message else None, claims=dict(context.claims))
 
-    async def _first_answer(self, hook: str, **kwargs: Any) -> str | None:
+    async def _first_answer(self, hook: str, **kwargs: Any) -> str | Reply | None:
         """The first plugin's answer to a turn hook (awaited), or None."""
         for _plugin, answer in self.services.plugins.each(hook, platform=self.services,
                                                           **kwargs):
             if inspect.isawaitable(answer):
                 answer = await answer
             if answer is not None:
-                return str(answer)
+                return answer if isinstance(answer, Reply) else str(answer)
         return None
 
     async def add_feedback(
@@ -210,13 +215,16 @@ class DeskpilotChatServer(ChatKitServer[RequestContext]):
         return list(reversed(page.data))
 
     def _assistant_message(
-        self, thread: ThreadMetadata, text: str, context: RequestContext
+        self, thread: ThreadMetadata, reply: str | Reply, context: RequestContext
     ) -> AssistantMessageItem:
+        item_id = self.store.generate_item_id("message", thread, context)
+        if isinstance(reply, Reply):  # the marker travels as an entity annotation
+            return person_message(thread.id, item_id, reply.text, reply.author, reply.event)
         return AssistantMessageItem(
-            id=self.store.generate_item_id("message", thread, context),
+            id=item_id,
             thread_id=thread.id,
             created_at=datetime.now(),
-            content=[AssistantMessageContent(text=text)],
+            content=[AssistantMessageContent(text=reply)],
         )
 
     async def _unique_message_ids(

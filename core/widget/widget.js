@@ -20,7 +20,8 @@
  * called with null first, and with the expired token when the server answers 401: the widget
  * then retries the request once with the fresh token (ChatKit JS's getClientSecret pattern).
  *
- * Handoff: once a person owns the conversation (thread metadata `escalated`), the open widget
+ * Handoff: once a person owns the conversation (a message marked `handoff`, or a turn the AI
+ * left unanswered), the open widget
  * polls `items.list` for new messages (every 2 s, backing off to 30 s while nothing comes),
  * shows a person's messages with their name, "You're chatting with <name>", and when they
  * closed the conversation.
@@ -595,6 +596,11 @@
     node.querySelector(".text").textContent = text;
     node.removeAttribute("aria-busy");
     var person = personOf(item);
+    if (person && person.event === "handoff") {
+      // The AI handed the conversation over: from now on, watch for the person's replies.
+      person = null;
+      watchForPerson();
+    }
     if (person) {
       node.classList.add("person");
       node.setAttribute("data-testid", "deskpilot-person-message");
@@ -745,7 +751,11 @@
     var body = threadId
       ? { type: "threads.add_user_message", params: { thread_id: threadId, input: input_ } }
       : { type: "threads.create", params: { input: input_ } };
-    return post(body).then(readStream).catch(function (error) {
+    var answersBefore = log.querySelectorAll(".assistant").length;
+    return post(body).then(readStream).then(function () {
+      // No answer at all: a person owns the conversation and the AI kept quiet.
+      if (log.querySelectorAll(".assistant").length === answersBefore) watchForPerson();
+    }).catch(function (error) {
       if (error.status === 404 && threadId) forget(); // the thread is gone: start anew next time
       showError(error.message || t("unreachable"));
     }).then(function () {
@@ -761,11 +771,16 @@
   var POLL_FIRST = 2000, POLL_MAX = 30000;
   var pollDelay = POLL_FIRST, pollTimer = null;
 
+  function watchForPerson() {
+    if (escalated) return;
+    escalated = true;
+    schedulePoll(true);
+  }
+
+  // Thread metadata reaches a client only through a server of its own (ChatKit's responses
+  // leave it out); the handoff marker on a message and a silent turn say the same.
   function noteThread(thread) {
-    if (thread && thread.metadata && thread.metadata.escalated) {
-      escalated = true;
-      schedulePoll(true);
-    }
+    if (thread && thread.metadata && thread.metadata.escalated) watchForPerson();
   }
 
   function schedulePoll(soon) {

@@ -106,7 +106,7 @@ def register_commands(register: Callable[..., None]) -> None:
 
 @deskpilot.hookimpl
 def before_agent_turn(platform: deskpilot.Platform, turn: deskpilot.ChatTurn
-                      ) -> Awaitable[str | None]:
+                      ) -> Awaitable[str | deskpilot.Reply | None]:
     from .handoff import take_turn
 
     return take_turn(platform, turn)
@@ -114,7 +114,7 @@ def before_agent_turn(platform: deskpilot.Platform, turn: deskpilot.ChatTurn
 
 @deskpilot.hookimpl
 def after_agent_turn(platform: deskpilot.Platform, turn: deskpilot.ChatTurn,
-                     answer: deskpilot.AgentAnswer) -> Awaitable[str | None]:
+                     answer: deskpilot.AgentAnswer) -> Awaitable[str | deskpilot.Reply | None]:
     from .handoff import after_turn
 
     return after_turn(platform, turn, answer)

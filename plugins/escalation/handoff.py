@@ -172,6 +172,12 @@ async def escalate(platform: deskpilot.Platform, *, thread_id: str, user_id: str
     return f"{reason.rstrip('.')}. {message}" if rule else message
 
 
+def handed(text: str) -> deskpilot.Reply:
+    """The reply that says a person has the conversation: marked, so the widget starts
+    watching for their messages."""
+    return deskpilot.Reply(text, event="handoff")
+
+
 async def hand_over(platform: deskpilot.Platform, turn: deskpilot.ChatTurn, reason: str,
                     rule: str | None = None) -> str:
     """Escalate, after asking an anonymous visitor for an email address first."""
@@ -216,7 +222,8 @@ async def _to_person(platform: deskpilot.Platform, row: Escalation, turn: deskpi
     await platform.run_blocking(relay.deliver_to_ticket, row.id)
 
 
-async def take_turn(platform: deskpilot.Platform, turn: deskpilot.ChatTurn) -> str | None:
+async def take_turn(platform: deskpilot.Platform, turn: deskpilot.ChatTurn
+                    ) -> str | deskpilot.Reply | None:
     """`before_agent_turn`: silence while a person owns the conversation (the message goes to
     the ticket), the handoff when the customer asks for a person or a rule holds, else None
     (the agent answers)."""
@@ -233,17 +240,18 @@ async def take_turn(platform: deskpilot.Platform, turn: deskpilot.ChatTurn) -> s
         if requested(turn.text):  # solved, and the customer wants the person back
             await platform.run_blocking(Relay(platform).hand_back, row)
             await _to_person(platform, row, turn)
-            return HANDED_BACK
+            return handed(HANDED_BACK)
         return None  # solved: the AI answers, and nothing goes to the (solved) ticket
     if turn.metadata.get("escalated"):
         return ""  # flagged by a handoff whose row is not visible yet: never the AI
     if isinstance(pending := turn.metadata.get("handoff_pending"), dict):
-        return await _pending_email(platform, turn, pending)
+        return _marked(turn, await _pending_email(platform, turn, pending))
     if requested(turn.text):
-        return await hand_over(platform, turn, "The customer asked to talk to a person.")
+        return _marked(turn, await hand_over(platform, turn,
+                                             "The customer asked to talk to a person."))
     rule = await _message_rule(platform, turn)
     if rule is not None:
-        return await hand_over(platform, turn, rule.reason, rule.name)
+        return _marked(turn, await hand_over(platform, turn, rule.reason, rule.name))
     return None
 
 
@@ -258,7 +266,7 @@ async def _message_rule(platform: deskpilot.Platform, turn: deskpilot.ChatTurn) 
 
 
 async def after_turn(platform: deskpilot.Platform, turn: deskpilot.ChatTurn,
-                     answer: deskpilot.AgentAnswer) -> str | None:
+                     answer: deskpilot.AgentAnswer) -> str | deskpilot.Reply | None:
     """`after_agent_turn`: count answers without a source; hand over after N in a row."""
     if turn.audience != deskpilot.ToolAudience.CUSTOMER or turn.metadata.get("escalated"):
         return None
@@ -270,4 +278,9 @@ async def after_turn(platform: deskpilot.Platform, turn: deskpilot.ChatTurn,
     if rule is None:
         return None
     turn.metadata.pop("low_confidence_streak", None)
-    return await hand_over(platform, turn, rule.reason, rule.name)
+    return _marked(turn, await hand_over(platform, turn, rule.reason, rule.name))
+
+
+def _marked(turn: deskpilot.ChatTurn, text: str) -> str | deskpilot.Reply:
+    """The handoff's reply, marked once the conversation is a person's (not a question)."""
+    return handed(text) if turn.metadata.get("escalated") else text

@@ -30,11 +30,11 @@ def text_of(item: dict[str, Any]) -> str:
 
 
 def person_of(item: dict[str, Any]) -> dict[str, Any] | None:
-    """The relay's marker on a person's message (author, event), or None."""
+    """The relay's marker on a person's message (author, event), or None (the AI's)."""
     for part in item.get("content", []):
         for annotation in part.get("annotations", []):
             marker = annotation["source"].get("data", {}).get("deskpilot")
-            if marker:
+            if marker and marker.get("event") != "handoff":  # the AI saying it handed over
                 return marker
     return None
 
