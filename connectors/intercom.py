@@ -46,6 +46,7 @@ from deskpilot import (
     HelpdeskError,
     HttpConnector,
     NotSupported,
+    Person,
     SyncPage,
     Ticket,
     TicketConversation,
@@ -95,6 +96,13 @@ def strip_html(html: str | None) -> str:
     parser.close()
     return "\n".join(line.strip() for line in "".join(parser.parts).splitlines()
                      if line.strip())
+
+
+def _person(author: dict[str, Any] | None) -> Person | None:
+    """An Intercom author (admin, user, lead, bot) as a Person, if it names anyone."""
+    if not author or not (author.get("name") or author.get("email")):
+        return None
+    return Person(name=author.get("name") or None, email=author.get("email") or None)
 
 
 def _epoch(value: int | None) -> datetime | None:
@@ -274,6 +282,8 @@ class IntercomConnector(HttpConnector):
         return page
 
     def _ticket(self, conversation_id: str) -> Ticket:
+        """A conversation as a ticket; its people (the source's author, each part's author) as
+        Intercom names them, which answer snippets remove."""
         raw = self._call("GET", f"/conversations/{conversation_id}",
                          params={"display_as": "plaintext"})
         source = raw.get("source") or {}
@@ -281,6 +291,7 @@ class IntercomConnector(HttpConnector):
         comments = [
             Comment(
                 author_role=AUTHOR_ROLES.get((part.get("author") or {}).get("type"), "agent"),
+                author=_person(part.get("author")),
                 body=strip_html(part["body"]),
                 public=part.get("part_type") in PUBLIC_PARTS,
                 created_at=_epoch(part.get("created_at")),
@@ -304,6 +315,7 @@ class IntercomConnector(HttpConnector):
             status=STATUSES.get(raw.get("state") or "", raw.get("state") or "open"),
             priority="high" if raw.get("priority") == "priority" else None,
             updated_at=_epoch(raw.get("updated_at")),
+            requester=_person(source.get("author")),
         )
 
     def tag_vocabulary(self) -> list[str]:

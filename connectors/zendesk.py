@@ -281,6 +281,7 @@ class ZendeskConnector(HttpConnector):
             priority=raw.get("priority"),
             url=f"{self._agent_site(raw)}/agent/tickets/{ticket_id}",
             updated_at=parse_time(raw.get("updated_at")),
+            requester=people.get(raw.get("requester_id")),
         )
 
     def _agent_site(self, raw: dict[str, Any]) -> str:

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+import deskpilot
 from deskpilot._connector import Connector, NotSupported
 from deskpilot._documents import DocumentKind, DocumentRef, EscalationRequest, SyncPage
 from deskpilot.connectors.intercom import IntercomConnector, strip_html
@@ -24,8 +25,9 @@ PRIVATE_ASSIGN = "Assigning to billing: chargeback risk"
 
 
 def part(pid: str, part_type: str, author: str, body: str | None, at: int) -> dict[str, Any]:
+    who = {"name": "Tom Admin", "email": "tom@acme.test"} if author == "admin" else {}
     return {"type": "conversation_part", "id": pid, "part_type": part_type, "body": body,
-            "created_at": at, "updated_at": at, "author": {"type": author, "id": "x"}}
+            "created_at": at, "updated_at": at, "author": {"type": author, "id": "x", **who}}
 
 
 class FakeIntercom:
@@ -61,7 +63,8 @@ class FakeIntercom:
                 "priority": "priority" if n == 0 else "not_priority",
                 "source": {"type": "conversation", "id": f"s{n}", "subject": "",
                            "body": f"<p>Hello, <b>my order {n}</b> is late</p>",
-                           "author": {"type": "user", "id": "u1"}},
+                           "author": {"type": "user", "id": "u1", "name": "Ann Lee",
+                                      "email": "ann@example.com"}},
                 "tags": {"type": "tag.list", "tags": [{"type": "tag", "id": "1", "name": "vip"}]},
                 "conversation_parts": {"type": "conversation_part.list",
                                        "conversation_parts": parts, "total_count": len(parts)},
@@ -186,6 +189,10 @@ def test_articles_drafts_and_conversations_mapping() -> None:
     assert docs[("ticket", "202")].status == "pending"
     assert [(c.body, c.public, c.author_role) for c in untitled.comments] == [
         ("Reply 1", True, "agent"), (PRIVATE_NOTE, False, "agent")]
+    # The people on it, which answer snippets remove by name.
+    assert untitled.requester == deskpilot.Person(name="Ann Lee", email="ann@example.com")
+    assert [c.author for c in untitled.comments] == [
+        deskpilot.Person(name="Tom Admin", email="tom@acme.test")] * 2
     assert docs[("ticket", "203")].comments[-1].public is False  # assignment with a body
 
 

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+import deskpilot
 from deskpilot._connector import Connector
 from deskpilot._documents import DocumentKind, DocumentRef, EscalationRequest, SyncPage
 from deskpilot.connectors.zendesk import ZendeskConnector
@@ -86,8 +87,9 @@ class FakeZendesk:
             5: [comment(51, 504, "How do I export CSV?", True, T0),
                 comment(52, -1, "Ticket solved automatically", True, T0 + 1)],
         }
-        self.users = [{"id": 900, "role": "agent"}, *({"id": 500 + k, "role": "end-user"}
-                                                       for k in range(5))]
+        self.users = [{"id": 900, "role": "agent", "name": "Tom Agent", "email": "tom@acme.test"},
+                      *({"id": 500 + k, "role": "end-user", "name": f"Customer {k}",
+                         "email": f"c{k}@example.com"} for k in range(5))]
         self.tags = [{"name": f"tag{k}", "count": k} for k in range(5)]
 
     # -- expectations -----------------------------------------------------------------------
@@ -229,6 +231,7 @@ def test_tickets_comments_paginated_and_private_flags_kept() -> None:
     vip = docs[("ticket", "4")]
     assert vip.description == "" and vip.comments[0].public is False
     assert docs[("ticket", "5")].comments[0].author_role == "system"
+    assert docs[("ticket", "5")].comments[0].author is None  # the system user is no one
     assert refund.updated_at and refund.updated_at.tzinfo is not None
     pages = [c for c in fake.calls if c[1] == "/api/v2/tickets/2/comments"]
     assert [c[2].get("page[after]") for c in pages] == [None, "p2", "p4"]
@@ -260,6 +263,14 @@ def test_next_sync_starts_where_the_last_ended() -> None:
     # Zendesk's start_time is inclusive: the last article is listed again, and not re-synced.
     again = list(make(fake).fetch(pages[-1].checkpoint))
     assert all(not p.documents and not p.deleted for p in again)
+
+
+def test_the_people_on_a_ticket_are_known_so_answer_snippets_can_remove_them() -> None:
+    docs, _ = records(list(make(FakeZendesk(), include_articles=False).fetch(None)))
+    refund = docs[("ticket", "1")]
+    assert refund.requester == deskpilot.Person(name="Customer 0", email="c0@example.com")
+    assert [c.author for c in refund.comments] == [
+        deskpilot.Person(name="Tom Agent", email="tom@acme.test")] * 2
 
 
 def test_a_404_on_one_tickets_comments_fails_that_ticket_only() -> None:

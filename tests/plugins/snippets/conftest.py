@@ -74,3 +74,8 @@ def make_services(tmp_path: Path) -> Iterator[MakeServices]:
     yield make
     for services in made:
         services.close()
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from typer.testing import CliRunner
@@ -145,3 +146,30 @@ def test_the_commands(tmp_path: Path) -> None:
     assert missing.exit_code == 2 and "no answer snippet 7" in missing.output
     wrong = runner.invoke(cli, ["snippets", "list", "--status", "x", "--config", str(config)])
     assert wrong.exit_code == 2 and "--status must be one of" in wrong.output
+
+
+@pytest.mark.anyio
+async def test_the_servers_worker_publishes_what_was_approved_elsewhere(
+        make_services: MakeServices) -> None:
+    """`deskpilot snippets approve` while `serve` holds the embedded index only changes the
+    row; the server's background worker publishes it."""
+    import asyncio
+
+    from deskpilot.plugins.snippets import publish_forever
+
+    services = make_services()
+    services.sync("desk")
+    queue = SnippetQueue(services)
+    [snippet] = queue.list()
+    queue.approve(snippet.id, "kim")  # the row only, as the CLI leaves it
+    assert services.index.count(PUBLIC_SNIPPETS) == 0
+    worker = asyncio.create_task(publish_forever(services, tick=0.01))
+    try:
+        for _ in range(500):
+            if queue.get(snippet.id).published_hash is not None:
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        worker.cancel()
+    assert queue.get(snippet.id).published_hash is not None
+    assert services.index.count(PUBLIC_SNIPPETS) > 0
