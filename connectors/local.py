@@ -60,7 +60,14 @@ PAGE_SIZE = 20
 _CHECKPOINT_VERSION = 1
 _FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.DOTALL)
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
-_LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+(.*)$")
+_LIST_ITEM = re.compile(r"^\s*([-*+]|\d+[.)])\s+(.*)$")
+# Inline Markdown becomes HTML, so answers quote "Forgot password?", not "**Forgot password?**".
+_INLINE = [
+    (re.compile(r"`([^`]+)`"), r"<code>\1</code>"),
+    (re.compile(r"(\*\*|__)(.+?)\1"), r"<strong>\2</strong>"),
+    (re.compile(r"(?<![\w*])\*(?!\s)(.+?)(?<!\s)\*(?![\w*])"), r"<em>\1</em>"),
+    (re.compile(r"\[([^\]]+)\]\(([^)\s]+)\)"), r'<a href="\2">\1</a>'),
+]
 
 
 class LocalOptions(ConnectorOptions):
@@ -74,19 +81,29 @@ def _iso(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, UTC)
 
 
+def _inline(text: str) -> str:
+    """Escaped text with Markdown emphasis, code and links as HTML."""
+    text = html.escape(text, quote=False)
+    for pattern, replacement in _INLINE:
+        text = pattern.sub(replacement, text)
+    return text
+
+
 def markdown_to_html(text: str) -> str:
     """Just enough Markdown for chunking: headings, paragraphs, lists and fenced code."""
     out: list[str] = []
     paragraph: list[str] = []
     items: list[str] = []
+    ordered = False
     code: list[str] | None = None
 
     def flush() -> None:
         if paragraph:
-            out.append(f"<p>{html.escape(' '.join(paragraph))}</p>")
+            out.append(f"<p>{_inline(' '.join(paragraph))}</p>")
             paragraph.clear()
         if items:
-            out.append("<ul>" + "".join(f"<li>{html.escape(i)}</li>" for i in items) + "</ul>")
+            tag = "ol" if ordered else "ul"
+            out.append(f"<{tag}>" + "".join(f"<li>{_inline(i)}</li>" for i in items) + f"</{tag}>")
             items.clear()
 
     for line in text.splitlines():
@@ -103,11 +120,13 @@ def markdown_to_html(text: str) -> str:
         elif heading := _HEADING.match(line):
             flush()
             level = len(heading.group(1))
-            out.append(f"<h{level}>{html.escape(heading.group(2))}</h{level}>")
+            out.append(f"<h{level}>{_inline(heading.group(2))}</h{level}>")
         elif item := _LIST_ITEM.match(line):
-            if paragraph:
+            numbered = item.group(1)[0].isdigit()
+            if paragraph or (items and numbered != ordered):
                 flush()
-            items.append(item.group(1).strip())
+            ordered = numbered
+            items.append(item.group(2).strip())
         elif not line.strip():
             flush()
         elif items and line.startswith((" ", "\t")):  # continuation of a list item

@@ -40,6 +40,7 @@ LEAD_WORDS = 40
 RESOLVED_STATUSES = {"solved", "closed"}
 
 _SPACES = re.compile(r"\s+")
+_STEP = re.compile(r"\d+\. ")
 
 
 def _collapse(text: str) -> str:
@@ -61,9 +62,9 @@ class _Collector:
     def text(self, value: str) -> None:
         self._inline.append(value)
 
-    def start_item(self) -> None:
+    def start_item(self, marker: str = "-") -> None:
         self.flush()
-        self._prefix = "- "
+        self._prefix = f"{marker} "
 
     def flush(self) -> None:
         text = _collapse("".join(self._inline))
@@ -95,7 +96,13 @@ def _walk(node: Tag, out: _Collector) -> None:
             lines = [line.rstrip() for line in child.get_text().splitlines()]
             out.add("pre", "\n".join(line for line in lines if line.strip()))
         elif name == "li":
-            out.start_item()
+            # Numbered steps keep their numbers: an answer quotes them as steps.
+            parent = child.parent
+            if isinstance(parent, Tag) and parent.name == "ol":
+                position = [li for li in parent.find_all("li", recursive=False)].index(child)
+                out.start_item(f"{position + 1}.")
+            else:
+                out.start_item()
             _walk(child, out)
             out.flush()
         elif name in _BLOCKS:
@@ -116,7 +123,8 @@ def _blocks(html: str) -> list[_Block]:
 
 
 def html_to_text(html: str) -> str:
-    """Readable text of an HTML fragment or page: one block per line, lists as "- item"."""
+    """Readable text of an HTML fragment or page: one block per line, lists as "- item",
+    numbered lists as "1. item"."""
     return "\n".join(block.text for block in _blocks(html))
 
 
@@ -158,11 +166,28 @@ def _sections(blocks: list[_Block]) -> list[tuple[str | None, list[str]]]:
     return [(heading, texts) for heading, texts in sections if heading or texts]
 
 
+def _lead(blocks: list[_Block]) -> str:
+    """The first LEAD_WORDS words, one block per line; a numbered list the cut falls into is
+    kept whole, so an answer quoted from the lead chunk never shows half the steps."""
+    lines: list[str] = []
+    size = 0
+    for block in blocks:
+        words = block.text.split()
+        in_steps = bool(_STEP.match(block.text) and lines and _STEP.match(lines[-1]))
+        if size >= LEAD_WORDS and not (in_steps and size + len(words) <= MAX_WORDS):
+            break
+        if not _STEP.match(block.text):
+            words = words[: max(LEAD_WORDS - size, 0)] or words[:1]
+        lines.append(" ".join(words))
+        size += len(words)
+    return "\n".join(lines)
+
+
 def _texts(title: str, blocks: list[_Block]) -> list[str]:
     """Chunk texts for one body: `title`, the section heading if any, then the passage;
     first the lead chunk if the body is longer than LEAD_WORDS."""
     words = " ".join(block.text for block in blocks).split()
-    texts = [f"{title}\n{' '.join(words[:LEAD_WORDS])}"] if len(words) > LEAD_WORDS else []
+    texts = [f"{title}\n{_lead(blocks)}"] if len(words) > LEAD_WORDS else []
     for heading, body in _sections(blocks):
         if not body:  # a heading straight before a subheading: the subheading's chunk says it
             continue

@@ -4,8 +4,9 @@ It runs inside the same `agents.Runner`, tools and streaming as a real LLM, with
 
     turn 1 (input ends with the user's message)     -> call the knowledge search tool (the customer
                                                         tool marked `offline_default`) with it
-    turn 2 (input ends with a function_call_output)  -> an extractive answer: one or two short
-                                                        excerpts of the best passages, each
+    turn 2 (input ends with a function_call_output)  -> an extractive answer: the whole sentences
+                                                        and steps of the best passages that match
+                                                        the question (extractive.py), each source
                                                         cited by title (url_citation annotations)
 
 When retrieval is weak it says it is not sure and offers a person instead of guessing.
@@ -18,7 +19,6 @@ import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from agents import ModelResponse, Usage
@@ -39,6 +39,7 @@ from openai.types.responses import (
 from openai.types.responses.response_output_text import AnnotationURLCitation
 
 from deskpilot.core.agent import offline_tools
+from deskpilot.core.agent.extractive import Source, render, select, term_coverage
 
 MODEL_NAME = "deskpilot-offline"
 
@@ -48,50 +49,12 @@ MODEL_NAME = "deskpilot-offline"
 # How these were chosen is in docs/offline-model.md.
 MIN_SCORE = 0.35
 MIN_TERM_COVERAGE = 0.5
-# A second source is cited only when it is nearly as good as the first.
-SECOND_SOURCE_RATIO = 0.6
-EXCERPT_CHARS = 280
 
 HANDOVER_TEXT = (
     "I'm not sure about that: I couldn't find an answer in our help center. "
     "Would you like me to hand you over to a person? Just say \"talk to a person\"."
 )
-
-_STOPWORD_TEXT = (
-    "a about after all also am an and any are as at be been but by can could do does did for "
-    "from get got has have how i if in into is it its me my no not of on or our please so "
-    "some that the their them then there this to up us was we what when where which who why "
-    "will with would you your hi hello thanks thank"
-)
-_STOPWORDS = frozenset(_STOPWORD_TEXT.split())
-_WORD = re.compile(r"[a-z0-9]+")
-_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
-
-
-def _stem(word: str) -> str:
-    # Crude suffix stripping, enough to match "resetting"/"reset" or "invoices"/"invoice".
-    for suffix in ("ing", "ed", "es", "s"):
-        if len(word) > len(suffix) + 3 and word.endswith(suffix):
-            return word[: -len(suffix)]
-    return word
-
-
-def terms(text: str) -> set[str]:
-    return {_stem(w) for w in _WORD.findall(text.lower()) if w not in _STOPWORDS}
-
-
-def term_coverage(query: str, text: str) -> float:
-    """Share of the query's content terms found in `text` (0 when the query has none)."""
-    wanted = terms(query)
-    return len(wanted & terms(text)) / len(wanted) if wanted else 0.0
-
-
-@dataclass(frozen=True)
-class Source:
-    title: str
-    url: str | None
-    text: str
-    score: float
+CLOSING_TEXT = "Did that answer your question? If not, I can hand you over to a person."
 
 
 def _field(item: Any, key: str) -> Any:
@@ -125,62 +88,33 @@ def parse_sources(output: Any) -> list[Source]:
         return []
 
 
-def excerpt(query: str, source: Source, limit: int = EXCERPT_CHARS) -> str:
-    """The sentences of the passage that best match the query, in their order, within `limit`."""
-    sentences = [s.strip() for s in _SENTENCE.split(source.text) if s.strip()]
-    # Chunks carry their title as the first line; quoting it back adds nothing.
-    if sentences and sentences[0].rstrip(".:") == source.title.strip():
-        sentences = sentences[1:]
-    if not sentences:
-        return source.text[:limit].strip()
-    wanted = terms(query)
-    ranked = sorted(
-        range(len(sentences)), key=lambda i: (-len(wanted & terms(sentences[i])), i)
-    )
-    chosen: list[int] = []
-    used = 0
-    for i in ranked:
-        if used + len(sentences[i]) > limit and chosen:
-            break
-        chosen.append(i)
-        used += len(sentences[i]) + 1
-    text = " ".join(sentences[i] for i in sorted(chosen))
-    return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + "…"
-
-
 def compose_answer(query: str, sources: list[Source]) -> tuple[str, list[AnnotationURLCitation]]:
     """The reply text and its citations, or the handover offer when retrieval is not convincing."""
-    ranked = sorted(sources, key=lambda s: s.score, reverse=True)
-    top = ranked[0] if ranked else None
+    top = max(sources, key=lambda s: s.score, default=None)
     if (
         top is None
         or top.score < MIN_SCORE
         or term_coverage(query, f"{top.title} {top.text}") < MIN_TERM_COVERAGE
     ):
         return HANDOVER_TEXT, []
-    chosen = [top]
-    for other in ranked[1:]:
-        if other.title != top.title and other.score >= top.score * SECOND_SOURCE_RATIO and (
-            term_coverage(query, f"{other.title} {other.text}") >= MIN_TERM_COVERAGE
-        ):
-            chosen.append(other)
-            break
-    text = "Here is what our help center says:\n"
+    excerpts = select(query, sources)
+    if not excerpts:
+        return HANDOVER_TEXT, []
+    text = ""
     annotations: list[AnnotationURLCitation] = []
-    for source in chosen:
-        text += f"\n{excerpt(query, source)}\n(Source: "
+    for excerpt in excerpts:
+        text += f"{render(excerpt)}\n(Source: "
         start = len(text)
-        text += source.title
-        if source.url:
+        text += excerpt.source.title
+        if excerpt.source.url:
             annotations.append(
                 AnnotationURLCitation(
-                    type="url_citation", url=source.url, title=source.title,
+                    type="url_citation", url=excerpt.source.url, title=excerpt.source.title,
                     start_index=start, end_index=len(text),
                 )
             )
-        text += ")\n"
-    text += "\nDid that answer your question? If not, I can hand you over to a person."
-    return text, annotations
+        text += ")\n\n"
+    return text + CLOSING_TEXT, annotations
 
 
 def _new_id(prefix: str) -> str:

@@ -79,6 +79,15 @@ def test_markdown_headings_lists_and_code() -> None:
     html = markdown_to_html("## Steps\n\n1. Open it\n2. Click <Save>\n\n```\nacme deploy\n```\n")
     assert "<h2>Steps</h2>" in html and "<li>Click &lt;Save&gt;</li>" in html
     assert "<pre>acme deploy</pre>" in html
+    assert "<ol><li>Open it</li>" in html  # numbered steps stay numbered
+
+
+def test_markdown_emphasis_code_and_links_become_html_not_asterisks() -> None:
+    html = markdown_to_html("Click **Forgot password?**, run `acme login`, see "
+                            "[the guide](https://help.example/guide?a=1&b=2).\n\n- *Note* it")
+    assert "<strong>Forgot password?</strong>" in html and "<code>acme login</code>" in html
+    assert '<a href="https://help.example/guide?a=1&amp;b=2">the guide</a>' in html
+    assert "<li><em>Note</em> it</li>" in html and "*" not in html
 
 
 def test_write_backs_are_kept_as_audit_events(tmp_path: Path) -> None:

@@ -42,8 +42,9 @@ def test_sections_split_at_headings_and_carry_the_title() -> None:
     chunks = chunk_document("hc", Article(id="7", title="Payments", body_html=html))
     bodies = [c.text for c in chunks]
     assert all(t.startswith("Payments\n") for t in bodies)
-    body = f"{_words(20, 'intro')} Billing {_words(30, 'bill')}"
-    lead = " ".join(body.split()[: text.LEAD_WORDS])
+    # The lead chunk: the first LEAD_WORDS words, one block per line.
+    lead = f"{_words(20, 'intro')}\nBilling\n" + " ".join(
+        _words(30, "bill").split()[: text.LEAD_WORDS - 21])
     assert bodies == [
         f"Payments\n{lead}",
         f"Payments\n{_words(20, 'intro')}",
@@ -51,6 +52,16 @@ def test_sections_split_at_headings_and_carry_the_title() -> None:
         f"Payments\nRefunds\n{_words(30, 'refund')}",
     ]
     assert [c.position for c in chunks] == list(range(len(chunks)))
+
+
+def test_numbered_steps_keep_their_numbers_and_the_lead_keeps_them_whole() -> None:
+    steps = "".join(f"<li>{_words(12, f's{i}x')}</li>" for i in range(4))
+    html = f"<p>{_words(20, 'intro')}</p><ol>{steps}</ol><ul><li>a bullet</li></ul>"
+    assert html_to_text(html).splitlines()[1:] == [
+        *(f"{i + 1}. {_words(12, f's{i}x')}" for i in range(4)), "- a bullet"]
+    [lead, *_] = chunk_document("hc", Article(id="7", title="Steps", body_html=html))
+    # The cut at LEAD_WORDS falls into step 2: the list is kept whole, the bullet is not.
+    assert lead.text.splitlines()[-1] == f"4. {_words(12, 's3x')}"
 
 
 def test_long_sections_split_by_size_with_overlap() -> None:

@@ -1,0 +1,278 @@
+"""Sentence selection: the whole sentences and steps of the best passages that answer a question.
+
+The one place for it: the offline model's answers are built from it, and so can any other
+extractive text (reply drafts quoting the knowledge). A passage is read as it is indexed
+(`knowledge/text.py`): title on the first line, maybe a section heading, then one block per
+line, bullet items as "- item", numbered steps as "1. step".
+
+    select(question, sources)  -> the excerpts to quote, best source first
+    render(excerpt)             -> the excerpt as plain text, steps one per line
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+# About this many words are quoted in all; a list of steps is kept whole even when longer.
+MAX_WORDS = 80
+# A single sentence longer than this is cut (with "…"): a wall of text is not an answer.
+MAX_SENTENCE_WORDS = 60
+# A second source is quoted only when it scores at least this share of the first one's search
+# score and answers part of the question the first excerpt does not.
+SECOND_SOURCE_RATIO = 0.6
+
+_STOPWORD_TEXT = (
+    "a about after all also am an and any are as at be been but by can could do does did for "
+    "from get got has have how i if in into is it its me my no not of on or our please so "
+    "some that the their them then there this to up us was we what when where which who why "
+    "will with would you your hi hello thanks thank want need like"
+)
+_STOPWORDS = frozenset(_STOPWORD_TEXT.split())
+_CLAUSE_STARTS = frozenset("if when to for you after before while in on with and or but as "
+                           "this it select press".split())
+_WORD = re.compile(r"[a-z0-9]+")
+_STEP = re.compile(r"^\d+[.)]\s+")
+_ITEM = re.compile(r"^[-*•]\s+")
+_TERMINAL = re.compile(r"[.!?:][\"')\]]*$")
+# A sentence ends at . ! ? followed by space and a capital, digit or quote ("e.g. the" stays).
+_SENTENCE_BREAK = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[A-Z0-9\"'(])")
+_MARKDOWN = [
+    (re.compile(r"\[([^\]]+)\]\([^)\s]+\)"), r"\1"),  # [text](url) -> text
+    (re.compile(r"(\*\*|__)(.+?)\1"), r"\2"),  # **bold**
+    (re.compile(r"(?<![\w*])\*(?!\s)(.+?)(?<!\s)\*(?![\w*])"), r"\1"),  # *emphasis*
+    (re.compile(r"`([^`]+)`"), r"\1"),  # `code`
+    (re.compile(r"^\s*(#{1,6}|>)\s+"), ""),  # heading or quote marker
+]
+
+
+def _stem(word: str) -> str:
+    # Crude suffix stripping, enough to match "resetting"/"reset" or "invoices"/"invoice".
+    for suffix in ("ing", "ed", "es", "s"):
+        if len(word) > len(suffix) + 3 and word.endswith(suffix):
+            return word[: -len(suffix)]
+    return word
+
+
+def terms(text: str) -> set[str]:
+    """Content words of `text`, lower-cased and crudely stemmed, stopwords removed."""
+    return {_stem(w) for w in _WORD.findall(text.lower()) if w not in _STOPWORDS}
+
+
+def term_coverage(query: str, text: str) -> float:
+    """Share of the query's content terms found in `text` (0 when the query has none)."""
+    wanted = terms(query)
+    return len(wanted & terms(text)) / len(wanted) if wanted else 0.0
+
+
+def plain_text(text: str) -> str:
+    """Markdown emphasis, code, links and heading markers as plain text."""
+    for pattern, replacement in _MARKDOWN:
+        text = pattern.sub(replacement, text)
+    return text.strip()
+
+
+@dataclass(frozen=True)
+class Source:
+    """A passage as a search tool returned it."""
+
+    title: str
+    url: str | None
+    text: str
+    score: float
+
+
+@dataclass(frozen=True)
+class Unit:
+    """A quotable piece of a passage: a sentence, a bullet item or one numbered step. Steps of
+    one list share `group`; `index` is the unit's place in the passage."""
+
+    text: str
+    kind: str  # "sentence" | "item" | "step"
+    group: int
+    index: int
+
+    @property
+    def words(self) -> int:
+        return len(self.text.split())
+
+
+def _sentences(paragraph: str) -> list[str]:
+    parts = [p.strip() for p in _SENTENCE_BREAK.split(paragraph) if p.strip()]
+    # A passage window can end mid-sentence: a fragment without an ending is not quoted.
+    if parts and not _TERMINAL.search(parts[-1]):
+        parts.pop()
+    return parts
+
+
+def _is_heading(line: str, following: str) -> bool:
+    """Whether the line after the title is a section heading rather than a sentence's start
+    (manuals break sentences at line ends: "If the Samsung" / "Smart Remote does not pair")."""
+    words = line.split()
+    return (
+        0 < len(words) <= 12 and not _TERMINAL.search(line)
+        and words[0].lower() not in _CLAUSE_STARTS and not following[:1].islower()
+    )
+
+
+def units(source: Source) -> list[Unit]:
+    """The passage cut into sentences, items and steps, in order, markdown removed. The title
+    and section headings are left out (the answer names its source anyway)."""
+    lines = [plain_text(line) for line in source.text.splitlines()]
+    if lines and lines[0].rstrip(".:?") == plain_text(source.title).rstrip(".:?"):
+        lines = lines[1:]
+    if len(lines) > 1 and _is_heading(lines[0], lines[1]):
+        lines = lines[1:]
+    found: list[Unit] = []
+    paragraph: list[str] = []
+    group = 0
+
+    def add(text: str, kind: str) -> None:
+        found.append(Unit(text, kind, group, len(found)))
+
+    def flush() -> None:
+        nonlocal group
+        if paragraph:
+            for sentence in _sentences(" ".join(paragraph)):
+                add(sentence, "sentence")
+            paragraph.clear()
+            group += 1
+
+    previous = ""
+    for line in lines:
+        if not re.search(r"[A-Za-z]", line):  # page numbers, rules, stray symbols
+            continue
+        if step := _STEP.match(line):
+            flush()
+            if previous != "step":
+                group += 1
+            add(line[step.end():].strip(), "step")
+            previous = "step"
+        elif item := _ITEM.match(line):
+            flush()
+            if previous != "item":
+                group += 1
+            add(line[item.end():].strip(), "item")
+            previous = "item"
+        else:
+            # Lines without an ending continue the paragraph (manuals broken at line ends).
+            if previous in ("step", "item"):
+                group += 1
+            paragraph.append(line)
+            previous = "sentence"
+            if _TERMINAL.search(line):
+                flush()
+    flush()
+    return found
+
+
+@dataclass(frozen=True)
+class Excerpt:
+    source: Source
+    units: tuple[Unit, ...]
+
+    @property
+    def words(self) -> int:
+        return sum(unit.words for unit in self.units)
+
+
+def _score(wanted: set[str], text: str) -> int:
+    return len(wanted & terms(text))
+
+
+def _steps_of(all_units: Sequence[Unit], unit: Unit) -> list[Unit]:
+    return [u for u in all_units if u.kind == "step" and u.group == unit.group]
+
+
+def _excerpt(question: str, source: Source, budget: int, covered: set[str] = frozenset()
+             ) -> Excerpt | None:
+    """The units of one passage that best answer the question, within about `budget` words:
+    the best-matching unit (a list of steps counts as one), then others that share the
+    question's words, in the passage's order."""
+    all_units = units(source)
+    if not all_units:
+        return None
+    wanted = terms(question) - covered
+    # A step list is scored as a whole: it answers "how do I …" better than any one step.
+    candidates: list[list[Unit]] = []
+    for unit in all_units:
+        if unit.kind == "step":
+            if candidates and candidates[-1][0].kind == "step" and \
+                    candidates[-1][0].group == unit.group:
+                continue
+            candidates.append(_steps_of(all_units, unit))
+        else:
+            candidates.append([unit])
+    scored = [(_score(wanted, " ".join(u.text for u in c)), c) for c in candidates]
+    best_score = max(score for score, _ in scored)
+    if covered and best_score == 0:
+        return None  # nothing this source adds to what is already quoted
+    best = next(c for score, c in scored if score == best_score)  # earliest of the best
+    chosen = list(best)
+    if best[0].kind == "step" and best[0].index > 0:
+        intro = all_units[best[0].index - 1]
+        # The sentence that leads into the steps ("In Settings:") belongs with them.
+        if intro.kind == "sentence" and intro.group != best[0].group:
+            chosen.insert(0, intro)
+    used = sum(u.words for u in chosen)
+    if len(chosen) == 1 and used > MAX_SENTENCE_WORDS:
+        words = chosen[0].text.split()[:MAX_SENTENCE_WORDS]
+        chosen = [Unit(" ".join(words) + " …", chosen[0].kind, chosen[0].group,
+                       chosen[0].index)]
+        used = MAX_SENTENCE_WORDS
+    # More units that share the question's words, best first, while the budget lasts.
+    for score, candidate in sorted(scored, key=lambda sc: (-sc[0], sc[1][0].index)):
+        size = sum(u.words for u in candidate)
+        if score == 0 or candidate[0] in chosen or used + size > budget:
+            continue
+        chosen.extend(candidate)
+        used += size
+    return Excerpt(source, tuple(sorted(set(chosen), key=lambda u: u.index)))
+
+
+def select(question: str, sources: Sequence[Source], max_words: int = MAX_WORDS
+           ) -> list[Excerpt]:
+    """What to quote: an excerpt of the best source, and one of the next source when it is
+    nearly as good and answers part of the question the first does not."""
+    ranked = sorted(sources, key=lambda s: s.score, reverse=True)
+    if not ranked:
+        return []
+    first = _excerpt(question, ranked[0], max_words)
+    if first is None:
+        return []
+    excerpts = [first]
+    covered = terms(" ".join(u.text for u in first.units)) | terms(ranked[0].title)
+    for other in ranked[1:]:
+        if other.score < ranked[0].score * SECOND_SOURCE_RATIO:
+            break
+        if other.title == ranked[0].title:
+            continue
+        second = _excerpt(question, other, max(max_words - first.words, 25), covered)
+        if second is not None:
+            excerpts.append(second)
+            break
+    return excerpts
+
+
+def render(excerpt: Excerpt) -> str:
+    """Plain text: sentences as a paragraph, items as "- item", steps numbered from 1."""
+    lines: list[str] = []
+    paragraph: list[str] = []
+    step = 0
+    for unit in excerpt.units:
+        if unit.kind == "sentence":
+            paragraph.append(unit.text)
+            continue
+        if paragraph:
+            lines.append(" ".join(paragraph))
+            paragraph = []
+        if unit.kind == "step":
+            step += 1
+            lines.append(f"{step}. {unit.text}")
+        else:
+            step = 0
+            lines.append(f"- {unit.text}")
+    if paragraph:
+        lines.append(" ".join(paragraph))
+    return "\n".join(lines)

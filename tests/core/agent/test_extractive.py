@@ -1,0 +1,106 @@
+"""Sentence selection: whole sentences for the question, steps kept as steps, plain text, short."""
+
+from __future__ import annotations
+
+from deskpilot.core.agent.extractive import (
+    MAX_WORDS,
+    Source,
+    plain_text,
+    render,
+    select,
+    units,
+)
+
+RESET = Source(
+    "Reset your password", "https://help.example.com/reset",
+    "Reset your password\n"
+    "If you forgot your password, you can set a new one from the sign-in page.\n"
+    "1. Go to the login page and click **Forgot password?**\n"
+    "2. Enter the email address of your account. We send a reset link that is valid for "
+    "**1 hour**.\n"
+    "3. Open the link and choose a new password of at least 12 characters.\n"
+    "The reset email does not arrive\n"
+    "- Check your spam folder.\n"
+    "You can request a new link every 5 minutes. Requesting a new link invalidates the "
+    "previous one.", 0.8,
+)
+REFUND = Source(
+    "Refund policy", None,
+    "Refund policy\nNew subscriptions\nWe want you to be happy with Acme Cloud. If you change "
+    "your mind, you can request a full refund within 14 days of the first charge. Overage "
+    "charges are not refundable. Approved refunds go back to the original payment method "
+    "within 5-10 business days.", 0.7,
+)
+PLANS = Source(
+    "Upgrade or downgrade your plan", None,
+    "Upgrade or downgrade your plan\nYou can change plans at any time. To cancel your "
+    "subscription, open Billing and choose Cancel plan. Your projects keep running until the "
+    "end of the paid period.", 0.74,
+)
+
+
+def test_markdown_becomes_plain_text() -> None:
+    assert plain_text("Click **Forgot password?** in `Settings`, see [the guide](https://x.y/z)"
+                      ) == "Click Forgot password? in Settings, see the guide"
+    assert plain_text("## Heading") == "Heading"
+
+
+def test_units_are_whole_sentences_steps_and_items() -> None:
+    found = units(RESET)
+    kinds = [(u.kind, u.text[:12]) for u in found]
+    assert kinds[0] == ("sentence", "If you forgo")
+    assert [u.kind for u in found[1:4]] == ["step"] * 3
+    assert found[1].text == "Go to the login page and click Forgot password?"  # no markdown
+    assert ("item", "Check your s") in kinds
+    # The section heading is not a sentence of the answer.
+    assert all("does not arrive" not in u.text for u in found)
+
+
+def test_a_passage_cut_mid_sentence_never_shows_the_fragment() -> None:
+    cut = Source("Billing", None, "Billing\nInvoices are emailed monthly. We send a reset link "
+                 "that", 0.9)
+    assert [u.text for u in units(cut)] == ["Invoices are emailed monthly."]
+
+
+def test_manual_lines_broken_mid_sentence_are_joined() -> None:
+    manual = Source("Remote", None, "Remote\nIf the Samsung\nSmart Remote does not pair, press"
+                    "\nand hold the buttons for 3 seconds.\n- 7 -", 0.9)
+    assert [u.text for u in units(manual)] == [
+        "If the Samsung Smart Remote does not pair, press and hold the buttons for 3 seconds."]
+
+
+def test_how_to_question_gets_the_steps_as_steps() -> None:
+    [excerpt] = select("How do I reset my password?", [RESET])
+    text = render(excerpt)
+    assert text.splitlines()[:4] == [
+        "If you forgot your password, you can set a new one from the sign-in page.",
+        "1. Go to the login page and click Forgot password?",
+        "2. Enter the email address of your account. We send a reset link that is valid for "
+        "1 hour.",
+        "3. Open the link and choose a new password of at least 12 characters.",
+    ]
+    assert "**" not in text
+
+
+def test_sentences_are_chosen_for_the_question_and_stay_short() -> None:
+    [excerpt, *_] = select("How long does the reset link stay valid?", [RESET])
+    assert "valid for 1 hour" in render(excerpt)
+    [refund] = select("how long until my refund arrives?", [REFUND])
+    text = render(refund)
+    assert "5-10 business days" in text and "happy with Acme" not in text
+    assert len(text.split()) <= MAX_WORDS
+
+
+def test_a_second_source_only_when_it_adds_something() -> None:
+    question = "I want to cancel my subscription and get my money back"
+    both = select(question, [PLANS, REFUND])
+    assert [e.source.title for e in both] == ["Upgrade or downgrade your plan", "Refund policy"]
+    assert sum(e.words for e in both) <= MAX_WORDS + 10
+    # A second source that repeats what the first already says is left out.
+    same = Source("Password help", None, "Password help\nIf you forgot your password, you can "
+                  "set a new one from the sign-in page.", 0.79)
+    assert [e.source.title for e in select("forgot my password", [RESET, same])] == [
+        "Reset your password"]
+    # So is one that scores far below the first.
+    weak = Source("Refund policy", None, REFUND.text, 0.2)
+    assert len(select(question, [PLANS, weak])) == 1
