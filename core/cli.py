@@ -385,6 +385,61 @@ def eval_retrieval(
     typer.echo(json.dumps(figures))
 
 
+@eval_app.command("answers")
+def eval_answers(
+    queries: Annotated[Path, typer.Option(
+        help="Questions JSONL {query, article_id} or {query, article_ids: [...]}.")],
+    articles: Annotated[Path | None, typer.Option(
+        help="Articles JSONL {id, title, body_html, url?} to answer from.")] = None,
+    connector: Annotated[str | None, typer.Option(
+        help="Or: answer from this configured connector's knowledge (synced into a temp dir).")
+    ] = None,
+    oos: Annotated[Path | None, typer.Option(
+        help="Out-of-scope questions JSONL {text} or {query}: they should be handed over.")
+    ] = None,
+    split: Annotated[str, typer.Option(
+        help="all, tuning or held-out: the queries' fixed split (eval retrieval's rule).")
+    ] = "all",
+    rows: Annotated[bool, typer.Option("--rows", help="Also every question's row.")] = False,
+    limit: Annotated[int | None, typer.Option(min=1, help="At most this many of each set.")
+                     ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Only the JSON, no progress.")
+                       ] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Run the customer agent (the configured provider) over questions: the answered rate, the
+    correct-source rate among answered questions and the hand-over rate on out-of-scope ones."""
+    import asyncio
+    import tempfile
+
+    from deskpilot.core.agent.evaluation import evaluate_answers
+
+    if (articles is None) == (connector is None):
+        fail("give exactly one of --articles FILE or --connector NAME")
+    if split not in ("all", "tuning", "held-out"):
+        fail(f"--split: {split!r} is not one of all, tuning, held-out")
+    for path in (queries, articles, oos):
+        if path is not None and not path.is_file():
+            fail(f"{path}: file not found")
+    with tempfile.TemporaryDirectory(prefix="deskpilot-eval-") as tmp:
+        # Everything the run writes (database, index) goes to the temp dir, never the live one.
+        settings = settings_from(config, Path(tmp), database={"url": None},
+                                 index={"backend": "embedded"})
+        services = services_from(settings)
+        if connector is not None and connector not in services.connectors:
+            fail(f"--connector: no enabled connector {connector!r} in the config "
+                 f"(configured: {', '.join(sorted(services.connectors)) or 'none'})")
+        try:
+            figures = asyncio.run(evaluate_answers(
+                services, queries, articles_path=articles, connector=connector, oos_path=oos,
+                split=split, rows=rows, progress=not as_json, limit=limit))  # type: ignore[arg-type]
+        except ValueError as exc:  # bad JSON lines or fields
+            fail(f"cannot evaluate: {exc}".splitlines()[0], code=1)
+        finally:
+            services.close()
+    typer.echo(json.dumps(figures, ensure_ascii=False))
+
+
 @index_app.command("optimize")
 def index_optimize(config: ConfigOption = None, data_dir: DataDirOption = None) -> None:
     """Build the embedded index's HNSW graphs and merge its segments.

@@ -291,14 +291,17 @@ class Services:
     def model(self, *, shared: bool = True) -> Model:
         from deskpilot.core.agent.providers import make_model
 
+        def embed(texts: list[str]) -> list[list[float]]:  # built only when an LLM answers
+            return self.embedder.embed_documents(texts)
+
         if not shared:
             return make_model(self.settings.agent, self.offline_default_tool(),
-                              self.offline_triggers())
+                              self.offline_triggers(), embed)
         with self._build_lock:
             if "model" not in self._shared:
                 self._shared["model"] = make_model(self.settings.agent,
                                                    self.offline_default_tool(),
-                                                   self.offline_triggers())
+                                                   self.offline_triggers(), embed)
             return self._shared["model"]
 
     def offline_triggers(self) -> tuple[Any, ...]:

@@ -30,7 +30,8 @@ def build_customer_agent(services: Services, context: RequestContext | None = No
     settings = services.settings.agent
     return Agent(
         name=settings.name,
-        instructions=settings.instructions.replace("{company}", settings.company),
+        instructions=settings.instructions.replace("{company}", settings.company)
+        .replace("{knowledge_language}", settings.knowledge_language),
         # One model (and so one HTTP connection pool) per platform, not one per chat turn.
         model=services.model(),
         tools=services.function_tools(ToolAudience.CUSTOMER),

@@ -30,8 +30,8 @@ _STOPWORD_TEXT = (
     "will with would you your hi hello thanks thank want need like"
 )
 _STOPWORDS = frozenset(_STOPWORD_TEXT.split())
-_CLAUSE_STARTS = frozenset("if when to for you after before while in on with and or but as "
-                           "this it select press".split())
+_CLAUSE_START_TEXT = "if when to for you after before while in on with and or but as this it"
+_CLAUSE_STARTS = frozenset(_CLAUSE_START_TEXT.split())
 _WORD = re.compile(r"[a-z0-9]+")
 _STEP = re.compile(r"^\d+[.)]\s+")
 _ITEM = re.compile(r"^[-*•]\s+")
@@ -81,6 +81,7 @@ class Source:
     url: str | None
     text: str
     score: float
+    locale: str = "en"
 
 
 @dataclass(frozen=True)

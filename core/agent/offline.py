@@ -18,7 +18,9 @@ import json
 import re
 import time
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from agents import ModelResponse, Usage
@@ -40,15 +42,36 @@ from openai.types.responses.response_output_text import AnnotationURLCitation
 
 from deskpilot.core.agent import offline_tools
 from deskpilot.core.agent.extractive import Source, render, select, term_coverage
+from deskpilot.core.agent.language import base_language, cannot_answer_in, detect
 
 MODEL_NAME = "deskpilot-offline"
 
-# Confidence: the top passage must clear both bars. Scores are the Searcher's fused scores
-# (convex fusion: ≈ the cosine similarity, plus at most 0.0026 from BM25); the lexical bar
-# catches off-topic questions whose closest passage is still fairly similar.
-# How these were chosen is in docs/offline-model.md.
-MIN_SCORE = 0.35
-MIN_TERM_COVERAGE = 0.5
+
+
+@dataclass(frozen=True)
+class AnswerRule:
+    """When the offline model answers rather than offers a person. The top passage's search
+    score (the Searcher's fused score) must reach `min_score`, and the passage must share
+    `min_term_coverage` of the question's content words, unless its score reaches `sure_score`
+    (a paraphrase that shares few words but means the same). Chosen on tuning data by
+    bench/answer_confidence.py; docs/offline-model.md has the figures."""
+
+    min_score: float
+    min_term_coverage: float
+    sure_score: float
+
+
+ANSWER_RULE = AnswerRule(min_score=0.35, min_term_coverage=0.5, sure_score=2.0)
+
+
+def answer_rule(query: str, sources: list[Source], rule: AnswerRule = ANSWER_RULE) -> bool:
+    """Whether the sources are convincing enough to answer from."""
+    top = max(sources, key=lambda s: s.score, default=None)
+    if top is None or top.score < rule.min_score:
+        return False
+    return top.score >= rule.sure_score or \
+        term_coverage(query, f"{top.title} {top.text}") >= rule.min_term_coverage
+
 
 HANDOVER_TEXT = (
     "I'm not sure about that: I couldn't find an answer in our help center. "
@@ -57,14 +80,14 @@ HANDOVER_TEXT = (
 CLOSING_TEXT = "Did that answer your question? If not, I can hand you over to a person."
 
 
-def _field(item: Any, key: str) -> Any:
+def item_field(item: Any, key: str) -> Any:
     return item.get(key) if isinstance(item, dict) else getattr(item, key, None)
 
 
 def _message_text(content: Any) -> str:
     if isinstance(content, str):
         return content
-    parts = [_field(part, "text") for part in content or []]
+    parts = [item_field(part, "text") for part in content or []]
     return " ".join(p for p in parts if isinstance(p, str))
 
 
@@ -72,8 +95,8 @@ def last_user_text(items: str | list[Any]) -> str:
     if isinstance(items, str):
         return items
     for item in reversed(items):
-        if _field(item, "role") == "user":
-            return _message_text(_field(item, "content")).strip()
+        if item_field(item, "role") == "user":
+            return _message_text(item_field(item, "content")).strip()
     return ""
 
 
@@ -82,22 +105,37 @@ def parse_sources(output: Any) -> list[Source]:
     try:
         rows = json.loads(output)["passages"]
         return [
-            Source(str(r["title"]), r.get("url"), str(r["text"]), float(r["score"])) for r in rows
+            Source(str(r["title"]), r.get("url"), str(r["text"]), float(r["score"]),
+                   str(r.get("locale") or "en"))
+            for r in rows
         ]
     except (TypeError, ValueError, KeyError):
         return []
 
 
 def compose_answer(query: str, sources: list[Source]) -> tuple[str, list[AnnotationURLCitation]]:
-    """The reply text and its citations, or the handover offer when retrieval is not convincing."""
-    top = max(sources, key=lambda s: s.score, default=None)
-    if (
-        top is None
-        or top.score < MIN_SCORE
-        or term_coverage(query, f"{top.title} {top.text}") < MIN_TERM_COVERAGE
-    ):
-        return HANDOVER_TEXT, []
-    excerpts = select(query, sources)
+    """The reply text and its citations, or the handover offer when retrieval is not convincing.
+    A question in a language the knowledge is not written in gets an honest notice first (in
+    that language where known): the offline model can only quote the knowledge as it is."""
+    text, annotations = _extractive_answer(query, sources)
+    customer = detect(query)
+    locales = Counter(base_language(s.locale) for s in sources)
+    if customer is None or not locales or customer in locales:
+        return text, annotations
+    notice = cannot_answer_in(customer, locales.most_common(1)[0][0])
+    if not annotations and text == HANDOVER_TEXT:
+        return notice, []
+    shift = len(notice) + 2
+    return f"{notice}\n\n{text}", [
+        a.model_copy(update={"start_index": a.start_index + shift,
+                             "end_index": a.end_index + shift})
+        for a in annotations
+    ]
+
+
+def _extractive_answer(query: str, sources: list[Source]
+                       ) -> tuple[str, list[AnnotationURLCitation]]:
+    excerpts = select(query, sources) if answer_rule(query, sources) else []
     if not excerpts:
         return HANDOVER_TEXT, []
     text = ""
@@ -135,6 +173,14 @@ def _chunks(text: str) -> Iterable[str]:
         yield "".join(words[start : start + 4])
 
 
+def message(text: str, annotations: list[AnnotationURLCitation]) -> ResponseOutputMessage:
+    """An assistant message with a fresh id (chatkit reuses message ids as thread item ids)."""
+    return ResponseOutputMessage(
+        type="message", id=_new_id("msg"), role="assistant", status="completed",
+        content=[ResponseOutputText(type="output_text", text=text, annotations=annotations)],
+    )
+
+
 def _string_argument(tool: Any) -> str | None:
     """The name of a function tool's one required string parameter, if it has one."""
     schema = getattr(tool, "params_json_schema", None) or {}
@@ -159,12 +205,12 @@ class OfflineModel(Model):
         self, input: str | list[Any], tools: list[Any]
     ) -> ResponseFunctionToolCall | ResponseOutputMessage:
         last = input[-1] if isinstance(input, list) and input else None
-        if _field(last, "type") == "function_call_output":
-            called = offline_tools.called_tool(input, _field(last, "call_id"))
+        if item_field(last, "type") == "function_call_output":
+            called = offline_tools.called_tool(input, item_field(last, "call_id"))
             if called is not None and called != self.search_tool:
-                return self._message(offline_tools.reply_text(_field(last, "output")), [])
+                return self._message(offline_tools.reply_text(item_field(last, "output")), [])
             text, annotations = compose_answer(
-                last_user_text(input), parse_sources(_field(last, "output"))
+                last_user_text(input), parse_sources(item_field(last, "output"))
             )
             return self._message(text, annotations)
         query = last_user_text(input)
@@ -190,10 +236,7 @@ class OfflineModel(Model):
 
     @staticmethod
     def _message(text: str, annotations: list[AnnotationURLCitation]) -> ResponseOutputMessage:
-        return ResponseOutputMessage(
-            type="message", id=_new_id("msg"), role="assistant", status="completed",
-            content=[ResponseOutputText(type="output_text", text=text, annotations=annotations)],
-        )
+        return message(text, annotations)
 
     async def get_response(
         self,
@@ -228,38 +271,45 @@ class OfflineModel(Model):
         prompt: Any,
     ) -> AsyncIterator[ResponseStreamEvent]:
         item = self._turn(input, tools)
-        seq = 0
-        if isinstance(item, ResponseOutputMessage):
-            # The event order ChatKit turns into thread.item.added / updated / done.
-            part = item.content[0]
-            assert isinstance(part, ResponseOutputText)
-            yield ResponseOutputItemAddedEvent(
-                type="response.output_item.added", sequence_number=seq, output_index=0,
-                item=item.model_copy(update={"content": [], "status": "in_progress"}),
-            )
-            seq += 1
-            yield ResponseContentPartAddedEvent(
-                type="response.content_part.added", sequence_number=seq, output_index=0,
-                item_id=item.id, content_index=0,
-                part=ResponseOutputText(type="output_text", text="", annotations=[]),
-            )
-            for delta in _chunks(part.text):
-                seq += 1
-                yield ResponseTextDeltaEvent(
-                    type="response.output_text.delta", sequence_number=seq, output_index=0,
-                    item_id=item.id, content_index=0, delta=delta, logprobs=[],
-                )
-            seq += 1
-            yield ResponseTextDoneEvent(
-                type="response.output_text.done", sequence_number=seq, output_index=0,
-                item_id=item.id, content_index=0, text=part.text, logprobs=[],
-            )
-            seq += 1
-            # Annotations travel on the finished message only (see NOTES.md).
-            yield ResponseOutputItemDoneEvent(
-                type="response.output_item.done", sequence_number=seq, output_index=0, item=item,
-            )
-            seq += 1
-        yield ResponseCompletedEvent(
-            type="response.completed", sequence_number=seq, response=_response([item]),
+        for event in turn_events(item):
+            yield event
+
+
+def turn_events(item: ResponseFunctionToolCall | ResponseOutputMessage
+                ) -> Iterable[ResponseStreamEvent]:
+    """A finished turn as the stream events a real model sends: for a message, the order
+    ChatKit turns into thread.item.added / updated / done; then response.completed."""
+    seq = 0
+    if isinstance(item, ResponseOutputMessage):
+        part = item.content[0]
+        assert isinstance(part, ResponseOutputText)
+        yield ResponseOutputItemAddedEvent(
+            type="response.output_item.added", sequence_number=seq, output_index=0,
+            item=item.model_copy(update={"content": [], "status": "in_progress"}),
         )
+        seq += 1
+        yield ResponseContentPartAddedEvent(
+            type="response.content_part.added", sequence_number=seq, output_index=0,
+            item_id=item.id, content_index=0,
+            part=ResponseOutputText(type="output_text", text="", annotations=[]),
+        )
+        for delta in _chunks(part.text):
+            seq += 1
+            yield ResponseTextDeltaEvent(
+                type="response.output_text.delta", sequence_number=seq, output_index=0,
+                item_id=item.id, content_index=0, delta=delta, logprobs=[],
+            )
+        seq += 1
+        yield ResponseTextDoneEvent(
+            type="response.output_text.done", sequence_number=seq, output_index=0,
+            item_id=item.id, content_index=0, text=part.text, logprobs=[],
+        )
+        seq += 1
+        # Annotations travel on the finished message only (see NOTES.md).
+        yield ResponseOutputItemDoneEvent(
+            type="response.output_item.done", sequence_number=seq, output_index=0, item=item,
+        )
+        seq += 1
+    yield ResponseCompletedEvent(
+        type="response.completed", sequence_number=seq, response=_response([item]),
+    )

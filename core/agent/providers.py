@@ -8,6 +8,7 @@ from agents import OpenAIChatCompletionsModel, OpenAIResponsesModel
 from agents.models.interface import Model
 from openai import AsyncOpenAI
 
+from deskpilot.core.agent.grounding import Embed, GroundedModel
 from deskpilot.core.agent.offline import OfflineModel
 from deskpilot.core.agent.offline_tools import OfflineTrigger
 from deskpilot.core.config import AgentSettings, ConfigError
@@ -32,15 +33,23 @@ def _client(settings: AgentSettings, *, key_required: bool) -> AsyncOpenAI:
 
 
 def make_model(settings: AgentSettings, offline_tool: str | None = None,
-               offline_triggers: tuple[OfflineTrigger, ...] = ()) -> Model:
+               offline_triggers: tuple[OfflineTrigger, ...] = (),
+               embed: Embed | None = None) -> Model:
     """The model for the configured provider. Raises ConfigError for an unusable setup.
     `offline_tool`: the knowledge search the offline model asks (a tool's `offline_default`);
-    `offline_triggers`: the tools it calls when a message matches their examples."""
+    `offline_triggers`: the tools it calls when a message matches their examples.
+    `embed`: the knowledge embedder; with it, an LLM's turns are checked against the passages
+    (grounding.py) unless `agent.check_grounding` is off."""
     if settings.provider == "offline":
         return OfflineModel(offline_tool, offline_triggers)
+    model: Model
     if settings.provider == "openai":
-        return OpenAIResponsesModel(settings.model, _client(settings, key_required=True))
-    if not settings.base_url:
+        model = OpenAIResponsesModel(settings.model, _client(settings, key_required=True))
+    elif not settings.base_url:
         raise ConfigError("agent.base_url: required for provider openai-compatible")
-    # Its messages all carry one placeholder id; the chat server gives each its own store id.
-    return OpenAIChatCompletionsModel(settings.model, _client(settings, key_required=False))
+    else:
+        # Its messages all carry one placeholder id; the chat server gives each its own store id.
+        model = OpenAIChatCompletionsModel(settings.model, _client(settings, key_required=False))
+    if embed is not None and settings.check_grounding:
+        return GroundedModel(model, offline_tool, embed)
+    return model

@@ -9,7 +9,7 @@ from typing import Any
 
 from openai.types.responses import ResponseFunctionToolCall, ResponseOutputMessage
 
-from deskpilot.core.agent.offline import OfflineModel, _field, _new_id
+from deskpilot.core.agent.offline import OfflineModel, item_field, _new_id
 
 
 class ScriptedModel(OfflineModel):
@@ -23,9 +23,9 @@ class ScriptedModel(OfflineModel):
         items = input if isinstance(input, list) else []
         # This turn's place in the script: the calls since the customer's last message.
         since_user = items[max((i for i, item in enumerate(items)
-                                if _field(item, "role") == "user"), default=-1) + 1:]
-        outputs = [str(_field(item, "output")) for item in since_user
-                   if _field(item, "type") == "function_call_output"]
+                                if item_field(item, "role") == "user"), default=-1) + 1:]
+        outputs = [str(item_field(item, "output")) for item in since_user
+                   if item_field(item, "type") == "function_call_output"]
         if len(outputs) < len(self.calls):
             name, arguments = self.calls[len(outputs)]
             offered = {getattr(tool, "name", None) for tool in tools}

@@ -126,3 +126,36 @@ def test_a_high_score_without_shared_terms_is_not_trusted() -> None:
 
 def test_unreadable_tool_output_counts_as_nothing_found() -> None:
     assert parse_sources("Error: index unavailable") == []
+
+
+async def test_a_question_in_another_language_gets_an_honest_notice_and_a_person(
+        services: Services, searcher: StubSearcher) -> None:
+    # The knowledge is English; the offline model can only quote it as it is.
+    searcher.passages = [passage("Reset your password", "Reset your password\nOpen the "
+                                 "sign-in page and choose Forgot password.", 0.15)]
+    result = await Runner.run(build_customer_agent(services),
+                              "Wie setze ich mein Passwort zurück?", run_config=NO_TRACE)
+    text = result.final_output
+    assert text.startswith("Ich kann leider nur auf Englisch antworten")
+    assert "I can only answer in English" in text and "talk to a person" in text
+
+
+async def test_a_confident_answer_in_another_language_comes_with_the_notice(
+        services: Services) -> None:
+    # Retrieval found it anyway (the shared product words): the notice, then the English quote.
+    question = "Comment réinitialiser mon mot de passe avec le lien Forgot password ?"
+    result = await Runner.run(build_customer_agent(services), question, run_config=NO_TRACE)
+    text = result.final_output
+    assert text.startswith("Je ne peux répondre qu'en anglais")
+    [message] = _messages(result)
+    [first, *_] = _annotations(message)
+    assert text[first.start_index:first.end_index] == "Reset your password"
+
+
+def test_an_english_question_gets_no_language_notice() -> None:
+    sources = parse_sources(json.dumps({"passages": [
+        {"title": "Reset your password", "url": None, "score": 0.9, "document_id": "1",
+         "text": "Reset your password\nOpen the sign-in page and choose Forgot password.",
+         "locale": "en"}]}))
+    text, _ = compose_answer("How do I reset my password?", sources)
+    assert text.startswith("Open the sign-in page and choose Forgot password.")

@@ -1,0 +1,145 @@
+"""Chooses the offline model's answer-or-hand-over rule on tuning data only.
+
+    python bench/answer_confidence.py [--cache /tmp/answer-features.json]
+
+In scope: the tuning halves of stackfaq and smarttv (eval retrieval's fixed split) and the demo
+help center's paraphrased questions (bench/data/demo_questions.jsonl). Out of scope: CLINC150
+`oos_train` + `oos_val`, asked of each of the three help centers. `oos_test` and the held-out
+halves stay unseen: measure them once with `deskpilot eval answers`.
+
+For every question it records what the customer search tool returns (the real embedder, index
+and Searcher; cached in --cache, never committed), then scores every rule of a grid with
+`deskpilot.core.agent.offline.answer_rule` and prints JSON: the chosen rule (the most answered
+in-scope questions while at most MAX_OOS_ANSWERED of the out-of-scope ones are answered and
+each set keeps its correct-among-answered rate) and its figures per set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from deskpilot import Audience, SearchFilter
+from deskpilot.core.agent.extractive import Source, select
+from deskpilot.core.agent.offline import AnswerRule, answer_rule
+from deskpilot.core.config import Settings
+from deskpilot.core.services import Services
+from deskpilot.knowledge.evaluation import build_index, in_split
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DEMO_QUESTIONS = Path(__file__).resolve().parent / "data" / "demo_questions.jsonl"
+OOS = [DATA / "clinc150" / "oos_train.jsonl", DATA / "clinc150" / "oos_val.jsonl"]
+RESULTS = 4  # what the search tool hands the model (plugins/knowledge_search.py)
+MAX_OOS_ANSWERED = 0.03
+MIN_CORRECT = {"stackfaq": 0.95, "smarttv": 0.80, "demo": 0.80}
+GRID = {
+    "min_score": [0.25, 0.3, 0.35, 0.4, 0.45, 0.5],
+    "min_term_coverage": [0.2, 0.25, 0.34, 0.4, 0.5, 0.6],
+    "sure_score": [0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 2.0],
+}
+
+
+def _jsonl(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.open(encoding="utf-8") if line.strip()]
+
+
+def _rows(searcher: Any, questions: list[tuple[str, list[str]]]) -> list[dict[str, Any]]:
+    public = SearchFilter(audience=Audience.PUBLIC)
+    rows = []
+    for question, expected in questions:
+        hits = [h for h in searcher.search(question, RESULTS * 2, filter=public, per_document=True)
+                if str(h.kind) == "article"][:RESULTS]  # solved tickets are no public knowledge
+        rows.append({"question": question, "expected": expected,
+                     "passages": [{"title": h.title, "url": h.url, "text": h.text,
+                                   "score": h.score, "document_id": h.document_id}
+                                  for h in hits]})
+    return rows
+
+
+def collect() -> dict[str, list[dict[str, Any]]]:
+    oos = [(r["text"], []) for path in OOS for r in _jsonl(path)]
+    sets: dict[str, list[dict[str, Any]]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in ("stackfaq", "smarttv"):
+            services = Services(Settings(data_dir=Path(tmp) / name))
+            build_index(_jsonl(DATA / name / "articles.jsonl"), services.embedder, services.index)
+            queries = [q for q in _jsonl(DATA / name / "queries.jsonl") if in_split(q, "tuning")]
+            sets[name] = _rows(services.searcher, [
+                (q["query"], q.get("article_ids") or [q["article_id"]]) for q in queries])
+            sets[f"oos@{name}"] = _rows(services.searcher, oos)
+            services.close()
+        services = Services(Settings(data_dir=Path(tmp) / "demo"))
+        services.migrate()
+        services.sync("demo")
+        sets["demo"] = _rows(services.searcher, [
+            (q["query"], q["article_ids"]) for q in _jsonl(DEMO_QUESTIONS)])
+        sets["oos@demo"] = _rows(services.searcher, oos)
+        services.close()
+    return sets
+
+
+def _sources(row: dict[str, Any]) -> list[Source]:
+    return [Source(p["title"], p["url"], p["text"], p["score"]) for p in row["passages"]]
+
+
+def score(rule: AnswerRule, sets: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+    figures: dict[str, dict[str, Any]] = {}
+    for name, rows in sets.items():
+        answered = correct = 0
+        for row in rows:
+            sources = _sources(row)
+            if not answer_rule(row["question"], sources, rule):
+                continue
+            answered += 1
+            cited = {s.source.title for s in select(row["question"], sources)}
+            ids = {p["document_id"] for p in row["passages"] if p["title"] in cited}
+            correct += bool(ids & set(row["expected"]))
+        n = len(rows)
+        figures[name] = {"n": n, "answered": round(answered / n, 3)}
+        if not name.startswith("oos@"):
+            figures[name]["correct_among_answered"] = round(correct / answered, 3) if answered \
+                else None
+    return figures
+
+
+def acceptable(figures: dict[str, dict[str, Any]]) -> bool:
+    for name, f in figures.items():
+        if name.startswith("oos@"):
+            if f["answered"] > MAX_OOS_ANSWERED:
+                return False
+        elif (f["correct_among_answered"] or 0) < MIN_CORRECT[name]:
+            return False
+    return True
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cache", type=Path, default=Path("/tmp/answer-features.json"))
+    args = parser.parse_args()
+    if args.cache.is_file():
+        sets = json.loads(args.cache.read_text())
+    else:
+        sets = collect()
+        args.cache.write_text(json.dumps(sets))
+    best: tuple[float, AnswerRule, dict[str, Any]] | None = None
+    for values in itertools.product(*GRID.values()):
+        rule = AnswerRule(**dict(zip(GRID, values, strict=True)))
+        figures = score(rule, sets)
+        if not acceptable(figures):
+            continue
+        # Every in-scope set weighs the same, however many questions it has.
+        answered = sum(f["answered"] for n, f in figures.items() if not n.startswith("oos@"))
+        if best is None or answered > best[0]:
+            best = (answered, rule, figures)
+    if best is None:
+        print(json.dumps({"chosen": None, "reason": "no rule of the grid meets the bars"}))
+        return
+    print(json.dumps({"chosen": best[1].__dict__, "tuning": best[2]}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,76 @@
+"""Which language a customer wrote in: py3langid (a packaged n-gram model, offline).
+
+Only languages a help center is commonly written in are considered, and only a confident call
+counts: on 1,383 English questions (stackfaq, smarttv, CLINC150 oos_val, the demo's) none was
+taken for another language at MIN_CONFIDENCE, while "Wie setze ich mein Passwort zurück?" is
+German at 0.9998.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+_LANGUAGE_CODES = "en de fr es it nl pt sv da no fi pl cs tr ru uk el ja zh ko ar he hi"
+LANGUAGES = tuple(_LANGUAGE_CODES.split())
+MIN_CONFIDENCE = 0.9
+
+# What the offline model says when it cannot answer in the customer's language: in that
+# language where known, followed by the English.
+CANNOT_ANSWER_IN = {
+    "de": "Ich kann leider nur auf {kb} antworten: unser Hilfe-Center ist auf {kb} geschrieben. "
+          "Möchten Sie mit einem Menschen sprechen? Schreiben Sie einfach \"talk to a person\".",
+    "fr": "Je ne peux répondre qu'en {kb} : notre centre d'aide est rédigé en {kb}. Voulez-vous "
+          "parler à une personne ? Écrivez simplement \"talk to a person\".",
+    "es": "Solo puedo responder en {kb}: nuestro centro de ayuda está escrito en {kb}. ¿Quiere "
+          "hablar con una persona? Escriba \"talk to a person\".",
+    "it": "Posso rispondere solo in {kb}: il nostro centro assistenza è scritto in {kb}. Vuole "
+          "parlare con una persona? Scriva \"talk to a person\".",
+    "nl": "Ik kan alleen in het {kb} antwoorden: ons helpcentrum is in het {kb} geschreven. Wilt "
+          "u met een medewerker praten? Typ \"talk to a person\".",
+    "pt": "Só consigo responder em {kb}: a nossa central de ajuda está escrita em {kb}. Quer "
+          "falar com uma pessoa? Escreva \"talk to a person\".",
+}
+# The knowledge base's language as each of those languages names it (English is the default).
+LANGUAGE_NAMES = {
+    "en": {"de": "Englisch", "fr": "anglais", "es": "inglés", "it": "inglese",
+           "nl": "Engels", "pt": "inglês", "en": "English"},
+    "de": {"de": "Deutsch", "fr": "allemand", "es": "alemán", "it": "tedesco",
+           "nl": "Duits", "pt": "alemão", "en": "German"},
+}
+ENGLISH_NOTICE = (
+    "I can only answer in {kb}: our help center is written in {kb}. Would you like me to hand "
+    "you over to a person? Just say \"talk to a person\"."
+)
+
+
+@cache
+def _identifier() -> Any:
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+    identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    identifier.set_languages(list(LANGUAGES))
+    return identifier
+
+
+def detect(text: str) -> str | None:
+    """The text's language code when the call is confident, else None (too short, mixed)."""
+    if len(text.split()) < 2:
+        return None
+    language, confidence = _identifier().classify(text)
+    return str(language) if confidence >= MIN_CONFIDENCE else None
+
+
+def base_language(locale: str | None) -> str:
+    """"en-GB" -> "en"."""
+    return (locale or "en").replace("_", "-").split("-")[0].lower()
+
+
+def cannot_answer_in(customer: str, knowledge: str) -> str:
+    """The honest notice: only the knowledge base's language, and a person on offer."""
+    names = LANGUAGE_NAMES.get(knowledge, {})
+    english = ENGLISH_NOTICE.format(kb=names.get("en", knowledge))
+    local = CANNOT_ANSWER_IN.get(customer)
+    if local is None or customer not in names:
+        return english
+    return f"{local.format(kb=names[customer])}\n\n{english}"
