@@ -64,8 +64,9 @@ class AnswerRule:
 ANSWER_RULE = AnswerRule(min_score=0.35, min_term_coverage=0.5, sure_score=2.0)
 
 
-def answer_rule(query: str, sources: list[Source], rule: AnswerRule = ANSWER_RULE) -> bool:
-    """Whether the sources are convincing enough to answer from."""
+def answer_rule(query: str, sources: list[Source], rule: AnswerRule | None = None) -> bool:
+    """Whether the sources are convincing enough to answer from (by ANSWER_RULE by default)."""
+    rule = rule or ANSWER_RULE
     top = max(sources, key=lambda s: s.score, default=None)
     if top is None or top.score < rule.min_score:
         return False

@@ -12,6 +12,7 @@ from pydantic import SecretStr
 
 from deskpilot import Audience
 from deskpilot.core.agent import build_customer_agent, run_config
+from deskpilot.core.agent.grounding import GroundedModel
 from deskpilot.core.app import create_app
 from deskpilot.core.chat.runtime import build_chat
 from deskpilot.core.config import ConfigError
@@ -26,6 +27,8 @@ pytestmark = pytest.mark.anyio
 QUESTION = "How do I reset my password?"
 SEARCH = ("tool", "search_knowledge", json.dumps({"query": "reset password"}))
 NO_TRACES = RunConfig(tracing_disabled=True)  # never upload from tests
+# An answer the passages support (conftest's reset-password article says it).
+GROUNDED = "Open the sign-in page and choose Forgot password."
 
 
 def _configure(services: Services, provider: str, url: str) -> None:
@@ -82,10 +85,12 @@ def test_openai_compatible_needs_a_base_url(services: Services) -> None:
 @pytest.mark.parametrize("stream", [False, True])
 async def test_chat_completions_tool_call_then_text(services: Services, searcher: StubSearcher,
                                                     stream: bool) -> None:
-    with FakeOpenAI([SEARCH, ("text", "Use the Forgot password link.")]) as fake:
+    with FakeOpenAI([SEARCH, ("text", GROUNDED)]) as fake:
         _configure(services, "openai-compatible", fake.url)
         agent = build_customer_agent(services)
-        assert isinstance(agent.model, OpenAIChatCompletionsModel)
+        # The provider's model, its answers checked against the passages (test_grounding.py).
+        assert isinstance(agent.model, GroundedModel)
+        assert isinstance(agent.model.inner, OpenAIChatCompletionsModel)
         if stream:
             result = Runner.run_streamed(agent, QUESTION,
                                          run_config=run_config(services.settings.agent, "test"))
@@ -95,7 +100,7 @@ async def test_chat_completions_tool_call_then_text(services: Services, searcher
             result = await Runner.run(agent, QUESTION,
                                       run_config=run_config(services.settings.agent, "test"))
 
-    assert result.final_output == "Use the Forgot password link."
+    assert result.final_output == GROUNDED
     assert [path for path, _ in fake.requests] == ["/v1/chat/completions"] * 2
     assert _tool_output(fake.requests[1][1])["passages"][0]["title"] == "Reset your password"
 
@@ -119,15 +124,15 @@ def _two_chat_turns(services: Services, provider: str, turns: list[tuple[str, ..
 def test_second_chat_turn_replays_the_first_answer(services: Services, provider: str) -> None:
     """The history of a later turn must hold the earlier answer in a form both APIs accept
     (Chat Completions rejected ChatKit's `output_text` parts and the turn failed)."""
-    turns = [("text", "Use the Forgot password link."), ("text", "Ask for a new link.")]
+    later = "We email you a reset link that stays valid for 30 minutes."
+    turns = [SEARCH, ("text", GROUNDED), SEARCH, ("text", later)]
     _, fake, first, second = _two_chat_turns(services, provider, turns)
 
-    assert first.assistant_text == "Use the Forgot password link."
-    assert second.assistant_text == "Ask for a new link."
-    body = fake.requests[1][1]
+    assert first.assistant_text == GROUNDED
+    assert second.assistant_text == later
+    body = fake.requests[2][1]  # the second turn's first request
     history = body.get("input") or body.get("messages")
-    assert [m["content"] for m in history if m.get("role") == "assistant"] == [
-        "Use the Forgot password link."]
+    assert [m["content"] for m in history if m.get("role") == "assistant"] == [GROUNDED]
 
 
 def test_chat_completions_messages_get_distinct_chatkit_item_ids(services: Services) -> None:
