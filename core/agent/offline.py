@@ -41,7 +41,7 @@ from openai.types.responses import (
 from openai.types.responses.response_output_text import AnnotationURLCitation
 
 from deskpilot.core.agent import offline_tools
-from deskpilot.core.agent.extractive import Source, render, select, term_coverage
+from deskpilot.core.agent.extractive import Source, render, select, term_coverage, terms
 from deskpilot.core.agent.language import base_language, cannot_answer_in, detect
 
 MODEL_NAME = "deskpilot-offline"

@@ -9,7 +9,7 @@ from typing import Any
 
 from openai.types.responses import ResponseFunctionToolCall, ResponseOutputMessage
 
-from deskpilot.core.agent.offline import OfflineModel, item_field, _new_id
+from deskpilot.core.agent.offline import OfflineModel, _new_id, item_field
 
 
 class ScriptedModel(OfflineModel):
