@@ -135,7 +135,8 @@ async def test_an_answer_in_the_customers_language_is_checked_by_its_figures(
         right = await Runner.run(agent, question, run_config=NO_TRACES)
         assert right.final_output == german
         result = await Runner.run(agent, question, run_config=NO_TRACES)
-    assert result.final_output != wrong and "30 minutes" in result.final_output
+    # The fallback is the offline model's: honest about the language, a person on offer.
+    assert result.final_output.startswith("Ich kann leider nur auf Englisch antworten")
     assert "figures only (de answer, en knowledge)" in caplog.text
 
 
