@@ -27,7 +27,7 @@ _STOPWORD_TEXT = (
     "a about after all also am an and any are as at be been but by can could do does did for "
     "from get got has have how i if in into is it its me my no not of on or our please so "
     "some that the their them then there this to up us was we what when where which who why "
-    "will with would you your hi hello thanks thank want need like"
+    "will with would you your hi hello thanks thank"
 )
 _STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 _CLAUSE_START_TEXT = "if when to for you after before while in on with and or but as this it"
