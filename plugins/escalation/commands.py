@@ -35,6 +35,7 @@ def escalations(
     for row in rows:
         where = row["ticket_ref"] or row["last_error"] or ""
         typer.echo(f"{row['created_at'][:19]}  {row['status']:<9} {row['attempts']:>2}x  "
-                   f"{row['connector'] or '-':<10} {row['thread_id']}  {where}")
+                   f"{row['connector'] or '-':<10} {row['thread_id']}  {where}  "
+                   f"answering: {row['owner']}")
     if not rows:
         typer.echo("no escalations", err=True)

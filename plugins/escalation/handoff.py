@@ -42,7 +42,7 @@ SUBJECT_CHARS = 80
 DELIVERED = (
     "I've passed this conversation to our support team (reference {ref}), with everything "
     "you've told me, so you won't need to repeat yourself. A person will reply to you here as "
-    "soon as possible; I won't answer in this chat any more."
+    "soon as possible; until they have finished, I'll stay out of this conversation."
 )
 QUEUED = (
     "I've saved your request for our support team. Our helpdesk is not reachable at this "
