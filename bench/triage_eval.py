@@ -21,7 +21,7 @@ import numpy as np
 
 from deskpilot._embedder import Embedder, EmbedderSettings
 from deskpilot.plugins.embedders import LocalEmbedder
-from deskpilot.plugins.triage_eval import evaluate_triage, read_examples
+from deskpilot.plugins.triage.evaluation import evaluate_triage, read_examples
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 

@@ -67,27 +67,38 @@ def evaluate_triage(train_path: Paths, test_path: Paths, text_field: str = "text
     _progress(f"trained in {time.monotonic() - started:.0f}s; predicting {len(test_texts)}")
     predictions = model.predict(test_texts)
     _progress(f"done in {time.monotonic() - started:.0f}s")
-    abstained = np.array([p.abstained for p in predictions], dtype=bool)
+    result = score([p.label for p in predictions], [p.abstained for p in predictions],
+                   test_labels, abstain_label)
+    result.update(label_field=label_field, threshold=round(model.threshold, 4),
+                  head_weight=model.mix)
+    return result
+
+
+def score(labels: Sequence[str], abstained: Sequence[bool], gold: Sequence[str],
+          abstain_label: str | None = None) -> dict[str, Any]:
+    """Accuracy with abstention: an abstention counts as `abstain_label` when given (so it is
+    right on an out-of-scope ticket and wrong on any other), else as wrong. `labels` are the
+    best labels, also where abstained. With `abstain_label` the result also has in-scope
+    accuracy (abstentions wrong) and out-of-scope recall (share abstained)."""
+    routed = np.asarray(abstained, dtype=bool)
     fallback = abstain_label if abstain_label is not None else "\x00abstained"  # never gold
-    predicted = np.array([fallback if p.abstained else p.label for p in predictions])
-    gold = np.array(test_labels)
-    top = np.array([p.label for p in predictions]) == gold
+    best = np.asarray(labels)
+    predicted = np.where(routed, fallback, best)
+    truth = np.asarray(gold)
+    top = best == truth
     result: dict[str, Any] = {
-        "n": len(gold),
-        "label_field": label_field,
-        "accuracy": round(float((predicted == gold).mean()), 4),
-        "macro_f1": round(_macro_f1(gold, predicted), 4),
-        "abstain_rate": round(float(abstained.mean()), 4),
+        "n": len(truth),
+        "accuracy": round(float((predicted == truth).mean()), 4),
+        "macro_f1": round(_macro_f1(truth, predicted), 4),
+        "abstain_rate": round(float(routed.mean()), 4),
         # The best label's accuracy ignoring abstention, and accuracy on the tickets answered.
         "label_accuracy": round(float(top.mean()), 4),
-        "answered_accuracy": round(float(top[~abstained].mean()), 4) if (~abstained).any()
+        "answered_accuracy": round(float(top[~routed].mean()), 4) if (~routed).any()
         else None,
-        "threshold": round(model.threshold, 4),
-        "head_weight": model.mix,
     }
     if abstain_label is not None:
-        inside = gold != abstain_label
-        result["in_scope_accuracy"] = round(float((predicted == gold)[inside].mean()), 4)
-        result["out_of_scope_recall"] = round(float(abstained[~inside].mean()), 4) \
+        inside = truth != abstain_label
+        result["in_scope_accuracy"] = round(float((predicted == truth)[inside].mean()), 4)
+        result["out_of_scope_recall"] = round(float(routed[~inside].mean()), 4) \
             if (~inside).any() else None
     return result

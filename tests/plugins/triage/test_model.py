@@ -1,5 +1,6 @@
 """TriageModel on real data: learns banking77 intents from a slice of train, abstains on
-clinc150 out-of-scope queries, and survives a save/load round trip unchanged."""
+clinc150 out-of-scope queries, and survives a save/load round trip unchanged; its abstention
+rule on hand-built vectors; how the eval scores an abstention."""
 
 from __future__ import annotations
 
@@ -7,11 +8,13 @@ import json
 from collections import defaultdict
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from deskpilot._embedder import EmbedderSettings
 from deskpilot.plugins.embedders import LocalEmbedder
-from deskpilot.plugins.triage.model import TriageModel
+from deskpilot.plugins.triage.evaluation import score
+from deskpilot.plugins.triage.model import MAX_THRESHOLD, TriageModel
 from tests.conftest import SHARED_DATA, require_shared_data
 from tests.plugins.helpers import HashEmbedder
 
@@ -84,3 +87,68 @@ def test_rejects_empty_and_mismatched_input() -> None:
         TriageModel.fit(["refund please", "cannot log in"], ["billing"], embedder)
     with pytest.raises(ValueError, match="at least two labels"):
         TriageModel.fit(["refund please", "charged twice"], ["billing", "billing"], embedder)
+
+
+# -- the abstention rule on hand-built unit vectors ---------------------------------------------
+def _around(rng: np.random.Generator, centre: np.ndarray, cosine: float, n: int) -> np.ndarray:
+    """`n` unit vectors at exactly `cosine` to `centre`, in random directions around it."""
+    noise = rng.normal(size=(n, len(centre)))
+    noise -= (noise @ centre)[:, None] * centre
+    noise /= np.linalg.norm(noise, axis=1, keepdims=True)
+    return (cosine * centre + np.sqrt(1 - cosine**2) * noise).astype(np.float32)
+
+
+def _clusters(cosine: float, labels: int = 12, per_label: int = 4
+              ) -> tuple[np.random.Generator, np.ndarray, np.ndarray, list[str]]:
+    rng = np.random.default_rng(7)
+    centres = rng.normal(size=(labels, 64))
+    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
+    vectors = np.concatenate([_around(rng, c, cosine, per_label) for c in centres])
+    return rng, centres, vectors, [f"label{i}" for i in range(labels) for _ in range(per_label)]
+
+
+def test_tight_clusters_of_few_tickets_do_not_route_paraphrases_to_a_person() -> None:
+    # Four near-identical tickets per label: out-of-fold, every right answer is ~0.95 sure, and
+    # a threshold taken from them alone would route any rewording to a person.
+    rng, centres, vectors, labels = _clusters(cosine=0.97)
+    model = TriageModel.fit_vectors(vectors, labels, HashEmbedder())
+    assert model.threshold == MAX_THRESHOLD
+    paraphrases = np.concatenate([_around(rng, c, 0.75, 5) for c in centres])
+    predictions = model.predict_vectors(paraphrases)
+    assert [p.label for p in predictions] == [f"label{i}" for i in range(12) for _ in range(5)]
+    assert not any(p.abstained for p in predictions)
+
+
+def test_a_ticket_unlike_any_past_one_is_routed_though_one_label_wins_the_vote() -> None:
+    rng, centres, vectors, labels = _clusters(cosine=0.8)
+    model = TriageModel.fit_vectors(vectors, labels, HashEmbedder())
+    far = model.predict_vectors(_around(rng, centres[0], 0.35, 20))
+    assert all(p.abstained for p in far)
+    assert sum(p.label == "label0" for p in far) >= 15  # routed, mostly with the right hint
+    near = model.predict_vectors(_around(rng, centres[0], 0.8, 20))
+    assert all(not p.abstained and p.label == "label0" for p in near)
+    assert min(p.confidence for p in near) > max(p.confidence for p in far)
+
+
+def test_a_model_saved_with_the_former_confidence_is_refused(tmp_path: Path) -> None:
+    _, _, vectors, labels = _clusters(cosine=0.8)
+    TriageModel.fit_vectors(vectors, labels, HashEmbedder()).save(tmp_path / "category")
+    meta_path = tmp_path / "category" / "meta.json"
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    meta_path.write_text(json.dumps({**meta, "format": 1}), encoding="utf-8")
+    with pytest.raises(ValueError, match="unsupported triage model format 1"):
+        TriageModel.load(tmp_path / "category", HashEmbedder())
+
+
+def test_accuracy_with_abstention_counts_an_abstention_right_only_out_of_scope() -> None:
+    figures = score(labels=["refund", "login", "refund", "refund"],
+                    abstained=[False, False, True, True],
+                    gold=["refund", "refund", "oos", "login"], abstain_label="oos")
+    # right label, wrong label, abstained on out-of-scope (right), abstained in scope (wrong)
+    assert figures["accuracy"] == 0.5
+    assert figures["in_scope_accuracy"] == round(1 / 3, 4)
+    assert figures["out_of_scope_recall"] == 1.0
+    assert figures["abstain_rate"] == 0.5
+    assert figures["answered_accuracy"] == 0.5
+    without = score(["refund", "login"], [False, True], ["refund", "login"])
+    assert without["accuracy"] == 0.5  # no abstain label: an abstention is wrong
