@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from deskpilot._errors import ClientError
 from deskpilot.core import local_server
 from deskpilot.core.body_limit import BodyLimit, limits
+from deskpilot.core.chat.cors import ChatCORS
 from deskpilot.core.chat.runtime import build_chat, warm_up
 from deskpilot.core.config import Settings
 from deskpilot.core.metrics import RequestMetrics
@@ -73,6 +74,8 @@ def create_app(
     settings = services.settings
     app.add_middleware(BodyLimit, limit_for=limits(settings.server.max_body_bytes,
                                                    settings.chat.max_attachment_bytes))
+    if settings.chat.allowed_origins:  # outermost: a refused body still carries CORS headers
+        app.add_middleware(ChatCORS, allowed_origins=settings.chat.allowed_origins)
     app.add_exception_handler(ClientError, client_error)
     app.add_middleware(RequestMetrics, metrics=services.metrics)
     for router in (health.router, chatkit.router, sync.router, search.router, widget.router,

@@ -166,6 +166,21 @@ class ChatSettings(_Section):
     ]
     # Agent runs at once per server; further turns wait after their first events are sent.
     max_concurrent_turns: int = Field(4, ge=1)
+    # Sites that may embed the widget ("https://www.example.com"): a cookie-authenticated chat
+    # request from any other Origin than these and this server's own is refused (CSRF), and
+    # CORS on /chatkit allows exactly these.
+    allowed_origins: list[str] = []
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _origins(cls, origins: list[str]) -> list[str]:
+        cleaned = []
+        for origin in origins:
+            origin = origin.strip().rstrip("/").lower()
+            if not re.fullmatch(r"https?://[^/\s?#]+", origin):
+                raise ValueError(f"{origin!r} is not an origin like https://www.example.com")
+            cleaned.append(origin)
+        return cleaned
 
 
 

@@ -8,6 +8,7 @@ thread pool, a thread hop per dependency per request for nothing.
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import Depends, Header, Request, Response
 
@@ -49,13 +50,31 @@ async def get_identity(
     scheme, _, bearer = (authorization or "").partition(" ")
     token = bearer.strip() if scheme.lower() == "bearer" else None
     try:
-        return chat.identities.resolve(token or x_deskpilot_user_token,
-                                       request.cookies.get(SESSION_COOKIE))
+        identity = chat.identities.resolve(token or x_deskpilot_user_token,
+                                           request.cookies.get(SESSION_COOKIE))
     except IdentityError as exc:
         # RFC 6750's error code tells a client (the widget) that a fresh token will do.
         challenge = ('Bearer error="invalid_token", error_description="user token expired"'
                      if exc.expired else "Bearer")
         raise ClientError(401, str(exc), {"WWW-Authenticate": challenge}) from None
+    if identity.anonymous and request.method not in ("GET", "HEAD"):
+        check_origin(request, chat.identities.settings.allowed_origins)
+    return identity
+
+
+def check_origin(request: Request, allowed_origins: list[str]) -> None:
+    """CSRF: the browser sends the session cookie with a request any site makes, and names that
+    site in `Origin`. A state change from a site other than this server and the allow-list is
+    refused. Clients that send no Origin are not browsers, and so carry no visitor's cookie."""
+    origin = request.headers.get("origin")
+    if origin is None:
+        return
+    origin = origin.rstrip("/").lower()
+    own = request.headers.get("host", "").lower()
+    if origin in allowed_origins or urlsplit(origin).netloc == own:
+        return
+    raise ClientError(403, f"requests from origin {origin} are not allowed: add it to "
+                           "[chat] allowed_origins, or send a signed user token")
 
 
 IdentityDep = Annotated[Identity, Depends(get_identity)]

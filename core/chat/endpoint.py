@@ -137,6 +137,16 @@ async def _stream(first: bytes | None, rest: AsyncIterator[bytes],
         yield _STREAM_FAILED
 
 
+def require_json(request: Request) -> None:
+    """The protocol is JSON. Anything else is refused before it is read: a form or text/plain
+    body is what a foreign page can make a browser send with the visitor's cookie, without
+    asking first (no CORS preflight)."""
+    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media_type != "application/json":
+        raise ClientError(415, "send the request as application/json, not "
+                               f"{media_type or 'no content type'}")
+
+
 async def handle(chat: ChatRuntime, body: bytes, ctx: RequestContext) -> Response:
     """Answer one ChatKit request with JSON or an SSE stream; raises ClientError (a 4xx naming
     the problem) for what the request got wrong."""
@@ -172,6 +182,7 @@ def chat_endpoint(services: Services, build_agent: AgentFactory, audience: ToolA
     async def endpoint(request: Request, context: RequestContext) -> Response:
         if not runtime:
             runtime.append(build_chat(services, build_agent, audience, workflow))
+        require_json(request)
         return await handle(runtime[0], await request.body(), context)
 
     return endpoint

@@ -9,20 +9,22 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from starlette.datastructures import UploadFile
 
 from deskpilot._errors import ClientError
-from deskpilot.core.chat.endpoint import handle
+from deskpilot.core.chat.endpoint import handle, require_json
 from deskpilot.core.deps import ChatDep, ContextDep, IdentityDep, remember_session
 
 router = APIRouter(tags=["chat"])
 _ERRORS = {
     400: {"description": "malformed request, naming the problem"},
     401: {"description": "no valid user token, and anonymous chat is off"},
+    403: {"description": "a cookie-authenticated change from an origin not allowed"},
     404: {"description": "no such thread, item or attachment for this user"},
 }
 
 
 @router.post(
     "/chatkit",
-    responses={**_ERRORS, 200: {"content": {"text/event-stream": {}, "application/json": {}}}},
+    responses={**_ERRORS, 415: {"description": "not application/json"},
+               200: {"content": {"text/event-stream": {}, "application/json": {}}}},
     # The body is read raw and validated by the handler, so a bad one is a 400 naming the
     # problem rather than FastAPI's 422; the schema is documented here instead.
     openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
@@ -34,6 +36,7 @@ async def chatkit(
     request: Request, chat: ChatDep, identity: IdentityDep, context: ContextDep
 ) -> Response:
     """The ChatKit protocol: JSON for reads and updates, Server-Sent Events for new turns."""
+    require_json(request)
     response = await handle(chat, await request.body(), context)
     return remember_session(response, request, identity)
 
