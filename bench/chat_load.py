@@ -137,7 +137,9 @@ def spawned_server(startup_timeout: float = 300) -> Iterator[str]:
         port = sock.getsockname()[1]
     with tempfile.TemporaryDirectory() as data_dir:
         token = "bench-token"
-        env = {**os.environ, "DESKPILOT_SERVER__ADMIN_TOKEN": token}
+        env = {**os.environ, "DESKPILOT_SERVER__ADMIN_TOKEN": token,
+               # Every simulated visitor comes from one loopback address.
+               "DESKPILOT_CHAT__NEW_THREADS_PER_ADDRESS": "1000000/hour"}
         env.pop("DESKPILOT_CONFIG", None)
         process = subprocess.Popen(
             [sys.executable, "-m", "deskpilot.core.cli", "serve", "--host", "127.0.0.1", "--port",

@@ -170,6 +170,22 @@ class ChatSettings(_Section):
     # request from any other Origin than these and this server's own is refused (CSRF), and
     # CORS on /chatkit allows exactly these.
     allowed_origins: list[str] = []
+    # New conversations one session / one client address may start, "N/minute", "N per 10
+    # minutes", …; more is a 429. Each conversation opens one handoff ticket at most.
+    new_threads_per_session: str = "10/hour"
+    new_threads_per_address: str = "60/hour"
+
+    @field_validator("new_threads_per_session", "new_threads_per_address")
+    @classmethod
+    def _rate(cls, rate: str) -> str:
+        from limits import parse
+
+        try:
+            parse(rate)
+        except ValueError:
+            raise ValueError(f"{rate!r} is not a rate like \"10/hour\" or \"5 per 10 minutes\""
+                             ) from None
+        return rate
 
     @field_validator("allowed_origins")
     @classmethod

@@ -147,13 +147,16 @@ def require_json(request: Request) -> None:
                                f"{media_type or 'no content type'}")
 
 
-async def handle(chat: ChatRuntime, body: bytes, ctx: RequestContext) -> Response:
+async def handle(chat: ChatRuntime, body: bytes, ctx: RequestContext,
+                 client_address: str | None = None) -> Response:
     """Answer one ChatKit request with JSON or an SSE stream; raises ClientError (a 4xx naming
     the problem) for what the request got wrong."""
     try:
         with chat.first_events.awaiting_first_event():
             request = REQUEST.validate_json(body)
             await _preflight(chat, request, ctx)
+            if isinstance(request, ThreadsCreateReq):
+                chat.new_threads.admit(ctx.user_id, client_address)
             result = await chat.server.process_request(request, ctx)
             if not isinstance(result, StreamingResult):
                 return Response(result.json, media_type="application/json")
@@ -183,6 +186,7 @@ def chat_endpoint(services: Services, build_agent: AgentFactory, audience: ToolA
         if not runtime:
             runtime.append(build_chat(services, build_agent, audience, workflow))
         require_json(request)
-        return await handle(runtime[0], await request.body(), context)
+        return await handle(runtime[0], await request.body(), context,
+                            request.client.host if request.client else None)
 
     return endpoint

@@ -19,6 +19,7 @@ from deskpilot._platform import AgentFactory
 from deskpilot._tools import ToolAudience
 from deskpilot.core.chat.attachments import LocalAttachmentStore
 from deskpilot.core.chat.identity import IdentityResolver, load_session_key
+from deskpilot.core.chat.rate_limit import NewThreadLimits
 from deskpilot.core.chat.server import DeskpilotChatServer
 from deskpilot.core.chat.store import ChatStore
 
@@ -69,6 +70,7 @@ class ChatRuntime:
     store: ChatStore
     attachments: LocalAttachmentStore
     identities: IdentityResolver
+    new_threads: NewThreadLimits
     first_events: FirstEventsFirst = field(default_factory=FirstEventsFirst)
 
 
@@ -142,4 +144,5 @@ def build_chat(
         identities=IdentityResolver(
             settings.chat, load_session_key(settings.chat, settings.data_dir)
         ),
+        new_threads=NewThreadLimits(settings.chat),
     )
