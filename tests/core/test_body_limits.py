@@ -74,7 +74,7 @@ def post(app: FastAPI, path: str, body: Body, headers: dict[str, str] | None = N
 @pytest.mark.parametrize("path", ["/v1/webhooks/desk", "/chatkit"])
 def test_undeclared_length_is_cut_off_at_the_limit(app: FastAPI, path: str) -> None:
     body = Body(20 * LIMIT)
-    response = post(app, path, body)
+    response = post(app, path, body, {"Content-Type": "application/json"})
     assert response.status_code == 413
     assert f"{LIMIT} bytes" in response.json()["detail"]
     assert body.pulled <= LIMIT + CHUNK
