@@ -364,21 +364,39 @@ def search(
 @eval_app.command("retrieval")
 def eval_retrieval(
     articles: Annotated[Path, typer.Option(help="Articles JSONL {id, title, body_html}.")],
-    queries: Annotated[Path, typer.Option(help="Queries JSONL {query, article_id}.")],
+    queries: Annotated[Path, typer.Option(
+        help="Queries JSONL {query, article_id} or {query, article_ids: [...]}.")],
     k: Annotated[int, typer.Option("--k", min=1, help="Cut-off for MRR.")] = 10,
+    split: Annotated[str, typer.Option(
+        help="all, tuning (first article id even) or held-out (odd).")] = "all",
+    method: Annotated[str, typer.Option(
+        help="convex (the default search), or dense, sparse, rrf, dbsf to compare.")
+                      ] = "convex",
+    lexical_weight: Annotated[float | None, typer.Option(
+        min=0, help="Fix convex fusion's BM25 weight instead of calibrating it.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Only the JSON line, no progress.")
                        ] = False,
     config: ConfigOption = None,
 ) -> None:
-    """Recall@1, recall@5 and MRR@k of the search on a set of articles and questions."""
-    from deskpilot.knowledge.evaluation import evaluate_retrieval
+    """Recall@1, recall@5 and MRR@k of the search on a set of articles and questions.
+
+    A question with several answering articles is a hit when any of them is in the top k.
+    """
+    from deskpilot.knowledge.evaluation import SPLITS, evaluate_retrieval
+    from deskpilot.knowledge.index import METHODS, FusionConfig
 
     for path in (articles, queries):
         if not path.is_file():
             fail(f"{path}: file not found")
+    if split not in SPLITS:
+        fail(f"--split must be one of {', '.join(SPLITS)}, not {split!r}")
+    if method not in METHODS:
+        fail(f"--method must be one of {', '.join(METHODS)}, not {method!r}")
+    fusion = FusionConfig(method=method, lexical_weight=lexical_weight)  # type: ignore[arg-type]
     services = services_from(settings_from(config))
     try:
         figures = evaluate_retrieval(articles, queries, k=k, embedder=services.embedder,
+                                     fusion=fusion, split=split,  # type: ignore[arg-type]
                                      progress=not as_json)
     except (ValueError, KeyError, TypeError) as exc:  # bad JSON lines or fields
         fail(f"cannot evaluate: {type(exc).__name__}: {exc}".splitlines()[0], code=1)

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from deskpilot._documents import Audience, DocumentKind
 from deskpilot._search import Passage, SearchFilter
+
+if TYPE_CHECKING:
+    from deskpilot.knowledge.index.calibration import Calibration
 
 # Point ids are derived from (source, kind, document id, chunk position), so a repeated or
 # resumed sync overwrites the same points instead of duplicating them.
@@ -64,6 +67,10 @@ class VectorIndex(Protocol):
         """Upgrade an index written when a solved ticket's conversation was `public`: make
         every ticket point internal (internal ones, which were notes, marked `note`). Returns
         the number of points that were public; 0, and no write, once done."""
+
+    def calibrate(self) -> Calibration:
+        """Recompute and store the knowledge base's lexical weight from its corpus
+        (knowledge/index/calibration.py); the sync engine calls it after a run changed it."""
 
     def ping(self) -> None:
         """Raise if the index cannot answer (used by /readyz)."""

@@ -632,6 +632,13 @@ def _finish(engine: Engine, index: VectorIndex, run: SyncRun) -> None:
         index.flush()
     except Exception as exc:
         log.warning("index flush after sync failed: %s", exc)
+    if run.added or run.updated or run.deleted:  # the corpus changed: so may its lexical weight
+        try:
+            calibration = index.calibrate()
+            log.info("knowledge base calibrated: homogeneity %.3f, lexical weight %.3f",
+                     calibration.homogeneity, calibration.lexical_weight)
+        except Exception as exc:  # search keeps the previous weight
+            log.warning("index calibration after sync failed: %s", exc)
     run.finished_at = utcnow()
     with session_scope(engine) as session:
         session.add(run)

@@ -8,7 +8,7 @@ from pathlib import Path
 from deskpilot.knowledge.index.client import QdrantClientIndex
 from deskpilot.knowledge.index.edge import EdgeIndex
 from deskpilot.knowledge.index.errors import IndexLocked, IndexMismatch
-from deskpilot.knowledge.index.fusion import FusionConfig
+from deskpilot.knowledge.index.fusion import METHODS, FusionConfig
 from deskpilot.knowledge.interfaces import VectorIndex
 from deskpilot.knowledge.settings import IndexSettings
 
@@ -18,6 +18,7 @@ __all__ = [
     "IndexLocked",
     "IndexMismatch",
     "IndexSettings",
+    "METHODS",
     "QdrantClientIndex",
     "open_index",
 ]

@@ -13,17 +13,20 @@ from typing import Any
 from qdrant_client import QdrantClient, models
 
 from deskpilot._documents import DocumentKind
+from deskpilot.knowledge.index.calibration import SAMPLE_POINTS, Calibration, calibrate
 from deskpilot.knowledge.index.errors import IndexLocked, IndexMismatch
-from deskpilot.knowledge.index.fusion import Candidate, FusionConfig, fuse_convex
+from deskpilot.knowledge.index.fusion import Candidate, FusionConfig, fuse_convex, plan_search
 from deskpilot.knowledge.index.payload import (
     AS_CONVERSATION,
     AS_NOTE,
+    CALIBRATION_FILTERS,
     DENSE,
     INTERNAL_TICKETS,
     KEYWORD_FIELDS,
     PUBLIC_TICKETS,
     SPARSE,
     chunk_payload,
+    document_key,
     document_terms,
     filter_terms,
     sparse_document,
@@ -33,6 +36,8 @@ from deskpilot.knowledge.index.payload import (
 from deskpilot.knowledge.interfaces import Chunk, Passage, SearchFilter
 
 UPSERT_BATCH = 256
+# Where the collection keeps its calibration (Qdrant's collection metadata).
+CALIBRATION_KEY = "deskpilot_calibration"
 
 
 def _filter(terms: list[tuple[str, str]]) -> models.Filter | None:
@@ -78,6 +83,9 @@ class QdrantClientIndex:
             self._check(url)
         else:
             self._create()
+        self.calibration = self._load_calibration()
+        if self.calibration is None and self.count():  # a collection built before calibration
+            self.calibrate()
 
     def _create(self) -> None:
         self._client.create_collection(
@@ -125,30 +133,25 @@ class QdrantClientIndex:
         self, dense: list[float], text: str, limit: int, filter: SearchFilter | None = None
     ) -> list[Passage]:
         where = _filter(filter_terms(filter))
-        fusion = self.fusion
         sparse = sparse_query(text)
-        method = fusion.method
-        if method in ("rrf", "dbsf") and not sparse.indices:
-            method = "dense"  # only stopwords: nothing to match lexically
-        if method == "convex":
+        plan = plan_search(self.fusion, limit, bool(sparse.indices), self.calibration)
+        if plan.method == "convex":
             # Two filtered queries, fused in Python: the filter holds for both lists.
-            n = fusion.prefetch_limit(limit)
+            n = plan.candidates
             dense_hits = self._candidates(list(dense), DENSE, n, where)
-            sparse_hits = (
-                self._candidates(_sparse(sparse), SPARSE, n, where) if sparse.indices else []
-            )
-            fused = fuse_convex(dense_hits, sparse_hits, fusion.lexical_weight, limit)
+            sparse_hits = self._candidates(_sparse(sparse), SPARSE, n, where)
+            fused = fuse_convex(dense_hits, sparse_hits, plan.lexical_weight, limit)
             return [to_passage(score, payload) for _, score, payload in fused]
         query: Any
         prefetch: list[models.Prefetch] | None = None
         using: str | None = None
-        if method == "dense":
+        if plan.method == "dense":
             query, using = list(dense), DENSE
-        elif method == "sparse":
+        elif plan.method == "sparse":
             query, using = _sparse(sparse), SPARSE
         else:
             # The filter is set on each prefetch too: audience must hold at every stage.
-            n = fusion.prefetch_limit(limit)
+            fusion, n = self.fusion, plan.candidates
             prefetch = [
                 models.Prefetch(query=list(dense), using=DENSE, limit=n, filter=where),
                 models.Prefetch(query=_sparse(sparse), using=SPARSE, limit=n, filter=where),
@@ -157,7 +160,7 @@ class QdrantClientIndex:
                 models.RrfQuery(rrf=models.Rrf(
                     k=fusion.k, weights=[fusion.dense_weight, fusion.sparse_weight]
                 ))
-                if method == "rrf"
+                if plan.method == "rrf"
                 else models.FusionQuery(fusion=models.Fusion.DBSF)
             )
         hits = self._client.query_points(
@@ -165,6 +168,40 @@ class QdrantClientIndex:
             limit=limit, with_payload=True,
         ).points
         return [to_passage(hit.score, hit.payload or {}) for hit in hits]
+
+    def calibrate(self) -> Calibration:
+        """Compute this knowledge base's lexical weight from its stored vectors and keep it
+        in the collection's metadata, where every process using the collection reads it."""
+        vectors: list[list[float]] = []
+        documents: list[str] = []
+        for terms in CALIBRATION_FILTERS:
+            offset = None
+            while len(vectors) < SAMPLE_POINTS:
+                records, offset = self._client.scroll(
+                    self.collection, scroll_filter=_filter(terms), offset=offset,
+                    limit=min(1000, SAMPLE_POINTS - len(vectors)),
+                    with_payload=["source", "kind", "document_id"], with_vectors=[DENSE],
+                )
+                for record in records:
+                    vector = record.vector[DENSE] if isinstance(record.vector, dict) else None
+                    vectors.append(list(vector or []))
+                    documents.append(document_key(record.payload or {}))
+                if offset is None:
+                    break
+            if vectors:  # articles if there are any, else everything
+                break
+        self.calibration = calibrate(vectors, documents)
+        self._client.update_collection(
+            self.collection, metadata={CALIBRATION_KEY: self.calibration.to_json()}
+        )
+        return self.calibration
+
+    def _load_calibration(self) -> Calibration | None:
+        metadata = self._client.get_collection(self.collection).config.metadata or {}
+        try:
+            return Calibration.from_json(metadata[CALIBRATION_KEY])
+        except (KeyError, ValueError, TypeError):  # none yet, or unreadable
+            return None
 
     def _candidates(
         self, query: Any, using: str, limit: int, where: models.Filter | None

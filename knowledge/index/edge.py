@@ -6,6 +6,7 @@ Every Edge call holds the GIL, so callers keep bulk writes off the serving event
 
 from __future__ import annotations
 
+import json
 import uuid
 from pathlib import Path
 
@@ -28,22 +29,26 @@ from qdrant_edge import (
     Query,
     QueryBatchRequest,
     QueryRequest,
+    ScrollRequest,
     SearchParams,
     UpdateOperation,
 )
 
 from deskpilot._documents import DocumentKind
+from deskpilot.knowledge.index.calibration import SAMPLE_POINTS, Calibration, calibrate
 from deskpilot.knowledge.index.errors import IndexLocked, IndexMismatch
-from deskpilot.knowledge.index.fusion import FusionConfig, fuse_convex
+from deskpilot.knowledge.index.fusion import FusionConfig, fuse_convex, plan_search
 from deskpilot.knowledge.index.payload import (
     AS_CONVERSATION,
     AS_NOTE,
+    CALIBRATION_FILTERS,
     DENSE,
     INTERNAL_TICKETS,
     KEYWORD_FIELDS,
     PUBLIC_TICKETS,
     SPARSE,
     chunk_payload,
+    document_key,
     document_terms,
     filter_terms,
     sparse_document,
@@ -107,6 +112,11 @@ class EdgeIndex:
             self._shard.update(UpdateOperation.create_field_index(field, PayloadSchemaType.Keyword))
         self._points = self.count()
         self._closed = False
+        # Beside the shard's folder, not in it: the shard owns its files.
+        self._calibration_path = self.path.with_name(f"{self.path.name}.calibration.json")
+        self.calibration = self._load_calibration()
+        if self.calibration is None and self._points:  # an index built before calibration
+            self.calibrate()
 
     def upsert(self, chunks: list[Chunk], dense: list[list[float]]) -> None:
         if len(chunks) != len(dense):
@@ -134,49 +144,73 @@ class EdgeIndex:
         where = _filter(filter_terms(filter))
         exact = self._points < EXACT_BELOW if self.exact is None else self.exact
         params = SearchParams(exact=True) if exact else SearchParams(hnsw_ef=HNSW_EF)
-        fusion = self.fusion
         sparse = sparse_query(text)
+        plan = plan_search(self.fusion, limit, bool(sparse.indices), self.calibration)
         dense_query = Query.Nearest(list(dense), using=DENSE)
         sparse_q = Query.Nearest(sparse, using=SPARSE)
-        method = fusion.method
-        if method in ("rrf", "dbsf") and not sparse.indices:
-            method = "dense"  # only stopwords: nothing to match lexically
-        if method == "convex":
+        if plan.method == "convex":
             # Two filtered queries, fused in Python: the filter holds for both lists.
             # Both lists in one planned batch, ids and scores only: payloads are read for the
             # `limit` winners alone (fetching them for every candidate doubled p95 at 100k).
-            n = fusion.prefetch_limit(limit)
-            requests = [QueryRequest(limit=n, query=dense_query, filter=where, params=params)]
-            if sparse.indices:
-                requests.append(QueryRequest(limit=n, query=sparse_q, filter=where))
+            n = plan.candidates
             lists = [
                 [(str(hit.id), hit.score, {}) for hit in hits]
-                for hits in self._shard.query_batch(QueryBatchRequest(queries=requests))
+                for hits in self._shard.query_batch(QueryBatchRequest(queries=[
+                    QueryRequest(limit=n, query=dense_query, filter=where, params=params),
+                    QueryRequest(limit=n, query=sparse_q, filter=where),
+                ]))
             ]
-            fused = fuse_convex(lists[0], lists[1] if sparse.indices else [],
-                                fusion.lexical_weight, limit)
+            fused = fuse_convex(lists[0], lists[1], plan.lexical_weight, limit)
             records = self._shard.retrieve([uuid.UUID(key) for key, _, _ in fused], True, False)
             payloads = {str(record.id): record.payload or {} for record in records}
             return [to_passage(score, payloads[key]) for key, score, _ in fused]
-        if method == "dense":
+        if plan.method == "dense":
             request = QueryRequest(limit=limit, query=dense_query, filter=where, params=params,
                                    with_payload=True)
-        elif method == "sparse":
+        elif plan.method == "sparse":
             request = QueryRequest(limit=limit, query=sparse_q, filter=where, with_payload=True)
         else:
             # The filter is set on each prefetch too: audience must hold at every stage.
-            n = fusion.prefetch_limit(limit)
+            fusion, n = self.fusion, plan.candidates
             prefetches = [
                 Prefetch(n, query=dense_query, params=params, filter=where),
                 Prefetch(n, query=sparse_q, filter=where),
             ]
             fuse = (
                 Fusion.Rrf(k=fusion.k, weights=[fusion.dense_weight, fusion.sparse_weight])
-                if method == "rrf" else Fusion.Dbsf()
+                if plan.method == "rrf" else Fusion.Dbsf()
             )
             request = QueryRequest(limit=limit, prefetches=prefetches, query=fuse, filter=where,
                                    with_payload=True)
         return [to_passage(hit.score, hit.payload or {}) for hit in self._shard.query(request)]
+
+    def calibrate(self) -> Calibration:
+        """Compute this knowledge base's lexical weight from its stored vectors and keep it."""
+        vectors: list[list[float]] = []
+        documents: list[str] = []
+        for terms in CALIBRATION_FILTERS:
+            offset = None
+            while len(vectors) < SAMPLE_POINTS:
+                records, offset = self._shard.scroll(ScrollRequest(
+                    offset=offset, limit=min(1000, SAMPLE_POINTS - len(vectors)),
+                    filter=_filter(terms), with_payload=True, with_vector=[DENSE]))
+                for record in records:
+                    vectors.append(list(record.vector[DENSE]))
+                    documents.append(document_key(record.payload or {}))
+                if offset is None:
+                    break
+            if vectors:  # articles if there are any, else everything
+                break
+        self.calibration = calibrate(vectors, documents)
+        self._calibration_path.write_text(json.dumps(self.calibration.to_json()),
+                                          encoding="utf-8")
+        return self.calibration
+
+    def _load_calibration(self) -> Calibration | None:
+        try:
+            return Calibration.from_json(json.loads(self._calibration_path.read_text("utf-8")))
+        except (OSError, ValueError, KeyError, TypeError):  # none yet, or unreadable
+            return None
 
     def count(self, filter: SearchFilter | None = None) -> int:
         return self._shard.count(CountRequest(exact=True, filter=_filter(filter_terms(filter))))

@@ -1,49 +1,75 @@
-"""How hybrid search merges its dense and sparse candidate lists; shared by both backends."""
+"""The search plan both backends follow: which lists to fetch, how many, how to merge them.
+
+Each backend only executes the plan (knowledge/index/edge.py, knowledge/index/client.py); what
+is decided here — the method, the candidates per list, the lexical weight — is the same for
+both, so switching backends does not change the ranking.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, get_args
+
+from deskpilot.knowledge.index.calibration import UNCALIBRATED_WEIGHT, Calibration
 
 # One prefetched candidate: (point id as a string, the list's score, payload).
 Candidate = tuple[str, float, dict[str, Any]]
+Method = Literal["convex", "rrf", "dbsf", "dense", "sparse"]
+METHODS: tuple[Method, ...] = get_args(Method)
 
 
 @dataclass(frozen=True)
 class FusionConfig:
-    """`convex`: dense cosine + lexical_weight · BM25 score min-max normalized over the lexical
-    candidates, on the union of both prefetches; a candidate missing from a list gets 0 from
-    it. The fused score stays on the cosine scale: the top cosine plus at most
-    lexical_weight. Computed in Python (`fuse_convex`) so both backends rank identically.
-    `rrf`: weighted reciprocal-rank fusion, score 1/((rank+1)/w + k - 1) per list — the weights
-    act like score weights only at small k. `dbsf`: distribution-based score fusion.
-    `dense` / `sparse`: one list alone, for comparisons in evaluation.
+    """`convex` (the default): dense cosine + λ · BM25 score min-max normalized over the lexical
+    candidates, on the union of both lists; a candidate missing from a list gets 0 from it.
+    λ is the knowledge base's own (knowledge/index/calibration.py: from 0.02 for a FAQ of
+    unrelated questions to 1.5 for a one-product manual) unless `lexical_weight` fixes it. The
+    fused score is the cosine plus at most λ. Computed in Python (`fuse_convex`) so both
+    backends rank identically.
+    `rrf`: weighted reciprocal-rank fusion, score 1/((rank+1)/w + k - 1) per list. `dbsf`:
+    distribution-based score fusion. `dense` / `sparse`: one list alone, for comparisons in
+    evaluation.
 
-    The default λ is the largest that kept every metric ≥ dense alone on the tuning half of
-    stackfaq (knowledge/evaluation.py) while improving one: there, one query's answer sits 0.003
-    cosine above the 6th article, so any larger weight costs recall@5, and BM25 acts as a
-    tie-breaker among near-equal cosines. recall@1 / recall@5 / MRR@10:
-      tuning    convex 0.958 / 1.000 / 0.976, dense 0.955 / 1.000 / 0.975
-      held-out  convex 0.960 / 0.993 / 0.977, dense 0.960 / 0.993 / 0.977, BM25 0.640 / 0.871 /
-                0.743, RRF k=1 [4, 1] 0.960 / 0.993 / 0.975
-      all 615   convex 0.959 / 0.997 / 0.977, dense 0.958 / 0.997 / 0.976, BM25 0.659 / 0.904 /
-                0.763, RRF k=1 [4, 1] 0.958 / 0.995 / 0.975
-    RRF cannot promise "never worse than dense": a BM25 rank-1 hit displaces an adjacent dense
-    hit whatever the weights. On manual-style text, where words matter more, re-tune λ.
+    Why convex with a calibrated λ (tuning halves, knowledge/evaluation.py): RRF cannot promise
+    "never worse than dense" — a BM25 rank-1 hit displaces an adjacent dense hit whatever the
+    weights — and on the manual it stays below BM25 alone (data README: RRF k=60 recall@1 0.552,
+    BM25 0.580).
     """
 
-    method: Literal["convex", "rrf", "dbsf", "dense", "sparse"] = "convex"
+    method: Method = "convex"
     # For `rrf`.
     k: int = 1
     dense_weight: float = 4.0
     sparse_weight: float = 1.0
-    # For `convex`: the weight of the normalized BM25 score (λ).
-    lexical_weight: float = 0.0026
+    # For `convex`: λ, the weight of the normalized BM25 score; None: the calibrated one.
+    lexical_weight: float | None = None
     # Candidates fetched from each list before fusion (at least the requested limit).
     prefetch: int = 50
 
-    def prefetch_limit(self, limit: int) -> int:
-        return max(limit, self.prefetch)
+
+@dataclass(frozen=True)
+class SearchPlan:
+    method: Method
+    candidates: int  # fetched from each list (for one-list methods: the limit)
+    limit: int
+    lexical_weight: float  # for `convex`
+
+
+def plan_search(
+    fusion: FusionConfig, limit: int, has_terms: bool, calibration: Calibration | None
+) -> SearchPlan:
+    """The plan for one query. `has_terms`: the lexical encoding kept any term (a query of
+    stopwords alone has nothing to match lexically, and is searched densely)."""
+    method = fusion.method
+    if method in ("convex", "rrf", "dbsf") and not has_terms:
+        method = "dense"
+    if fusion.lexical_weight is not None:
+        weight = fusion.lexical_weight
+    else:
+        weight = calibration.lexical_weight if calibration else UNCALIBRATED_WEIGHT
+    fused = method in ("convex", "rrf", "dbsf")
+    candidates = max(limit, fusion.prefetch) if fused else limit
+    return SearchPlan(method, candidates, limit, weight)
 
 
 def fuse_convex(

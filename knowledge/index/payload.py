@@ -14,6 +14,9 @@ SPARSE = "sparse"
 
 # Payload fields with a keyword index: everything a filter or a delete selects on.
 KEYWORD_FIELDS = ("audience", "source", "kind", "locale", "document_id")
+# What calibration reads (knowledge/index/calibration.py), first that has points: the help
+# center's articles — the corpus users' questions are asked of — else everything.
+CALIBRATION_FILTERS: tuple[list[tuple[str, str]], ...] = ([("kind", str(DocumentKind.ARTICLE))], [])
 
 # One BM25 encoder (English stopwords + stemming, hashed tokens) for both backends, so they
 # rank alike; IDF is applied by the index at query time through the sparse vector's modifier.
@@ -58,6 +61,11 @@ def filter_terms(filter: SearchFilter | None) -> list[tuple[str, str]]:
 
 def document_terms(source: str, kind: DocumentKind, document_id: str) -> list[tuple[str, str]]:
     return [("source", source), ("kind", str(kind)), ("document_id", document_id)]
+
+
+def document_key(payload: dict[str, Any]) -> str:
+    """Which document a point belongs to, as one string."""
+    return "\x1f".join(str(payload.get(key, "")) for key in ("source", "kind", "document_id"))
 
 
 def to_passage(score: float, payload: dict[str, Any]) -> Passage:

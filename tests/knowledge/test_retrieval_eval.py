@@ -78,3 +78,34 @@ def test_splits_are_fixed_and_disjoint() -> None:
     assert in_split(odd, "held-out") and not in_split(odd, "tuning")
     assert in_split({"query": "q", "article_ids": ["a-7", "a-8"]}, "held-out")
     assert in_split(odd, "all")
+
+
+def _write_jsonl(path: Path, records: list[dict]) -> Path:
+    path.write_text("\n".join(json.dumps(r) for r in records), encoding="utf-8")
+    return path
+
+
+def test_a_query_with_several_answering_articles_is_a_hit_when_any_is_found(
+    tmp_path: Path,
+) -> None:
+    from deskpilot.core.config import EmbedderSettings as Settings
+    from tests.knowledge.conftest import CountingEmbedder
+
+    # Two sections share a title, as in a manual; either answers the first question.
+    articles = _write_jsonl(tmp_path / "articles.jsonl", [
+        {"id": "s-1", "title": "Pairing the remote", "body_html": "<p>Hold back and play.</p>"},
+        {"id": "s-2", "title": "Pairing the remote", "body_html": "<p>Replace batteries.</p>"},
+        {"id": "s-3", "title": "Picture settings", "body_html": "<p>Brightness, contrast.</p>"},
+    ])
+    queries = _write_jsonl(tmp_path / "queries.jsonl", [
+        {"query": "pairing the remote", "article_ids": ["s-1", "s-2"]},
+        {"query": "picture brightness contrast", "article_id": "s-3"},
+    ])
+    result = evaluate_retrieval(articles, queries, embedder=CountingEmbedder(Settings()),
+                                progress=False)
+    # Counting each relevant article found would give (1/2 + 1) / 2 at k=1.
+    assert (result["n"], result["recall@1"], result["recall@5"], result["mrr@10"]) == (
+        2, 1.0, 1.0, 1.0)
+    assert "any of its answering articles" in result["hit"]
+    assert result["method"] == "convex" and result["split"] == "all"
+    assert result["lexical_weight"] > 0
