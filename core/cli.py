@@ -370,8 +370,10 @@ def eval_retrieval(
     split: Annotated[str, typer.Option(
         help="all, tuning (first article id even) or held-out (odd).")] = "all",
     method: Annotated[str, typer.Option(
-        help="convex (the default search), or dense, sparse, rrf, dbsf to compare.")
-                      ] = "convex",
+        help="convex (the default search), or dense, sparse, rrf, dbsf.")] = "convex",
+    compare: Annotated[str, typer.Option(
+        help="Comma-separated methods also scored on the same index, e.g. dense,sparse.")
+                       ] = "",
     lexical_weight: Annotated[float | None, typer.Option(
         min=0, help="Fix convex fusion's BM25 weight instead of calibrating it.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Only the JSON line, no progress.")
@@ -390,13 +392,17 @@ def eval_retrieval(
             fail(f"{path}: file not found")
     if split not in SPLITS:
         fail(f"--split must be one of {', '.join(SPLITS)}, not {split!r}")
-    if method not in METHODS:
-        fail(f"--method must be one of {', '.join(METHODS)}, not {method!r}")
+    others = [name.strip() for name in compare.split(",") if name.strip()]
+    for name in [method, *others]:
+        if name not in METHODS:
+            fail(f"unknown method {name!r}: use one of {', '.join(METHODS)}")
     fusion = FusionConfig(method=method, lexical_weight=lexical_weight)  # type: ignore[arg-type]
+    compared = [FusionConfig(method=name) for name in others]  # type: ignore[arg-type]
     services = services_from(settings_from(config))
     try:
         figures = evaluate_retrieval(articles, queries, k=k, embedder=services.embedder,
-                                     fusion=fusion, split=split,  # type: ignore[arg-type]
+                                     fusion=fusion, compare=compared,
+                                     split=split,  # type: ignore[arg-type]
                                      progress=not as_json)
     except (ValueError, KeyError, TypeError) as exc:  # bad JSON lines or fields
         fail(f"cannot evaluate: {type(exc).__name__}: {exc}".splitlines()[0], code=1)

@@ -22,13 +22,14 @@ import re
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal, get_args
 
 from deskpilot._documents import Article
 from deskpilot._embedder import Embedder
 from deskpilot.knowledge.index import EdgeIndex, FusionConfig
+from deskpilot.knowledge.index.calibration import Calibration
 from deskpilot.knowledge.interfaces import VectorIndex
 from deskpilot.knowledge.search import Searcher
 from deskpilot.knowledge.text import chunk_document
@@ -85,28 +86,31 @@ def build_index(
 HIT_RULE = "a query is a hit at k when any of its answering articles is in the top k"
 
 
-def score_queries(
-    searcher: Searcher, queries: list[dict[str, Any]], k: int = 10, progress: bool = True
-) -> dict[str, Any]:
-    """recall@1/@5 (share of queries with an answering article in the top 1/5) and MRR@k."""
-    recall1 = recall5 = mrr = 0.0
+def first_hits(
+    searcher: Searcher, queries: list[dict[str, Any]], depth: int = 10, progress: bool = True
+) -> list[int | None]:
+    """Per query, the rank (1-based, one passage per document) of its first answering article
+    within the top `depth`, or None."""
+    ranks: list[int | None] = []
     for i, query in enumerate(queries, 1):
         relevant = set(_relevant(query))
-        hits = searcher.search(query["query"], k=max(k, 5), per_document=True)
+        hits = searcher.search(query["query"], k=depth, per_document=True)
         ranked = [hit.document_id for hit in hits]
-        recall1 += bool(relevant & set(ranked[:1]))
-        recall5 += bool(relevant & set(ranked[:5]))
-        rank = next((r for r, doc in enumerate(ranked[:k], 1) if doc in relevant), None)
-        mrr += 1 / rank if rank else 0.0
+        ranks.append(next((r for r, doc in enumerate(ranked, 1) if doc in relevant), None))
         if progress and i % 100 == 0:
             _log(f"searched {i}/{len(queries)} queries")
-    n = len(queries) or 1
+    return ranks
+
+
+def figures(ranks: list[int | None], k: int = 10) -> dict[str, Any]:
+    """recall@1/@5 (share of queries with an answering article in the top 1/5) and MRR@k."""
+    n = len(ranks) or 1
+    found = [rank for rank in ranks if rank is not None]
     return {
-        "n": len(queries),
-        "recall@1": round(recall1 / n, 3),
-        "recall@5": round(recall5 / n, 3),
-        f"mrr@{k}": round(mrr / n, 3),
-        "hit": HIT_RULE,
+        "n": len(ranks),
+        "recall@1": round(sum(rank == 1 for rank in found) / n, 3),
+        "recall@5": round(sum(rank <= 5 for rank in found) / n, 3),
+        f"mrr@{k}": round(sum(1 / rank for rank in found if rank <= k) / n, 3),
     }
 
 
@@ -118,33 +122,54 @@ def evaluate_retrieval(
     embedder: Embedder,
     index_factory: IndexFactory | None = None,
     fusion: FusionConfig | None = None,
+    compare: Sequence[FusionConfig] = (),
     split: Split = "all",
     progress: bool = True,
 ) -> dict[str, Any]:
-    """Build a temporary index from the articles, calibrate it, and score the queries of
-    `split` against it.
+    """Build a temporary index from the articles, calibrate it (as a sync does), and score the
+    queries of `split` against it; with split "all", also each half (`by_split`). Each of
+    `compare` (e.g. dense or BM25 alone) is scored on the same index, under "compare".
 
-    `index_factory(data_dir, dimension)` defaults to the embedded backend with `fusion`.
+    `index_factory(data_dir, dimension)` defaults to the embedded backend.
     """
     if index_factory is None:
         def index_factory(data_dir: Path, dimension: int) -> VectorIndex:
-            return EdgeIndex(data_dir / "index", dimension, fusion)
+            return EdgeIndex(data_dir / "index", dimension)
 
     articles = _read_jsonl(Path(articles_path))
     queries = [q for q in _read_jsonl(Path(queries_path)) if in_split(q, split)]
+    halves = {half: [in_split(q, half) for q in queries] for half in ("tuning", "held-out")}
     started = time.perf_counter()
+
+    def scored(config: FusionConfig, index: VectorIndex, calibration: Calibration
+               ) -> dict[str, Any]:
+        index.fusion = config
+        ranks = first_hits(Searcher(embedder, index), queries, max(k, 5), progress)
+        weight = calibration.lexical_weight if config.lexical_weight is None else (
+            config.lexical_weight)
+        result = {"method": config.method, **figures(ranks, k)}
+        if config.method == "convex":
+            result["lexical_weight"] = weight
+        if split == "all":
+            result["by_split"] = {
+                half: figures([r for r, inside in zip(ranks, chosen, strict=True) if inside], k)
+                for half, chosen in halves.items()
+            }
+        return result
+
     with tempfile.TemporaryDirectory(prefix="deskpilot-eval-") as data_dir:
         index = index_factory(Path(data_dir), embedder.dimension)
         try:
             build_index(articles, embedder, index, progress)
             calibration = index.calibrate()
-            result = score_queries(Searcher(embedder, index), queries, k, progress)
+            result = {"split": split, "hit": HIT_RULE, "homogeneity": calibration.homogeneity,
+                      **scored(fusion or FusionConfig(), index, calibration)}
+            if compare:
+                result["compare"] = {
+                    config.method: scored(config, index, calibration) for config in compare
+                }
         finally:
             index.close()
     if progress:
         _log(f"evaluated {len(queries)} queries in {time.perf_counter() - started:.1f} s")
-    plan = fusion or FusionConfig()
-    weight = calibration.lexical_weight if plan.lexical_weight is None else plan.lexical_weight
-    return {"split": split, "method": plan.method, **result,
-            "homogeneity": calibration.homogeneity, "lexical_weight": weight}
-
+    return result

@@ -15,6 +15,7 @@ from deskpilot._search import Passage, SearchFilter
 
 if TYPE_CHECKING:
     from deskpilot.knowledge.index.calibration import Calibration
+    from deskpilot.knowledge.index.fusion import FusionConfig
 
 # Point ids are derived from (source, kind, document id, chunk position), so a repeated or
 # resumed sync overwrites the same points instead of duplicating them.
@@ -49,6 +50,9 @@ class Chunk:
 
 class VectorIndex(Protocol):
     """Both backends (embedded Qdrant Edge, Qdrant server via qdrant-client) implement this."""
+
+    #: How search merges the dense and lexical lists (knowledge/index/fusion.py).
+    fusion: FusionConfig
 
     def upsert(self, chunks: list[Chunk], dense: list[list[float]]) -> None:
         """Insert or overwrite the points of these chunks (dense vectors in the same order)."""
