@@ -6,9 +6,11 @@
 Each visitor first loads the widget (GET /widget.js, untimed: it opens the connection, as the
 visitor's browser has done before anyone chats); then all start at once: a `threads.create`
 with a demo question, then one `threads.add_user_message` follow-up, each read to the end of
-its SSE stream. Prints JSON: time to first SSE event and full turn time (p50/p95, ms, over all
-turns; times run from the moment a turn is due), p95 time to first event of new threads alone,
-and the error count. Loopback only; bounded by --conversations and --timeout.
+its SSE stream. Prints JSON (ms, over all turns; times run from the moment a turn is due): p50/p95
+time to the first SSE event (the echo of the user's message: the visitor sees it was received),
+p50/p95 time to the first word of the answer (the first assistant text delta) and full turn
+time, the same first-word figures for new threads alone, and the error count.
+Loopback only; bounded by --conversations and --timeout.
 
 The load generator is aiohttp, not httpx: it shares the two cores with the server, and 100
 httpx clients spent ~40 ms of their own CPU per burst (measured against a trivial server),
@@ -28,6 +30,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import AsyncExitStack, contextmanager
+from dataclasses import dataclass
 from urllib.parse import urlparse
 
 import aiohttp
@@ -47,11 +50,22 @@ def _input(text: str) -> dict:
             "inference_options": {}}
 
 
+TEXT_DELTA = "assistant_message.content_part.text_delta"
+
+
+@dataclass(frozen=True)
+class Turn:
+    first_event_ms: float
+    first_word_ms: float
+    total_ms: float
+
+
 async def _turn(client: aiohttp.ClientSession, url: str, body: dict
-                ) -> tuple[float, float, str | None]:
-    """One streamed request: (ms to first event, ms to end, thread id if one was created)."""
+                ) -> tuple[Turn, str | None]:
+    """One streamed request, timed, and the thread id if one was created."""
     start = time.perf_counter()
     first: float | None = None
+    word: float | None = None
     thread_id = None
     async with client.post(url, json=body) as response:
         response.raise_for_status()
@@ -63,23 +77,28 @@ async def _turn(client: aiohttp.ClientSession, url: str, body: dict
             event = json.loads(line[5:])
             if event["type"] == "thread.created":
                 thread_id = event["thread"]["id"]
+            elif (event["type"] == "thread.item.updated" and word is None
+                  and event.get("update", {}).get("type") == TEXT_DELTA):
+                word = time.perf_counter()
             elif event["type"] == "error":
                 raise RuntimeError(f"error event: {event.get('code')}")
     if first is None:
         raise RuntimeError("stream had no events")
+    if word is None:
+        raise RuntimeError("stream had no assistant text")
     end = time.perf_counter()
-    return (first - start) * 1000, (end - start) * 1000, thread_id
+    ms = [(t - start) * 1000 for t in (first, word, end)]
+    return Turn(*ms), thread_id
 
 
-async def _conversation(client: aiohttp.ClientSession, url: str, n: int
-                        ) -> list[tuple[float, float]]:
-    first, total, thread_id = await _turn(client, url, {
+async def _conversation(client: aiohttp.ClientSession, url: str, n: int) -> list[Turn]:
+    new, thread_id = await _turn(client, url, {
         "type": "threads.create", "params": {"input": _input(QUESTIONS[n % len(QUESTIONS)])}})
     if thread_id is None:
         raise RuntimeError("no thread.created event")
-    follow = await _turn(client, url, {"type": "threads.add_user_message", "params": {
+    follow, _ = await _turn(client, url, {"type": "threads.add_user_message", "params": {
         "thread_id": thread_id, "input": _input(FOLLOW_UP)}})
-    return [(first, total), follow[:2]]
+    return [new, follow]
 
 
 def _pct(values: list[float], q: int) -> float | None:
@@ -108,13 +127,20 @@ async def run(url: str, conversations: int, timeout: float) -> dict:
             return_exceptions=True), timeout=timeout * 3)
     finished = [r for r in results if not isinstance(r, BaseException)]
     turns = [t for r in finished for t in r]
-    firsts, totals = [t[0] for t in turns], [t[1] for t in turns]
+    firsts = [t.first_event_ms for t in turns]
+    words, totals = [t.first_word_ms for t in turns], [t.total_ms for t in turns]
+    new_words = [r[0].first_word_ms for r in finished]
     return {
         "conversations": conversations,
         "p50_first_event_ms": _pct(firsts, 50), "p95_first_event_ms": _pct(firsts, 95),
+        "p50_first_word_ms": _pct(words, 50), "p95_first_word_ms": _pct(words, 95),
         "p50_turn_ms": _pct(totals, 50), "p95_turn_ms": _pct(totals, 95),
-        "p95_first_event_new_thread_ms": _pct([r[0][0] for r in finished], 95),
+        "p95_first_event_new_thread_ms": _pct([r[0].first_event_ms for r in finished], 95),
+        "p50_first_word_new_thread_ms": _pct(new_words, 50),
+        "p95_first_word_new_thread_ms": _pct(new_words, 95),
         "errors": len(results) - len(finished),
+        "error_kinds": sorted({f"{type(r).__name__}: {r}"[:120] for r in results
+                               if isinstance(r, BaseException)}),
     }
 
 

@@ -41,6 +41,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+# Threads searching at once (core.services.Services.query_executor): a burst of chat turns
+# waits in them to share query-embedding batches.
+QUERY_THREADS = 32
 
 
 def built_once(method: Callable[[Any], T]) -> T:
@@ -222,10 +225,14 @@ class Services:
     # -- running work -----------------------------------------------------------------------
     @built_once
     def query_executor(self) -> ThreadPoolExecutor:
-        """Where chat turns embed and search: one thread, since both hold the GIL (torch spreads
-        the matrix work over the cores itself), and apart from the thread pool so queries
-        never queue behind database calls or the other way round."""
-        return ThreadPoolExecutor(1, thread_name_prefix="deskpilot-query")
+        """Where chat turns embed and search, apart from the thread pool so queries never
+        queue behind database calls or the other way round. Many threads, though searching
+        holds the GIL: while one batch of queries is embedded (torch spreads it over the
+        cores itself), the queries that arrive must be waiting in threads of their own to
+        join the next batch (knowledge.search.QueryBatcher) — with one thread, 100 turns
+        embedded one query at a time, ~1 s of queueing for the last."""
+        threads = max(QUERY_THREADS, self.settings.chat.max_concurrent_turns)
+        return ThreadPoolExecutor(threads, thread_name_prefix="deskpilot-query")
 
     async def run_blocking(self, fn: Callable[..., T], /, *args: Any, cpu: bool = False) -> T:
         call = functools.partial(fn, *args)

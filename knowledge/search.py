@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+from dataclasses import dataclass, field
+
 from deskpilot._embedder import Embedder
 from deskpilot.knowledge.interfaces import Passage, SearchFilter, VectorIndex
 
@@ -9,10 +12,75 @@ from deskpilot.knowledge.interfaces import Passage, SearchFilter, VectorIndex
 _OVERFETCH = 4
 
 
+@dataclass(eq=False)
+class _Pending:
+    text: str
+    ready: threading.Event = field(default_factory=threading.Event)
+    vector: list[float] | None = None
+    error: BaseException | None = None
+
+
+class QueryBatcher:
+    """Embeds the queries of concurrent searches together, one batch at a time.
+
+    Encoding one short query costs MiniLM ~10 ms on two cores, nearly all of it per call: 100
+    queries one by one are a second, in one batch ~0.3 s. So while a batch is being encoded,
+    the threads that ask meanwhile wait, and the next batch takes all of them; a lone query
+    goes straight through. No timer: batching costs an idle server nothing."""
+
+    def __init__(self, embedder: Embedder) -> None:
+        self.embedder = embedder
+        self._lock = threading.Lock()
+        self._waiting: list[_Pending] = []
+        self._busy = False  # a batch is being encoded
+
+    def embed(self, text: str) -> list[float]:
+        mine = _Pending(text)
+        with self._lock:
+            self._waiting.append(mine)
+            leads = not self._busy
+            self._busy = True
+        if not leads:
+            mine.ready.wait()
+        if mine.vector is None and mine.error is None:  # woken to lead the next batch
+            self._encode_batch()
+        if mine.error is not None:
+            raise mine.error
+        assert mine.vector is not None
+        return mine.vector
+
+    def _encode_batch(self) -> None:
+        with self._lock:
+            batch, self._waiting = self._waiting, []
+        try:
+            texts = [p.text for p in batch]
+            if type(self.embedder).embed_query is Embedder.embed_query:
+                vectors = self.embedder.embed_documents(texts)
+            else:  # the embedder treats queries differently (a prefix, another model)
+                vectors = [self.embedder.embed_query(text) for text in texts]
+            if len(vectors) != len(batch):
+                raise ValueError(f"embedder returned {len(vectors)} vectors for {len(batch)}")
+            for pending, vector in zip(batch, vectors, strict=True):
+                pending.vector = vector
+        except BaseException as exc:
+            for pending in batch:
+                pending.error = exc
+        with self._lock:
+            if self._waiting:  # arrived meanwhile: the first of them leads the next batch
+                self._waiting[0].ready.set()
+            else:
+                self._busy = False
+        for pending in batch:
+            pending.ready.set()
+
+
 class Searcher:
+    """Thread-safe: concurrent searches share query embedding batches (QueryBatcher)."""
+
     def __init__(self, embedder: Embedder, index: VectorIndex) -> None:
         self.embedder = embedder
         self.index = index
+        self.queries = QueryBatcher(embedder)
 
     def search(
         self,
@@ -24,7 +92,7 @@ class Searcher:
         """Best `k` passages; with `per_document`, only each document's best passage."""
         if not query.strip() or k <= 0:
             return []
-        dense = self.embedder.embed_query(query)
+        dense = self.queries.embed(query)
         if not per_document:
             return self.index.search(dense, query, k, filter)
         limit = k * _OVERFETCH

@@ -30,3 +30,9 @@ def test_concurrent_conversations_complete_without_errors(live_server: str) -> N
     assert 0 < report["p50_first_event_ms"] <= report["p95_first_event_ms"]
     assert report["p95_first_event_ms"] <= report["p95_turn_ms"]
     assert report["p95_first_event_new_thread_ms"] > 0
+    # The first word of the answer (a text delta) comes after the echo of the user's message
+    # (the first event) and before the stream ends; per turn, so in every percentile too.
+    for q in ("p50", "p95"):
+        assert report[f"{q}_first_event_ms"] < report[f"{q}_first_word_ms"] <= (
+            report[f"{q}_turn_ms"])
+    assert 0 < report["p50_first_word_new_thread_ms"] <= report["p95_first_word_new_thread_ms"]
