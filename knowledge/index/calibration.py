@@ -19,8 +19,8 @@ reference sets, each the best recall@1 on a plateau that keeps recall@5 at its p
     smarttv  (261 sections of one manual) homogeneity 0.269   λ 1.5   (plateau 1.2–1.8)
 
 The wrong weight is costly (full sets, recall@1 / recall@5): smarttv with stackfaq's λ 0.02
-0.48 / 0.82 instead of 0.70 / 0.93; stackfaq with smarttv's λ 1.5 0.76 / 0.95 instead of
-0.96 / 1.00. No single λ reaches both sets' targets.
+0.46 / 0.77 instead of 0.70 / 0.93; stackfaq with smarttv's λ 1.5 0.76 / 0.95 instead of
+0.96 / 1.00. No single λ reaches both sets' targets (README, "Measured").
 """
 
 from __future__ import annotations
