@@ -10,7 +10,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 
 class _Model(BaseModel):
@@ -48,12 +48,21 @@ class Comment(_Model):
     created_at: AwareDatetime | None = None
 
 
+def http_url(url: str | None) -> str | None:
+    """The URL if it is http(s), else None: a `javascript:` or `data:` link from a helpdesk
+    would reach chat clients as a clickable source."""
+    if url is None:
+        return None
+    url = url.strip()
+    return url if url.lower().startswith(("http://", "https://")) else None
+
+
 class Article(_Model):
     kind: Literal["article"] = "article"
     id: str
     title: str
     body_html: str
-    url: str | None = None
+    url: Annotated[str | None, AfterValidator(http_url)] = None
     locale: str = "en"
     updated_at: AwareDatetime | None = None
     audience: Audience = Audience.PUBLIC
@@ -71,7 +80,7 @@ class Ticket(_Model):
     status: str = "solved"
     priority: str | None = None
     category: str | None = None
-    url: str | None = None
+    url: Annotated[str | None, AfterValidator(http_url)] = None
     locale: str = "en"
     updated_at: AwareDatetime | None = None
     requester: Person | None = None

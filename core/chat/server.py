@@ -19,7 +19,9 @@ from agents import Runner
 from chatkit.agents import AgentContext, ThreadItemConverter, stream_agent_response
 from chatkit.server import ChatKitServer, NonStreamingResult, StreamingResult
 from chatkit.types import (
+    Annotation,
     AssistantMessageContent,
+    AssistantMessageContentPartAnnotationAdded,
     AssistantMessageItem,
     Attachment,
     ChatKitReq,
@@ -32,6 +34,7 @@ from chatkit.types import (
     ThreadItemUpdatedEvent,
     ThreadMetadata,
     ThreadStreamEvent,
+    URLSource,
     UserMessageItem,
     UserMessageTagContent,
     UserMessageTextContent,
@@ -41,6 +44,7 @@ from openai.types.responses import EasyInputMessageParam, ResponseInputTextParam
 from pydantic import TypeAdapter
 
 from deskpilot._chat import AgentAnswer, ChatTurn, Reply, RequestContext
+from deskpilot._documents import http_url
 from deskpilot._tools import ToolAudience
 from deskpilot.core.chat.attachments import LocalAttachmentStore
 from deskpilot.core.chat.posting import person_message
@@ -55,6 +59,25 @@ if TYPE_CHECKING:
 REQUEST = TypeAdapter[ChatKitReq](ChatKitReq)
 HISTORY_ITEMS = 40
 TITLE_CHARS = 60
+
+
+def safe_links(event: ThreadStreamEvent) -> ThreadStreamEvent | None:
+    """The event without url annotations that are not http(s) (a `javascript:` source would be
+    a clickable script in a client that does not filter it); None if nothing is left."""
+    def safe(annotation: Annotation) -> bool:
+        return not isinstance(annotation.source, URLSource) or http_url(
+            annotation.source.url) is not None
+
+    match event:
+        case ThreadItemUpdatedEvent(update=AssistantMessageContentPartAnnotationAdded() as added):
+            return event if safe(added.annotation) else None
+        case ThreadItemAddedEvent() | ThreadItemDoneEvent() | ThreadItemReplacedEvent() if (
+                isinstance(event.item, AssistantMessageItem)):
+            content = [part.model_copy(update={"annotations": [
+                a for a in part.annotations if safe(a)]}) for part in event.item.content]
+            return event.model_copy(update={"item": event.item.model_copy(
+                update={"content": content})})
+    return event
 
 
 class HistoryConverter(ThreadItemConverter):
@@ -248,7 +271,10 @@ class DeskpilotChatServer(ChatKitServer[RequestContext]):
                 return item.model_copy(update={"id": fresh[item.id]})
             return item
 
-        async for event in events:
+        async for raw in events:
+            event = safe_links(raw)
+            if event is None:
+                continue
             match event:
                 case ThreadItemAddedEvent() | ThreadItemDoneEvent() | ThreadItemReplacedEvent():
                     event = event.model_copy(update={"item": renamed(event.item)})
