@@ -101,9 +101,13 @@ class Unit:
 
 def _sentences(paragraph: str) -> list[str]:
     parts = [p.strip() for p in _SENTENCE_BREAK.split(paragraph) if p.strip()]
-    # A passage window can end mid-sentence: a fragment without an ending is not quoted.
+    # A passage window can end mid-sentence: a fragment without an ending is not quoted, unless
+    # it is all there is (then it is marked as cut).
     if parts and not _TERMINAL.search(parts[-1]):
-        parts.pop()
+        if len(parts) > 1:
+            parts.pop()
+        else:
+            parts[-1] += " …"
     return parts
 
 
