@@ -101,13 +101,9 @@ class Unit:
 
 def _sentences(paragraph: str) -> list[str]:
     parts = [p.strip() for p in _SENTENCE_BREAK.split(paragraph) if p.strip()]
-    # A passage window can end mid-sentence: a fragment without an ending is not quoted, unless
-    # it is all there is (then it is marked as cut).
+    # A passage window can end mid-sentence: a fragment without an ending is not quoted.
     if parts and not _TERMINAL.search(parts[-1]):
-        if len(parts) > 1:
-            parts.pop()
-        else:
-            parts[-1] += " …"
+        parts.pop()
     return parts
 
 
@@ -169,7 +165,14 @@ def units(source: Source) -> list[Unit]:
             if _TERMINAL.search(line):
                 flush()
     flush()
+    if not found and paragraph_text(lines):
+        # One long cut sentence is all the passage has: quote it, marked as cut.
+        add(paragraph_text(lines) + " …", "sentence")
     return found
+
+
+def paragraph_text(lines: list[str]) -> str:
+    return " ".join(line for line in lines if re.search(r"[A-Za-z]", line)).strip()
 
 
 @dataclass(frozen=True)
