@@ -18,6 +18,7 @@ from chatkit.types import (
     ClientToolCallItem,
     ErrorEvent,
     InputTranscribeReq,
+    ItemsFeedbackReq,
     StructuredInputItem,
     ThreadsAddClientToolOutputReq,
     ThreadsAddStructuredInputReq,
@@ -26,6 +27,7 @@ from chatkit.types import (
     ThreadsCustomActionReq,
     ThreadsRetryAfterItemReq,
     ThreadsSyncCustomActionReq,
+    ThreadsUpdateReq,
     UserMessageItem,
     WidgetItem,
 )
@@ -61,6 +63,36 @@ def describe(exc: ValidationError) -> str:
     return f"invalid request: {where}: {error['msg']}{more}"
 
 
+# What one visitor may send at most, per request (the body as a whole is capped by
+# [server] max_body_bytes): a long message is a paste, not a 900 kB thread title.
+MAX_MESSAGE_CHARS = 8000
+MAX_TITLE_CHARS = 200
+MAX_FEEDBACK_ITEMS = 100
+MAX_ATTACHMENTS = 10
+
+
+def _check_lengths(request: Any) -> None:
+    def longer(what: str, text: str | None, limit: int) -> None:
+        if text is not None and len(text) > limit:
+            raise ClientError(400, f"{what} is {len(text)} characters, more than the limit of "
+                                   f"{limit} characters")
+
+    match request:
+        case ThreadsCreateReq() | ThreadsAddUserMessageReq():
+            message = request.params.input
+            longer("the message", "".join(getattr(part, "text", "") or ""
+                                          for part in message.content), MAX_MESSAGE_CHARS)
+            longer("the quoted text", message.quoted_text, MAX_MESSAGE_CHARS)
+            if len(message.attachments) > MAX_ATTACHMENTS:
+                raise ClientError(400, f"a message may carry at most {MAX_ATTACHMENTS} "
+                                       "attachments")
+        case ThreadsUpdateReq():
+            longer("the thread title", request.params.title, MAX_TITLE_CHARS)
+        case ItemsFeedbackReq() if len(request.params.item_ids) > MAX_FEEDBACK_ITEMS:
+            raise ClientError(400, f"feedback may name at most {MAX_FEEDBACK_ITEMS} items at "
+                                   "once")
+
+
 def _overridden(server: ChatKitServer[Any], name: str) -> bool:
     return getattr(type(server), name) is not getattr(ChatKitServer, name)
 
@@ -86,6 +118,7 @@ async def _preflight(chat: ChatRuntime, request: Any, ctx: RequestContext) -> No
         except NotFoundError:
             raise ClientError(404, "thread not found") from None
 
+    _check_lengths(request)
     match request:
         case ThreadsCreateReq() | ThreadsAddUserMessageReq():
             for attachment_id in request.params.input.attachments:
