@@ -33,6 +33,7 @@ async def order_status(call: deskpilot.ToolCall, order_id: str) -> str:
         order_id: The order number.
     """
     seen.append((order_id, call.user_id, call.verified, type(call.platform)))
+    await call.progress(f"Looking up order {order_id}…")  # a no-op outside a chat
     return json.dumps({"message": f"Order {order_id} shipped on 2 May."})
 
 
@@ -110,6 +111,8 @@ def test_in_the_customer_chat_the_tool_is_called_with_the_customer_view(tmp_path
         assert asked.assistant_text == "I can look that up for you. What is your order number?"
         answered = chat.send("It is 45678", asked.thread_id)
         assert answered.assistant_text == "Order 45678 shipped on 2 May."
+        progress = [e for e in answered.events if e["type"] == "progress_update"]
+        assert progress and progress[0]["text"] == "Looking up order 45678…", progress
         [(order, user, verified, platform)] = seen
         assert order == "45678" and user.startswith("anon:") and verified is False
         assert platform is CustomerPlatform
