@@ -160,3 +160,28 @@ def test_unsigned_local_webhooks_are_refused(tmp_path: Path) -> None:
     response = local_webhook(chat.http, "desk", {"ticket_id": "x"}, secret="wrong")
     assert response.status_code == 401
     assert services.audit_log("local.comment", "x") == []
+
+
+def test_relay_on_sqlite_and_postgresql(tmp_path: Path, database_url: str) -> None:
+    """The relay's tables and queries (plugin migration 0002, claims, ordering) on both
+    databases: replies in once, messages out in order, who speaks."""
+    services = make_services(tmp_path, "local", options={"webhook_secret": LOCAL_SECRET},
+                             database={"url": database_url},
+                             escalation={"relay_poll_seconds": 0})
+    chat = Chat(create_app(services=services))
+    thread, _ = _escalate(chat)
+    ticket = EscalationOutbox(services).list()[0].ticket_ref
+    for _ in range(2):
+        local_webhook(chat.http, "desk", {"ticket_id": ticket, "comment": {
+            "id": "c1", "author_name": "Dana", "body": "Dana here.", "public": True}},
+            delivery=f"d-{_}")
+    for text in ("one", "two", "three"):
+        assert chat.send(text, thread).assistant_text == ""
+    assert [c["body"] for c in _comments(services, ticket)
+            if c["author_role"] == "customer"] == ["one", "two", "three"]
+    local_webhook(chat.http, "desk", {"ticket_id": ticket, "status": "solved"})
+    assert Relay(services).for_ticket("desk", ticket).owner == Owner.AI
+    assert [line for line in chat_lines(chat, thread) if line.startswith("Dana:")] == [
+        "Dana: Dana here.", "Dana: Dana closed this conversation. If you need anything else, "
+        "just write here and I'll help."]
+    services.close()
