@@ -30,7 +30,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import AsyncExitStack, contextmanager
-from dataclasses import dataclass
+from typing import NamedTuple
 from urllib.parse import urlparse
 
 import aiohttp
@@ -53,8 +53,7 @@ def _input(text: str) -> dict:
 TEXT_DELTA = "assistant_message.content_part.text_delta"
 
 
-@dataclass(frozen=True)
-class Turn:
+class Turn(NamedTuple):
     first_event_ms: float
     first_word_ms: float
     total_ms: float
