@@ -43,7 +43,7 @@ def run(site: Path, *args: str, cwd: Path = REPO) -> subprocess.CompletedProcess
 
 def test_plugin_loader_lists_freshdesk(site: Path) -> None:
     result = run(site, "-c", (
-        "import json; from core.plugins import load_plugins; host = load_plugins(); "
+        "import json; from deskpilot.core.plugins import load_plugins; host = load_plugins(); "
         "print(json.dumps({'plugins': host.describe(), 'connectors': sorted(host.connectors)}))"
     ))
     assert result.returncode == 0, result.stderr
