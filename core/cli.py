@@ -537,6 +537,8 @@ def build_app(argv: Sequence[str] = ()) -> typer.Typer:
 
 
 def main() -> None:
+    # What this process and its libraries (the embedded index) create is its owner's only.
+    os.umask(0o077)
     try:
         build_app(sys.argv[1:])()
     except KeyboardInterrupt:

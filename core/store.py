@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import create_engine
 
 from deskpilot._time import utcnow
+from deskpilot.core.private_files import private_dir, private_file
 from deskpilot.core.tables import AuditEvent, WriteClaim
 from deskpilot.knowledge.store import session_scope
 
@@ -22,7 +23,9 @@ def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            # SQLite gives its -wal and -shm files the database file's mode.
+            private_dir(Path(path).parent)
+            private_file(Path(path))
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
         @event.listens_for(engine, "connect")

@@ -29,6 +29,7 @@ from deskpilot._chat import RequestContext
 from deskpilot._errors import ClientError
 from deskpilot.core.chat.store import ChatStore, new_id
 from deskpilot.core.config import ChatSettings
+from deskpilot.core.private_files import private_dir
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
@@ -111,11 +112,12 @@ class LocalAttachmentStore(AttachmentStore[RequestContext]):
                 f"{attachment.mime_type}",
             )
         target = self.path(attachment.id)
-        self.directory.mkdir(parents=True, exist_ok=True)
+        private_dir(self.directory)
         partial = target.with_suffix(".part")
         size = 0
         try:
-            with partial.open("wb") as handle:
+            with os.fdopen(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600),
+                           "wb") as handle:
                 async for chunk in chunks:
                     size += len(chunk)
                     self.check_size(size)

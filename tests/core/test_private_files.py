@@ -1,0 +1,50 @@
+"""The database (transcripts) and the index (internal notes) are private: files 0600 in 0700
+folders, whatever the umask (attachments: tests/core/chat/test_attachments_private.py)."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from deskpilot.core import store
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+@pytest.fixture
+def open_umask() -> Iterator[None]:
+    previous = os.umask(0)
+    yield
+    os.umask(previous)
+
+
+def test_the_sqlite_database_is_private_under_an_open_umask(tmp_path: Path,
+                                                             open_umask: None) -> None:
+    folder = tmp_path / "data"
+    engine = store.make_engine(f"sqlite:///{folder / 'deskpilot.db'}")
+    store.upgrade(engine)
+    engine.dispose()
+    assert mode(folder) == 0o700
+    for path in folder.iterdir():
+        assert mode(path) == 0o600, path
+
+
+def test_every_command_creates_private_files(tmp_path: Path) -> None:
+    """The CLI (serve included) runs with umask 077: also what native libraries (the index)
+    create is private."""
+    data_dir = tmp_path / "cli"
+    subprocess.run(
+        ["sh", "-c", f"umask 000 && {sys.executable} -m deskpilot.core.cli db upgrade "
+                     f"--data-dir {data_dir}"], check=True, capture_output=True)
+    created = [data_dir, *data_dir.rglob("*")]
+    assert created[1:], "nothing created"
+    for path in created:
+        assert mode(path) == (0o700 if path.is_dir() else 0o600), path
