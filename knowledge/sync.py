@@ -403,9 +403,11 @@ class _Pass:
             self.settled.add(key)
             self.count(row.kind, "deleted")
         self._remember_failures(session)
+        for failure in session.exec(select(SyncFailure).where(SyncFailure.connector == self.name)):
+            if _key(failure.kind, failure.external_id) not in self.seen:
+                session.delete(failure)  # no longer listed at all: nothing left to retry
         forget_unseen_tickets(session, self.name,
                               {doc_id for kind, doc_id in self.seen if kind == DocumentKind.TICKET})
-
 
     # -- documents that failed on earlier runs ------------------------------------------------
     def retry_failed(self, engine: Engine, applied: Applied | None = None) -> None:

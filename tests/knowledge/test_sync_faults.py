@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlmodel import Session, select
@@ -116,3 +117,20 @@ def test_sync_status_lists_counts_per_kind_warnings_and_failed_documents(
     assert "failed documents, fetched again with backoff (1):" in out
     assert f"ticket 1: connector 'zd' (zendesk): GET {BASE}/api/v2/tickets/1/comments" in out
     assert "404" in out and "attempt 1" in out and "Traceback" not in out
+
+
+def test_an_unreadable_local_file_waits_for_its_fix_and_is_forgotten_once_removed(
+    make_services: Callable[..., Services], tmp_path: Path
+) -> None:
+    root = tmp_path / "kb"
+    root.mkdir()
+    (root / "ok.md").write_text("# Fine\n\nReadable.\n")
+    (root / "bad.md").write_bytes(b"# Bad\n\xff\xfe\n")
+    services = make_services({"kb": {"type": "local", "path": str(root)}})
+    run = report(services.sync("kb"))
+    assert run["articles"]["failed"] == 1 and run["articles"]["indexed"] == 1
+    assert [(w["kind"], w["id"]) for w in failed_documents(services.engine)] == [
+        ("article", "bad")]
+    (root / "bad.md").unlink()
+    services.sync("kb", full=True)  # a complete listing without it: nothing left to retry
+    assert failed_documents(services.engine) == []
