@@ -34,6 +34,23 @@ from deskpilot.core.private_files import private_dir
 _SAFE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
+# How the bytes of the binary types a browser would render begin: an upload declared as one of
+# them must be one (an HTML page posing as image/png would otherwise be stored and served).
+_SIGNATURES: dict[str, tuple[bytes, ...]] = {
+    "image/png": (b"\x89PNG\r\n\x1a\n",),
+    "image/jpeg": (b"\xff\xd8\xff",),
+    "image/gif": (b"GIF87a", b"GIF89a"),
+    "application/pdf": (b"%PDF-",),
+}
+
+
+def sniff_matches(media_type: str, head: bytes) -> bool:
+    if media_type == "image/webp":
+        return head[:4] == b"RIFF" and head[8:12] == b"WEBP"
+    signatures = _SIGNATURES.get(media_type)
+    return signatures is None or head.startswith(signatures)
+
+
 def _media_type(mime_type: str) -> str:
     return mime_type.split(";", 1)[0].strip().lower()
 
@@ -118,10 +135,16 @@ class LocalAttachmentStore(AttachmentStore[RequestContext]):
         try:
             with os.fdopen(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600),
                            "wb") as handle:
+                head = b""
                 async for chunk in chunks:
                     size += len(chunk)
                     self.check_size(size)
+                    if len(head) < 16:
+                        head += chunk[:16 - len(head)]
                     handle.write(chunk)
+            if not sniff_matches(attachment.mime_type, head):
+                raise ClientError(415, f"the uploaded bytes are not {attachment.mime_type}, "
+                                       "the type the attachment was created as")
             os.replace(partial, target)  # a reader never sees half a file
         finally:
             partial.unlink(missing_ok=True)

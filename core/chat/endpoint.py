@@ -122,7 +122,10 @@ async def _preflight(chat: ChatRuntime, request: Any, ctx: RequestContext) -> No
     match request:
         case ThreadsCreateReq() | ThreadsAddUserMessageReq():
             for attachment_id in request.params.input.attachments:
-                await store.load_attachment(attachment_id, ctx)
+                attachment = await store.load_attachment(attachment_id, ctx)
+                if attachment.upload_descriptor is not None:
+                    raise ClientError(400, f"attachment {attachment_id} has not been uploaded "
+                                           "yet: upload it before sending it")
         case ThreadsAddClientToolOutputReq():
             last = await store.load_thread_items(thread_id, None, 1, "desc", ctx)
             if not (last.data and isinstance(last.data[0], ClientToolCallItem)
