@@ -9,7 +9,7 @@ headers go out, and a failure later in a stream ends it with an error event, not
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
 from chatkit.server import ChatKitServer, StreamingResult
@@ -30,6 +30,7 @@ from chatkit.types import (
     ThreadsUpdateReq,
     UserMessageItem,
     WidgetItem,
+    is_streaming_req,
 )
 from fastapi import Request
 from fastapi.responses import Response, StreamingResponse
@@ -160,17 +161,24 @@ def _client_error(exc: Exception) -> ClientError | None:
 
 
 async def _stream(first: bytes | None, rest: AsyncIterator[bytes],
-                  gate: FirstEventsFirst) -> AsyncIterator[bytes]:
-    if first is not None:
-        yield first
-    await gate.wait_turn()
+                  gate: FirstEventsFirst, release: Callable[[], None]) -> AsyncIterator[bytes]:
     try:
-        async for chunk in rest:
-            yield chunk
-    except Exception:
-        # Headers are out: end the stream with an error event the client can show and retry.
-        log.exception("chat stream failed")
-        yield _STREAM_FAILED
+        if first is not None:
+            yield first
+        await gate.wait_turn()
+        try:
+            async for chunk in rest:
+                yield chunk
+        except Exception:
+            # Headers are out: end the stream with an error event the client can show and retry.
+            log.exception("chat stream failed")
+            yield _STREAM_FAILED
+    finally:
+        release()  # the thread's next turn may start
+
+
+def _nothing() -> None:
+    pass
 
 
 def require_json(request: Request) -> None:
@@ -187,26 +195,32 @@ async def handle(chat: ChatRuntime, body: bytes, ctx: RequestContext,
                  client_address: str | None = None) -> Response:
     """Answer one ChatKit request with JSON or an SSE stream; raises ClientError (a 4xx naming
     the problem) for what the request got wrong."""
+    release: Callable[[], None] = _nothing
     try:
+        request = REQUEST.validate_json(body)
+        thread_id = getattr(request.params, "thread_id", None)
+        if is_streaming_req(request) and isinstance(thread_id, str):
+            release = await chat.turns.acquire(thread_id)  # one turn at a time per thread
         with chat.first_events.awaiting_first_event():
-            request = REQUEST.validate_json(body)
             await _preflight(chat, request, ctx)
             if isinstance(request, ThreadsCreateReq):
                 chat.new_threads.admit(ctx.user_id, client_address)
             result = await chat.server.process_request(request, ctx)
             if not isinstance(result, StreamingResult):
+                release()
                 return Response(result.json, media_type="application/json")
             events = aiter(result)
             # The first event runs the request's own checks inside the SDK; failing here still
             # allows a proper status code.
             first = await anext(events, None)
     except Exception as exc:
+        release()
         error = _client_error(exc)
         if error is None or error is exc:
             raise
         raise error from None
     return StreamingResponse(
-        _stream(first, events, chat.first_events),
+        _stream(first, events, chat.first_events, release),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
