@@ -127,6 +127,11 @@ async def _preflight(chat: ChatRuntime, request: Any, ctx: RequestContext) -> No
                 if attachment.upload_descriptor is not None:
                     raise ClientError(400, f"attachment {attachment_id} has not been uploaded "
                                            "yet: upload it before sending it")
+                # An attachment belongs to one conversation: deleting a second one would take
+                # the file the first still shows.
+                if attachment.thread_id is not None and attachment.thread_id != thread_id:
+                    raise ClientError(400, f"attachment {attachment_id} was sent in another "
+                                           "conversation: upload it again to send it here")
         case ThreadsAddClientToolOutputReq():
             last = await store.load_thread_items(thread_id, None, 1, "desc", ctx)
             if not (last.data and isinstance(last.data[0], ClientToolCallItem)

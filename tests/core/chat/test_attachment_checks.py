@@ -35,3 +35,19 @@ def test_a_never_uploaded_attachment_cannot_be_sent(make_app: MakeApp) -> None:
     assert response.status_code == 400, response.text
     assert "not been uploaded" in response.json()["detail"]
     assert client.list_threads()["data"] == []
+
+
+def test_deleting_a_second_thread_keeps_the_file_the_first_still_shows(make_app: MakeApp,
+                                                                        tmp_path) -> None:
+    client = ChatClient(make_app()[0])
+    attachment = client.create_attachment("shot.png", len(PNG), "image/png").json()
+    assert client.upload(attachment["upload_descriptor"]["url"], PNG, "image/png"
+                         ).status_code == 200
+    first = client.create("see this", [attachment["id"]])
+    assert first.response.status_code == 200
+    second = client.post(request("threads.create",
+                                 input=user_input("again", [attachment["id"]])))
+    assert second.status_code == 400 and "another conversation" in second.json()["detail"]
+    assert [t["id"] for t in client.list_threads()["data"]] == [first.thread_id]
+    assert (tmp_path / "attachments" / attachment["id"]).read_bytes() == PNG
+    assert client.http.get(attachment["preview_url"]).status_code == 200
