@@ -296,20 +296,34 @@ class Services:
 
     # -- agents -----------------------------------------------------------------------------
     def model(self, *, shared: bool = True) -> Model:
+        """The configured model, for plugins (copilot, drafts, snippets): they check what it
+        writes against their own sources."""
+        from deskpilot.core.agent.providers import make_model
+
+        if not shared:
+            return make_model(self.settings.agent, self.offline_default_tool(),
+                              self.offline_triggers())
+        with self._build_lock:
+            if "model" not in self._shared:
+                self._shared["model"] = make_model(self.settings.agent,
+                                                   self.offline_default_tool(),
+                                                   self.offline_triggers())
+            return self._shared["model"]
+
+    def customer_model(self) -> Model:
+        """The customer agent's model (shared): an LLM's answers are checked against the
+        passages its tools returned (core/agent/grounding.py)."""
         from deskpilot.core.agent.providers import make_model
 
         def embed(texts: list[str]) -> list[list[float]]:  # built only when an LLM answers
             return self.embedder.embed_documents(texts)
 
-        if not shared:
-            return make_model(self.settings.agent, self.offline_default_tool(),
-                              self.offline_triggers(), embed)
         with self._build_lock:
-            if "model" not in self._shared:
-                self._shared["model"] = make_model(self.settings.agent,
-                                                   self.offline_default_tool(),
-                                                   self.offline_triggers(), embed)
-            return self._shared["model"]
+            if "customer_model" not in self._shared:
+                self._shared["customer_model"] = make_model(
+                    self.settings.agent, self.offline_default_tool(), self.offline_triggers(),
+                    embed)
+            return self._shared["customer_model"]
 
     def offline_triggers(self) -> tuple[Any, ...]:
         """The customer tools the offline model calls when a message matches their examples."""

@@ -33,7 +33,7 @@ def build_customer_agent(services: Services, context: RequestContext | None = No
         instructions=settings.instructions.replace("{company}", settings.company)
         .replace("{knowledge_language}", settings.knowledge_language),
         # One model (and so one HTTP connection pool) per platform, not one per chat turn.
-        model=services.model(),
+        model=services.customer_model(),
         tools=services.function_tools(ToolAudience.CUSTOMER),
     )
 
