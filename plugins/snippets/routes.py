@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Query
+from fastapi import APIRouter, Body, Depends, Path, Query
 from pydantic import BaseModel, Field
 
 import deskpilot
@@ -21,6 +21,10 @@ class Approval(BaseModel):
 
 class Rejection(BaseModel):
     by: str | None = Field(None, description="who reviewed it (kept with the snippet)")
+
+
+# A database row id: larger numbers would overflow the column (a 500), so they are a 422.
+SnippetId = Annotated[int, Path(ge=1, le=2**63 - 1, description="the snippet's id")]
 
 
 def _approve(queue: SnippetQueue, snippet_id: int, approval: Approval) -> dict[str, Any]:
@@ -51,12 +55,12 @@ def router(platform: deskpilot.Platform) -> APIRouter:
         return {"snippets": [to_json(s) for s in rows]}
 
     @routes.get("/{snippet_id}", responses=not_found)
-    async def show_snippet(snippet_id: int) -> dict[str, Any]:
+    async def show_snippet(snippet_id: SnippetId) -> dict[str, Any]:
         """One snippet with each solved ticket it was distilled from (redacted)."""
         return to_json(await platform.run_blocking(queue.get, snippet_id), full=True)
 
     @routes.post("/{snippet_id}/approve", responses=not_found)
-    async def approve_snippet(snippet_id: int,
+    async def approve_snippet(snippet_id: SnippetId,
                               approval: Annotated[Approval | None, Body()] = None
                               ) -> dict[str, Any]:
         """Approve (optionally with a corrected text): customers' answers may use it now."""
@@ -64,7 +68,7 @@ def router(platform: deskpilot.Platform) -> APIRouter:
                                            cpu=True)
 
     @routes.post("/{snippet_id}/reject", responses=not_found)
-    async def reject_snippet(snippet_id: int,
+    async def reject_snippet(snippet_id: SnippetId,
                              rejection: Annotated[Rejection | None, Body()] = None
                              ) -> dict[str, Any]:
         """Reject: never public (and withdrawn if it was)."""
