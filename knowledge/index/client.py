@@ -19,14 +19,13 @@ from deskpilot.knowledge.index.fusion import Candidate, FusionConfig, fuse_conve
 from deskpilot.knowledge.index.payload import (
     AS_CONVERSATION,
     AS_NOTE,
-    CALIBRATION_FILTERS,
     DENSE,
     INTERNAL_TICKETS,
     KEYWORD_FIELDS,
     PUBLIC_TICKETS,
     SPARSE,
+    calibration_sample,
     chunk_payload,
-    document_key,
     document_terms,
     filter_terms,
     sparse_document,
@@ -172,24 +171,15 @@ class QdrantClientIndex:
     def calibrate(self) -> Calibration:
         """Compute this knowledge base's lexical weight from its stored vectors and keep it
         in the collection's metadata, where every process using the collection reads it."""
-        vectors: list[list[float]] = []
-        documents: list[str] = []
-        for terms in CALIBRATION_FILTERS:
-            offset = None
-            while len(vectors) < SAMPLE_POINTS:
-                records, offset = self._client.scroll(
-                    self.collection, scroll_filter=_filter(terms), offset=offset,
-                    limit=min(1000, SAMPLE_POINTS - len(vectors)),
-                    with_payload=["source", "kind", "document_id"], with_vectors=[DENSE],
-                )
-                for record in records:
-                    vector = record.vector[DENSE] if isinstance(record.vector, dict) else None
-                    vectors.append(list(vector or []))
-                    documents.append(document_key(record.payload or {}))
-                if offset is None:
-                    break
-            if vectors:  # articles if there are any, else everything
-                break
+        def scroll(terms: list[tuple[str, str]], offset: Any, limit: int) -> tuple[list, Any]:
+            records, offset = self._client.scroll(
+                self.collection, scroll_filter=_filter(terms), offset=offset, limit=limit,
+                with_payload=["source", "kind", "document_id"], with_vectors=[DENSE],
+            )
+            return [(record.vector.get(DENSE) if isinstance(record.vector, dict) else None,
+                     record.payload or {}) for record in records], offset
+
+        vectors, documents = calibration_sample(scroll, SAMPLE_POINTS)
         self.calibration = calibrate(vectors, documents)
         self._client.update_collection(
             self.collection, metadata={CALIBRATION_KEY: self.calibration.to_json()}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import uuid
 from pathlib import Path
+from typing import Any
 
 from qdrant_edge import (
     CountRequest,
@@ -41,14 +42,13 @@ from deskpilot.knowledge.index.fusion import FusionConfig, fuse_convex, plan_sea
 from deskpilot.knowledge.index.payload import (
     AS_CONVERSATION,
     AS_NOTE,
-    CALIBRATION_FILTERS,
     DENSE,
     INTERNAL_TICKETS,
     KEYWORD_FIELDS,
     PUBLIC_TICKETS,
     SPARSE,
+    calibration_sample,
     chunk_payload,
-    document_key,
     document_terms,
     filter_terms,
     sparse_document,
@@ -186,21 +186,13 @@ class EdgeIndex:
 
     def calibrate(self) -> Calibration:
         """Compute this knowledge base's lexical weight from its stored vectors and keep it."""
-        vectors: list[list[float]] = []
-        documents: list[str] = []
-        for terms in CALIBRATION_FILTERS:
-            offset = None
-            while len(vectors) < SAMPLE_POINTS:
-                records, offset = self._shard.scroll(ScrollRequest(
-                    offset=offset, limit=min(1000, SAMPLE_POINTS - len(vectors)),
-                    filter=_filter(terms), with_payload=True, with_vector=[DENSE]))
-                for record in records:
-                    vectors.append(list(record.vector[DENSE]))
-                    documents.append(document_key(record.payload or {}))
-                if offset is None:
-                    break
-            if vectors:  # articles if there are any, else everything
-                break
+        def scroll(terms: list[tuple[str, str]], offset: Any, limit: int) -> tuple[list, Any]:
+            records, offset = self._shard.scroll(ScrollRequest(
+                offset=offset, limit=limit, filter=_filter(terms), with_payload=True,
+                with_vector=[DENSE]))
+            return [(record.vector[DENSE], record.payload or {}) for record in records], offset
+
+        vectors, documents = calibration_sample(scroll, SAMPLE_POINTS)
         self.calibration = calibrate(vectors, documents)
         self._calibration_path.write_text(json.dumps(self.calibration.to_json()),
                                           encoding="utf-8")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from qdrant_edge import Bm25, SparseVector
@@ -66,6 +67,33 @@ def document_terms(source: str, kind: DocumentKind, document_id: str) -> list[tu
 def document_key(payload: dict[str, Any]) -> str:
     """Which document a point belongs to, as one string."""
     return "\x1f".join(str(payload.get(key, "")) for key in ("source", "kind", "document_id"))
+
+
+# A backend's page of stored points for calibration: `scroll(terms, offset, limit)` gives
+# (dense vector, payload) pairs and the next offset, None after the last page.
+CalibrationScroll = Callable[
+    [list[tuple[str, str]], Any, int],
+    tuple[list[tuple[Sequence[float] | None, dict[str, Any]]], Any]]
+
+
+def calibration_sample(scroll: CalibrationScroll, limit: int) -> tuple[list[list[float]],
+                                                                      list[str]]:
+    """Up to `limit` stored dense vectors with their documents' keys: the articles' if there
+    are any, else every point's (CALIBRATION_FILTERS)."""
+    vectors: list[list[float]] = []
+    documents: list[str] = []
+    for terms in CALIBRATION_FILTERS:
+        offset = None
+        while len(vectors) < limit:
+            points, offset = scroll(terms, offset, min(1000, limit - len(vectors)))
+            for vector, payload in points:
+                vectors.append(list(vector or []))
+                documents.append(document_key(payload))
+            if offset is None:
+                break
+        if vectors:
+            break
+    return vectors, documents
 
 
 def to_passage(score: float, payload: dict[str, Any]) -> Passage:
