@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -85,19 +86,15 @@ def _wait_for_demo_knowledge(base: str) -> None:
     pytest.fail(f"demo knowledge not indexed within {SYNC_TIMEOUT}s")
 
 
-@pytest.fixture(scope="session")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real `deskpilot serve` on the embedded defaults (offline model, demo knowledge), once
-    its startup sync has indexed the demo help center."""
+@contextmanager
+def serving(data_dir: Path, env: dict[str, str], *options: str) -> Iterator[str]:
+    """A real `deskpilot serve` (with `options`) on a free loopback port, once its startup sync
+    has indexed the demo help center; its base URL. Stopped on exit."""
     port = free_port()
-    data_dir = tmp_path_factory.mktemp("serve")
-    env = {**os.environ, "DESKPILOT_SERVER__ADMIN_TOKEN": ADMIN_TOKEN}
-    env.pop("DESKPILOT_CONFIG", None)  # the embedded defaults: offline model, demo connector
     log = (data_dir / "serve.log").open("wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "deskpilot.core.cli", "serve", "--host", "127.0.0.1",
-         "--port", str(port),
-         "--data-dir", str(data_dir)],
+        [sys.executable, "-m", "deskpilot.core.cli", "serve", *options, "--host", "127.0.0.1",
+         "--port", str(port), "--data-dir", str(data_dir)],
         env=env, stdout=log, stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
@@ -114,7 +111,8 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             except httpx.HTTPError:
                 pass
             if time.monotonic() > deadline:
-                pytest.fail(f"serve did not start within {START_TIMEOUT}s")
+                pytest.fail(f"serve did not start within {START_TIMEOUT}s: "
+                            f"{(data_dir / 'serve.log').read_text()[-2000:]}")
             time.sleep(0.2)
         _wait_for_demo_knowledge(base)
         yield base
@@ -127,15 +125,23 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         log.close()
 
 
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real `deskpilot serve` on the embedded defaults (offline model, demo knowledge), once
+    its startup sync has indexed the demo help center."""
+    env = {**os.environ, "DESKPILOT_SERVER__ADMIN_TOKEN": ADMIN_TOKEN}
+    env.pop("DESKPILOT_CONFIG", None)  # the embedded defaults: offline model, demo connector
+    with serving(tmp_path_factory.mktemp("serve"), env) as base:
+        yield base
+
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update"]
 
 
-# Per module, not per session: Playwright's sync API runs an event loop on this thread while it
-# is open, and later tests that call asyncio.run() would fail.
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
+@contextmanager
+def chromium() -> Iterator[Any]:
     """Debian's Chromium driven by Playwright; skipped when it is not installed (a failure on CI,
     whose scripts/test installs it)."""
     if not CHROMIUM.exists():
@@ -148,3 +154,11 @@ def browser() -> Iterator[Any]:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+
+
+# Per module, not per session: Playwright's sync API runs an event loop on this thread while it
+# is open, and later tests that call asyncio.run() would fail.
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with chromium() as launched:
+        yield launched

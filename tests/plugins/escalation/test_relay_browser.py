@@ -7,8 +7,6 @@ refreshed through the host's callback."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -17,8 +15,7 @@ import httpx
 import pytest
 
 from deskpilot.core.chat.identity import sign_user_token
-from tests.conftest import free_port
-from tests.core.chat.conftest import ADMIN_TOKEN, CHROMIUM, CHROMIUM_ARGS, _wait_for_demo_knowledge
+from tests.core.chat.conftest import ADMIN_TOKEN, chromium, serving
 from tests.core.chat.widget_pages import open_host_page
 from tests.plugins.escalation.helpdesk_fakes import ZendeskDesk
 
@@ -64,52 +61,15 @@ def relay_server(tmp_path_factory: pytest.TempPathFactory,
     config = data_dir / "deskpilot.toml"
     config.write_text(CONFIG.format(admin=ADMIN_TOKEN, identity=IDENTITY_SECRET,
                                     zendesk=zendesk[1]))
-    port = free_port()
     env = {key: value for key, value in os.environ.items() if key != "DESKPILOT_CONFIG"}
-    log = (data_dir / "serve.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "deskpilot.core.cli", "serve", "--config", str(config),
-         "--host", "127.0.0.1", "--port", str(port), "--data-dir", str(data_dir)],
-        env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        # Generous: the machine these run on may be shared, and serve imports torch.
-        deadline = time.monotonic() + 240
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"serve exited: {(data_dir / 'serve.log').read_text()[-2000:]}")
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("serve did not start within 240s: "
-                            f"{(data_dir / 'serve.log').read_text()[-2000:]}")
-            time.sleep(0.2)
-        _wait_for_demo_knowledge(base)
+    with serving(data_dir, env, "--config", str(config)) as base:
         yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"{CHROMIUM} is missing on CI")
-        pytest.skip("Chromium not installed (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+    with chromium() as launched:
+        yield launched
 
 
 def _until(check: Callable[[], Any], what: str, timeout: float = 30) -> Any:
