@@ -34,6 +34,9 @@ class Passage:
     # A ticket's internal note (audience INTERNAL like the rest of a ticket): never quoted in
     # a reply, not even to the ticket's own customer.
     note: bool = False
+    # A ticket's passage: who wrote each line of `text` ("customer", "agent", "system"; "" for
+    # the title). Empty for articles, and for tickets indexed before authors were recorded.
+    authors: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         """Plain data, as the search API, the CLI and the search tools give it."""

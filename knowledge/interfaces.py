@@ -42,6 +42,9 @@ class Chunk:
     # A ticket's internal note: staff knowledge that is not even quoted to the ticket's own
     # customer (a draft reply leaves it out), unlike the ticket's conversation.
     note: bool = False
+    # A ticket's chunk: who wrote each line of `text` ("customer", "agent", "system"; "" for
+    # the title), so that a draft quotes agents only. Empty for articles.
+    authors: tuple[str, ...] = ()
 
     @property
     def point_id(self) -> str:

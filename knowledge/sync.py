@@ -87,10 +87,13 @@ def _key(kind: DocumentKind | str, doc_id: str) -> Key:
 
 def content_hash(chunks: list[Chunk], embedder_id: str) -> str:
     """Everything that ends up in the index for a document, and who embedded it: a change in
-    any of it (text, title, url, locale, audience) means re-embedding."""
+    any of it (text, title, url, locale, audience, a ticket's authors) means re-embedding."""
     material = [
         embedder_id,
-        [[c.position, c.title, c.text, c.url, c.locale, str(c.audience)] for c in chunks],
+        # Authors only where there are some (tickets): an article's hash, and so its vectors,
+        # stay as they were before authors were recorded; a ticket is indexed again once.
+        [[c.position, c.title, c.text, c.url, c.locale, str(c.audience),
+          *([list(c.authors)] if c.authors else [])] for c in chunks],
     ]
     return hashlib.sha256(json.dumps(material, ensure_ascii=False).encode()).hexdigest()
 

@@ -2,13 +2,16 @@
 
 Audience is decided here, once, and is a security boundary: everything from a ticket (the
 customer's messages, agents' public replies, internal notes) becomes INTERNAL chunks, for staff
-only; internal notes are also marked `note`. Only articles can be PUBLIC.
+only; internal notes are also marked `note`. Only articles can be PUBLIC. A ticket's chunk also
+says who wrote each of its lines (`Chunk.authors`): a reply draft quotes agents, never a
+customer, and a chunk of a conversation holds both.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from bs4 import BeautifulSoup, NavigableString, Tag
 from bs4.element import Comment as HtmlComment
@@ -51,6 +54,14 @@ def _collapse(text: str) -> str:
 class _Block:
     tag: str  # a heading tag, "pre", or "p" for any other text block
     text: str
+    author: str = ""  # a ticket message's author role; "" for articles
+
+
+class _Line(NamedTuple):
+    """A line of a chunk as it is built, with the author role of the block it comes from."""
+
+    text: str
+    author: str = ""
 
 
 @dataclass
@@ -113,12 +124,14 @@ def _walk(node: Tag, out: _Collector) -> None:
             _walk(child, out)
 
 
-def _blocks(html: str) -> list[_Block]:
+def _blocks(html: str, author: str = "") -> list[_Block]:
     # html.parser is in the standard library and already unescapes entities.
     soup = BeautifulSoup(html or "", "html.parser")
     out = _Collector()
     _walk(soup, out)
     out.flush()
+    for block in out.blocks:
+        block.author = author
     return out.blocks
 
 
@@ -134,67 +147,80 @@ def _split_long(text: str, size: int, overlap: int) -> list[str]:
     return [" ".join(words[i : i + size]) for i in range(0, max(len(words) - overlap, 1), step)]
 
 
-def _pack(texts: list[str]) -> list[str]:
+def _pack(lines: list[_Line]) -> list[list[_Line]]:
     """Group consecutive blocks into pieces of about TARGET_WORDS; the last short block of a
     piece is repeated at the start of the next, so a step split across them stays whole."""
-    pieces: list[list[str]] = []
-    current: list[str] = []
+    pieces: list[list[_Line]] = []
+    current: list[_Line] = []
     size = 0
-    for text in texts:
-        long = len(text.split()) > MAX_WORDS
-        for part in _split_long(text, TARGET_WORDS, OVERLAP_WORDS) if long else [text]:
+    for line in lines:
+        long = len(line.text.split()) > MAX_WORDS
+        for part in _split_long(line.text, TARGET_WORDS, OVERLAP_WORDS) if long else [line.text]:
             n = len(part.split())
             if current and size + n > TARGET_WORDS:
                 pieces.append(current)
                 tail = current[-1]
-                carried = len(tail.split()) <= OVERLAP_WORDS and len(current) > 1
-                current, size = ([tail], len(tail.split())) if carried else ([], 0)
-            current.append(part)
+                carried = len(tail.text.split()) <= OVERLAP_WORDS and len(current) > 1
+                current, size = ([tail], len(tail.text.split())) if carried else ([], 0)
+            current.append(_Line(part, line.author))
             size += n
     if current:
         pieces.append(current)
-    return ["\n".join(piece) for piece in pieces]
+    return pieces
 
 
-def _sections(blocks: list[_Block]) -> list[tuple[str | None, list[str]]]:
-    sections: list[tuple[str | None, list[str]]] = [(None, [])]
+def _sections(blocks: list[_Block]) -> list[tuple[str | None, list[_Line]]]:
+    sections: list[tuple[str | None, list[_Line]]] = [(None, [])]
     for block in blocks:
         if block.tag in _SECTION_HEADINGS:
             sections.append((block.text, []))
         else:
-            sections[-1][1].append(block.text)
-    return [(heading, texts) for heading, texts in sections if heading or texts]
+            sections[-1][1].append(_Line(block.text, block.author))
+    return [(heading, lines) for heading, lines in sections if heading or lines]
 
 
-def _lead(blocks: list[_Block]) -> str:
+def _lead(blocks: list[_Block]) -> list[_Line]:
     """The first LEAD_WORDS words, one block per line; a numbered list the cut falls into is
     kept whole, so an answer quoted from the lead chunk never shows half the steps."""
-    lines: list[str] = []
+    lines: list[_Line] = []
     size = 0
     for block in blocks:
         words = block.text.split()
-        in_steps = bool(_STEP.match(block.text) and lines and _STEP.match(lines[-1]))
+        in_steps = bool(_STEP.match(block.text) and lines and _STEP.match(lines[-1].text))
         if size >= LEAD_WORDS and not (in_steps and size + len(words) <= MAX_WORDS):
             break
         if not _STEP.match(block.text):
             words = words[: max(LEAD_WORDS - size, 0)] or words[:1]
-        lines.append(" ".join(words))
+        lines.append(_Line(" ".join(words), block.author))
         size += len(words)
-    return "\n".join(lines)
+    return lines
 
 
-def _texts(title: str, blocks: list[_Block]) -> list[str]:
-    """Chunk texts for one body: `title`, the section heading if any, then the passage;
-    first the lead chunk if the body is longer than LEAD_WORDS."""
+def _piece(lines: list[_Line], strip: bool = True) -> tuple[str, tuple[str, ...]]:
+    """A chunk's text, and the author of each of its lines (a block may hold several)."""
+    rows = [(row, line.author) for line in lines for row in line.text.split("\n")]
+    text = "\n".join(row for row, _ in rows)
+    if not strip:
+        return text, tuple(author for _, author in rows)
+    text = text.strip()
+    # strip() drops blank lines at either end (an empty title): their authors go with them.
+    start = next((i for i, (row, _) in enumerate(rows) if row.strip()), len(rows))
+    end = len(rows) - next((i for i, (row, _) in enumerate(reversed(rows)) if row.strip()), 0)
+    return text, tuple(author for _, author in rows[start:end])
+
+
+def _texts(title: str, blocks: list[_Block]) -> list[tuple[str, tuple[str, ...]]]:
+    """Chunk texts for one body, with their lines' authors: `title`, the section heading if
+    any, then the passage; first the lead chunk if the body is longer than LEAD_WORDS."""
     words = " ".join(block.text for block in blocks).split()
-    texts = [f"{title}\n{_lead(blocks)}"] if len(words) > LEAD_WORDS else []
+    texts = [_piece([_Line(title), *_lead(blocks)], strip=False)
+             ] if len(words) > LEAD_WORDS else []
     for heading, body in _sections(blocks):
         if not body:  # a heading straight before a subheading: the subheading's chunk says it
             continue
         lead = [title] if heading in (None, title) else [title, heading]
-        for piece in _pack(body):
-            texts.append("\n".join([*lead, piece]).strip())
-    return texts or [title]
+        texts += [_piece([*map(_Line, lead), *piece]) for piece in _pack(body)]
+    return texts or [(title, ("",) * (title.count("\n") + 1))]
 
 
 def _article_chunks(source: str, article: Article) -> list[Chunk]:
@@ -204,26 +230,31 @@ def _article_chunks(source: str, article: Article) -> list[Chunk]:
         Chunk(source=source, kind=DocumentKind.ARTICLE, document_id=article.id, position=i,
               title=article.title, text=text, audience=article.audience, url=article.url,
               locale=article.locale)
-        for i, text in enumerate(_texts(article.title, _blocks(article.body_html)))
+        for i, (text, _) in enumerate(_texts(article.title, _blocks(article.body_html)))
     ]
 
 
 def _ticket_chunks(source: str, ticket: Ticket) -> list[Chunk]:
     # Everything from a ticket is staff knowledge: even a public reply was written to one
     # customer. Customers see solved tickets only as approved answer snippets (a plugin's).
-    texts: list[tuple[str, bool]] = []  # (text, is an internal note)
+    # One chunk mixes the customer's and the agents' words (a question matches its answer
+    # best that way); each line keeps its author, so a draft can quote the agents only.
+    texts: list[tuple[tuple[str, tuple[str, ...]], bool]] = []  # (text, authors), is a note
     if ticket.status.lower() in RESOLVED_STATUSES:
-        conversation = [ticket.description, *(c.body for c in ticket.comments if c.public)]
-        blocks = [b for body in conversation for b in _blocks(body)]
-        texts += [(text, False) for text in _texts(ticket.subject, blocks)]
+        # The description is the requester's opening message.
+        conversation = [(ticket.description, "customer"),
+                        *((c.body, c.author_role) for c in ticket.comments if c.public)]
+        blocks = [b for body, author in conversation for b in _blocks(body, author)]
+        texts += [(piece, False) for piece in _texts(ticket.subject, blocks)]
     for comment in ticket.comments:
         if not comment.public:  # an internal note, whatever the ticket's status
-            texts += [(t, True) for t in _texts(ticket.subject, _blocks(comment.body))]
+            texts += [(piece, True) for piece in
+                      _texts(ticket.subject, _blocks(comment.body, comment.author_role))]
     return [
         Chunk(source=source, kind=DocumentKind.TICKET, document_id=ticket.id, position=i,
               title=ticket.subject, text=text, audience=Audience.INTERNAL, url=ticket.url,
-              locale=ticket.locale, note=note)
-        for i, (text, note) in enumerate(texts)
+              locale=ticket.locale, note=note, authors=authors)
+        for i, ((text, authors), note) in enumerate(texts)
     ]
 
 

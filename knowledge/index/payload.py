@@ -44,6 +44,7 @@ def chunk_payload(chunk: Chunk) -> dict[str, Any]:
         "audience": str(chunk.audience),
         "locale": chunk.locale,
         "note": chunk.note,
+        "authors": list(chunk.authors),
     }
 
 
@@ -109,6 +110,7 @@ def to_passage(score: float, payload: dict[str, Any]) -> Passage:
         locale=payload.get("locale", "en"),
         position=payload.get("position", 0),
         note=bool(payload.get("note", False)),
+        authors=tuple(payload.get("authors") or ()),
     )
 
 

@@ -149,3 +149,37 @@ def test_long_internal_note_stays_internal_in_every_piece() -> None:
                     comments=[Comment(body=_words(900, "secret"), public=False)])
     internal = [c for c in chunk_document("zd", ticket) if "secret" in c.text]
     assert len(internal) > 3 and all(c.audience == Audience.INTERNAL and c.note for c in internal)
+
+
+def test_a_ticket_chunk_says_who_wrote_each_line() -> None:
+    """A conversation chunk mixes the customer's words and the agents': a draft must be able to
+    quote the agents only, so every line carries its author's role."""
+    ticket = Ticket(id="7", subject="Reset email missing", status="solved",
+                    description="<p>I asked twice.</p><p>Nothing came.</p>",
+                    comments=[Comment(author_role="agent", public=True,
+                                      body="<p>Check your spam folder.</p><ul><li>Then retry."
+                                           "</li></ul>"),
+                              Comment(author_role="customer", public=True, body="Found it!"),
+                              Comment(author_role="agent", public=False, body="Known issue.")])
+    conversation, note = chunk_document("zd", ticket)
+    assert list(zip(conversation.text.splitlines(), conversation.authors, strict=True)) == [
+        ("Reset email missing", ""), ("I asked twice.", "customer"),
+        ("Nothing came.", "customer"), ("Check your spam folder.", "agent"),
+        ("- Then retry.", "agent"), ("Found it!", "customer")]
+    assert note.note and note.authors == ("", "agent")
+    article = Article(id="1", title="T", body_html="<p>x</p>")
+    assert chunk_document("hc", article)[0].authors == ()
+
+
+def test_every_line_of_every_ticket_chunk_has_an_author() -> None:
+    """Long conversations are cut into a lead chunk and windows: authors stay line for line."""
+    ticket = Ticket(id="8", subject="Long", status="solved", description=_words(120, "asked"),
+                    comments=[Comment(author_role="agent", public=True,
+                                      body=f"<p>{_words(700, 'answer')}</p><pre>a\nb</pre>")])
+    chunks = chunk_document("zd", ticket)
+    assert len(chunks) > 3
+    for chunk in chunks:
+        rows = chunk.text.split("\n")
+        assert len(chunk.authors) == len(rows)
+        assert all(author == ("customer" if "asked" in row else "agent")
+                   for row, author in zip(rows[1:], chunk.authors[1:], strict=True))

@@ -79,7 +79,16 @@ def test_upsert_then_search_returns_passages_with_payload(index: VectorIndex) ->
             best.audience, best.locale, best.position) == (
         "a", "Title a", "How to reset your password", "https://help/a", "hc",
         DocumentKind.ARTICLE, Audience.PUBLIC, "en", 0)
-    assert best.score > 0
+    assert best.score > 0 and best.authors == ()
+
+
+def test_a_ticket_passage_keeps_who_wrote_each_line(index: VectorIndex) -> None:
+    ticket = Chunk(source="zd", kind=DocumentKind.TICKET, document_id="9", position=0,
+                   title="Reset", text="Reset\nI got no email.\nCheck your spam folder.",
+                   audience=Audience.INTERNAL, authors=("", "customer", "agent"))
+    index.upsert([ticket], [unit(3)])
+    [hit] = index.search(unit(3), "reset email", 1)
+    assert hit.authors == ("", "customer", "agent")
 
 
 def test_dense_and_lexical_both_find_their_match(index: VectorIndex) -> None:
