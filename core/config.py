@@ -121,6 +121,14 @@ class ConnectorSettings(BaseModel):
         }
 
 
+class ModelPrice(_Section):
+    """What a model's tokens cost, per million, in the budget's currency (your provider's price
+    list: prices change, so Deskpilot ships none)."""
+
+    input: float = Field(ge=0)
+    output: float = Field(ge=0)
+
+
 class AgentSettings(_Section):
     provider: Literal["offline", "openai", "openai-compatible"] = "offline"
     model: str = "gpt-4.1-mini"
@@ -140,6 +148,22 @@ class AgentSettings(_Section):
     # Check an LLM's answers against the passages its tools returned (core/agent/grounding.py).
     check_grounding: bool = True
     company: str = "Acme Cloud"
+    # Model name -> price per million tokens (`[agent.prices."gpt-4.1-mini"] input/output`):
+    # the estimated cost of every model call (core/budget.py). A model without a price costs 0.
+    prices: dict[str, ModelPrice] = {}
+    currency: str = "USD"
+    # The most the models may cost per calendar month (UTC), in `currency`; 0: no budget. Once
+    # the month's estimated cost reaches it, the customer agent answers with the offline model
+    # ("offline") or hands every conversation to a person ("handover") until the month ends.
+    monthly_budget: float = Field(0, ge=0)
+    over_budget: Literal["offline", "handover"] = "offline"
+
+    @model_validator(mode="after")
+    def _budget_is_priced(self) -> AgentSettings:
+        if self.monthly_budget and self.provider != "offline" and self.model not in self.prices:
+            raise ValueError(f"monthly_budget needs a price for model {self.model!r}: set "
+                             f"[agent.prices.\"{self.model}\"] input and output (per 1M tokens)")
+        return self
 
 
 

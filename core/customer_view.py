@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from deskpilot._documents import EscalationRequest
     from deskpilot._embedder import Embedder
     from deskpilot._events import Event
+    from deskpilot._platform import PlatformMetrics
+    from deskpilot.core.budget import BudgetStatus
     from deskpilot.core.config import Settings
     from deskpilot.core.services import Services
 
@@ -117,6 +119,13 @@ class CustomerPlatform:
 
     def emit(self, event: Event) -> None:
         self._platform.emit(event)
+
+    @property
+    def metrics(self) -> PlatformMetrics:
+        return self._platform.metrics
+
+    def budget_status(self) -> BudgetStatus:
+        return self._platform.budget_status()
 
     def triage(self, text: str, connector: str | None = None) -> dict[str, Any] | None:
         return self._platform.triage(text, connector)

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
     from deskpilot._embedder import Embedder
     from deskpilot._platform import AgentFactory, ChatEndpoint
+    from deskpilot.core.budget import Budget, BudgetStatus
     from deskpilot.core.metrics import Metrics
     from deskpilot.knowledge.interfaces import VectorIndex
     from deskpilot.knowledge.past_tickets import TicketMemories
@@ -259,7 +260,21 @@ class Services:
     def metrics(self) -> Metrics:
         from deskpilot.core.metrics import Metrics
 
-        return Metrics()
+        return Metrics(self)
+
+    # -- model cost -------------------------------------------------------------------------
+    @built_once
+    def budget(self) -> Budget:
+        """Model usage and cost: `record` each call, `status()`, and the reports the dashboard
+        shows (`by_day`, `by_month`, `by_conversation`, `conversation`)."""
+        from deskpilot.core.budget import Budget
+
+        return Budget(self.settings.agent, lambda: self.engine, self.metrics)
+
+    def budget_status(self) -> BudgetStatus:
+        """This month's estimated model spend against `[agent] monthly_budget`, and whether the
+        switch is on (`active`). Blocking when the figure is over 30 s old (a database read)."""
+        return self.budget.status()
 
     def triage(self, text: str, connector: str | None = None) -> dict[str, Any] | None:
         return self.plugins.first("triage_text", platform=self, text=text, connector=connector)
@@ -302,18 +317,36 @@ class Services:
 
         if not shared:
             return make_model(self.settings.agent, self.offline_default_tool(),
-                              self.offline_triggers())
+                              self.offline_triggers(), record=self._record_usage)
         with self._build_lock:
             if "model" not in self._shared:
                 self._shared["model"] = make_model(self.settings.agent,
                                                    self.offline_default_tool(),
-                                                   self.offline_triggers())
+                                                   self.offline_triggers(),
+                                                   record=self._record_usage)
             return self._shared["model"]
+
+    async def _record_usage(self, model: str, input_tokens: int, output_tokens: int) -> None:
+        from deskpilot.core.budget import call_scope
+
+        conversation_id, workflow = call_scope.get()
+        await self.run_blocking(functools.partial(
+            self.budget.record, model, input_tokens=input_tokens, output_tokens=output_tokens,
+            conversation_id=conversation_id, workflow=workflow))
 
     def customer_model(self) -> Model:
         """The customer agent's model (shared): an LLM's answers are checked against the
-        passages its tools returned (core/agent/grounding.py)."""
+        passages its tools returned (core/agent/grounding.py). Once the month's model budget
+        is spent, the offline model (core/budget.py)."""
         from deskpilot.core.agent.providers import make_model
+
+        if self.budget.switched():
+            with self._build_lock:
+                if "offline_model" not in self._shared:
+                    self._shared["offline_model"] = make_model(
+                        self.settings.agent.model_copy(update={"provider": "offline"}),
+                        self.offline_default_tool(), self.offline_triggers())
+                return self._shared["offline_model"]
 
         def embed(texts: list[str]) -> list[list[float]]:  # built only when an LLM answers
             return self.embedder.embed_documents(texts)
@@ -322,7 +355,7 @@ class Services:
             if "customer_model" not in self._shared:
                 self._shared["customer_model"] = make_model(
                     self.settings.agent, self.offline_default_tool(), self.offline_triggers(),
-                    embed)
+                    embed, record=self._record_usage)
             return self._shared["customer_model"]
 
     def offline_triggers(self) -> tuple[Any, ...]:

@@ -35,3 +35,21 @@ class WriteClaim(SQLModel, table=True):
     kind: str = Field(primary_key=True)
     subject: str = Field(primary_key=True)
     claimed_at: datetime = Field(default_factory=utcnow)
+
+
+class ModelUsage(SQLModel, table=True):
+    """One model call's tokens and estimated cost (core/budget.py), at the prices configured
+    when it was made: a later price change does not rewrite what was spent."""
+
+    __tablename__ = "model_usage"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, index=True)
+    # The chat thread the call answered; None for work outside a conversation (a draft note).
+    conversation_id: str | None = Field(default=None, index=True)
+    workflow: str = ""
+    model: str
+    requests: int = 1
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost: float = 0.0

@@ -55,6 +55,7 @@ from deskpilot._platform import (
     PastTicket,
     PastTickets,
     Platform,
+    PlatformMetrics,
     TicketMemory,
 )
 from deskpilot._search import Passage, SearchFilter, passages_json
@@ -96,6 +97,7 @@ __all__ = [
     "PastTickets",
     "Person",
     "Platform",
+    "PlatformMetrics",
     "Reply",
     "RequestContext",
     "SearchFilter",

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from deskpilot._events import Event
     from deskpilot._search import Passage, SearchFilter
     from deskpilot._tools import ToolAudience
+    from deskpilot.core.budget import BudgetStatus
     from deskpilot.core.config import Settings
 
 T = TypeVar("T")
@@ -89,6 +90,24 @@ class PastTickets(Protocol):
     def fingerprint(self, connector: str | None) -> str:
         """Changes whenever a ticket of `connector` (None: any) is added, removed or
         relabelled."""
+        ...
+
+
+class PlatformMetrics(Protocol):
+    """`platform.metrics`: a plugin's own Prometheus metrics, on the server's `GET /metrics`.
+    Names are prefixed `deskpilot_`; one name keeps the label names it was first used with."""
+
+    def count(self, name: str, documentation: str, amount: float = 1.0, **labels: str
+              ) -> None:
+        """Add `amount` to the counter `deskpilot_<name>_total` (`labels`: its label values),
+        e.g. `count("relayed_messages", "Messages relayed", direction="to_chat")`."""
+        ...
+
+    def gauge(self, name: str, documentation: str, label: str,
+              read: Callable[[], Mapping[str, float]]) -> None:
+        """Register the gauge `deskpilot_<name>`, read at each scrape: `read()` (blocking is
+        fine: it runs off the event loop) gives a value per value of `label`. Registering a
+        name again replaces its reader."""
         ...
 
 
@@ -176,6 +195,18 @@ class Platform(Protocol):
     def emit(self, event: Event) -> None:
         """Tell every plugin implementing the event's hook; a plugin that raises is recorded
         against itself and does not stop the others or the caller."""
+        ...
+
+    @property
+    def metrics(self) -> PlatformMetrics:
+        """Counters and gauges of the plugin's own on `GET /metrics` (`PlatformMetrics`)."""
+        ...
+
+    def budget_status(self) -> BudgetStatus:
+        """This month's estimated model spend (`spent`, `budget`, `currency`, `month`) and
+        whether `[agent] monthly_budget` is reached (`active`; then `over_budget` says what the
+        customer agent does: "offline" or "handover"). Blocking (a database read, at most every
+        30 s)."""
         ...
 
     def triage(self, text: str, connector: str | None = None) -> dict[str, Any] | None:

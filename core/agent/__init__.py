@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from agents import Agent, RunConfig, set_tracing_export_api_key
+from agents import Agent, ModelSettings, RunConfig, set_tracing_export_api_key
 
 from deskpilot._tools import ToolAudience
 
@@ -45,5 +45,7 @@ def run_config(settings: AgentSettings, workflow: str) -> RunConfig:
     if tracing:
         # The exporter reads $OPENAI_API_KEY by default; the configured key may live elsewhere.
         set_tracing_export_api_key(settings.api_key.get_secret_value())
+    # Streamed Chat Completions report their tokens only when asked to (the official client
+    # asks by default, OpenAI-compatible servers must be asked): the cost needs them.
     return RunConfig(tracing_disabled=not tracing, trace_include_sensitive_data=False,
-                     workflow_name=workflow)
+                     workflow_name=workflow, model_settings=ModelSettings(include_usage=True))

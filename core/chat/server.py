@@ -11,17 +11,19 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
+import time
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from agents import Runner
+from agents import Runner, ToolCallItem
 from chatkit.agents import AgentContext, ThreadItemConverter, stream_agent_response
 from chatkit.server import ChatKitServer, NonStreamingResult, StreamingResult
 from chatkit.types import (
     Annotation,
     AssistantMessageContent,
     AssistantMessageContentPartAnnotationAdded,
+    AssistantMessageContentPartTextDelta,
     AssistantMessageItem,
     Attachment,
     ChatKitReq,
@@ -46,6 +48,7 @@ from pydantic import TypeAdapter
 from deskpilot._chat import AgentAnswer, ChatTurn, Reply, RequestContext
 from deskpilot._documents import http_url
 from deskpilot._tools import ToolAudience
+from deskpilot.core.budget import call_scope
 from deskpilot.core.chat.attachments import LocalAttachmentStore
 from deskpilot.core.chat.posting import person_message
 from deskpilot.core.chat.store import ChatStore
@@ -166,6 +169,8 @@ class DeskpilotChatServer(ChatKitServer[RequestContext]):
         input_user_message: UserMessageItem | None,
         context: RequestContext,
     ) -> AsyncIterator[ThreadStreamEvent]:
+        started = time.perf_counter()
+        metrics, audience = self.services.metrics, self.audience.value
         if input_user_message is not None and not thread.title:
             # The server saves the thread and tells the client when respond() changes it.
             thread.title = title_from(input_user_message)
@@ -174,28 +179,50 @@ class DeskpilotChatServer(ChatKitServer[RequestContext]):
         turn = self._turn(thread, input_user_message, context)
         reply = await self._first_answer("before_agent_turn", turn=turn)
         if reply is not None:
+            metrics.chat_turn(audience, "plugin")
             if _text(reply):  # "" is a plugin keeping the bot silent
                 yield ThreadItemDoneEvent(item=self._assistant_message(thread, reply, context))
             return
+        metrics.chat_turn(audience, "agent")
         answers: list[AssistantMessageItem] = []
         async with self.turns:
             agent_context = AgentContext[RequestContext](
                 thread=thread, store=self.store, request_context=context
             )
             agent_input = await self.converter.to_agent_input(await self._history(thread, context))
-            result = Runner.run_streamed(
-                self.build_agent(self.services, context),
-                agent_input,
-                context=agent_context,
-                run_config=self.services.run_config(self.workflow),
-            )
+            if self.services.budget.refresh_due():  # the agent's model depends on the budget
+                await self.services.run_blocking(self.services.budget.status)
+            # The run's task copies this context: its model calls are this conversation's.
+            scope = call_scope.set((thread.id, self.workflow))
+            try:
+                agent = self.build_agent(self.services, context)
+                result = Runner.run_streamed(
+                    agent,
+                    agent_input,
+                    context=agent_context,
+                    run_config=self.services.run_config(self.workflow),
+                )
+            finally:
+                call_scope.reset(scope)
+            first_word = True
             async for event in self._unique_message_ids(
                 thread, context, stream_agent_response(agent_context, result)
             ):
+                if first_word and isinstance(event, ThreadItemUpdatedEvent) and isinstance(
+                        event.update, AssistantMessageContentPartTextDelta):
+                    first_word = False
+                    metrics.first_word(audience, time.perf_counter() - started)
                 if isinstance(event, ThreadItemDoneEvent) and isinstance(
                         event.item, AssistantMessageItem):
                     answers.append(event.item)
                 yield event
+            # Labelled by the agent's own tools only: a model's invented name must not grow
+            # the label set.
+            offered = {tool.name for tool in agent.tools}
+            for item in result.new_items:
+                if isinstance(item, ToolCallItem):
+                    name = getattr(item.raw_item, "name", None)
+                    metrics.tool_call(name if name in offered else "(unknown)")
         if answers:
             last = answers[-1]
             answer = AgentAnswer(text=message_text(last), sources=sum(

@@ -1,7 +1,8 @@
 """A local fake of the OpenAI HTTP API that replays scripted turns in the real wire format.
 
 `POST /responses` (Responses API) and `POST /chat/completions` (Chat Completions), each as JSON
-or, when the request says `"stream": true`, as server-sent events. A turn is either a tool call
+or, when the request says `"stream": true`, as server-sent events; every call reports 10 input
+and 5 output tokens (a stream of Chat Completions only when asked to). A turn is either a tool call
 `("tool", name, arguments_json)` or a text reply `("text", text)`.
 """
 
@@ -42,7 +43,8 @@ class FakeOpenAI:
                 if self.path.endswith("/responses"):
                     events = fake._responses_events(turn)
                 elif self.path.endswith("/chat/completions"):
-                    events = fake._chat_events(turn)
+                    usage = (body.get("stream_options") or {}).get("include_usage", False)
+                    events = fake._chat_events(turn, usage)
                 else:
                     self.send_error(404)
                     return
@@ -148,7 +150,10 @@ class FakeOpenAI:
             "usage": _USAGE_CHAT,
         }
 
-    def _chat_events(self, turn: Turn) -> list[tuple[str | None, dict[str, Any] | str]]:
+    def _chat_events(self, turn: Turn, usage: bool
+                     ) -> list[tuple[str | None, dict[str, Any] | str]]:
+        """The stream's chunks; asked for usage (`stream_options.include_usage`), a last
+        chunk with no choices carries it, as OpenAI sends it."""
         def chunk(delta: dict[str, Any], finish: str | None = None) -> tuple[None, dict]:
             return None, {
                 "id": self.chat_id, "object": "chat.completion.chunk",
@@ -172,6 +177,9 @@ class FakeOpenAI:
         else:
             events.extend(chunk({"content": word}) for word in _words(turn[1]))
             events.append(chunk({}, "stop"))
+        if usage:
+            last = chunk({})[1]
+            events.append((None, {**last, "choices": [], "usage": _USAGE_CHAT}))
         events.append((None, "[DONE]"))
         return events
 

@@ -13,6 +13,7 @@ from pydantic import SecretStr
 from deskpilot import Audience
 from deskpilot.core.agent import build_customer_agent, run_config
 from deskpilot.core.agent.grounding import GroundedModel
+from deskpilot.core.agent.providers import MeteredModel
 from deskpilot.core.app import create_app
 from deskpilot.core.chat.runtime import build_chat
 from deskpilot.core.config import ConfigError
@@ -85,12 +86,14 @@ def test_openai_compatible_needs_a_base_url(services: Services) -> None:
 @pytest.mark.parametrize("stream", [False, True])
 async def test_chat_completions_tool_call_then_text(services: Services, searcher: StubSearcher,
                                                     stream: bool) -> None:
+    services.migrate()
     with FakeOpenAI([SEARCH, ("text", GROUNDED)]) as fake:
         _configure(services, "openai-compatible", fake.url)
         agent = build_customer_agent(services)
         # The provider's model, its answers checked against the passages (test_grounding.py).
         assert isinstance(agent.model, GroundedModel)
-        assert isinstance(agent.model.inner, OpenAIChatCompletionsModel)
+        assert isinstance(agent.model.inner, MeteredModel)  # counted before it is checked
+        assert isinstance(agent.model.inner.inner, OpenAIChatCompletionsModel)
         if stream:
             result = Runner.run_streamed(agent, QUESTION,
                                          run_config=run_config(services.settings.agent, "test"))
@@ -103,6 +106,11 @@ async def test_chat_completions_tool_call_then_text(services: Services, searcher
     assert result.final_output == GROUNDED
     assert [path for path, _ in fake.requests] == ["/v1/chat/completions"] * 2
     assert _tool_output(fake.requests[1][1])["passages"][0]["title"] == "Reset your password"
+    # Both calls' tokens are recorded, streamed too: the run asks for them.
+    assert all(body.get("stream_options") == ({"include_usage": True} if stream else None)
+               for _, body in fake.requests)
+    [day] = services.budget.by_day()
+    assert (day.requests, day.input_tokens, day.output_tokens) == (2, 20, 10)
 
 
 def _two_chat_turns(services: Services, provider: str, turns: list[tuple[str, ...]]
