@@ -7,6 +7,10 @@ line, bullet items as "- item", numbered steps as "1. step".
 
     select(question, sources)  -> the excerpts to quote, best source first
     render(excerpt)             -> the excerpt as plain text, steps one per line
+    general(sentence)           -> whether an agent's sentence holds for any customer (not a
+                                   greeting, thanks or sign-off, nor what was done on one account)
+
+`select(..., whole=True)` never cuts a sentence (a reply draft quotes whole sentences or none).
 """
 
 from __future__ import annotations
@@ -117,9 +121,10 @@ def _is_heading(line: str, following: str) -> bool:
     )
 
 
-def units(source: Source) -> list[Unit]:
+def units(source: Source, whole: bool = False) -> list[Unit]:
     """The passage cut into sentences, items and steps, in order, markdown removed. The title
-    and section headings are left out (the answer names its source anyway)."""
+    and section headings are left out (the answer names its source anyway). `whole`: a passage
+    without a whole sentence has none (else its cut text is one unit, marked as cut)."""
     lines = [plain_text(line) for line in source.text.splitlines()]
     if lines and lines[0].rstrip(".:?") == plain_text(source.title).rstrip(".:?"):
         lines = lines[1:]
@@ -165,7 +170,7 @@ def units(source: Source) -> list[Unit]:
             if _TERMINAL.search(line):
                 flush()
     flush()
-    if not found and paragraph_text(lines):
+    if not found and not whole and paragraph_text(lines):
         # One long cut sentence is all the passage has: quote it, marked as cut.
         add(paragraph_text(lines) + " …", "sentence")
     return found
@@ -193,12 +198,12 @@ def _steps_of(all_units: Sequence[Unit], unit: Unit) -> list[Unit]:
     return [u for u in all_units if u.kind == "step" and u.group == unit.group]
 
 
-def _excerpt(question: str, source: Source, budget: int, covered: set[str] = frozenset()
-             ) -> Excerpt | None:
+def _excerpt(question: str, source: Source, budget: int, covered: set[str] = frozenset(),
+             whole: bool = False) -> Excerpt | None:
     """The units of one passage that best answer the question, within about `budget` words:
     the best-matching unit (a list of steps counts as one), then others that share the
-    question's words, in the passage's order."""
-    all_units = units(source)
+    question's words, in the passage's order. `whole`: a long sentence is kept whole."""
+    all_units = units(source, whole)
     if not all_units:
         return None
     wanted = terms(question) - covered
@@ -224,7 +229,7 @@ def _excerpt(question: str, source: Source, budget: int, covered: set[str] = fro
         if intro.kind == "sentence" and intro.group != best[0].group:
             chosen.insert(0, intro)
     used = sum(u.words for u in chosen)
-    if len(chosen) == 1 and used > MAX_SENTENCE_WORDS:
+    if len(chosen) == 1 and used > MAX_SENTENCE_WORDS and not whole:
         words = chosen[0].text.split()[:MAX_SENTENCE_WORDS]
         chosen = [Unit(" ".join(words) + " …", chosen[0].kind, chosen[0].group,
                        chosen[0].index)]
@@ -239,14 +244,17 @@ def _excerpt(question: str, source: Source, budget: int, covered: set[str] = fro
     return Excerpt(source, tuple(sorted(set(chosen), key=lambda u: u.index)))
 
 
-def select(question: str, sources: Sequence[Source], max_words: int = MAX_WORDS
-           ) -> list[Excerpt]:
+def select(question: str, sources: Sequence[Source], max_words: int = MAX_WORDS,
+           whole: bool = False) -> list[Excerpt]:
     """What to quote: an excerpt of the best source, and one of the next source when it is
-    nearly as good and answers part of the question the first does not."""
+    nearly as good and answers part of the question the first does not. `whole`: never a cut
+    sentence (a source with no whole sentence is passed over)."""
     ranked = sorted(sources, key=lambda s: s.score, reverse=True)
+    if whole:
+        ranked = [s for s in ranked if units(s, whole=True)]
     if not ranked:
         return []
-    first = _excerpt(question, ranked[0], max_words)
+    first = _excerpt(question, ranked[0], max_words, whole=whole)
     if first is None:
         return []
     excerpts = [first]
@@ -256,7 +264,7 @@ def select(question: str, sources: Sequence[Source], max_words: int = MAX_WORDS
             break
         if other.title == ranked[0].title:
             continue
-        second = _excerpt(question, other, max(max_words - first.words, 25), covered)
+        second = _excerpt(question, other, max(max_words - first.words, 25), covered, whole)
         if second is not None:
             excerpts.append(second)
             break
@@ -284,3 +292,34 @@ def render(excerpt: Excerpt) -> str:
     if paragraph:
         lines.append(" ".join(paragraph))
     return "\n".join(lines)
+
+
+# An agent's sentences that hold only for the ticket they were written for, or say nothing
+# about the question: left out of snippets and of drafts for other customers.
+_GREETING = re.compile(r"^(hi|hello|hey|dear|good (morning|afternoon|evening))\b", re.I)
+_COURTESY = re.compile(
+    r"^(thanks|thank you|many thanks|sorry|apologies|(we|i) apologi[sz]e|happy to help"
+    r"|glad (to|i|we)|no problem|great question|i'm sorry|i am sorry)\b", re.I)
+_CLOSING = re.compile(
+    r"^(best|regards|kind regards|cheers|thanks again|let (me|us) know|feel free|hope (this|that)"
+    r" helps|have a (great|nice|good)|don't hesitate|do not hesitate)\b", re.I)
+# What the agent did or saw on the requester's account: true of that ticket, not the next one.
+_ONE_CASE = re.compile(
+    r"^(I('ve| have| just|'ll| will| went| checked| can see| see| looked)"
+    r"|(our|the) (logs|records|scanner) (show|showed|already)|we can see)\b", re.I)
+
+
+def sentences(paragraph: str) -> list[str]:
+    """The whole sentences of a paragraph (a fragment without an ending is left out)."""
+    return _sentences(paragraph)
+
+
+def general(sentence: str) -> bool:
+    """Whether an agent's sentence is worth repeating to another customer: not a short
+    greeting, thanks or apology, not a sign-off, not what was done on that one account."""
+    short = len(sentence.split()) <= 12
+    if _GREETING.match(sentence) and len(sentence.split()) <= 6:
+        return False
+    if (_COURTESY.match(sentence) and short) or _CLOSING.match(sentence):
+        return False
+    return not _ONE_CASE.match(sentence)

@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass
 
 import deskpilot
+from deskpilot.extractive import general
 
 from .redact import Redactor, ticket_people
 
@@ -26,16 +27,6 @@ MAX_WORDS = 80
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])")
 _TAGS = re.compile(r"<[^>]+>")
-_GREETING = re.compile(r"^(hi|hello|hey|dear|good (morning|afternoon|evening))\b", re.I)
-_COURTESY = re.compile(
-    r"^(thanks|thank you|many thanks|sorry|apologies|(we|i) apologi[sz]e|happy to help"
-    r"|glad (to|i|we)|no problem|great question)\b", re.I)
-_CLOSING = re.compile(
-    r"^(best|regards|kind regards|cheers|thanks again|let (me|us) know|feel free|hope (this|that)"
-    r" helps|have a (great|nice|good)|don't hesitate|do not hesitate)\b", re.I)
-# What the agent did on the requester's account: true of that ticket, not of the next one.
-_ONE_CASE = re.compile(r"^I('ve| have| just|'ll| will| went| checked| can see| see| looked)\b")
-
 LLM_INSTRUCTIONS = (
     "You turn solved support tickets into one answer snippet for a public help center. "
     "Write the customer's question in general terms (no names, no account details) and the "
@@ -76,19 +67,10 @@ def _sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCE_END.split(_plain(text)) if s.strip()]
 
 
-def _general(sentence: str) -> bool:
-    short = len(sentence.split()) <= 12
-    if _GREETING.match(sentence) and len(sentence.split()) <= 6:
-        return False
-    if (_COURTESY.match(sentence) and short) or _CLOSING.match(sentence):
-        return False
-    return not _ONE_CASE.match(sentence)
-
-
 def resolution(replies: list[str]) -> str:
     """The agents' sentences that answer in general terms, at most MAX_SENTENCES/MAX_WORDS."""
     sentences = [s for reply in replies for s in _sentences(reply)]
-    kept = [s for s in sentences if _general(s)] or sentences
+    kept = [s for s in sentences if general(s)] or sentences
     chosen: list[str] = []
     words = 0
     for sentence in kept:

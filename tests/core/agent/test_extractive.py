@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from deskpilot.core.agent.extractive import (
+    MAX_SENTENCE_WORDS,
     MAX_WORDS,
     Source,
+    general,
     plain_text,
     render,
     select,
@@ -104,3 +106,28 @@ def test_a_second_source_only_when_it_adds_something() -> None:
     # So is one that scores far below the first.
     weak = Source("Refund policy", None, REFUND.text, 0.2)
     assert len(select(question, [PLANS, weak])) == 1
+
+
+def test_whole_sentences_only_when_asked() -> None:
+    """A draft a person sends never stops mid-sentence: with `whole`, a long sentence stays
+    whole and a passage with no whole sentence is passed over for the next one."""
+    long = " ".join(["word"] * (MAX_SENTENCE_WORDS + 10)) + " end."
+    wall = Source("Wall", None, f"Wall\n{long}", 0.9)
+    assert render(select("word", [wall])[0]).endswith("…")
+    assert render(select("word", [wall], whole=True)[0]) == long
+    cut = Source("Cut", None, "Cut\nA sentence that the window cut before its", 0.95)
+    assert render(select("sentence window", [cut])[0]).endswith("…")
+    [excerpt] = select("reset link", [cut, RESET], whole=True)
+    assert excerpt.source is RESET and "…" not in render(excerpt)
+
+
+def test_general_sentences_leave_out_courtesy_and_one_account() -> None:
+    kept = ["Annual plans can be refunded pro rata for unused full months.",
+            "Please ask IT to allow mail from no-reply@acmecloud.example.",
+            "Our DPA with the EU Standard Contractual Clauses applies automatically."]
+    dropped = ["Hi Ana,", "Thanks for reaching out!", "I'm sorry to hear that.",
+               "Let us know if that helps.", "Best regards",
+               "I've cancelled the renewal and issued a refund for the 11 unused months.",
+               "Our logs show the emails were delivered but quarantined by your mail filter.",
+               "Our scanner already revoked that key automatically."]
+    assert [s for s in kept + dropped if general(s)] == kept
