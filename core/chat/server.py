@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from agents import Runner, ToolCallItem
+from agents import Runner, RunResultStreaming, ToolCallItem
 from chatkit.agents import AgentContext, ThreadItemConverter, stream_agent_response
 from chatkit.server import ChatKitServer, NonStreamingResult, StreamingResult
 from chatkit.types import (
@@ -81,6 +81,12 @@ def safe_links(event: ThreadStreamEvent) -> ThreadStreamEvent | None:
             return event.model_copy(update={"item": event.item.model_copy(
                 update={"content": content})})
     return event
+
+
+class _RunEnded:
+    """The last item of a run's event queue: how it ended."""
+
+    error: Exception | None = None
 
 
 class HistoryConverter(ThreadItemConverter):
@@ -149,6 +155,7 @@ class DeskpilotChatServer(ChatKitServer[RequestContext]):
         # user message saved) went out, so a burst of arrivals is acknowledged at once while
         # agent runs, all sharing one event loop, queue here instead of slowing each other.
         self.turns = asyncio.Semaphore(services.settings.chat.max_concurrent_turns)
+        self._runs: set[asyncio.Task[None]] = set()
 
     async def process(
         self, request: str | bytes | bytearray, context: RequestContext
@@ -206,7 +213,8 @@ class DeskpilotChatServer(ChatKitServer[RequestContext]):
                 call_scope.reset(scope)
             first_word = True
             async for event in self._unique_message_ids(
-                thread, context, stream_agent_response(agent_context, result)
+                thread, context, self._run_apart(result, stream_agent_response(agent_context,
+                                                                               result))
             ):
                 if first_word and isinstance(event, ThreadItemUpdatedEvent) and isinstance(
                         event.update, AssistantMessageContentPartTextDelta):
@@ -230,6 +238,39 @@ class DeskpilotChatServer(ChatKitServer[RequestContext]):
             follow_up = await self._first_answer("after_agent_turn", turn=turn, answer=answer)
             if follow_up is not None and _text(follow_up):
                 yield ThreadItemDoneEvent(item=self._assistant_message(thread, follow_up, context))
+
+    async def _run_apart(self, run: RunResultStreaming, events: AsyncIterator[ThreadStreamEvent]
+                         ) -> AsyncIterator[ThreadStreamEvent]:
+        """The agent run's events, consumed in a task of their own.
+
+        A visitor who leaves mid-answer cancels the request's task. Cancelled inside
+        `stream_agent_response`, the SDK's generator merge would drop the tasks it is waiting
+        on (one forever on the context's event queue): "Task was destroyed but it is pending!"
+        at the next garbage collection. Here the cancellation stops the run instead, and the
+        task goes on consuming until the run has wound down, as the Agents SDK asks after
+        `cancel()`."""
+        queue: asyncio.Queue[ThreadStreamEvent | _RunEnded] = asyncio.Queue()
+
+        async def consume() -> None:
+            ended = _RunEnded()
+            try:
+                async for event in events:
+                    queue.put_nowait(event)
+            except Exception as exc:  # the request's to raise, if it is still there
+                ended.error = exc
+            queue.put_nowait(ended)
+
+        task = asyncio.create_task(consume(), name="chat agent run")
+        self._runs.add(task)  # a strong reference until it ends, whoever is still reading
+        task.add_done_callback(self._runs.discard)
+        try:
+            while not isinstance(item := await queue.get(), _RunEnded):
+                yield item
+            if item.error is not None:
+                raise item.error
+        finally:
+            if not task.done():  # the reader left early (a disconnect, a failure downstream)
+                run.cancel()
 
     def _turn(self, thread: ThreadMetadata, message: UserMessageItem | None,
               context: RequestContext) -> ChatTurn:
