@@ -2,9 +2,11 @@
 
 1. `attachments.create` checks the declared size and MIME type against `ChatSettings` and
    returns an attachment whose upload descriptor points at
-   `POST /chatkit/attachments/{id}/upload`.
+   `POST /chatkit/attachments/{id}/upload`; the declared size is kept in its metadata
+   (ChatKit's attachment has no size field).
 2. That route streams the bytes (raw body, or the `file` part of a multipart form) to
-   `<data_dir>/attachments/<id>`, enforcing the same limits, and clears the descriptor.
+   `<data_dir>/attachments/<id>`: they must be as many as declared, and of the declared type
+   (sniffed), and the descriptor is cleared.
 Only the owner may upload, preview or delete an attachment.
 """
 
@@ -16,6 +18,7 @@ import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import filetype
 from chatkit.store import AttachmentStore, NotFoundError
 from chatkit.types import (
     Attachment,
@@ -32,23 +35,20 @@ from deskpilot.core.config import ChatSettings
 from deskpilot.core.private_files import private_dir
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+# The attachment's metadata key for the size `attachments.create` declared.
+DECLARED_SIZE = "declared_size"
 
 
-# How the bytes of the binary types a browser would render begin: an upload declared as one of
-# them must be one (an HTML page posing as image/png would otherwise be stored and served).
-_SIGNATURES: dict[str, tuple[bytes, ...]] = {
-    "image/png": (b"\x89PNG\r\n\x1a\n",),
-    "image/jpeg": (b"\xff\xd8\xff",),
-    "image/gif": (b"GIF87a", b"GIF89a"),
-    "application/pdf": (b"%PDF-",),
-}
+# Enough of a file's first bytes for `filetype` to recognise any type it knows.
+_SNIFF_BYTES = 262
 
 
 def sniff_matches(media_type: str, head: bytes) -> bool:
-    if media_type == "image/webp":
-        return head[:4] == b"RIFF" and head[8:12] == b"WEBP"
-    signatures = _SIGNATURES.get(media_type)
-    return signatures is None or head.startswith(signatures)
+    """Whether the first bytes are of `media_type`, for the types `filetype` can recognise
+    (images, PDF: what a browser would render): an HTML page posing as image/png must not be
+    stored and served. A type it cannot recognise (text/plain) is taken as declared."""
+    matcher = filetype.get_type(mime=media_type)
+    return matcher is None or bool(matcher.match(head))
 
 
 def _media_type(mime_type: str) -> str:
@@ -101,6 +101,8 @@ class LocalAttachmentStore(AttachmentStore[RequestContext]):
             "name": input.name[:255],
             "mime_type": media_type,
             "upload_descriptor": AttachmentUploadDescriptor(url=f"{base}/upload", method="POST"),
+            # What the bytes must come to: checked while they stream in.
+            "metadata": {DECLARED_SIZE: input.size},
         }
         if media_type.startswith("image/"):
             return ImageAttachment(**fields, preview_url=f"{base}/preview")
@@ -128,6 +130,8 @@ class LocalAttachmentStore(AttachmentStore[RequestContext]):
                 415, f"uploaded {_media_type(mime_type)}, but the attachment was created as "
                 f"{attachment.mime_type}",
             )
+        # Attachments created before the size was kept have only the limit to meet.
+        declared = (attachment.metadata or {}).get(DECLARED_SIZE)
         target = self.path(attachment.id)
         private_dir(self.directory)
         partial = target.with_suffix(".part")
@@ -139,9 +143,15 @@ class LocalAttachmentStore(AttachmentStore[RequestContext]):
                 async for chunk in chunks:
                     size += len(chunk)
                     self.check_size(size)
-                    if len(head) < 16:
-                        head += chunk[:16 - len(head)]
+                    if declared is not None and size > declared:
+                        raise ClientError(413, f"more bytes than the {declared} bytes the "
+                                               "attachment was created with")
+                    if len(head) < _SNIFF_BYTES:
+                        head += chunk[:_SNIFF_BYTES - len(head)]
                     handle.write(chunk)
+            if declared is not None and size != declared:
+                raise ClientError(400, f"uploaded {size} bytes, but the attachment was "
+                                       f"created with {declared} bytes")
             if not sniff_matches(attachment.mime_type, head):
                 raise ClientError(415, f"the uploaded bytes are not {attachment.mime_type}, "
                                        "the type the attachment was created as")

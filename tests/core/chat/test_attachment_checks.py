@@ -1,5 +1,5 @@
-"""Attachments are checked against the bytes: the type is sniffed, and one never uploaded
-cannot be sent."""
+"""Attachments are checked against the bytes: as many as declared, of the declared type
+(sniffed); one never uploaded cannot be sent, nor one already sent in another conversation."""
 
 from __future__ import annotations
 
@@ -11,19 +11,46 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 100
 
 def test_html_uploaded_as_png_is_refused(make_app: MakeApp) -> None:
     client = ChatClient(make_app()[0])
-    attachment = client.create_attachment("shot.png", 40, "image/png").json()
+    html = b"<html><script>alert(1)</script></html>".ljust(len(PNG))
+    attachment = client.create_attachment("shot.png", len(PNG), "image/png").json()
     url = attachment["upload_descriptor"]["url"]
-    refused = client.upload(url, b"<html><script>alert(1)</script></html>", "image/png")
+    refused = client.upload(url, html, "image/png")
     assert refused.status_code == 415, refused.text
     assert "image/png" in refused.json()["detail"]
     assert client.upload(url, PNG, "image/png").status_code == 200
 
 
+def test_the_bytes_must_be_as_many_as_declared(make_app: MakeApp, tmp_path) -> None:
+    client = ChatClient(make_app()[0])  # the default limit: 5 MB
+    attachment = client.create_attachment("shot.png", 5, "image/png").json()
+    assert "metadata" not in attachment and "declared_size" not in str(attachment)
+    url = attachment["upload_descriptor"]["url"]
+    more = client.upload(url, PNG + b"\0" * 90_000, "image/png")
+    assert more.status_code == 413, more.text
+    assert "5 bytes" in more.json()["detail"]
+    assert not any((tmp_path / "attachments").glob("*"))  # nothing kept of it
+    fewer = client.create_attachment("shot.png", 500, "image/png").json()
+    short = client.upload(fewer["upload_descriptor"]["url"], PNG, "image/png")
+    assert short.status_code == 400, short.text
+    assert f"uploaded {len(PNG)} bytes" in short.json()["detail"]
+    assert "500 bytes" in short.json()["detail"]
+    exact = client.create_attachment("shot.png", len(PNG), "image/png").json()
+    assert client.upload(exact["upload_descriptor"]["url"], PNG, "image/png").status_code == 200
+
+
+def test_multipart_upload_counts_the_file_not_the_form(make_app: MakeApp) -> None:
+    client = ChatClient(make_app()[0])
+    attachment = client.create_attachment("shot.png", len(PNG), "image/png").json()
+    response = client.http.post(attachment["upload_descriptor"]["url"],
+                                files={"file": ("shot.png", PNG, "image/png")})
+    assert response.status_code == 200, response.text
+
+
 def test_pdf_must_be_a_pdf(make_app: MakeApp) -> None:
     client = ChatClient(make_app()[0])
-    attachment = client.create_attachment("a.pdf", 40, "application/pdf").json()
+    attachment = client.create_attachment("a.pdf", 12, "application/pdf").json()
     url = attachment["upload_descriptor"]["url"]
-    assert client.upload(url, b"not a pdf at all", "application/pdf").status_code == 415
+    assert client.upload(url, b"not a pdf at", "application/pdf").status_code == 415
     assert client.upload(url, b"%PDF-1.7\n...", "application/pdf").status_code == 200
 
 
