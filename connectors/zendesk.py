@@ -8,11 +8,16 @@ Both streams are Zendesk's incremental exports, so a sync reads only what change
   unless they changed again. An account without Help Center (404, 403) has that stream turned
   off with one warning, until a `--full` sync;
 - tickets: `GET /api/v2/incremental/tickets/cursor.json`, `start_time` once, then `cursor`, until
-  `end_of_stream`; the last `after_cursor` is where the next sync starts. Comments come per
-  ticket, cursor-paginated, internal notes kept as `public=False`.
+  `end_of_stream`; the last `after_cursor` is where the next sync starts. Comments come in bulk
+  from the ticket events export (`zendesk_events`: a request per 1,000 ticket updates, authors
+  by `users/show_many`, 100 a request), where the stream holds the ticket's whole history; else,
+  and on an account that refuses the export (403, 404: it is for admins), from the ticket's own
+  cursor-paginated comments. Internal notes are kept as `public=False` either way.
 
 Every page carries the checkpoint reached after it, so an interrupted sync resumes exactly there.
-A ticket whose comments cannot be read is a failure of that ticket only (`refetch` retries it).
+A ticket whose comments cannot be read is a failure of that ticket only (`refetch` retries it);
+a failed events export turns the bulk path off for the run (for good on a 403/404, until a
+`--full` sync) with one warning, and tickets still sync.
 Ticket links point at the helpdesk itself (`agent_url`, else the subdomain, else the host in the
 API's own `url` field), never at a proxy in `base_url`.
 """
@@ -25,7 +30,7 @@ import hmac
 import time
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Literal, Self
 from urllib.parse import urlsplit
 
 from pydantic import SecretStr, model_validator
@@ -49,6 +54,7 @@ from deskpilot import (
     TicketConversation,
     TicketMessage,
 )
+from deskpilot.connectors.zendesk_events import CommentEvents
 
 WEBHOOK_TOLERANCE_SECONDS = 300
 _PRIORITIES = frozenset({"low", "normal", "high", "urgent"})
@@ -70,6 +76,8 @@ class ZendeskOptions(ConnectorOptions):
     start_time: int = 0  # epoch seconds the first sync starts from
     include_articles: bool = True
     include_tickets: bool = True
+    # Comments in bulk from the ticket events export (admins only); False: per ticket.
+    comment_events: bool = True
     webhook_secret: SecretStr | None = None
     tags_on_escalation: list[str] = ["deskpilot_escalation"]
 
@@ -101,6 +109,8 @@ class ZendeskConnector(HttpConnector):
     )
     Options = ZendeskOptions
     options: ZendeskOptions
+    #: Comments the events stream keeps for tickets not listed yet (see zendesk_events).
+    max_buffered_comments: int = 50_000
 
     def base_url(self) -> str:
         return self.options.url
@@ -188,13 +198,33 @@ class ZendeskConnector(HttpConnector):
         )
 
     def _ticket_pages(self, state: dict[str, Any]) -> Iterator[SyncPage]:
+        events = None
+        if self.options.comment_events and not state.get("comment_events_off"):
+            events = CommentEvents(self._get,
+                                   state.get("events_start_time", self.options.start_time),
+                                   max_buffered=self.max_buffered_comments)
         while True:
             cursor = state["tickets_cursor"]
             params = {"cursor": cursor} if cursor else {"start_time": self.options.start_time}
             data = self._get("/api/v2/incremental/tickets/cursor.json", params)
             page = SyncPage()
-            for raw in data.get("tickets", []):
-                self._add_ticket(page, raw)
+            listed = data.get("tickets", [])
+            bulk: dict[str, tuple[list[dict[str, Any]], dict[Any, dict[str, Any]]]] = {}
+            if events is not None:
+                try:
+                    bulk = self._bulk_comments(events, listed)
+                except HelpdeskError as exc:
+                    events = None
+                    if exc.status in (403, 404):  # not for this account (or this token)
+                        state["comment_events_off"] = exc.status
+                    until = "a --full sync" if exc.status in (403, 404) else "the next run"
+                    page.warnings.append(f"comments in bulk are off until {until}: "
+                                         f"{exc.message}; each ticket's comments are read "
+                                         "on their own")
+                else:
+                    state["events_start_time"] = events.resume_at
+            for raw in listed:
+                self._add_ticket(page, raw, bulk.get(str(raw["id"])))
             # Kept after end_of_stream too: the next sync continues from this cursor.
             state["tickets_cursor"] = data.get("after_cursor") or cursor
             page.checkpoint = dict(state)
@@ -202,13 +232,34 @@ class ZendeskConnector(HttpConnector):
             if data.get("end_of_stream") or not data.get("after_cursor"):
                 return
 
-    def _add_ticket(self, page: SyncPage, raw: dict[str, Any]) -> None:
+    def _bulk_comments(self, events: CommentEvents, listed: list[dict[str, Any]]
+                       ) -> dict[str, tuple[list[dict[str, Any]], dict[Any, dict[str, Any]]]]:
+        """For the listed tickets whose history the events stream holds: (comments, users)."""
+        found = events.comments_for([t for t in listed if t.get("status") != "deleted"])
+        requesters = {str(t["id"]): t.get("requester_id") for t in listed}
+        named = {c.get("author_id") for comments in found.values() for c in comments}
+        named |= {requesters[ticket_id] for ticket_id in found}
+        users = self._users(named - {None, -1})
+        return {ticket_id: (comments, users) for ticket_id, comments in found.items()}
+
+    def _users(self, ids: set[Any]) -> dict[Any, dict[str, Any]]:
+        users: dict[Any, dict[str, Any]] = {}
+        wanted = sorted(ids, key=str)
+        for start in range(0, len(wanted), 100):  # show_many takes up to 100 ids
+            batch = ",".join(str(i) for i in wanted[start : start + 100])
+            data = self._get("/api/v2/users/show_many.json", {"ids": batch})
+            users.update({user["id"]: user for user in data.get("users", [])})
+        return users
+
+    def _add_ticket(self, page: SyncPage, raw: dict[str, Any],
+                    comments: tuple[list[dict[str, Any]], dict[Any, dict[str, Any]]] | None
+                    = None) -> None:
         ref = DocumentRef(kind=DocumentKind.TICKET, id=str(raw["id"]))
         if raw.get("status") == "deleted":
             page.deleted.append(ref)
             return
         try:
-            page.documents.append(self._ticket(raw))
+            page.documents.append(self._ticket(raw, *(comments or self._comment_pages(ref.id))))
         except HelpdeskError as exc:  # its comments could not be read: this ticket only
             page.failures.append(self.failure(ref, exc))
 
@@ -231,41 +282,46 @@ class ZendeskConnector(HttpConnector):
                 page.documents.append(self._article(data["article"]))
         return page
 
-    def _comments(self, ticket_id: str, requester_id: Any,
-                  people: dict[Any, Person]) -> list[Comment]:
-        """The ticket's comments; `people` gets every user they name (id -> Person)."""
-        comments: list[Comment] = []
+    def _comment_pages(self, ticket_id: str
+                       ) -> tuple[list[dict[str, Any]], dict[Any, dict[str, Any]]]:
+        """The ticket's comments, oldest first, from its own cursor-paginated pages, and the
+        users they name (id -> user)."""
+        comments: list[dict[str, Any]] = []
+        users: dict[Any, dict[str, Any]] = {}
         params: dict[str, Any] = {"page[size]": 100, "include": "users"}
         while True:
             data = self._get(f"/api/v2/tickets/{ticket_id}/comments", params)
-            roles = {user["id"]: user.get("role") for user in data.get("users", [])}
-            people.update({user["id"]: Person(name=user.get("name"), email=user.get("email"))
-                           for user in data.get("users", [])})
-            for raw in data.get("comments", []):
-                author = raw.get("author_id")
-                role = roles.get(author)
-                if author == -1:  # Zendesk's own system user
-                    author_role = "system"
-                elif role == "end-user" or (role is None and author == requester_id):
-                    author_role = "customer"
-                else:
-                    author_role = "agent"
-                comments.append(Comment(
-                    author_role=author_role,
-                    author=people.get(author),
-                    body=raw.get("plain_body") or raw.get("body") or "",
-                    public=bool(raw.get("public", False)),  # missing flag: assume internal
-                    created_at=parse_time(raw.get("created_at")),
-                ))
+            users.update({user["id"]: user for user in data.get("users", [])})
+            comments.extend(data.get("comments", []))
             meta = data.get("meta") or {}
             if not meta.get("has_more") or not meta.get("after_cursor"):
-                return comments
+                return comments, users
             params = {**params, "page[after]": meta["after_cursor"]}
 
-    def _ticket(self, raw: dict[str, Any]) -> Ticket:
+    @staticmethod
+    def _author_role(author: Any, user: dict[str, Any] | None, requester_id: Any
+                     ) -> Literal["customer", "agent", "system"]:
+        if author == -1:  # Zendesk's own system user
+            return "system"
+        role = (user or {}).get("role")
+        if role == "end-user" or (role is None and author == requester_id):
+            return "customer"
+        return "agent"
+
+    def _ticket(self, raw: dict[str, Any], raw_comments: list[dict[str, Any]],
+                users: dict[Any, dict[str, Any]]) -> Ticket:
         ticket_id = str(raw["id"])
-        people: dict[Any, Person] = {}
-        comments = self._comments(ticket_id, raw.get("requester_id"), people)
+        requester_id = raw.get("requester_id")
+        people = {user_id: Person(name=user.get("name"), email=user.get("email"))
+                  for user_id, user in users.items()}
+        comments = [Comment(
+            author_role=self._author_role(c.get("author_id"), users.get(c.get("author_id")),
+                                          requester_id),
+            author=people.get(c.get("author_id")),
+            body=c.get("plain_body") or c.get("body") or "",
+            public=bool(c.get("public", False)),  # missing flag: assume internal
+            created_at=parse_time(c.get("created_at")),
+        ) for c in raw_comments]
         # Zendesk's `description` is the first comment, which an agent may have made private:
         # use it only when it is public, and then do not repeat it among the comments.
         description = ""
@@ -281,7 +337,7 @@ class ZendeskConnector(HttpConnector):
             priority=raw.get("priority"),
             url=f"{self._agent_site(raw)}/agent/tickets/{ticket_id}",
             updated_at=parse_time(raw.get("updated_at")),
-            requester=people.get(raw.get("requester_id")),
+            requester=people.get(requester_id),
         )
 
     def _agent_site(self, raw: dict[str, Any]) -> str:
@@ -344,30 +400,23 @@ class ZendeskConnector(HttpConnector):
 
     # -- relay ------------------------------------------------------------------------------
     def _relay_comments(self, ticket_id: str, requester_id: Any) -> list[TicketMessage]:
+        comments, users = self._comment_pages(ticket_id)
         messages: list[TicketMessage] = []
-        params: dict[str, Any] = {"page[size]": 100, "include": "users"}
-        while True:
-            data = self._get(f"/api/v2/tickets/{ticket_id}/comments", params)
-            users = {user["id"]: user for user in data.get("users", [])}
-            for raw in data.get("comments", []):
-                author = raw.get("author_id")
-                user = users.get(author) or {}
-                if author == -1:
-                    role = "system"
-                elif author == requester_id or user.get("role") == "end-user":
-                    role = "customer"
-                else:
-                    role = "agent"
-                messages.append(TicketMessage(
-                    id=str(raw["id"]), author_role=role, author_name=user.get("name"),
-                    body=raw.get("plain_body") or raw.get("body") or "",
-                    public=bool(raw.get("public", False)),  # missing flag: assume internal
-                    created_at=parse_time(raw.get("created_at")),
-                ))
-            meta = data.get("meta") or {}
-            if not meta.get("has_more") or not meta.get("after_cursor"):
-                return messages
-            params = {**params, "page[after]": meta["after_cursor"]}
+        for raw in comments:
+            author = raw.get("author_id")
+            user = users.get(author) or {}
+            # The requester is the customer whatever their role: the relay writes as them.
+            role: Literal["customer", "agent", "system"] = (
+                "system" if author == -1
+                else "customer" if author == requester_id or user.get("role") == "end-user"
+                else "agent")
+            messages.append(TicketMessage(
+                id=str(raw["id"]), author_role=role, author_name=user.get("name"),
+                body=raw.get("plain_body") or raw.get("body") or "",
+                public=bool(raw.get("public", False)),  # missing flag: assume internal
+                created_at=parse_time(raw.get("created_at")),
+            ))
+        return messages
 
     def conversation(self, ticket_id: str, webhook: Mapping[str, Any] | None = None
                      ) -> TicketConversation:

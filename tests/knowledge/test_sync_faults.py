@@ -44,7 +44,7 @@ def due_now(services: Services) -> None:
 def test_a_404_on_one_tickets_comments_is_recorded_and_retried_with_backoff(
     services: Services,
 ) -> None:
-    fake = FakeZendesk()
+    fake = FakeZendesk(comment_events=False)  # each ticket's comments on their own pages
     fake.missing.add("/api/v2/tickets/1/comments")
     run = sync(services, fake)
     result = report(run)
@@ -105,7 +105,7 @@ def test_sync_status_lists_counts_per_kind_warnings_and_failed_documents(
 
     from deskpilot.core.cli import build_app
 
-    fake = FakeZendesk()
+    fake = FakeZendesk(comment_events=False)
     fake.missing |= {"/api/v2/tickets/1/comments", "/api/v2/help_center/incremental/articles"}
     sync(services, fake)
     result = CliRunner().invoke(build_app(), ["sync", "status", "--connector", "zd",
