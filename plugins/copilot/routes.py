@@ -1,6 +1,7 @@
 """HTTP for the copilot (hook `register_routes`): drafts, and the staff ChatKit endpoint.
 
-    POST /v1/copilot/draft    {connector?, ticket_id?, subject, description, post_note?} → Draft
+    POST /v1/copilot/draft    {connector?, ticket_id?, subject, description, requester?,
+                               post_note?} → Draft
     POST /copilot/chatkit     the ChatKit protocol, for human agents asking about tickets
 
 Both take the admin token: human agents are staff. The ChatKit endpoint is the host's chat
@@ -44,6 +45,8 @@ class DraftRequest(BaseModel):
     ticket_id: str | None = None
     subject: str = Field(min_length=1)
     description: str = ""
+    # Who asked: the draft greets them by name (else by a name the message is signed with).
+    requester: deskpilot.Person | None = None
     # Also post the draft on the ticket as an internal note (needs connector and ticket_id).
     post_note: bool = False
 
@@ -71,7 +74,8 @@ def router(platform: deskpilot.Platform) -> APIRouter:
             raise deskpilot.ClientError(status.HTTP_400_BAD_REQUEST,
                                         "post_note needs connector and ticket_id")
         ticket = deskpilot.Ticket(id=body.ticket_id or "", subject=body.subject,
-                                  description=body.description, status="open")
+                                  description=body.description, requester=body.requester,
+                                  status="open")
         draft = await platform.run_blocking(draft_for_ticket, platform, body.connector, ticket)
         if not body.post_note:
             return DraftResponse(**draft.model_dump())

@@ -24,10 +24,12 @@ ADMIN = "admin-test-token"
 
 def passage(title: str, text: str, score: float, kind: str = "article", url: str | None = None,
             audience: deskpilot.Audience = deskpilot.Audience.PUBLIC, doc: str | None = None,
-            note: bool = False) -> Passage:
+            note: bool = False, authors: tuple[str, ...] = ()) -> Passage:
+    """`authors`: of a ticket's lines after the title, as the index records them."""
     return Passage(score=score, document_id=doc or title.lower().replace(" ", "-"), title=title,
                    text=f"{title}\n{text}", url=url, source="demo",
-                   kind=deskpilot.DocumentKind(kind), audience=audience, note=note)
+                   kind=deskpilot.DocumentKind(kind), audience=audience, note=note,
+                   authors=("", *authors) if authors else ())
 
 
 RESET_ARTICLE = passage(
@@ -38,11 +40,12 @@ SOLVED_TICKET = passage(
     "Password reset email never arrives", "I asked for a reset link twice and got nothing.\n"
     "The reset email was caught by your spam filter: add no-reply@acme.example to your "
     "allowed senders and request a new password reset link.", 1.1, kind="ticket", doc="1042",
-    audience=deskpilot.Audience.INTERNAL)  # a ticket's conversation: staff knowledge
+    audience=deskpilot.Audience.INTERNAL,  # a ticket's conversation: staff knowledge
+    authors=("customer", "agent"))
 INTERNAL_NOTE = passage(
     "Password reset email never arrives", "SECRET-NOTE: agents can force a reset from the "
     "admin console after checking identity.", 1.5, kind="ticket", doc="1042",
-    audience=deskpilot.Audience.INTERNAL, note=True)
+    audience=deskpilot.Audience.INTERNAL, note=True, authors=("agent",))
 
 
 @dataclass

@@ -40,7 +40,8 @@ LLM_REPLY = ("Hi Ana, open Settings > Billing and choose Forgot password on the 
 # The source list every draft of TICKET ends with, in the order the prompt numbers them.
 SOURCE_LINES = [
     "[1] Article: Reset your password — https://help.example.com/reset-password",
-    "[2] Solved ticket 1042: Password reset email never arrives",
+    "[2] Solved ticket 1042 (internal: another customer's ticket): Password reset email never "
+    "arrives",
     f"[3] Internal note on ticket 1042 ({INTERNAL_LABEL}): Password reset email never arrives",
 ]
 
@@ -162,6 +163,8 @@ def test_llm_draft_over_chat_completions_keeps_marker_and_sources_and_prompts_wi
     assert "reset link that stays valid for 30 minutes" in prompt
     assert "[2] (public) Password reset email never arrives\n" in prompt
     assert "add no-reply@acme.example to your allowed senders" in prompt
+    # Of a solved ticket, the model reads what its agents said, not what its customer wrote.
+    assert "I asked for a reset link twice" not in prompt
     assert "[3] (INTERNAL) Password reset email never arrives\n" in prompt
     assert prompt.index("[1] (public)") < prompt.index("[2] (public)") < prompt.index(
         "[3] (INTERNAL)")
@@ -265,3 +268,38 @@ def test_llm_reply_revealing_an_internal_source_is_replaced_by_the_extractive_dr
     assert "add no-reply@acme.example" in reply  # the extractive reply
     assert sources.splitlines() == SOURCE_LINES
     assert how in caplog.text
+
+
+def test_a_draft_quotes_the_agents_of_a_solved_ticket_never_its_customer(
+    tmp_path: Path,
+) -> None:
+    """The customer's line matches the question best, word for word, yet only the agent's
+    answer is quoted; a ticket indexed before authors were recorded is not quoted at all."""
+    from tests.plugins.support_fakes import StubSearcher, passage
+
+    mixed = passage("Reset email missing", "My reset email never arrives, can you help?\n"
+                    "Hi there! Corporate filters hold our mail: ask IT to allow "
+                    "no-reply@acme.example.\nThanks, it works now!", 1.2, kind="ticket",
+                    doc="7", audience=deskpilot.Audience.INTERNAL,
+                    authors=("customer", "agent", "customer"))
+    unknown = dataclasses.replace(mixed, document_id="8", authors=())
+    services = make_services(tmp_path, searcher=StubSearcher([mixed, unknown]))
+    draft = draft_for_ticket(services, None, "My reset email never arrives, can you help?")
+
+    assert draft.reply == ("Hi,\n\nCorporate filters hold our mail: ask IT to allow "
+                           "no-reply@acme.example. [1]\n\nBest regards")
+    assert [s.document_id for s in draft.sources] == ["7", "8"]
+
+
+@pytest.mark.parametrize(("ticket", "name"), [
+    ("Reset link expired. Can you help? - Maria", "Maria"),
+    ("Reset link expired.\n\nThanks,\nJonas", "Jonas"),
+    ("Reset link expired. Please help!", None),
+    ("Reset link expired - thanks", None),
+    (deskpilot.Ticket(id="1", subject="Reset", description="Help - Maria",
+                      requester=deskpilot.Person(name="Ana Lima")), "Ana"),
+])
+def test_the_greeting_names_the_requester(ticket: Any, name: str | None) -> None:
+    from deskpilot.plugins.copilot.drafts import requester_name
+
+    assert requester_name(ticket) == name
