@@ -80,6 +80,9 @@ _ASKS_FOR_PERSON = re.compile(
 _NEGATED = re.compile(r"\b(don't|do not|no need to|not)\b.{0,12}\b(talk|speak|chat)\b",
                       re.IGNORECASE)
 
+# The handoff's reason when [agent] over_budget = "handover" and the month's budget is spent.
+BUDGET_SPENT = "This month's model budget is spent: a person answers instead of the AI."
+
 #: (limit) -> the conversation so far as (role, text), oldest first.
 History = Callable[[int], Awaitable[list[tuple[str, str]]]]
 
@@ -249,10 +252,20 @@ async def take_turn(platform: deskpilot.Platform, turn: deskpilot.ChatTurn
     if requested(turn.text):
         return _marked(turn, await hand_over(platform, turn,
                                              "The customer asked to talk to a person."))
+    if await _budget_spent(platform):
+        return _marked(turn, await hand_over(platform, turn, BUDGET_SPENT))
     rule = await _message_rule(platform, turn)
     if rule is not None:
         return _marked(turn, await hand_over(platform, turn, rule.reason, rule.name))
     return None
+
+
+async def _budget_spent(platform: deskpilot.Platform) -> bool:
+    """`[agent] over_budget = "handover"` and this month's model budget is spent."""
+    agent = platform.settings.agent
+    if not agent.monthly_budget or agent.over_budget != "handover":
+        return False
+    return (await platform.run_blocking(platform.budget_status)).active
 
 
 async def _message_rule(platform: deskpilot.Platform, turn: deskpilot.ChatTurn) -> Rule | None:

@@ -160,6 +160,11 @@ class Relay:
         with Session(self.engine, expire_on_commit=False) as session:
             session.add(message)
             session.commit()
+        if message.status == EscalationStatus.DELIVERED:
+            self.platform.metrics.count(
+                "relayed_messages", "Messages relayed between customers' chats and their "
+                "tickets, by direction (to_chat: a person's reply; to_ticket: the customer's)",
+                direction=str(message.direction))
 
     def deliver_to_chat(self, row: Escalation) -> int:
         """Post the escalation's pending replies into its thread, in order; how many."""

@@ -64,6 +64,9 @@ def register_routes(register: Callable[..., None], platform: deskpilot.Platform)
     from .routes import router
 
     register(router(platform))
+    # The review queue's size joins the app's GET /metrics, read at each scrape.
+    platform.metrics.gauge("snippet_queue", "Answer snippets by review status", "status",
+                           _queue(platform).counts)
 
 
 @deskpilot.hookimpl

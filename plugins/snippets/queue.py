@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 import deskpilot
@@ -163,6 +164,13 @@ class SnippetQueue:
             if status is not None:
                 query = query.where(Snippet.status == status)
             return list(session.exec(query))
+
+    def counts(self) -> dict[str, int]:
+        """How many snippets are in each review status (every status, 0 included)."""
+        with Session(self.platform.engine) as session:
+            found = dict(session.exec(select(Snippet.status, func.count())
+                                      .group_by(Snippet.status)).all())
+        return {str(status): int(found.get(status, 0)) for status in SnippetStatus}
 
     def get(self, snippet_id: int) -> Snippet:
         with Session(self.platform.engine) as session:

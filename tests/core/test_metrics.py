@@ -6,13 +6,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 
+from deskpilot._events import SyncFinished
 from deskpilot.core.app import create_app
+from deskpilot.core.metrics import Metrics
 from deskpilot.core.services import Services
+from deskpilot.plugins.escalation.outbox import EscalationOutbox
 from tests.knowledge.conftest import make_services  # noqa: F401 - fixture
+from tests.plugins.escalation.relay_helpers import LOCAL_SECRET, local_webhook
 from tests.plugins.support_fakes import ADMIN, Chat
 from tests.plugins.support_fakes import make_services as make_support_services
 
@@ -62,21 +67,44 @@ def test_requests_are_counted_per_route_template_and_unknown_paths_share_one_lab
     assert not any("wp-login" in str(labels) for _, labels in found)
 
 
+def delta(before: dict[tuple[str, frozenset], float], after: dict[tuple[str, frozenset], float],
+          name: str, **labels: str) -> float:
+    return value(after, name, **labels) - value(before, name, **labels)
+
+
 def test_a_chat_and_an_escalation_move_their_counters(tmp_path: Path) -> None:
-    services = make_support_services(tmp_path, "local")
+    services = make_support_services(tmp_path, "local", options={"webhook_secret": LOCAL_SECRET},
+                                     escalation={"relay_poll_seconds": 0})
     app = create_app(services=services)
     chat = Chat(app)
     with chat.http:
         before = samples(chat.http, ADMIN)
-        first = chat.send("How do I reset my password?")
+        first = chat.send("How do I reset my password?")  # the agent: a search, then words
         chat.send("I'd like to talk to a person", first.thread_id)
         chat.send("ana@example.com", first.thread_id)  # an anonymous visitor is asked first
+        [row] = EscalationOutbox(services).list()
+        reply = {"ticket_id": row.ticket_ref, "status": "open", "comment": {
+            "id": "c1", "author_name": "Dana", "body": "Hi Ana, on it.", "public": True}}
+        assert local_webhook(chat.http, "desk", reply).status_code == 202  # into the chat
+        chat.send("Thanks, it's order 1234.", first.thread_id)  # onto the ticket
         after = samples(chat.http, ADMIN)
-    chats = ("deskpilot_http_requests_total", {"method": "POST", "route": "/chatkit",
-                                               "status": "200"})
-    assert value(after, chats[0], **chats[1]) - value(before, chats[0], **chats[1]) == 3
-    assert value(after, "deskpilot_escalations_total") - value(
-        before, "deskpilot_escalations_total") == 1
+    chats = {"method": "POST", "route": "/chatkit", "status": "200"}
+    assert delta(before, after, "deskpilot_http_requests_total", **chats) == 4
+    assert delta(before, after, "deskpilot_escalations_total") == 1
+    assert delta(before, after, "deskpilot_chat_turns_total", audience="customer",
+                 answered_by="agent") == 1
+    assert delta(before, after, "deskpilot_chat_turns_total", audience="customer",
+                 answered_by="plugin") == 3  # the handoff's two, and the person's silence
+    assert delta(before, after, "deskpilot_chat_first_word_seconds_count",
+                 audience="customer") == 1
+    assert delta(before, after, "deskpilot_tool_calls_total", tool="search_knowledge") == 1
+    assert delta(before, after, "deskpilot_relayed_messages_total", direction="to_chat") == 1
+    assert delta(before, after, "deskpilot_relayed_messages_total", direction="to_ticket") == 1
+    # Gauges read at the scrape: the snippet queue (empty here) and the month's model spend.
+    for status in ("pending", "approved", "rejected"):
+        assert ("deskpilot_snippet_queue", frozenset({("status", status)})) in after
+    assert value(after, "deskpilot_model_spend_this_month") == 0
+    assert value(after, "deskpilot_model_budget_exceeded") == 0
 
 
 def test_a_sync_moves_the_sync_counters(
@@ -96,3 +124,30 @@ def test_a_sync_moves_the_sync_counters(
                     and dict(labels)["connector"] == "demo")
     assert documents == 4  # the demo's billing articles, each counted once
     assert value(found, "deskpilot_sync_duration_seconds_count", connector="demo") == 1
+
+
+def test_failed_syncs_and_failed_documents_count_as_sync_failures() -> None:
+    metrics = Metrics()
+    metrics.record(SyncFinished(connector="desk", report={"status": "failed", "failed": 0}))
+    metrics.record(SyncFinished(connector="desk", report={"status": "succeeded", "failed": 3}))
+    found = {(s.name, frozenset(s.labels.items())): s.value
+             for family in text_string_to_metric_families(metrics.render().decode())
+             for s in family.samples}
+    assert value(found, "deskpilot_sync_failures_total", connector="desk", scope="run") == 1
+    assert value(found, "deskpilot_sync_failures_total", connector="desk", scope="document") == 3
+
+
+def test_plugins_count_and_gauge_under_the_deskpilot_prefix() -> None:
+    metrics = Metrics()
+    metrics.count("orders_looked_up", "Orders looked up", shop="eu")
+    metrics.count("orders_looked_up", "Orders looked up", amount=2, shop="eu")
+    metrics.gauge("open_orders", "Open orders", "shop", lambda: {"eu": 4, "us": 1})
+    text = metrics.render().decode()
+    found = {(s.name, frozenset(s.labels.items())): s.value
+             for family in text_string_to_metric_families(text) for s in family.samples}
+    assert value(found, "deskpilot_orders_looked_up_total", shop="eu") == 3
+    assert value(found, "deskpilot_open_orders", shop="us") == 1
+    with pytest.raises(ValueError, match="has the labels"):
+        metrics.count("orders_looked_up", "Orders looked up", region="eu")
+    with pytest.raises(ValueError, match="metric name"):
+        metrics.count("Orders-Looked-Up", "Orders looked up")
