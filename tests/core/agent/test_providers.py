@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 import pytest
-from agents import OpenAIChatCompletionsModel, RunConfig, Runner
+from agents import Agent, OpenAIChatCompletionsModel, RunConfig, Runner
 from agents.models.fake_id import FAKE_RESPONSES_ID
 from pydantic import SecretStr
 
@@ -48,6 +48,7 @@ def _tool_output(request: dict[str, Any]) -> dict[str, Any]:
 @pytest.mark.parametrize("stream", [False, True])
 async def test_openai_responses_tool_call_then_text(services: Services, searcher: StubSearcher,
                                                     stream: bool) -> None:
+    services.migrate()
     with FakeOpenAI([SEARCH, ("text", "Choose Forgot password on the sign-in page.")]) as fake:
         _configure(services, "openai", fake.url)
         agent = build_customer_agent(services)
@@ -68,6 +69,8 @@ async def test_openai_responses_tool_call_then_text(services: Services, searcher
     titles = [p["title"] for p in _tool_output(fake.requests[1][1])["passages"]]
     assert "Password reset escalations" not in titles  # the internal passage
     assert titles[0] == "Reset your password"
+    [day] = services.budget.by_day()  # the Responses API's usage, streamed or not
+    assert (day.requests, day.input_tokens, day.output_tokens) == (2, 20, 10)
 
 
 def test_openai_provider_traces_without_conversation_text(services: Services) -> None:
@@ -159,3 +162,14 @@ def test_chat_completions_messages_get_distinct_chatkit_item_ids(services: Servi
     assert {e["item_id"] for e in updates} == set(ids)
     stored = client.list_items(first.thread_id, order="asc")["data"]
     assert [i["id"] for i in stored if i["type"] == "assistant_message"] == ids
+
+
+async def test_a_call_whose_usage_cannot_be_recorded_still_answers(
+        services: Services, caplog: pytest.LogCaptureFixture) -> None:
+    # Not migrated: the model_usage table is missing, as in a database outage.
+    with FakeOpenAI([("text", GROUNDED)]) as fake:
+        _configure(services, "openai-compatible", fake.url)
+        result = await Runner.run(Agent(name="plain", model=services.model()), QUESTION,
+                                  run_config=NO_TRACES)
+    assert result.final_output == GROUNDED
+    assert "could not record the usage of a gpt-4.1-mini call" in caplog.text
