@@ -33,7 +33,6 @@ log = logging.getLogger(__name__)
 # How stale this process's figure of the month's spend may be: other workers' calls count
 # within this long.
 REFRESH_SECONDS = 30.0
-PER_TOKENS = 1_000_000
 
 #: (conversation id, workflow) of the model calls made in this context: the chat server sets it
 #: for a turn; the Agents SDK's run task inherits it. Calls outside a chat have no conversation.
@@ -104,7 +103,7 @@ class Budget:
                 log.warning("no price for model %r in [agent.prices]: its calls are counted "
                             "at 0 %s", model, self.settings.currency)
             return 0.0
-        return (input_tokens * price.input + output_tokens * price.output) / PER_TOKENS
+        return price.cost(input_tokens, output_tokens)
 
     # -- recording --------------------------------------------------------------------------
     def record(self, model: str, *, input_tokens: int, output_tokens: int, requests: int = 1,

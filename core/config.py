@@ -128,6 +128,9 @@ class ModelPrice(_Section):
     input: float = Field(ge=0)
     output: float = Field(ge=0)
 
+    def cost(self, input_tokens: int, output_tokens: int) -> float:
+        return (input_tokens * self.input + output_tokens * self.output) / 1_000_000
+
 
 class AgentSettings(_Section):
     provider: Literal["offline", "openai", "openai-compatible"] = "offline"
