@@ -15,6 +15,8 @@ from deskpilot.core.body_limit import BodyLimit, limits
 from deskpilot.core.chat.cors import ChatCORS
 from deskpilot.core.chat.runtime import build_chat, warm_up
 from deskpilot.core.config import Settings
+from deskpilot.core.dashboard import routes as dashboard
+from deskpilot.core.dashboard.auth import LoginRequired
 from deskpilot.core.metrics import RequestMetrics
 from deskpilot.core.routes import chatkit, health, metrics, search, sync, webhooks, widget
 from deskpilot.core.schedule import start_scheduler
@@ -77,10 +79,12 @@ def create_app(
     if settings.chat.allowed_origins:  # outermost: a refused body still carries CORS headers
         app.add_middleware(ChatCORS, allowed_origins=settings.chat.allowed_origins)
     app.add_exception_handler(ClientError, client_error)
+    app.add_exception_handler(LoginRequired, dashboard.login_page)
     app.add_middleware(RequestMetrics, metrics=services.metrics)
     for router in (health.router, chatkit.router, sync.router, search.router, widget.router,
                    webhooks.router, metrics.router):
         app.include_router(router)
+    app.include_router(dashboard.router(services))
     for router in services.plugins.routers(services):
         app.include_router(router)
     return app

@@ -361,6 +361,41 @@ def search(
         typer.echo(f"       {snippet[:200]}{'…' if len(snippet) > 200 else ''}")
 
 
+@app.command()
+def gaps(
+    days: Annotated[int, typer.Option(min=1, max=3650, help="How many days back.")] = 30,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Knowledge gaps: questions answered without a source, thumbed down or handed over, by
+    topic, with a suggested article outline from the solved tickets that answered them."""
+    from deskpilot.core.gaps import gap_report
+
+    with open_platform(config, data_dir) as services:
+        report = gap_report(services, days=days)
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+        return
+    if not report["topics"]:
+        typer.echo(f"no knowledge gaps in the last {days} days")
+    for topic in report["topics"]:
+        reasons = ", ".join(f"{name.replace('_', ' ')} {count}"
+                            for name, count in topic["reasons"].items() if count)
+        trend = topic["trend"]
+        typer.echo(f"{topic['count']:>4}  {topic['title']}  ({reasons}; {trend['direction']}: "
+                   f"{trend['earlier']} → {trend['later']})")
+        for example in topic["examples"][1:]:
+            typer.echo(f"        - {example['question']}")
+        sections = topic["outline"]["sections"]
+        if sections:
+            typer.echo("      suggested article:")
+        for section in sections:
+            typer.echo(f"        ## {section['heading']}  (from {', '.join(section['tickets'])})")
+            for point in section["points"]:
+                typer.echo(f"           {point}")
+
+
 @eval_app.command("retrieval")
 def eval_retrieval(
     articles: Annotated[Path, typer.Option(help="Articles JSONL {id, title, body_html}.")],

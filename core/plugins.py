@@ -34,6 +34,7 @@ import pluggy
 from deskpilot import _hooks
 from deskpilot._automation import TicketStep
 from deskpilot._connector import Connector
+from deskpilot._dashboard import PAGE_NAME, DashboardPage
 from deskpilot._embedder import Embedder
 from deskpilot._events import Event
 from deskpilot._tools import TOOL_NAME, AgentTool, ToolAudience
@@ -360,6 +361,27 @@ class PluginHost:
                 paths += [f"{','.join(sorted(getattr(route, 'methods', None) or ['WS']))} "
                           f"{route.path}" for route in router.routes]
         return routers
+
+    def dashboard_pages(self) -> list[DashboardPage]:
+        """Every plugin's dashboard pages, each name once (the first plugin's); refusals are
+        recorded against the plugin."""
+        pages: dict[str, DashboardPage] = {}
+        for plugin, staged in self._registrations("register_dashboard_pages"):
+            names = self.registrations(plugin)["dashboard_pages"] = []
+            for (page, *_), _ in staged:
+                if not isinstance(page, DashboardPage):
+                    self._problem(plugin, f"refused: dashboard page {page!r}: not a "
+                                  "deskpilot.DashboardPage")
+                elif not PAGE_NAME.fullmatch(page.name):
+                    self._problem(plugin, f"refused: dashboard page {page.name!r}: the name "
+                                  "must be lowercase letters, digits and '-'")
+                elif page.name in pages:
+                    self._problem(plugin, f"refused: dashboard page {page.name}: already "
+                                  "registered by another plugin")
+                else:
+                    pages[page.name] = page
+                    names.append(page.name)
+        return list(pages.values())
 
     def commands(self) -> list[tuple[typer.Typer, str | None]]:
         """(a plugin's Typer app, the built-in group its commands join, or None for the top);

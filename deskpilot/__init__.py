@@ -22,6 +22,7 @@ from deskpilot._connector import (
     HttpConnector,
     NotSupported,
 )
+from deskpilot._dashboard import DashboardPage
 from deskpilot._documents import (
     Article,
     Audience,
@@ -79,6 +80,7 @@ __all__ = [
     "ConnectorOptions",
     "ConversationEscalated",
     "CustomerMessage",
+    "DashboardPage",
     "Document",
     "DocumentFailure",
     "DocumentKind",

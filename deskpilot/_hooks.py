@@ -73,6 +73,12 @@ def register_routes(register: Register, platform: Platform) -> None:
 
 
 @hookspec
+def register_dashboard_pages(register: Register) -> None:
+    """`register(DashboardPage(...))`: pages of the operator dashboard (`GET /admin/<name>`),
+    behind its login and CSRF checks, e.g. a review queue. Called when the app is built."""
+
+
+@hookspec
 def register_commands(register: Register) -> None:
     """`register(app, group=None)`: a `typer.Typer` whose commands join the `deskpilot`
     command line, at the top or in a built-in group (`eval`, `sync`, `index`, `db`,
@@ -108,6 +114,15 @@ def after_agent_turn(platform: Platform, turn: ChatTurn, answer: AgentAnswer
 def triage_text(platform: Platform, text: str, connector: str | None) -> dict[str, Any] | None:
     """Category, priority and intent of a ticket's text (`platform.triage`), or None when this
     plugin cannot triage."""
+
+
+@hookspec
+def similar_answers(platform: Platform, vector: list[float], embedder: str, limit: int
+                    ) -> list[dict[str, Any]] | None:
+    """Answers this plugin holds to questions like the one `vector` stands for (unit length,
+    made by the embedder whose `identity` is `embedder`), best first, at most `limit`: each
+    `{"question", "answer", "similarity", "tickets": [...], "status"}`. The knowledge-gap
+    report drafts its article outlines from them (the snippets plugin: solved tickets)."""
 
 
 # -- events ----------------------------------------------------------------------------------

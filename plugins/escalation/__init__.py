@@ -9,6 +9,7 @@
     outbox.py         the outbox: a row first, a helpdesk ticket second, retried until delivered
     tables.py, migrations/   the outbox and relay tables
     commands.py       `deskpilot escalations`
+    dashboard.py      the dashboard's Escalations page
 
 This module is what the entry point loads, for every command: it imports only the light parts.
 """
@@ -95,6 +96,13 @@ def register_tools(register: Callable[..., None]) -> None:
 @deskpilot.hookimpl
 def register_migrations(register: Callable[..., None]) -> None:
     register(Path(__file__).parent / "migrations")
+
+
+@deskpilot.hookimpl
+def register_dashboard_pages(register: Callable[..., None]) -> None:
+    from .dashboard import PAGE
+
+    register(PAGE)
 
 
 @deskpilot.hookimpl

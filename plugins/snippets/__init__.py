@@ -9,6 +9,8 @@ knowledge under the source `snippets`.
     distill.py   the snippet's words: extractive offline, phrased by the LLM when there is one
     queue.py     the review queue and the publisher; tables.py, migrations/ its table
     routes.py    `/v1/admin/snippets` (admin token);  commands.py  `deskpilot snippets ...`
+    dashboard.py the dashboard's Snippets page (review, edit, approve, reject); the answers
+                 the knowledge-gap report drafts outlines from (`similar_answers`)
 
 This module is what the entry point loads, for every command: it imports only the light parts.
 """
@@ -20,6 +22,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import deskpilot
 
@@ -70,6 +73,13 @@ def register_routes(register: Callable[..., None], platform: deskpilot.Platform)
 
 
 @deskpilot.hookimpl
+def register_dashboard_pages(register: Callable[..., None]) -> None:
+    from .dashboard import PAGE
+
+    register(PAGE)
+
+
+@deskpilot.hookimpl
 def register_commands(register: Callable[..., None]) -> None:
     from .commands import commands
 
@@ -81,6 +91,12 @@ def tickets_synced(platform: deskpilot.Platform, event: deskpilot.TicketsSynced)
     queue = _queue(platform)
     if queue.ingest(event.connector, event.tickets) and queue.settings.snippet_auto_approve:
         queue.publish()  # in the sync's thread, which owns the index
+
+
+@deskpilot.hookimpl
+def similar_answers(platform: deskpilot.Platform, vector: list[float], embedder: str,
+                    limit: int) -> list[dict[str, Any]]:
+    return _queue(platform).similar(vector, embedder, limit)
 
 
 @deskpilot.hookimpl

@@ -205,6 +205,24 @@ class SnippetQueue:
     def reject(self, snippet_id: int, by: str | None = None) -> Snippet:
         return self._review(snippet_id, SnippetStatus.REJECTED, by)
 
+    def similar(self, vector: list[float], embedder: str, limit: int) -> list[dict[str, Any]]:
+        """Pending and approved snippets by their question's similarity to `vector` (a unit
+        vector from `embedder`), best first (hook `similar_answers`)."""
+        wanted = np.asarray(vector, dtype=np.float32)
+        scored = []
+        for snippet in self.list():
+            if (snippet.status == SnippetStatus.REJECTED or snippet.vector is None
+                    or snippet.embedder != embedder):
+                continue
+            stored = np.frombuffer(snippet.vector, _FLOAT32)
+            if stored.shape == wanted.shape:
+                scored.append((float(stored @ wanted), snippet))
+        scored.sort(key=lambda pair: -pair[0])
+        return [{"question": s.question, "answer": s.answer, "similarity": score,
+                 "status": s.status, "snippet_id": s.id,
+                 "tickets": [f"{x['connector']}:{x['ticket_id']}" for x in s.sources]}
+                for score, s in scored[:limit]]
+
     # -- out ------------------------------------------------------------------------------------
     def publish(self) -> int:
         """Bring the index in line with the queue; returns how many snippets changed there.

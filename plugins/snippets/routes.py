@@ -27,13 +27,15 @@ class Rejection(BaseModel):
 SnippetId = Annotated[int, Path(ge=1, le=2**63 - 1, description="the snippet's id")]
 
 
-def _approve(queue: SnippetQueue, snippet_id: int, approval: Approval) -> dict[str, Any]:
+def approve_and_publish(queue: SnippetQueue, snippet_id: int, approval: Approval
+                        ) -> dict[str, Any]:
     snippet = queue.approve(snippet_id, approval.by, approval.question, approval.answer)
     queue.publish()  # the server owns the index: public now, not at the next tick
     return to_json(queue.get(snippet.id or snippet_id), full=True)
 
 
-def _reject(queue: SnippetQueue, snippet_id: int, rejection: Rejection) -> dict[str, Any]:
+def reject_and_withdraw(queue: SnippetQueue, snippet_id: int, rejection: Rejection
+                        ) -> dict[str, Any]:
     snippet = queue.reject(snippet_id, rejection.by)
     queue.publish()  # withdrawn if it was public
     return to_json(queue.get(snippet.id or snippet_id), full=True)
@@ -64,15 +66,15 @@ def router(platform: deskpilot.Platform) -> APIRouter:
                               approval: Annotated[Approval | None, Body()] = None
                               ) -> dict[str, Any]:
         """Approve (optionally with a corrected text): customers' answers may use it now."""
-        return await platform.run_blocking(_approve, queue, snippet_id, approval or Approval(),
-                                           cpu=True)
+        return await platform.run_blocking(approve_and_publish, queue, snippet_id,
+                                           approval or Approval(), cpu=True)
 
     @routes.post("/{snippet_id}/reject", responses=not_found)
     async def reject_snippet(snippet_id: SnippetId,
                              rejection: Annotated[Rejection | None, Body()] = None
                              ) -> dict[str, Any]:
         """Reject: never public (and withdrawn if it was)."""
-        return await platform.run_blocking(_reject, queue, snippet_id,
+        return await platform.run_blocking(reject_and_withdraw, queue, snippet_id,
                                            rejection or Rejection(), cpu=True)
 
     return routes

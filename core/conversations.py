@@ -1,0 +1,192 @@
+"""Customer conversations as operators read them: each customer message and the reply it got.
+
+What the dashboard's rates and the knowledge-gap report count, read from the chat tables only:
+
+- a **turn** is a customer message and the assistant message(s) after it, until the next one;
+- an AI reply is **sourced** when it carries an http(s) url citation; an AI reply without one
+  is a **low-confidence** answer (the offline model's hand-over offer, or an LLM answering
+  from nothing: what the escalation rules call "an answer without a source");
+- a conversation is **handed over** once a reply carries the handoff marker
+  (`Reply(event="handoff")`, the entity annotation `data.deskpilot.event == "handoff"`); the
+  replies after it are a person's (relayed), not the AI's, and count for nothing here;
+- **feedback** is the latest thumbs up/down per reply (`chat_feedback`).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import String, cast, func, or_, select
+from sqlalchemy.engine import Engine
+
+from deskpilot._documents import http_url
+from deskpilot.core.chat.tables import ChatFeedback, ChatItem, ChatThread
+
+THREAD = ChatThread.__table__  # type: ignore[attr-defined]
+ITEM = ChatItem.__table__  # type: ignore[attr-defined]
+FEEDBACK = ChatFeedback.__table__  # type: ignore[attr-defined]
+
+HANDOFF_EVENT = "handoff"
+
+
+@dataclass
+class Reply:
+    item_id: str
+    text: str
+    sourced: bool  # cites an http(s) source
+    marker: dict[str, Any] | None  # `data.deskpilot` of a person's message or the handoff reply
+    feedback: str | None = None  # positive | negative
+
+    @property
+    def handoff(self) -> bool:
+        return (self.marker or {}).get("event") == HANDOFF_EVENT
+
+    @property
+    def by_ai(self) -> bool:
+        return self.marker is None
+
+
+@dataclass
+class Turn:
+    item_id: str
+    question: str
+    at: datetime
+    replies: list[Reply] = field(default_factory=list)
+
+    @property
+    def ai_replies(self) -> list[Reply]:
+        return [r for r in self.replies if r.by_ai]
+
+    @property
+    def low_confidence(self) -> bool:
+        """The AI answered, and nothing it said cites a source."""
+        ai = self.ai_replies
+        return bool(ai) and not any(r.sourced for r in ai)
+
+    @property
+    def thumbs_down(self) -> bool:
+        return any(r.feedback == "negative" for r in self.replies)
+
+
+@dataclass
+class Conversation:
+    id: str
+    user_id: str
+    title: str | None
+    created_at: datetime
+    turns: list[Turn] = field(default_factory=list)  # up to the handoff, if any
+    handed_over: bool = False
+
+    def feedback(self, kind: str) -> int:
+        return sum(r.feedback == kind for t in self.turns for r in t.replies)
+
+    @property
+    def ai_turns(self) -> list[Turn]:
+        return [t for t in self.turns if t.ai_replies]
+
+
+def _text(data: dict[str, Any]) -> str:
+    return " ".join(" ".join(str(part.get("text") or "") for part in data.get("content") or []
+                             if isinstance(part, dict)).split())
+
+
+def _reply(item_id: str, data: dict[str, Any]) -> Reply:
+    sourced, marker = False, None
+    for part in data.get("content") or []:
+        for annotation in part.get("annotations") or []:
+            source = annotation.get("source") or {}
+            if source.get("type") == "url" and http_url(str(source.get("url") or "")):
+                sourced = True
+            elif source.get("type") == "entity" and isinstance(
+                    (source.get("data") or {}).get("deskpilot"), dict):
+                marker = source["data"]["deskpilot"]
+    return Reply(item_id, _text(data), sourced, marker)
+
+
+def load_conversations(
+    engine: Engine, *, since: datetime | None = None, until: datetime | None = None,
+    search: str | None = None, thread_id: str | None = None, limit: int | None = None,
+) -> list[Conversation]:
+    """Conversations started in [since, until), newest first; `search` matches the title or
+    any message (case-insensitive substring)."""
+    query = select(THREAD.c.id, THREAD.c.user_id, THREAD.c.title, THREAD.c.created_at)
+    if since is not None:
+        query = query.where(THREAD.c.created_at >= since)
+    if until is not None:
+        query = query.where(THREAD.c.created_at < until)
+    if thread_id is not None:
+        query = query.where(THREAD.c.id == thread_id)
+    if search:
+        pattern = f"%{search.lower()}%"
+        # Messages are JSON: their text is matched in the stored document, as written.
+        in_items = select(ITEM.c.thread_id).where(
+            func.lower(cast(ITEM.c.data, String)).like(pattern))
+        query = query.where(or_(func.lower(THREAD.c.title).like(pattern),
+                                THREAD.c.id.in_(in_items)))
+    query = query.order_by(THREAD.c.created_at.desc(), THREAD.c.id.desc())
+    if limit is not None:
+        query = query.limit(limit)
+    with engine.connect() as conn:
+        threads = conn.execute(query).all()
+        ids = [t.id for t in threads]
+        items: dict[str, list[Any]] = defaultdict(list)
+        votes: dict[tuple[str, str], str] = {}
+        for start in range(0, len(ids), 500):  # bounded IN lists
+            chunk = ids[start:start + 500]
+            for row in conn.execute(
+                    select(ITEM.c.thread_id, ITEM.c.id, ITEM.c.type, ITEM.c.created_at,
+                           ITEM.c.data)
+                    .where(ITEM.c.thread_id.in_(chunk)).order_by(ITEM.c.seq)):
+                items[row.thread_id].append(row)
+            for row in conn.execute(
+                    select(FEEDBACK.c.thread_id, FEEDBACK.c.item_id, FEEDBACK.c.kind)
+                    .where(FEEDBACK.c.thread_id.in_(chunk)).order_by(FEEDBACK.c.created_at)):
+                votes[(row.thread_id, row.item_id)] = row.kind  # the latest vote wins
+    return [_conversation(t, items[t.id], votes) for t in threads]
+
+
+def _conversation(thread: Any, items: list[Any], votes: dict[tuple[str, str], str]
+                  ) -> Conversation:
+    conversation = Conversation(thread.id, thread.user_id, thread.title, thread.created_at)
+    for item in items:
+        if item.type == "user_message":
+            conversation.turns.append(Turn(item.id, _text(item.data), item.created_at))
+        elif item.type == "assistant_message" and conversation.turns:
+            reply = _reply(item.id, item.data)
+            reply.feedback = votes.get((thread.id, item.id))
+            conversation.turns[-1].replies.append(reply)
+            if reply.handoff:
+                conversation.handed_over = True
+                break  # a person owns it from here
+    return conversation
+
+
+def transcript(engine: Engine, thread_id: str) -> list[dict[str, Any]]:
+    """Every message of a thread, oldest first: who (customer, assistant, person), text,
+    sources, feedback. Empty when there is no such thread."""
+    with engine.connect() as conn:
+        rows = conn.execute(select(ITEM.c.id, ITEM.c.type, ITEM.c.created_at, ITEM.c.data)
+                            .where(ITEM.c.thread_id == thread_id).order_by(ITEM.c.seq)).all()
+        votes = {r.item_id: r.kind for r in conn.execute(
+            select(FEEDBACK.c.item_id, FEEDBACK.c.kind).where(FEEDBACK.c.thread_id == thread_id)
+            .order_by(FEEDBACK.c.created_at))}
+    messages = []
+    for row in rows:
+        if row.type == "user_message":
+            messages.append({"id": row.id, "role": "customer", "at": row.created_at,
+                             "author": None, "text": _text(row.data), "sources": [],
+                             "feedback": None})
+        elif row.type == "assistant_message":
+            reply = _reply(row.id, row.data)
+            role = "assistant" if reply.by_ai else "handoff" if reply.handoff else "person"
+            sources = [a["source"] for part in row.data.get("content") or []
+                       for a in part.get("annotations") or []
+                       if (a.get("source") or {}).get("type") == "url"
+                       and http_url(str(a["source"].get("url") or ""))]
+            messages.append({"id": row.id, "role": role, "at": row.created_at,
+                             "author": (reply.marker or {}).get("author"), "text": reply.text,
+                             "sources": sources, "feedback": votes.get(row.id)})
+    return messages

@@ -1,0 +1,177 @@
+"""Knowledge gaps: what customers asked that the knowledge did not answer well, by topic
+(`deskpilot gaps`, the dashboard's Gaps page).
+
+A question is a gap when (core/conversations.py says how each is read from the chat tables):
+- the AI's answer cited no source (**low confidence**),
+- the customer thumbed the answer down (**thumbs down**), or
+- the conversation was **handed over**: then the question is the customer's first message,
+  what they came with.
+
+Topics: the questions are embedded with the configured embedder and clustered bottom-up
+(scikit-learn's agglomerative clustering, average linkage on cosine distance): two groups
+merge while the mean similarity between their questions is at least MIN_SIMILARITY. A topic
+is named by its most central question, and comes with its count, its trend (the later half of
+the window against the earlier half, and per day), example questions, and a suggested article
+outline drafted from the answers plugins know to similar questions (`similar_answers`: the
+snippets plugin's solved tickets), or none when nobody has answered such a question yet.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from deskpilot.core.conversations import load_conversations
+
+if TYPE_CHECKING:
+    from deskpilot.core.services import Services
+
+#: Questions in one topic are at least this similar on average (cosine, MiniLM-sized models).
+MIN_SIMILARITY = 0.5
+#: Answers below this similarity to a topic's centre are not offered for its outline.
+MIN_ANSWER_SIMILARITY = 0.5
+EXAMPLES = 5
+OUTLINE_SECTIONS = 4
+REASONS = ("low_confidence", "thumbs_down", "handed_over")
+
+
+@dataclass
+class GapQuestion:
+    text: str
+    at: datetime
+    reasons: list[str]
+    thread_id: str | None = None  # None for a simulated question
+    origin: str = "chat"  # chat | simulation
+
+
+@dataclass
+class Topic:
+    title: str
+    questions: list[GapQuestion]
+    centre: np.ndarray
+    outline: dict[str, Any] = field(default_factory=dict)
+
+
+def chat_gap_questions(services: Services, since: datetime, until: datetime
+                       ) -> list[GapQuestion]:
+    """The gap questions of the conversations started in [since, until)."""
+    found: list[GapQuestion] = []
+    for conversation in load_conversations(services.engine, since=since, until=until):
+        questions: dict[str, GapQuestion] = {}
+        for turn in conversation.turns:
+            reasons = [r for r, holds in (("low_confidence", turn.low_confidence),
+                                          ("thumbs_down", turn.thumbs_down)) if holds]
+            if reasons and turn.question:
+                questions[turn.item_id] = GapQuestion(turn.question, turn.at, reasons,
+                                                      conversation.id)
+        if conversation.handed_over and conversation.turns and conversation.turns[0].question:
+            first = conversation.turns[0]
+            question = questions.setdefault(first.item_id, GapQuestion(
+                first.question, first.at, [], conversation.id))
+            question.reasons.append("handed_over")
+        found += questions.values()
+    return found
+
+
+def _unit(vectors: list[list[float]]) -> np.ndarray:
+    matrix = np.asarray(vectors, dtype=np.float32)
+    return matrix / np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
+
+
+def cluster(vectors: np.ndarray, min_similarity: float = MIN_SIMILARITY) -> list[int]:
+    """A topic label per (unit) vector."""
+    if len(vectors) < 2:
+        return [0] * len(vectors)
+    from sklearn.cluster import AgglomerativeClustering
+
+    model = AgglomerativeClustering(n_clusters=None, metric="cosine", linkage="average",
+                                    distance_threshold=1 - min_similarity)
+    return [int(label) for label in model.fit_predict(vectors)]
+
+
+def _trend(questions: list[GapQuestion], since: datetime, until: datetime) -> dict[str, Any]:
+    middle = since + (until - since) / 2
+    earlier = sum(q.at < middle for q in questions)
+    later = len(questions) - earlier
+    per_day = Counter(q.at.date() for q in questions)
+    days = [since.date() + timedelta(days=n) for n in range((until.date() - since.date()).days
+                                                            + 1)]
+    return {"earlier": earlier, "later": later,
+            "direction": "rising" if later > earlier else "falling" if later < earlier
+            else "steady",
+            "per_day": [{"day": d.isoformat(), "count": per_day.get(d, 0)} for d in days]}
+
+
+def _sentences(text: str, limit: int = 2) -> list[str]:
+    parts = [p.strip() for p in re.split(r"(?<=[.!?])\s+", " ".join(text.split())) if p.strip()]
+    return parts[:limit]
+
+
+def draft_outline(services: Services, topic: Topic) -> dict[str, Any]:
+    """A suggested help article: the topic as title, a section per known answer to a similar
+    question (its question as heading, its first sentences as points, the tickets it came
+    from), and the customers' questions it should cover."""
+    answers: list[dict[str, Any]] = []
+    for _plugin, found in services.plugins.each(
+            "similar_answers", platform=services, vector=topic.centre.tolist(),
+            embedder=services.embedder.identity, limit=OUTLINE_SECTIONS):
+        answers += [a for a in found or []
+                    if float(a.get("similarity", 0)) >= MIN_ANSWER_SIMILARITY]
+    answers.sort(key=lambda a: -float(a["similarity"]))
+    sections = [{"heading": str(a["question"]), "points": _sentences(str(a["answer"])),
+                 "tickets": list(a.get("tickets") or []), "status": a.get("status"),
+                 "similarity": round(float(a["similarity"]), 3)}
+                for a in answers[:OUTLINE_SECTIONS]]
+    covers = list(dict.fromkeys(q.text for q in topic.questions))[:EXAMPLES]
+    return {"title": topic.title, "sections": sections, "questions_to_cover": covers}
+
+
+def gap_report(services: Services, *, days: int = 30, now: datetime | None = None,
+               extra: list[GapQuestion] | None = None) -> dict[str, Any]:
+    """The gap topics of the last `days` days, largest first (`extra`: questions from other
+    sources, e.g. simulation reports)."""
+    if days < 1:
+        raise ValueError("days must be at least 1")
+    # Chat timestamps are naive local times (ChatKit's): the window is read the same way.
+    until = now or datetime.now()
+    since = until - timedelta(days=days)
+    questions = chat_gap_questions(services, since, until) + [
+        q for q in extra or [] if since <= q.at < until]
+    topics: list[Topic] = []
+    if questions:
+        vectors = _unit(services.embedder.embed_documents([q.text for q in questions]))
+        labels = cluster(vectors)
+        for label in sorted(set(labels)):
+            members = [i for i, lab in enumerate(labels) if lab == label]
+            centre = vectors[members].mean(axis=0)
+            centre /= max(float(np.linalg.norm(centre)), 1e-12)
+            # Most central first: the title, then the examples.
+            ranked = sorted(members, key=lambda i: -float(vectors[i] @ centre))
+            topics.append(Topic(questions[ranked[0]].text, [questions[i] for i in ranked],
+                                centre))
+    topics.sort(key=lambda t: (-len(t.questions), t.title))
+    report_topics = []
+    for topic in topics:
+        reasons = Counter(r for q in topic.questions for r in q.reasons)
+        report_topics.append({
+            "title": topic.title,
+            "count": len(topic.questions),
+            "reasons": {r: reasons.get(r, 0) for r in REASONS},
+            "origins": dict(Counter(q.origin for q in topic.questions)),
+            "trend": _trend(topic.questions, since, until),
+            "examples": [{"question": q.text, "at": q.at.isoformat(timespec="seconds"),
+                          "reasons": q.reasons, "thread_id": q.thread_id, "origin": q.origin}
+                         for q in topic.questions[:EXAMPLES]],
+            "outline": draft_outline(services, topic),
+        })
+    return {"since": since.isoformat(timespec="seconds"),
+            "until": until.isoformat(timespec="seconds"), "days": days,
+            "questions": len(questions), "topics": report_topics,
+            "clustering": {"method": "agglomerative, average linkage, cosine",
+                           "min_similarity": MIN_SIMILARITY,
+                           "embedder": services.embedder.identity if questions else None}}

@@ -1,0 +1,156 @@
+"""`/admin` over HTTP: who may see it, CSRF, and figures that agree with the database."""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from datetime import date
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+
+from deskpilot.core.app import create_app
+from deskpilot.core.config import Settings
+from deskpilot.core.dashboard.auth import SESSION_COOKIE
+from tests.core.dashboard.conftest import ADMIN, Site
+from tests.core.dashboard.figures import expected
+
+pytestmark = pytest.mark.slow
+PAGES = ["/admin", "/admin/sync", "/admin/conversations", "/admin/rates", "/admin/gaps",
+         "/admin/snippets", "/admin/escalations"]
+BEARER = {"Authorization": f"Bearer {ADMIN}"}
+
+
+def _signed_in(site: Site) -> TestClient:
+    client = TestClient(site.app)
+    response = client.post("/admin/login", data={"token": ADMIN}, follow_redirects=False)
+    assert response.status_code == 303
+    return client
+
+
+def _csrf(page: str) -> str:
+    return re.search(r'name="csrf" value="([0-9a-f]+)"', page).group(1)
+
+
+def _snippet_status(site: Site, snippet_id: int) -> str:
+    with site.services.engine.connect() as conn:
+        return conn.execute(text("SELECT status FROM answer_snippet WHERE id = :id"),
+                            {"id": snippet_id}).scalar_one()
+
+
+def test_every_page_refuses_a_request_without_the_admin_token(site: Site) -> None:
+    anonymous = TestClient(site.app)
+    for path in PAGES:
+        response = anonymous.get(path)
+        assert response.status_code == 401, path
+        assert 'action="/admin/login"' in response.text  # the login form, not the page
+        assert "Conversations" not in response.text
+        assert anonymous.get(path, headers={"Authorization": "Bearer wrong"}).status_code == 401
+        assert anonymous.get(path, headers=BEARER).status_code == 200, path
+    refused = anonymous.post("/admin/snippets/approve", data={"snippet_id": "1"})
+    assert refused.status_code == 401
+    forged = TestClient(site.app, cookies={SESSION_COOKIE: "9999999999.nonce.deadbeef"})
+    assert forged.get("/admin").status_code == 401
+    wrong = anonymous.post("/admin/login", data={"token": "guess"}, follow_redirects=False)
+    assert wrong.status_code == 401 and SESSION_COOKIE not in wrong.headers.get("set-cookie", "")
+
+
+def test_without_an_admin_token_the_dashboard_is_off() -> None:
+    app = create_app(Settings(data_dir=tempfile.mkdtemp(), connectors={}))
+    response = TestClient(app).get("/admin")
+    assert response.status_code == 403
+    assert "server.admin_token" in response.json()["detail"]
+
+
+def test_login_sets_a_strict_httponly_session_and_logout_ends_it(site: Site) -> None:
+    client = TestClient(site.app)
+    response = client.post("/admin/login", data={"token": ADMIN}, follow_redirects=False)
+    cookie = response.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=strict" in cookie and "path=/admin" in cookie
+    page = client.get("/admin")
+    assert page.status_code == 200
+    assert "script-src" not in page.headers["content-security-policy"]  # default-src 'none'
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+    assert client.post("/admin/logout", data={"csrf": "nope"}).status_code == 403
+    client.post("/admin/logout", data={"csrf": _csrf(page.text)})
+    assert client.get("/admin").status_code == 401
+
+
+def test_a_form_without_the_sessions_csrf_token_is_refused(site: Site) -> None:
+    client = _signed_in(site)
+    page = client.get("/admin/snippets")
+    snippet_id = int(re.search(r'name="snippet_id" value="(\d+)"', page.text).group(1))
+    for form in ({"snippet_id": snippet_id}, {"snippet_id": snippet_id, "csrf": "0" * 64}):
+        refused = client.post("/admin/snippets/approve", data=form)
+        assert refused.status_code == 403
+        assert "CSRF" in refused.json()["detail"]
+    assert _snippet_status(site, snippet_id) == "pending"
+    # Another session's token is no good either.
+    other = _csrf(_signed_in(site).get("/admin/snippets").text)
+    assert client.post("/admin/snippets/reject", data={"snippet_id": snippet_id,
+                                                       "csrf": other}).status_code == 403
+    assert _snippet_status(site, snippet_id) == "pending"
+    bad = client.post("/admin/snippets/approve", data={"snippet_id": "x", "csrf": _csrf(page.text)})
+    assert bad.status_code == 422 and "snippet_id" in bad.text
+
+
+def _figure(page: str, name: str) -> str:
+    return re.search(rf'data-figure="{name}">([^<]*)<', page).group(1).strip()
+
+
+def _pct(part: int, whole: int) -> str:
+    return f"{part / whole * 100:.1f} %" if whole else "—"
+
+
+def test_the_rates_are_the_databases(site: Site) -> None:
+    truth = expected(site.services.engine)
+    threads = truth["threads"].values()
+    handed = sum(t["handed_over"] for t in threads)
+    answers = [a for t in threads for a in t["answers"]]
+    low = sum(not a["sourced"] for a in answers)
+    assert (len(threads), handed, len(answers), low) == (5, 1, 5, 2)  # the site as built
+    page = TestClient(site.app).get("/admin/rates", headers=BEARER).text
+    assert _figure(page, "conversations") == str(len(threads))
+    assert _figure(page, "deflection_rate") == _pct(len(threads) - handed, len(threads))
+    assert _figure(page, "handover_rate") == _pct(handed, len(threads))
+    assert _figure(page, "low_confidence_rate") == _pct(low, len(answers))
+    up, down = truth["up"], truth["down"]
+    assert _figure(page, "positive_feedback_rate").startswith(_pct(up, up + down))
+    assert f"({up} up, {down} down)" in page
+    # The chart's point for today (every conversation began today) says the same.
+    today = date.today().isoformat()
+    deflection = round((len(threads) - handed) / len(threads) * 100, 1)
+    assert f"<title>Deflection {today}: {deflection}%</title>" in page
+
+
+def test_conversations_search_and_transcript(site: Site) -> None:
+    client = TestClient(site.app, headers=BEARER)
+    listing = client.get("/admin/conversations", params={"q": "WIRE transfer"}).text
+    linked = re.findall(r'href="/admin/conversations/(thr_[0-9a-f]+)"', listing)
+    assert linked == [site.threads[3]]
+    everything = client.get("/admin/conversations").text
+    assert set(re.findall(r'href="/admin/conversations/(thr_[0-9a-f]+)"', everything)) == set(
+        site.threads)
+    transcript = client.get(f"/admin/conversations/{site.threads[1]}").text
+    assert "I forgot my password" in transcript and "thumbs down" in transcript
+    assert 'href="https://help.example/password"' in transcript
+    handed = client.get(f"/admin/conversations/{site.threads[4]}").text
+    assert "handed over to a person" in handed and "Assistant (hand-over)" in handed
+    assert client.get("/admin/conversations/thr_missing").status_code == 404
+    assert client.get("/admin/rates", params={"days": 0}).status_code == 422
+
+
+def test_sync_and_escalation_pages_show_the_database(site: Site) -> None:
+    client = TestClient(site.app, headers=BEARER)
+    with site.services.engine.connect() as conn:
+        run_id, status = conn.execute(text(
+            "SELECT id, status FROM sync_run WHERE connector = 'help' ORDER BY id DESC")).first()
+        escalations = conn.execute(text("SELECT thread_id, status FROM escalation")).all()
+    sync = client.get("/admin/sync").text
+    assert f"#{run_id}" in sync and f'class="status {status}"' in sync
+    page = client.get("/admin/escalations").text
+    assert [e.thread_id for e in escalations] == [site.threads[4]]
+    assert f'href="/admin/conversations/{site.threads[4]}"' in page
+    assert f'<span data-status="{escalations[0].status}">1</span>' in page
+    assert client.get("/admin/escalations", params={"status": "lost"}).status_code == 422
