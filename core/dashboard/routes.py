@@ -54,13 +54,6 @@ def _page(status: int, body: str) -> HTMLResponse:
     return HTMLResponse(body, status_code=status, headers=HEADERS)
 
 
-def _budget(services: Services) -> Any:
-    """The model budget's banner: `services.budget_status()` (the budget feature) when the
-    platform has it; None hides the banner."""
-    status = getattr(services, "budget_status", None)
-    return status() if callable(status) else None
-
-
 class Dashboard:
     def __init__(self, services: Services, plugin_pages: list[DashboardPage]) -> None:
         self.services = services
@@ -79,7 +72,8 @@ class Dashboard:
             token = operator.csrf_token if operator else ""
             return Markup('<input type="hidden" name="{}" value="{}">').format(CSRF_FIELD, token)
 
-        banner = (await self.services.run_blocking(_budget, self.services)
+        # The month's model spend against `[agent] monthly_budget` (a banner when one is set).
+        banner = (await self.services.run_blocking(self.services.budget_status)
                   if operator is not None else None)
         page = template if isinstance(template, jinja2.Template) else ENV.get_template(template)
         return _page(status_code, page.render(nav=self.nav if operator else [], current=current,

@@ -154,3 +154,23 @@ def test_sync_and_escalation_pages_show_the_database(site: Site) -> None:
     assert f'href="/admin/conversations/{site.threads[4]}"' in page
     assert f'<span data-status="{escalations[0].status}">1</span>' in page
     assert client.get("/admin/escalations", params={"status": "lost"}).status_code == 422
+
+
+@pytest.mark.parametrize("input_tokens, shown", [
+    (40_000, "Model spend this month: 0.40 of 0.50 EUR"),
+    (60_000, "Monthly model budget reached: 0.60 of 0.50 EUR"),
+])
+def test_the_budget_banner_shows_the_months_spend(input_tokens: int, shown: str) -> None:
+    settings = Settings(data_dir=tempfile.mkdtemp(), connectors={},
+                        server={"admin_token": ADMIN},
+                        agent={"monthly_budget": 0.5, "currency": "EUR", "over_budget": "handover",
+                               "prices": {"gpt-test": {"input": 10, "output": 30}}})
+    app = create_app(settings)
+    services = app.state.services
+    services.migrate()
+    services.budget.record("gpt-test", input_tokens=input_tokens, output_tokens=0)
+    page = TestClient(app).get("/admin", headers=BEARER).text
+    banner = re.search(r'<div class="banner[^>]*id="budget-banner">(.*?)</div>', page, re.S)
+    assert shown in " ".join(banner.group(1).split())
+    assert ("hands conversations over to a person" in page) == (input_tokens == 60_000)
+    services.close()
