@@ -141,10 +141,31 @@ def _latencies(index: VectorIndex, queries: int, seed: int) -> dict[str, dict[st
     return results
 
 
+def _rewrites(index: VectorIndex, n: int, seed: int, count: int = 100) -> dict[str, float]:
+    """A changed document written as the sync writes it: its old points deleted, then its new
+    ones upserted; `count` documents of the full index, one at a time."""
+    rng = np.random.default_rng(seed + 3)
+    lexicon = _lexicon(20_000, rng)
+    samples = []
+    for document in rng.choice(n // 4, size=min(count, n // 4), replace=False):
+        chunks = _chunks(int(document) * 4, _texts(4, (60, 220), rng, lexicon))
+        vectors = _unit(4, rng).tolist()
+        first = chunks[0]
+
+        def rewrite(chunks: list[Chunk] = chunks, vectors: list = vectors,
+                    first: Chunk = first) -> None:
+            index.delete_document(first.source, first.kind, first.document_id)
+            index.upsert(chunks, vectors)
+
+        samples.append(_timed(rewrite))
+    return _ms(samples)
+
+
 def bench_embedded(n: int, queries: int, seed: int, root: Path) -> dict[str, object]:
     _log(f"embedded: upserting {n} chunks")
     index = EdgeIndex(root / "edge", DIM)
     upsert_s = _fill(index, n, seed)
+    rewrite_ms = _rewrites(index, n, seed)
     plain = _latencies(index, queries, seed)  # appendable segments: brute force
     _log("embedded: optimize (HNSW)")
     optimize_s = _timed(index.optimize)
@@ -157,7 +178,8 @@ def bench_embedded(n: int, queries: int, seed: int, root: Path) -> dict[str, obj
     index.close()
     return {
         "points": n, "upsert_s": round(upsert_s, 1), "optimize_s": round(optimize_s, 1),
-        "reopen_s": round(reopen_s, 2), "search_ms_after_optimize": optimized,
+        "reopen_s": round(reopen_s, 2), "rewrite_document_ms": rewrite_ms,
+        "search_ms_after_optimize": optimized,
         "search_ms_before_optimize": plain, "hnsw_dense_recall@10_vs_exact": recall,
     }
 

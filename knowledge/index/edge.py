@@ -110,7 +110,7 @@ class EdgeIndex:
             raise
         for field in KEYWORD_FIELDS:  # idempotent; also upgrades shards made without them
             self._shard.update(UpdateOperation.create_field_index(field, PayloadSchemaType.Keyword))
-        self._points = self.count()
+        self._points = self._point_tally()
         self._closed = False
         # Beside the shard's folder, not in it: the shard owns its files.
         self._calibration_path = self.path.with_name(f"{self.path.name}.calibration.json")
@@ -131,12 +131,12 @@ class EdgeIndex:
         ]
         for start in range(0, len(points), UPSERT_BATCH):
             self._shard.update(UpdateOperation.upsert_points(points[start : start + UPSERT_BATCH]))
-        self._points = self.count()
+        self._points = self._point_tally()
 
     def delete_document(self, source: str, kind: DocumentKind, document_id: str) -> None:
         selector = _filter(document_terms(source, kind, document_id))
         self._shard.update(UpdateOperation.delete_points_by_filter(selector))
-        self._points = self.count()
+        self._points = self._point_tally()
 
     def search(
         self, dense: list[float], text: str, limit: int, filter: SearchFilter | None = None
@@ -203,6 +203,11 @@ class EdgeIndex:
             return Calibration.from_json(json.loads(self._calibration_path.read_text("utf-8")))
         except (OSError, ValueError, KeyError, TypeError):  # none yet, or unreadable
             return None
+
+    def _point_tally(self) -> int:
+        """How many points the shard holds, from its segments' bookkeeping: microseconds, where
+        an exact count visits every point (34 ms at 100k, holding the GIL) on every write."""
+        return self._shard.info().points_count
 
     def count(self, filter: SearchFilter | None = None) -> int:
         return self._shard.count(CountRequest(exact=True, filter=_filter(filter_terms(filter))))

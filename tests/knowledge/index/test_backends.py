@@ -330,3 +330,32 @@ def test_open_index_relabels_an_old_index(tmp_path: Path) -> None:
         assert index.count(SearchFilter(audience=Audience.INTERNAL)) == 1
     finally:
         index.close()
+
+
+def test_embedded_writes_keep_the_point_tally_without_counting(tmp_path: Path) -> None:
+    """Search picks exact or HNSW by the point tally; writes keep it from the shard's own
+    bookkeeping, never by counting every point (a full count per batch was costly at scale)."""
+    index = EdgeIndex(tmp_path / "index", DIM)
+
+    def no_full_count(filter: SearchFilter | None = None) -> int:
+        raise AssertionError("a write counted every point")
+
+    exact_count = index.count
+    index.count = no_full_count  # type: ignore[method-assign]
+    steps = [
+        lambda: index.upsert([chunk(f"d{n}", p) for n in range(40) for p in range(3)],
+                             [unit(n * 3 + p) for n in range(40) for p in range(3)]),
+        lambda: index.upsert([chunk("d1", 0), chunk("d1", 1)], [unit(900), unit(901)]),
+        lambda: index.delete_document("hc", DocumentKind.ARTICLE, "d2"),
+        lambda: index.delete_document("hc", DocumentKind.ARTICLE, "absent"),
+        lambda: index.upsert([chunk("new", 0)], [unit(902)]),
+        index.optimize,
+    ]
+    for step in steps:
+        step()
+        assert index._points == exact_count()
+    assert index._points == 40 * 3 - 3 + 1
+    index.close()
+    reopened = EdgeIndex(tmp_path / "index", DIM)
+    assert reopened._points == reopened.count() == 118
+    reopened.close()
