@@ -8,6 +8,7 @@ must not be able to grow the label set.
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import time
@@ -24,6 +25,8 @@ from deskpilot._events import ConversationEscalated, Event, SyncFinished, Ticket
 
 if TYPE_CHECKING:
     from deskpilot.core.services import Services
+
+log = logging.getLogger(__name__)
 
 UNMATCHED_ROUTE = "(unmatched)"
 # A sync report's document counts (see knowledge/runs.py::report), at its top level or per stream.
@@ -42,8 +45,14 @@ class _Gauges(Collector):
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         for name, (documentation, label, read) in list(self.readers.items()):
+            try:
+                values = read()
+            except Exception as exc:  # the database is down: the other metrics still scrape
+                log.warning("metric %s left out: %s: %s", name, type(exc).__name__,
+                            str(exc).splitlines()[0] if str(exc) else "")
+                continue
             family = GaugeMetricFamily(name, documentation, labels=[label] if label else [])
-            for value_of_label, value in read().items():
+            for value_of_label, value in values.items():
                 family.add_metric([value_of_label] if label else [], float(value))
             yield family
 
@@ -88,7 +97,8 @@ class Metrics:
             ["audience", "answered_by"], registry=r)
         self.first_word_seconds = Histogram(
             "deskpilot_chat_first_word_seconds",
-            "From a chat message to the first word of the agent's answer", ["audience"],
+            "From the start of a chat turn (the message stored) to the first word of the "
+            "agent's answer", ["audience"],
             registry=r, buckets=FIRST_WORD_BUCKETS)
         self.tool_calls = Counter("deskpilot_tool_calls", "Tool calls of chat agents, by tool",
                                   ["tool"], registry=r)

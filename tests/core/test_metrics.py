@@ -151,3 +151,17 @@ def test_plugins_count_and_gauge_under_the_deskpilot_prefix() -> None:
         metrics.count("orders_looked_up", "Orders looked up", region="eu")
     with pytest.raises(ValueError, match="metric name"):
         metrics.count("Orders-Looked-Up", "Orders looked up")
+
+
+def test_a_gauge_that_cannot_be_read_leaves_the_others_scraping(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    services = make_support_services(tmp_path)
+    services.metrics.gauge("broken", "Reads a database that is down", "status",
+                           lambda: 1 / 0)  # type: ignore[arg-type,return-value]
+    with TestClient(create_app(services=services)) as client:
+        assert client.get("/healthz").status_code == 200
+        found = samples(client, ADMIN)
+    assert value(found, "deskpilot_http_requests_total", method="GET", route="/healthz",
+                 status="200") == 1
+    assert not any(name.startswith("deskpilot_broken") for name, _ in found)
+    assert "metric deskpilot_broken left out: ZeroDivisionError" in caplog.text
