@@ -97,6 +97,11 @@ def router(services: Services) -> APIRouter:
         return FileResponse(HERE / "dashboard.css", media_type="text/css",
                             headers={"Cache-Control": "public, max-age=300"})
 
+    @routes.get("/favicon.svg")
+    async def favicon() -> FileResponse:
+        return FileResponse(HERE / "favicon.svg", media_type="image/svg+xml",
+                            headers={"Cache-Control": "public, max-age=86400"})
+
     @routes.get("/login")
     async def login_form() -> HTMLResponse:
         return await dashboard.render(None, "login.html", "login")
