@@ -224,7 +224,7 @@ def db_upgrade(config: ConfigOption = None, data_dir: DataDirOption = None) -> N
                + "".join(f"; {name} at {current}" for name, (current, _) in state.items()))
 
 
-def _progress_bar() -> Any:
+def _progress_bar(unit: str = "documents") -> Any:
     """A rich progress bar on a terminal, nothing otherwise (logs, CI)."""
     from contextlib import nullcontext
 
@@ -234,7 +234,7 @@ def _progress_bar() -> Any:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TextColumn("documents"), console=Console(stderr=True), transient=True)
+                    TextColumn(unit), console=Console(stderr=True), transient=True)
 
 
 @sync_app.callback(invoke_without_command=True)
@@ -497,6 +497,59 @@ def eval_answers(
         finally:
             services.close()
     typer.echo(json.dumps(figures, ensure_ascii=False))
+
+
+def _scratch(config: Path | None) -> Any:
+    """Settings for a throw-away platform in a temp dir: its own SQLite and embedded index."""
+    return lambda tmp: settings_from(config, tmp, database={"url": None},
+                                     index={"backend": "embedded"})
+
+
+@app.command()
+def simulate(
+    tickets: Annotated[Path | None, typer.Option(
+        help="Solved tickets to replay: JSON Lines, one deskpilot.Ticket a line (README).")
+    ] = None,
+    connector: Annotated[str | None, typer.Option(
+        help="Or: replay this configured connector's solved tickets.")] = None,
+    articles: Annotated[Path | None, typer.Option(
+        help="Articles JSONL {id, title, body_html, url?} to answer from (default: the "
+             "configured connectors' knowledge, synced into a temp dir).")] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="At most this many tickets.")] = None,
+    since: Annotated[str | None, typer.Option(
+        help="Only tickets updated since this date (YYYY-MM-DD).")] = None,
+    out: Annotated[Path | None, typer.Option(
+        help="Where report.json and report.html go (default: "
+             "<data_dir>/simulations/<UTC time>).", show_default=False)] = None,
+    compare: Annotated[Path | None, typer.Option(
+        help="A former run's directory, shown beside this one.")] = None,
+    threshold: Annotated[float | None, typer.Option(
+        min=0, help="Confidence the deflection forecast is read at (default: the offline "
+                    "model's answer bar, 0.3).", show_default=False)] = None,
+    wrong_below: Annotated[float | None, typer.Option(
+        min=0, max=1, help="Similarity to the human reply under which an answer counts as "
+                           "probably wrong (default 0.5).", show_default=False)] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Replay solved past tickets through the customer agent (tools, handoff rules, triage):
+    forecast deflection, similarity to the team's replies, triage against the real labels.
+    Writes DIR/report.json and DIR/report.html."""
+    from deskpilot.core.simulation.commands import UsageError, run_simulation
+
+    try:
+        directory, report = run_simulation(
+            settings_from(config), _scratch(config), lambda: _progress_bar("tickets"),
+            tickets=tickets, connector=connector, articles=articles, limit=limit, since=since,
+            out=out, compare=compare, threshold=threshold, wrong_below=wrong_below)
+    except UsageError as exc:
+        fail(str(exc), code=exc.code)
+    summary = report["summary"]
+    deflection = summary["deflection"]
+    typer.echo(f"{summary['tickets']} tickets: deflection {deflection['rate']} at threshold "
+               f"{deflection['threshold']} (estimated wrong answers "
+               f"{deflection['wrong_answer_rate']}), triage accuracy "
+               f"{summary['triage']['accuracy']}")
+    typer.echo(f"wrote {directory / 'report.json'} and {directory / 'report.html'}")
 
 
 @index_app.command("optimize")

@@ -68,6 +68,9 @@ class Article(_Model):
     audience: Audience = Audience.PUBLIC
     # Drafts are reported too, so that a published-then-drafted article leaves the index.
     published: bool = True
+    # The tickets ("connector:ticket_id") the article was distilled from, if any (an answer
+    # snippet's): a search can leave it out with them (SearchFilter.exclude_origins).
+    derived_from: list[str] = []
 
 
 class Ticket(_Model):

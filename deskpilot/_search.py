@@ -17,6 +17,9 @@ class SearchFilter:
     source: str | None = None
     kind: DocumentKind | None = None
     locale: str | None = None
+    # Leave out every passage that comes from one of these tickets ("connector:ticket_id"):
+    # the ticket itself and what was distilled from it (`Article.derived_from`).
+    exclude_origins: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)

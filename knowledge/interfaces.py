@@ -45,6 +45,10 @@ class Chunk:
     # A ticket's chunk: who wrote each line of `text` ("customer", "agent", "system"; "" for
     # the title), so that a draft quotes agents only. Empty for articles.
     authors: tuple[str, ...] = ()
+    # The tickets ("connector:ticket_id") this passage comes from: a ticket's own chunks, or an
+    # answer snippet distilled from tickets. A search can leave them out (a simulation
+    # replaying one of them must not answer from it: SearchFilter.exclude_origins).
+    origins: tuple[str, ...] = ()
 
     @property
     def point_id(self) -> str:

@@ -229,7 +229,7 @@ def _article_chunks(source: str, article: Article) -> list[Chunk]:
     return [
         Chunk(source=source, kind=DocumentKind.ARTICLE, document_id=article.id, position=i,
               title=article.title, text=text, audience=article.audience, url=article.url,
-              locale=article.locale)
+              locale=article.locale, origins=tuple(article.derived_from))
         for i, (text, _) in enumerate(_texts(article.title, _blocks(article.body_html)))
     ]
 
@@ -253,7 +253,8 @@ def _ticket_chunks(source: str, ticket: Ticket) -> list[Chunk]:
     return [
         Chunk(source=source, kind=DocumentKind.TICKET, document_id=ticket.id, position=i,
               title=ticket.subject, text=text, audience=Audience.INTERNAL, url=ticket.url,
-              locale=ticket.locale, note=note, authors=authors)
+              locale=ticket.locale, note=note, authors=authors,
+              origins=(f"{source}:{ticket.id}",))
         for i, ((text, authors), note) in enumerate(texts)
     ]
 

@@ -27,6 +27,7 @@ from deskpilot.knowledge.index.payload import (
     calibration_sample,
     chunk_payload,
     document_terms,
+    excluded_origins,
     filter_terms,
     sparse_document,
     sparse_query,
@@ -39,11 +40,15 @@ UPSERT_BATCH = 256
 CALIBRATION_KEY = "deskpilot_calibration"
 
 
-def _filter(terms: list[tuple[str, str]]) -> models.Filter | None:
-    if not terms:
+def _filter(terms: list[tuple[str, str]], exclude_origins: list[str] | None = None
+            ) -> models.Filter | None:
+    if not terms and not exclude_origins:
         return None
     return models.Filter(
         must=[models.FieldCondition(key=k, match=models.MatchValue(value=v)) for k, v in terms]
+        or None,
+        must_not=[models.FieldCondition(key="origins", match=models.MatchAny(any=exclude_origins))]
+        if exclude_origins else None,
     )
 
 
@@ -131,7 +136,7 @@ class QdrantClientIndex:
     def search(
         self, dense: list[float], text: str, limit: int, filter: SearchFilter | None = None
     ) -> list[Passage]:
-        where = _filter(filter_terms(filter))
+        where = _filter(filter_terms(filter), excluded_origins(filter))
         sparse = sparse_query(text)
         plan = plan_search(self.fusion, limit, bool(sparse.indices), self.calibration)
         if plan.method == "convex":
@@ -204,7 +209,8 @@ class QdrantClientIndex:
 
     def count(self, filter: SearchFilter | None = None) -> int:
         return self._client.count(
-            self.collection, count_filter=_filter(filter_terms(filter)), exact=True
+            self.collection, count_filter=_filter(filter_terms(filter), excluded_origins(filter)),
+            exact=True
         ).count
 
     def relabel_public_tickets(self) -> int:

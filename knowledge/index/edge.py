@@ -22,6 +22,7 @@ from qdrant_edge import (
     Filter,
     Fusion,
     HnswIndexConfig,
+    MatchAny,
     MatchValue,
     Modifier,
     PayloadSchemaType,
@@ -50,6 +51,7 @@ from deskpilot.knowledge.index.payload import (
     calibration_sample,
     chunk_payload,
     document_terms,
+    excluded_origins,
     filter_terms,
     sparse_document,
     sparse_query,
@@ -71,10 +73,14 @@ HNSW_GRAPH = HnswIndexConfig(m=32, ef_construct=200, full_scan_threshold=10_000)
 UPSERT_BATCH = 256
 
 
-def _filter(terms: list[tuple[str, str]]) -> Filter | None:
-    if not terms:
+def _filter(terms: list[tuple[str, str]], exclude_origins: list[str] | None = None
+            ) -> Filter | None:
+    if not terms and not exclude_origins:
         return None
-    return Filter(must=[FieldCondition(key=k, match=MatchValue(v)) for k, v in terms])
+    return Filter(
+        must=[FieldCondition(key=k, match=MatchValue(v)) for k, v in terms] or None,
+        must_not=[FieldCondition(key="origins", match=MatchAny(exclude_origins))]
+        if exclude_origins else None)
 
 
 class EdgeIndex:
@@ -141,7 +147,7 @@ class EdgeIndex:
     def search(
         self, dense: list[float], text: str, limit: int, filter: SearchFilter | None = None
     ) -> list[Passage]:
-        where = _filter(filter_terms(filter))
+        where = _filter(filter_terms(filter), excluded_origins(filter))
         exact = self._points < EXACT_BELOW if self.exact is None else self.exact
         params = SearchParams(exact=True) if exact else SearchParams(hnsw_ef=HNSW_EF)
         sparse = sparse_query(text)
@@ -210,7 +216,8 @@ class EdgeIndex:
         return self._shard.info().points_count
 
     def count(self, filter: SearchFilter | None = None) -> int:
-        return self._shard.count(CountRequest(exact=True, filter=_filter(filter_terms(filter))))
+        return self._shard.count(CountRequest(exact=True, filter=_filter(filter_terms(filter),
+                                                                      excluded_origins(filter))))
 
     def relabel_public_tickets(self) -> int:
         public = self._shard.count(CountRequest(exact=True, filter=_filter(PUBLIC_TICKETS)))

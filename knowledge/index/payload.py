@@ -14,7 +14,7 @@ DENSE = "dense"
 SPARSE = "sparse"
 
 # Payload fields with a keyword index: everything a filter or a delete selects on.
-KEYWORD_FIELDS = ("audience", "source", "kind", "locale", "document_id")
+KEYWORD_FIELDS = ("audience", "source", "kind", "locale", "document_id", "origins")
 # What calibration reads (knowledge/index/calibration.py), first that has points: the help
 # center's articles — the corpus users' questions are asked of — else everything.
 CALIBRATION_FILTERS: tuple[list[tuple[str, str]], ...] = ([("kind", str(DocumentKind.ARTICLE))], [])
@@ -45,6 +45,7 @@ def chunk_payload(chunk: Chunk) -> dict[str, Any]:
         "locale": chunk.locale,
         "note": chunk.note,
         "authors": list(chunk.authors),
+        "origins": list(chunk.origins),
     }
 
 
@@ -59,6 +60,11 @@ def filter_terms(filter: SearchFilter | None) -> list[tuple[str, str]]:
         "locale": filter.locale,
     }
     return [(key, str(value)) for key, value in terms.items() if value is not None]
+
+
+def excluded_origins(filter: SearchFilter | None) -> list[str]:
+    """Origins ("connector:ticket_id") no point may carry (`SearchFilter.exclude_origins`)."""
+    return sorted(filter.exclude_origins) if filter is not None else []
 
 
 def document_terms(source: str, kind: DocumentKind, document_id: str) -> list[tuple[str, str]]:

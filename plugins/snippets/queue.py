@@ -40,9 +40,15 @@ class UnknownSnippet(deskpilot.ClientError):
         super().__init__(404, f"no answer snippet {snippet_id}")
 
 
+def _origins(snippet: Snippet) -> list[str]:
+    """The tickets it was distilled from, as the index's `origins` name them."""
+    return [f"{x['connector']}:{x['ticket_id']}" for x in snippet.sources]
+
+
 def _digest(snippet: Snippet) -> str:
-    return hashlib.sha256(f"{snippet.question}\x1f{snippet.answer}\x1f{snippet.locale}"
-                          .encode()).hexdigest()
+    # The sources too: a ticket joining an approved snippet changes what the index must hold.
+    return hashlib.sha256("\x1f".join([snippet.question, snippet.answer, snippet.locale,
+                                        *_origins(snippet)]).encode()).hexdigest()
 
 
 def article_id(snippet_id: int) -> str:
@@ -237,6 +243,8 @@ class SnippetQueue:
             articles = [deskpilot.Article(
                 id=article_id(s.id or 0), title=s.question, locale=s.locale,
                 body_html=f"<p>{html.escape(s.answer)}</p>", audience=deskpilot.Audience.PUBLIC,
+                # So that a simulation replaying one of these tickets leaves its snippet out.
+                derived_from=_origins(s),
             ) for s in approved]
             withdrawn = [article_id(s.id or 0) for s in stale if s not in approved]
             self.platform.publish_articles(SOURCE, articles, withdrawn)
