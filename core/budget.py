@@ -157,8 +157,11 @@ class Budget:
         budget = self.settings.monthly_budget
         spent = self._spent
         active = bool(budget) and spent >= budget
-        if active and self._announced != month:
-            self._announced = month
+        with self._lock:  # one line per month, whichever thread sees it first
+            announce = active and self._announced != month
+            if announce:
+                self._announced = month
+        if announce:
             action = ("hands conversations to a person" if self.settings.over_budget
                       == "handover" else "answers with the offline model")
             log.warning("model budget reached: %.2f %s spent in %s of the monthly budget of "
