@@ -7,7 +7,7 @@ import gc
 import logging
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -22,6 +22,7 @@ from deskpilot.core.chat.identity import IdentityResolver, load_session_key
 from deskpilot.core.chat.rate_limit import NewThreadLimits
 from deskpilot.core.chat.server import DeskpilotChatServer
 from deskpilot.core.chat.store import ChatStore
+from deskpilot.core.chat.turns import ThreadTurns
 
 if TYPE_CHECKING:
     from deskpilot.core.services import Services
@@ -64,46 +65,6 @@ class FirstEventsFirst:
                 await asyncio.wait_for(self._idle.wait(), self.MAX_WAIT)
 
 
-class ThreadTurns:
-    """One turn at a time per thread: a message's turn (saving it, the agent's answer) ends
-    before the next message on that thread is taken, so each answer is built from the history
-    up to its own message. Per process; a turn that outlives MAX_WAIT (a stream whose release
-    was lost) no longer holds the others back."""
-
-    MAX_WAIT = 120.0
-
-    def __init__(self) -> None:
-        self._locks: dict[str, asyncio.Lock] = {}
-        self._users: dict[str, int] = {}
-
-    async def acquire(self, thread_id: str) -> Callable[[], None]:
-        """Wait for the thread's turn; returns the release (idempotent)."""
-        lock = self._locks.setdefault(thread_id, asyncio.Lock())
-        self._users[thread_id] = self._users.get(thread_id, 0) + 1
-        try:
-            await asyncio.wait_for(lock.acquire(), self.MAX_WAIT)
-            held = True
-        except TimeoutError:
-            log.warning("thread %s: the previous turn did not end in %.0f s; going on",
-                        thread_id, self.MAX_WAIT)
-            held = False
-        released = False
-
-        def release() -> None:
-            nonlocal released
-            if released:
-                return
-            released = True
-            if held:
-                lock.release()
-            self._users[thread_id] -= 1
-            if self._users[thread_id] == 0:
-                del self._users[thread_id]
-                self._locks.pop(thread_id, None)
-
-        return release
-
-
 @dataclass(frozen=True)
 class ChatRuntime:
     server: DeskpilotChatServer
@@ -111,8 +72,8 @@ class ChatRuntime:
     attachments: LocalAttachmentStore
     identities: IdentityResolver
     new_threads: NewThreadLimits
+    turns: ThreadTurns
     first_events: FirstEventsFirst = field(default_factory=FirstEventsFirst)
-    turns: ThreadTurns = field(default_factory=ThreadTurns)
 
 
 # Modules whose pydantic models a chat turn builds: ChatKit's events and items, and the
@@ -186,4 +147,5 @@ def build_chat(
             settings.chat, load_session_key(settings.chat, settings.data_dir)
         ),
         new_threads=NewThreadLimits(settings.chat),
+        turns=ThreadTurns(services.engine),
     )

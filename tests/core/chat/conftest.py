@@ -18,7 +18,7 @@ from fastapi import FastAPI
 
 from deskpilot.core.app import create_app
 from deskpilot.core.chat.runtime import build_chat
-from deskpilot.core.config import ChatSettings, Settings
+from deskpilot.core.config import ChatSettings, DatabaseSettings, Settings
 from deskpilot.core.services import Services
 from tests.conftest import free_port
 
@@ -32,12 +32,14 @@ MakeApp = Callable[..., tuple[FastAPI, ScriptedAgent]]
 
 @pytest.fixture
 def make_app(tmp_path: Path) -> Iterator[MakeApp]:
-    """Build an app over `data_dir` (default: this test's temp dir) with chat settings."""
+    """Build an app over `data_dir` (default: this test's temp dir) with chat settings; its
+    database is `database_url` if given, else SQLite in `data_dir`."""
     opened: list[Services] = []
 
-    def make(data_dir: Path | None = None, **chat: Any) -> tuple[FastAPI, ScriptedAgent]:
+    def make(data_dir: Path | None = None, database_url: str | None = None, **chat: Any
+             ) -> tuple[FastAPI, ScriptedAgent]:
         settings = Settings(data_dir=data_dir or tmp_path, chat=ChatSettings(**chat),
-                            connectors={})
+                            connectors={}, database=DatabaseSettings(url=database_url))
         services = Services(settings)
         services.migrate()  # what the app's lifespan does; TestClient here runs without it
         opened.append(services)

@@ -7,6 +7,8 @@ import asyncio
 import json
 
 import httpx
+import pytest
+from fastapi import FastAPI
 
 from .conftest import MakeApp
 from .protocol import ChatClient, request, sse_events, user_input
@@ -14,27 +16,45 @@ from .protocol import ChatClient, request, sse_events, user_input
 
 def test_concurrent_messages_on_one_thread_are_answered_one_at_a_time(make_app: MakeApp
                                                                       ) -> None:
-    app = make_app()[0]
-    client = ChatClient(app)
+    _check_one_at_a_time([make_app()[0]])
+
+
+@pytest.mark.postgres
+def test_two_servers_on_one_postgres_database_take_a_thread_turn_by_turn(
+        make_app: MakeApp, postgres_url: str) -> None:
+    # Two server processes as far as the chat is concerned: each its own app, services, engine
+    # and turn locks; only the database (and the session key in the data dir) are shared.
+    _check_one_at_a_time([make_app(database_url=postgres_url)[0] for _ in range(2)])
+
+
+def _check_one_at_a_time(apps: list[FastAPI]) -> None:
+    """10 messages at once on one thread, spread over `apps`: each answered in turn."""
+    client = ChatClient(apps[0])
     thread_id = client.create("first").thread_id
     cookies = dict(client.http.cookies)
 
     async def send_all() -> list[str]:
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver",
-                                     cookies=cookies) as http:
-            async def send(n: int) -> str:
-                body = request("threads.add_user_message", thread_id=thread_id,
-                               input=user_input(f"message {n}"))
-                response = await http.post("/chatkit", content=json.dumps(body),
-                                           headers={"Content-Type": "application/json"})
-                assert response.status_code == 200, response.text
-                done = [e["item"] for e in sse_events(response.text)
-                        if e["type"] == "thread.item.done"
-                        and e["item"]["type"] == "assistant_message"]
-                return f"message {n}|" + done[-1]["content"][0]["text"]
+        https = [httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                   base_url="http://testserver", cookies=cookies)
+                 for app in apps]
 
+        async def send(n: int) -> str:
+            body = request("threads.add_user_message", thread_id=thread_id,
+                           input=user_input(f"message {n}"))
+            response = await https[n % len(https)].post(
+                "/chatkit", content=json.dumps(body),
+                headers={"Content-Type": "application/json"})
+            assert response.status_code == 200, response.text
+            done = [e["item"] for e in sse_events(response.text)
+                    if e["type"] == "thread.item.done"
+                    and e["item"]["type"] == "assistant_message"]
+            return f"message {n}|" + done[-1]["content"][0]["text"]
+
+        try:
             return await asyncio.gather(*(send(n) for n in range(10)))
+        finally:
+            for http in https:
+                await http.aclose()
 
     answers = asyncio.run(send_all())
     for answer in answers:
