@@ -35,6 +35,7 @@ from pydantic_settings import (
 
 from deskpilot._embedder import EmbedderSettings
 from deskpilot._options import Options, resolve_secret
+from deskpilot._rate_limit import check_rate
 from deskpilot.knowledge.settings import IndexSettings
 
 log = logging.getLogger(__name__)
@@ -207,14 +208,7 @@ class ChatSettings(_Section):
     @field_validator("new_threads_per_session", "new_threads_per_address")
     @classmethod
     def _rate(cls, rate: str) -> str:
-        from limits import parse
-
-        try:
-            parse(rate)
-        except ValueError:
-            raise ValueError(f"{rate!r} is not a rate like \"10/hour\" or \"5 per 10 minutes\""
-                             ) from None
-        return rate
+        return check_rate(rate)
 
     @field_validator("allowed_origins")
     @classmethod

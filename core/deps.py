@@ -82,7 +82,8 @@ IdentityDep = Annotated[Identity, Depends(get_identity)]
 
 async def request_context(request: Request, identity: IdentityDep) -> RequestContext:
     return RequestContext(user_id=identity.user_id, base_url=str(request.base_url),
-                          claims=identity.claims, verified=not identity.anonymous)
+                          claims=identity.claims, verified=not identity.anonymous,
+                          client_address=request.client.host if request.client else None)
 
 
 ContextDep = Annotated[RequestContext, Depends(request_context)]

@@ -59,6 +59,7 @@ from deskpilot._platform import (
     PlatformMetrics,
     TicketMemory,
 )
+from deskpilot._rate_limit import RateLimits, check_rate
 from deskpilot._search import Passage, SearchFilter, passages_json
 from deskpilot._time import utcnow
 from deskpilot._tool_function import ToolCall, tool
@@ -100,6 +101,7 @@ __all__ = [
     "Person",
     "Platform",
     "PlatformMetrics",
+    "RateLimits",
     "Reply",
     "RequestContext",
     "SearchFilter",
@@ -117,6 +119,7 @@ __all__ = [
     "ToolCall",
     "ToolAudience",
     "UnknownConnector",
+    "check_rate",
     "hookimpl",
     "make_client",
     "passages_json",

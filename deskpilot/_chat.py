@@ -25,6 +25,8 @@ class RequestContext:
     #: Whether `user_id` was proven (a signed user token, or the admin token for staff), not
     #: an anonymous session.
     verified: bool = False
+    #: The client's network address, for per-address limits (None when unknown).
+    client_address: str | None = None
 
 
 @dataclass
@@ -47,6 +49,8 @@ class ChatTurn:
     item_id: str | None = None
     #: The signed token's claims (RequestContext.claims); empty for an anonymous visitor.
     claims: dict[str, Any] = field(default_factory=dict)
+    #: RequestContext.client_address: where the message came from.
+    client_address: str | None = None
 
 
 @dataclass(frozen=True)

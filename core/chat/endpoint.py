@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from chatkit.server import ChatKitServer, StreamingResult
@@ -41,7 +42,12 @@ from deskpilot._errors import ClientError
 from deskpilot._platform import AgentFactory, ChatEndpoint
 from deskpilot._tools import ToolAudience
 from deskpilot.core.chat.runtime import ChatRuntime, FirstEventsFirst, build_chat
-from deskpilot.core.chat.server import REQUEST
+from deskpilot.core.chat.server import (
+    PLUGINS_DECIDED_CHUNK,
+    PLUGINS_DECIDING,
+    REQUEST,
+    PluginsDeciding,
+)
 
 if TYPE_CHECKING:
     from deskpilot.core.services import Services
@@ -165,11 +171,11 @@ def _client_error(exc: Exception) -> ClientError | None:
     return None
 
 
-async def _stream(first: bytes | None, rest: AsyncIterator[bytes],
+async def _stream(ahead: list[bytes], rest: AsyncIterator[bytes],
                   gate: FirstEventsFirst, release: Callable[[], None]) -> AsyncIterator[bytes]:
     try:
-        if first is not None:
-            yield first
+        for chunk in ahead:
+            yield chunk
         await gate.wait_turn()
         try:
             async for chunk in rest:
@@ -196,11 +202,35 @@ def require_json(request: Request) -> None:
                                f"{media_type or 'no content type'}")
 
 
-async def handle(chat: ChatRuntime, body: bytes, ctx: RequestContext,
-                 client_address: str | None = None) -> Response:
+async def _until_plugins_decided(chat: ChatRuntime, request: Any, ctx: RequestContext,
+                                 events: AsyncIterator[bytes], deciding: PluginsDeciding
+                                 ) -> list[bytes]:
+    """The stream's events up to the plugins' decision on the turn (or its end); raises what
+    they refused, after taking back the refused message (and the conversation it opened).
+    The first event runs the request's own checks inside the SDK."""
+    ahead: list[bytes] = []
+    while not deciding.decided and (chunk := await anext(events, None)) is not None:
+        if chunk != PLUGINS_DECIDED_CHUNK:
+            ahead.append(chunk)
+    if deciding.refusal is None:
+        return ahead
+    await events.aclose()  # type: ignore[attr-defined] - the SDK's async generator
+    if deciding.refused_message is not None:
+        thread_id, item_id = deciding.refused_message
+        if isinstance(request, ThreadsCreateReq):
+            await chat.store.delete_thread(thread_id, ctx)
+        else:
+            await chat.store.delete_thread_item(thread_id, item_id, ctx)
+    raise deciding.refusal
+
+
+async def handle(chat: ChatRuntime, body: bytes, ctx: RequestContext) -> Response:
     """Answer one ChatKit request with JSON or an SSE stream; raises ClientError (a 4xx naming
-    the problem) for what the request got wrong."""
+    the problem) for what the request got wrong, or a plugin refused (a handoff over its
+    limit: 429) before the agent's answer began."""
     release: Callable[[], None] = _nothing
+    deciding = PluginsDeciding()
+    deciding_now = PLUGINS_DECIDING.set(deciding)
     try:
         request = REQUEST.validate_json(body)
         thread_id = getattr(request.params, "thread_id", None)
@@ -209,23 +239,24 @@ async def handle(chat: ChatRuntime, body: bytes, ctx: RequestContext,
         with chat.first_events.awaiting_first_event():
             await _preflight(chat, request, ctx)
             if isinstance(request, ThreadsCreateReq):
-                chat.new_threads.admit(ctx.user_id, client_address)
+                chat.new_threads.admit(session=ctx.user_id, address=ctx.client_address)
             result = await chat.server.process_request(request, ctx)
             if not isinstance(result, StreamingResult):
                 release()
                 return Response(result.json, media_type="application/json")
             events = aiter(result)
-            # The first event runs the request's own checks inside the SDK; failing here still
-            # allows a proper status code.
-            first = await anext(events, None)
+            # Until here, a failure still allows a proper status code.
+            ahead = await _until_plugins_decided(chat, request, ctx, events, deciding)
     except Exception as exc:
         release()
         error = _client_error(exc)
         if error is None or error is exc:
             raise
         raise error from None
+    finally:
+        PLUGINS_DECIDING.reset(deciding_now)
     return StreamingResponse(
-        _stream(first, events, chat.first_events, release),
+        _stream(ahead, events, chat.first_events, release),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
@@ -241,7 +272,8 @@ def chat_endpoint(services: Services, build_agent: AgentFactory, audience: ToolA
         if not runtime:
             runtime.append(build_chat(services, build_agent, audience, workflow))
         require_json(request)
-        return await handle(runtime[0], await request.body(), context,
-                            request.client.host if request.client else None)
+        if context.client_address is None and request.client:  # a plugin's own context
+            context = replace(context, client_address=request.client.host)
+        return await handle(runtime[0], await request.body(), context)
 
     return endpoint

@@ -16,10 +16,10 @@ from agents import set_tracing_disabled
 from pydantic import BaseModel
 
 from deskpilot._platform import AgentFactory
+from deskpilot._rate_limit import RateLimits
 from deskpilot._tools import ToolAudience
 from deskpilot.core.chat.attachments import LocalAttachmentStore
 from deskpilot.core.chat.identity import IdentityResolver, load_session_key
-from deskpilot.core.chat.rate_limit import NewThreadLimits
 from deskpilot.core.chat.server import DeskpilotChatServer
 from deskpilot.core.chat.store import ChatStore
 from deskpilot.core.chat.turns import ThreadTurns
@@ -71,7 +71,10 @@ class ChatRuntime:
     store: ChatStore
     attachments: LocalAttachmentStore
     identities: IdentityResolver
-    new_threads: NewThreadLimits
+    # New conversations per session and per client address. Every conversation can become one
+    # handoff ticket at most (the escalation outbox is unique per thread), and handoffs have
+    # limits of their own ([escalation] handoffs_per_*).
+    new_threads: RateLimits
     turns: ThreadTurns
     first_events: FirstEventsFirst = field(default_factory=FirstEventsFirst)
 
@@ -146,6 +149,7 @@ def build_chat(
         identities=IdentityResolver(
             settings.chat, load_session_key(settings.chat, settings.data_dir)
         ),
-        new_threads=NewThreadLimits(settings.chat),
+        new_threads=RateLimits("new conversations", session=settings.chat.new_threads_per_session,
+                               address=settings.chat.new_threads_per_address),
         turns=ThreadTurns(services.engine),
     )

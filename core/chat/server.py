@@ -13,11 +13,14 @@ import inspect
 import json
 import time
 from collections.abc import AsyncIterator
+from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from agents import Runner, RunResultStreaming, ToolCallItem
 from chatkit.agents import AgentContext, ThreadItemConverter, stream_agent_response
+from chatkit.errors import CustomStreamError
 from chatkit.server import ChatKitServer, NonStreamingResult, StreamingResult
 from chatkit.types import (
     Annotation,
@@ -43,10 +46,11 @@ from chatkit.types import (
     is_streaming_req,
 )
 from openai.types.responses import EasyInputMessageParam, ResponseInputTextParam
-from pydantic import TypeAdapter
+from pydantic import BaseModel, TypeAdapter
 
 from deskpilot._chat import AgentAnswer, ChatTurn, Reply, RequestContext
 from deskpilot._documents import http_url
+from deskpilot._errors import ClientError
 from deskpilot._tools import ToolAudience
 from deskpilot.core.budget import call_scope
 from deskpilot.core.chat.attachments import LocalAttachmentStore
@@ -81,6 +85,39 @@ def safe_links(event: ThreadStreamEvent) -> ThreadStreamEvent | None:
             return event.model_copy(update={"item": event.item.model_copy(
                 update={"content": content})})
     return event
+
+
+@dataclass
+class PluginsDeciding:
+    """Whether the turn's plugins (`before_agent_turn`) have decided, and what they refused.
+
+    The endpoint holds a stream's response until then, so that a plugin's ClientError (a
+    handoff over its rate limit: 429) is the response's status, not an event in a 200. Set
+    per request in PLUGINS_DECIDING."""
+
+    decided: bool = False
+    refusal: ClientError | None = None
+    #: The refused message (thread id, item id): a 429 leaves nothing of the request behind.
+    refused_message: tuple[str, str] | None = None
+
+
+PLUGINS_DECIDING: ContextVar[PluginsDeciding | None] = ContextVar("plugins_deciding",
+                                                                  default=None)
+
+
+class PluginsDecided(BaseModel):
+    """Not a ChatKit event: what respond() yields once the plugins have decided, so the
+    endpoint's wait ends there and then (before the agent's first words). The endpoint drops
+    it; only streams with PLUGINS_DECIDING set carry it."""
+
+    type: Literal["deskpilot.plugins_decided"] = "deskpilot.plugins_decided"
+
+
+#: PluginsDecided as the SDK frames it in the stream.
+PLUGINS_DECIDED_CHUNK = (
+    b"data: " + PluginsDecided().model_dump_json(by_alias=True, exclude_none=True).encode()
+    + b"\n\n"
+)
 
 
 class _RunEnded:
@@ -184,7 +221,21 @@ class DeskpilotChatServer(ChatKitServer[RequestContext]):
         # A plugin may take the message before the agent runs: a handoff ("talk to a person"),
         # or the bot staying quiet while a person owns the conversation.
         turn = self._turn(thread, input_user_message, context)
-        reply = await self._first_answer("before_agent_turn", turn=turn)
+        deciding = PLUGINS_DECIDING.get()
+        try:
+            reply = await self._first_answer("before_agent_turn", turn=turn)
+        except ClientError as refusal:
+            if deciding is None or deciding.decided:
+                raise CustomStreamError(refusal.message) from refusal
+            deciding.refusal = refusal  # the endpoint answers with its status
+            if input_user_message is not None:
+                deciding.refused_message = (thread.id, input_user_message.id)
+            reply = None
+        if deciding is not None and not deciding.decided:
+            deciding.decided = True
+            if deciding.refusal is not None:
+                return
+            yield PluginsDecided()  # type: ignore[misc] - dropped by the endpoint
         if reply is not None:
             metrics.chat_turn(audience, "plugin")
             if _text(reply):  # "" is a plugin keeping the bot silent
@@ -235,7 +286,11 @@ class DeskpilotChatServer(ChatKitServer[RequestContext]):
             last = answers[-1]
             answer = AgentAnswer(text=message_text(last), sources=sum(
                 len(part.annotations) for part in last.content))
-            follow_up = await self._first_answer("after_agent_turn", turn=turn, answer=answer)
+            try:
+                follow_up = await self._first_answer("after_agent_turn", turn=turn,
+                                                     answer=answer)
+            except ClientError as refusal:  # the response is streaming: an error event says it
+                raise CustomStreamError(refusal.message) from refusal
             if follow_up is not None and _text(follow_up):
                 yield ThreadItemDoneEvent(item=self._assistant_message(thread, follow_up, context))
 
@@ -283,7 +338,8 @@ class DeskpilotChatServer(ChatKitServer[RequestContext]):
         return ChatTurn(thread_id=thread.id, user_id=context.user_id,
                         text=message_text(message) if message else "", metadata=thread.metadata,
                         title=thread.title, audience=self.audience, history=history,
-                        item_id=message.id if message else None, claims=dict(context.claims))
+                        item_id=message.id if message else None, claims=dict(context.claims),
+                        client_address=context.client_address)
 
     async def _first_answer(self, hook: str, **kwargs: Any) -> str | Reply | None:
         """The first plugin's answer to a turn hook (awaited), or None."""

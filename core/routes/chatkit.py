@@ -17,7 +17,8 @@ _ERRORS = {
     400: {"description": "malformed request, naming the problem"},
     401: {"description": "no valid user token, and anonymous chat is off"},
     403: {"description": "a cookie-authenticated change from an origin not allowed"},
-    429: {"description": "too many new conversations from this session or address"},
+    429: {"description": "too many new conversations or handoffs from this session or "
+                          "address"},
     404: {"description": "no such thread, item or attachment for this user"},
 }
 
@@ -38,8 +39,7 @@ async def chatkit(
 ) -> Response:
     """The ChatKit protocol: JSON for reads and updates, Server-Sent Events for new turns."""
     require_json(request)
-    response = await handle(chat, await request.body(), context,
-                            request.client.host if request.client else None)
+    response = await handle(chat, await request.body(), context)
     return remember_session(response, request, identity)
 
 

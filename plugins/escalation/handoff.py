@@ -145,10 +145,15 @@ def valid_email(text: str) -> str:
 async def escalate(platform: deskpilot.Platform, *, thread_id: str, user_id: str,
                    title: str | None, metadata: dict[str, Any], history: History,
                    reason: str, rule: str | None = None, email: str | None = None,
-                   name: str | None = None) -> str:
+                   name: str | None = None, client_address: str | None = None) -> str:
     """Hand the thread to a person; what to tell the customer. `metadata` is the thread's
-    own: it is flagged in place, so the chat server saves the flag with the thread."""
+    own: it is flagged in place, so the chat server saves the flag with the thread. Raises a
+    ClientError 429 when a new ticket would break the handoff limits."""
     settings = platform.settings_for(EscalationSettings)
+    outbox = platform.shared(EscalationOutbox)  # built with the full platform
+    if await platform.run_blocking(outbox.for_thread, thread_id) is None:
+        # A new ticket: within the handoff limits (a 429 naming the one it would break).
+        platform.shared(HandoffLimits).admit(session=user_id, address=client_address)
     now = utcnow()
     text = transcript(await history(TRANSCRIPT_ITEMS))
     subject = _subject(title, reason)
@@ -162,7 +167,6 @@ async def escalate(platform: deskpilot.Platform, *, thread_id: str, user_id: str
         customer_email=email, customer_name=name, triage=triage or {}, thread_id=thread_id,
         created_at=now,
     )
-    outbox = platform.shared(EscalationOutbox)  # built with the full platform
     row, created = await platform.run_blocking(outbox.record, thread_id, user_id, request)
     metadata["escalated"] = True
     metadata["escalation_id"] = row.id
@@ -173,6 +177,15 @@ async def escalate(platform: deskpilot.Platform, *, thread_id: str, user_id: str
         row = await platform.run_blocking(outbox.deliver, row.id) or row
     message = customer_message(row, settings.hours, now)
     return f"{reason.rstrip('.')}. {message}" if rule else message
+
+
+class HandoffLimits(deskpilot.RateLimits):
+    """`[escalation] handoffs_per_session` and `handoffs_per_address`, one per platform."""
+
+    def __init__(self, platform: deskpilot.Platform) -> None:
+        settings = platform.settings_for(EscalationSettings)
+        super().__init__("handoffs to a person", session=settings.handoffs_per_session,
+                         address=settings.handoffs_per_address)
 
 
 def handed(text: str) -> deskpilot.Reply:
@@ -198,7 +211,8 @@ async def hand_over(platform: deskpilot.Platform, turn: deskpilot.ChatTurn, reas
         return ASK_EMAIL
     return await escalate(platform, thread_id=turn.thread_id, user_id=turn.user_id,
                           title=turn.title, metadata=turn.metadata, history=turn.history,
-                          reason=reason, rule=rule, email=email, name=name)
+                          reason=reason, rule=rule, email=email, name=name,
+                          client_address=turn.client_address)
 
 
 async def _pending_email(platform: deskpilot.Platform, turn: deskpilot.ChatTurn,
@@ -212,7 +226,8 @@ async def _pending_email(platform: deskpilot.Platform, turn: deskpilot.ChatTurn,
     return await escalate(platform, thread_id=turn.thread_id, user_id=turn.user_id,
                           title=turn.title, metadata=turn.metadata, history=turn.history,
                           reason=pending.get("reason") or "The customer asked for a person.",
-                          rule=pending.get("rule"), email=email)
+                          rule=pending.get("rule"), email=email,
+                          client_address=turn.client_address)
 
 
 async def _to_person(platform: deskpilot.Platform, row: Escalation, turn: deskpilot.ChatTurn

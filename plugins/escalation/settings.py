@@ -125,3 +125,13 @@ class EscalationSettings(deskpilot.Options):
     rules: list[Rule] = []
     # Unset: people are always there.
     hours: Hours | None = None
+    # Handoffs (each a new helpdesk ticket) one session / one client address may start,
+    # "N/hour", "N per 10 minutes", …; more is a 429 naming the limit. Counted per server
+    # process. A conversation is one ticket at most whatever these say.
+    handoffs_per_session: str = "3/hour"
+    handoffs_per_address: str = "20/hour"
+
+    @field_validator("handoffs_per_session", "handoffs_per_address")
+    @classmethod
+    def _rate(cls, rate: str) -> str:
+        return deskpilot.check_rate(rate)

@@ -46,8 +46,11 @@ def escalate_function(name: str, platform: deskpilot.Platform) -> FunctionTool:
             thread_id=chat.thread.id, user_id=context.user_id, text="",
             metadata=chat.thread.metadata, title=chat.thread.title,
             audience=deskpilot.ToolAudience.CUSTOMER, history=history,
-            claims=dict(context.claims))
-        message = await hand_over(platform, turn, reason)
+            claims=dict(context.claims), client_address=context.client_address)
+        try:
+            message = await hand_over(platform, turn, reason)
+        except deskpilot.ClientError as refused:  # over the handoff limits
+            return json.dumps({"escalated": False, "message_for_customer": refused.message})
         return json.dumps({"escalated": True, "message_for_customer": message})
 
     return escalate_to_human
