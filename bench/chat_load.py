@@ -144,7 +144,7 @@ async def run(url: str, conversations: int, timeout: float) -> dict:
 
 
 def _ready(base: str) -> bool:
-    """The server answers /readyz: database and index reachable."""
+    """The server answers /readyz: database and index reachable, first syncs done."""
     try:
         return httpx.get(f"{base}/readyz", timeout=2).status_code == 200
     except httpx.HTTPError:

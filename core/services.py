@@ -395,7 +395,8 @@ class Services:
 
     # -- health -----------------------------------------------------------------------------
     def readiness(self) -> dict[str, Any]:
-        """What /readyz reports: each dependency's state; `ready` only if all are ok."""
+        """What /readyz reports: each dependency's state, and whether the index holds every
+        enabled connector's knowledge yet; `ready` only if all are ok."""
         from deskpilot.core import store
 
         checks: dict[str, str] = {}
@@ -418,7 +419,21 @@ class Services:
             checks["index"] = "ok"
         except Exception as exc:
             checks["index"] = f"unreachable: {type(exc).__name__}: {exc}".splitlines()[0]
+        if checks["database"] == "ok":
+            checks["knowledge"] = self._knowledge_readiness()
         return {"ready": all(v == "ok" for v in checks.values()), "checks": checks}
+
+    def _knowledge_readiness(self) -> str:
+        """"ok" once every enabled connector has synced successfully at least once: before
+        that, answers would come from an empty or partial index."""
+        from deskpilot.knowledge.runs import first_syncs_pending
+
+        enabled = [name for name, conf in self.settings.connectors.items() if conf.enabled]
+        pending = first_syncs_pending(self.engine, enabled)
+        if not pending:
+            return "ok"
+        return "first sync not finished: " + "; ".join(
+            f"{name!r} {state}" for name, state in pending.items())
 
     def close(self) -> None:
         """Release what was built; safe to call twice (a closed index cannot be closed again)."""

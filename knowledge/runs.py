@@ -80,3 +80,26 @@ def failed_documents(engine: Engine, connector: str | None = None) -> list[dict[
                  "url": row.url, "status": row.status, "error": row.error,
                  "attempts": row.attempts, "next_attempt_at": row.next_attempt_at.isoformat()}
                 for row in session.exec(query).all()]
+
+
+def first_syncs_pending(engine: Engine, connectors: list[str]) -> dict[str, str]:
+    """The connectors none of whose runs has succeeded yet, each with what its latest run says
+    ("not started", "running", "failed: …"): their knowledge is not in the index yet."""
+    if not connectors:
+        return {}
+    with Session(engine) as session:
+        synced = set(session.exec(
+            select(SyncRun.connector).where(col(SyncRun.connector).in_(connectors),
+                                            SyncRun.status == "succeeded").distinct()))
+        pending: dict[str, str] = {}
+        for name in connectors:
+            if name in synced:
+                continue
+            latest = session.exec(select(SyncRun).where(SyncRun.connector == name)
+                                  .order_by(col(SyncRun.id).desc()).limit(1)).first()
+            if latest is None:
+                pending[name] = "not started"
+            else:
+                error = (latest.error or "").splitlines()[0][:200] if latest.error else ""
+                pending[name] = latest.status + (f": {error}" if error else "")
+        return pending

@@ -14,6 +14,7 @@ def healthz() -> dict[str, str]:
 
 @router.get("/readyz", responses={503: {"description": "a dependency is not ready"}})
 async def readyz(services: ServicesDep) -> JSONResponse:
-    """Database and index reachable; 503 names what is not."""
+    """Database and index reachable, and every enabled connector synced at least once; 503
+    names what is not."""
     report = await services.run_blocking(services.readiness)
     return JSONResponse(report, status_code=200 if report["ready"] else 503)

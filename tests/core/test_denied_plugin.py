@@ -43,8 +43,8 @@ def test_denying_triage_removes_its_routes_commands_hooks_and_step(tmp_path: Pat
 
     # The app still starts and serves: health, a chat turn, the rest of the automation.
     with TestClient(app) as client:
-        assert client.get("/readyz").status_code == 200
         services.sync("demo")
+        assert client.get("/readyz").status_code == 200
         turn = client.post("/chatkit", json={"type": "threads.create", "params": {"input": {
             "content": [{"type": "input_text", "text": "How do I reset my password?"}],
             "attachments": [], "inference_options": {}}}})
