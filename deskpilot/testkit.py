@@ -119,10 +119,16 @@ class ConnectorContract:
         `has_private_comments = False`)."""
         return []
 
+    #: False only for a connector whose documents come whole with its listing, so that no
+    #: request of one document's own can fail: then the document-failure rule has nothing to
+    #: check. Otherwise leaving the `failing_document` fixture out fails.
+    has_document_requests: ClassVar[bool] = True
+
     @pytest.fixture
     def failing_document(self) -> tuple[Connector, DocumentRef] | None:
         """A connector on the same fake except that one document's own request fails (say a
-        404 on one ticket's comments), and that document's ref; override to check it."""
+        404 on one ticket's comments), and that document's ref: override it (required unless
+        `has_document_requests = False`)."""
         return None
 
     def full_run(self, connector: Connector) -> list[SyncPage]:
@@ -219,7 +225,14 @@ class ConnectorContract:
         self, connector: Connector, failing_document: tuple[Connector, DocumentRef] | None
     ) -> None:
         if failing_document is None:
-            pytest.skip("no failing_document fixture: nothing to check")
+            if not self.has_document_requests:
+                return  # declared: a document has no request of its own that could fail
+            violation("document-failure", f"{type(self).__name__} has no failing_document "
+                      "fixture: return a connector on your fake where one document's own "
+                      "request fails (a 404 on one ticket's comments) and that document's "
+                      "DocumentRef, so the kit can check the run goes on and records it (or "
+                      "set has_document_requests = False if a document has no request of its "
+                      "own)")
         broken, ref = failing_document
         healthy = {(str(d.kind), d.id) for p in self.full_run(connector) for d in p.documents}
         try:

@@ -374,6 +374,32 @@ class TestForgot(Contract):
     assert "TestForgot has no private_comment_bodies fixture" in result.stdout.str()
 
 
+def test_leaving_out_the_failing_document_fixture_fails(pytester: pytest.Pytester) -> None:
+    result = run_kit(pytester, '''
+class TestForgot(Contract):
+    @pytest.fixture
+    def failing_document(self):
+        return None
+''')
+    assert_fails(result, "document-failure")
+    assert "TestForgot has no failing_document fixture" in result.stdout.str()
+    assert "skipped" not in result.stdout.str()
+
+
+def test_a_connector_declared_without_document_requests_passes(
+    pytester: pytest.Pytester,
+) -> None:
+    result = run_kit(pytester, '''
+class TestWholeListing(Contract):
+    has_document_requests = False
+
+    @pytest.fixture
+    def failing_document(self):
+        return None
+''')
+    result.assert_outcomes(passed=8)
+
+
 def test_a_helpdesk_declared_without_private_comments_passes(pytester: pytest.Pytester) -> None:
     result = run_kit(pytester, '''
 class PublicOnly(Paged):
