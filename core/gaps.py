@@ -7,6 +7,11 @@ A question is a gap when (core/conversations.py says how each is read from the c
 - the conversation was **handed over**: then the question is the customer's first message,
   what they came with.
 
+The newest simulation report (`deskpilot simulate`, `<data_dir>/simulations`) adds its
+tickets' questions when its run lies in the window: handed over, unanswered (the agent offered
+a person: **low confidence**), or answered but **estimated wrong** (unlike the team's reply).
+Older reports replay the same tickets, so only the newest counts.
+
 Topics: the questions are embedded with the configured embedder and clustered bottom-up
 (scikit-learn's agglomerative clustering, average linkage on cosine distance): two groups
 merge while the mean similarity between their questions is at least MIN_SIMILARITY. A topic
@@ -37,7 +42,7 @@ MIN_SIMILARITY = 0.5
 MIN_ANSWER_SIMILARITY = 0.5
 EXAMPLES = 5
 OUTLINE_SECTIONS = 4
-REASONS = ("low_confidence", "thumbs_down", "handed_over")
+REASONS = ("low_confidence", "thumbs_down", "handed_over", "estimated_wrong")
 
 
 @dataclass
@@ -75,6 +80,29 @@ def chat_gap_questions(services: Services, since: datetime, until: datetime
                 first.question, first.at, [], conversation.id))
             question.reasons.append("handed_over")
         found += questions.values()
+    return found
+
+
+def simulation_gap_questions(services: Services) -> list[GapQuestion]:
+    """The gap questions of the newest simulation report, at the time it was made."""
+    from deskpilot.core.simulation.commands import simulations_dir
+    from deskpilot.core.simulation.report import saved_reports
+
+    reports = saved_reports(simulations_dir(services.settings.data_dir))
+    if not reports:
+        return []
+    report = reports[0][1]
+    # Chat times are naive local times: the report's (UTC) time is read the same way.
+    at = datetime.fromisoformat(report["created_at"]).astimezone().replace(tzinfo=None)
+    wrong_below = float(report["settings"]["wrong_below"])
+    found = []
+    for row in report["rows"]:
+        similarity = row.get("similarity")
+        reason = {"handed_over": "handed_over", "unanswered": "low_confidence"}.get(
+            row["outcome"], "estimated_wrong" if similarity is not None
+            and similarity < wrong_below else None)
+        if reason and str(row.get("question") or "").strip():
+            found.append(GapQuestion(row["question"], at, [reason], origin="simulation"))
     return found
 
 
@@ -131,17 +159,16 @@ def draft_outline(services: Services, topic: Topic) -> dict[str, Any]:
     return {"title": topic.title, "sections": sections, "questions_to_cover": covers}
 
 
-def gap_report(services: Services, *, days: int = 30, now: datetime | None = None,
-               extra: list[GapQuestion] | None = None) -> dict[str, Any]:
-    """The gap topics of the last `days` days, largest first (`extra`: questions from other
-    sources, e.g. simulation reports)."""
+def gap_report(services: Services, *, days: int = 30, now: datetime | None = None
+               ) -> dict[str, Any]:
+    """The gap topics of the last `days` days, largest first."""
     if days < 1:
         raise ValueError("days must be at least 1")
     # Chat timestamps are naive local times (ChatKit's): the window is read the same way.
     until = now or datetime.now()
     since = until - timedelta(days=days)
     questions = chat_gap_questions(services, since, until) + [
-        q for q in extra or [] if since <= q.at < until]
+        q for q in simulation_gap_questions(services) if since <= q.at < until]
     topics: list[Topic] = []
     if questions:
         vectors = _unit(services.embedder.embed_documents([q.text for q in questions]))

@@ -33,7 +33,7 @@ ENV = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"),
                          autoescape=True, undefined=jinja2.StrictUndefined)
 #: The dashboard's own pages (nav order); plugin pages follow.
 PAGES = {"": "Overview", "sync": "Sync", "conversations": "Conversations", "rates": "Rates",
-         "gaps": "Knowledge gaps"}
+         "gaps": "Knowledge gaps", "simulations": "Simulations"}
 # No script at all; styles and images from this server only; never framed.
 HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self'; "
@@ -42,6 +42,10 @@ HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
 }
+# A simulation's report.html is self-contained: its own inline stylesheet, still no script.
+REPORT_HEADERS = {**HEADERS, "Content-Security-Policy": "default-src 'none'; "
+                  "style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'; "
+                  "base-uri 'none'; form-action 'none'"}
 Days = Annotated[int, Query(ge=1, le=365, description="how many days back")]
 OperatorDep = Annotated[Operator, Depends(require_operator)]
 RATE_SERIES = (("deflection_rate", "Deflection", "#1b6e3a"),
@@ -184,6 +188,38 @@ def router(services: Services) -> APIRouter:
 
         report = await services.run_blocking(lambda: gap_report(services, days=days), cpu=True)
         return await dashboard.render(operator, "gaps.html", "gaps", report=report, days=days)
+
+    def simulation_reports() -> list[tuple[str, dict[str, Any]]]:
+        from deskpilot.core.simulation.commands import simulations_dir
+        from deskpilot.core.simulation.report import saved_reports
+
+        return saved_reports(simulations_dir(services.settings.data_dir))
+
+    @routes.get("/simulations")
+    async def simulations(operator: OperatorDep) -> HTMLResponse:
+        reports = await services.run_blocking(simulation_reports)
+        return await dashboard.render(operator, "simulations.html", "simulations",
+                                      reports=reports)
+
+    async def report_folder(name: str) -> Path:
+        from deskpilot.core.simulation.commands import simulations_dir
+
+        # Only a listed report's folder: a name is never a path of its own.
+        if name not in {folder for folder, _ in await services.run_blocking(simulation_reports)}:
+            raise ClientError(404, f"no simulation report {name!r}")
+        return simulations_dir(services.settings.data_dir) / name
+
+    @routes.get("/simulations/{name}/report.html")
+    async def simulation_html(operator: OperatorDep, name: str) -> Response:
+        path = await report_folder(name) / "report.html"
+        if not path.is_file():
+            raise ClientError(404, f"simulation {name} has no report.html")
+        return FileResponse(path, media_type="text/html", headers=REPORT_HEADERS)
+
+    @routes.get("/simulations/{name}/report.json")
+    async def simulation_json(operator: OperatorDep, name: str) -> Response:
+        return FileResponse(await report_folder(name) / "report.json",
+                            media_type="application/json", headers=HEADERS)
 
     async def plugin_page(operator: Operator, page: DashboardPage, query: Mapping[str, str],
                           status_code: int = 200, **extra: Any) -> HTMLResponse:

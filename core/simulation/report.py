@@ -37,7 +37,9 @@ out of that rate).
 
 from __future__ import annotations
 
+import json
 import statistics
+from pathlib import Path
 from typing import Any
 
 SCHEMA = "deskpilot.simulation/1"
@@ -110,3 +112,18 @@ def summarize(rows: list[dict[str, Any]], *, threshold: float, wrong_below: floa
         "worst": [r["ticket_id"] for r in answered[:WORST]],
         "cost": cost,
     }
+
+
+def saved_reports(directory: Path) -> list[tuple[str, dict[str, Any]]]:
+    """The reports in `directory` (`<data_dir>/simulations`, a folder per run), newest first:
+    (the folder's name, its report.json). Folders without a readable report of this schema
+    are left out."""
+    found = []
+    for path in Path(directory).glob("*/report.json"):
+        try:
+            report = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(report, dict) and report.get("schema") == SCHEMA:
+            found.append((path.parent.name, report))
+    return sorted(found, key=lambda pair: str(pair[1].get("created_at", "")), reverse=True)

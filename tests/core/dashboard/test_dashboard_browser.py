@@ -4,42 +4,14 @@ edited and approved (public at once) and another rejected, sign out."""
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import uvicorn
 from sqlalchemy import text
 
-from tests.conftest import free_port
-from tests.core.chat.conftest import chromium
 from tests.core.dashboard.conftest import ADMIN, Site
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-
-@pytest.fixture(scope="module")
-def base(site: Site) -> Iterator[str]:
-    # No lifespan: the site's platform is the tests' and outlives this server.
-    server = uvicorn.Server(uvicorn.Config(site.app, host="127.0.0.1", port=free_port(),
-                                           lifespan="off", log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{server.config.port}"
-    server.should_exit = True
-    thread.join(timeout=10)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium() as launched:
-        yield launched
 
 
 def _snippets(site: Site) -> dict[int, tuple[str, str, str | None]]:

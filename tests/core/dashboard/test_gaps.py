@@ -52,7 +52,8 @@ def test_similar_questions_share_a_topic_with_an_outline_from_their_solved_ticke
     payment = by_question["Can I pay with a bank transfer?"]
     assert by_question["Do you take wire transfers as payment?"] is payment
     assert payment["count"] == 2
-    assert payment["reasons"] == {"low_confidence": 1, "thumbs_down": 1, "handed_over": 0}
+    assert payment["reasons"] == {"low_confidence": 1, "thumbs_down": 1, "handed_over": 0,
+                                 "estimated_wrong": 0}
     assert payment["trend"]["later"] == 2 and payment["trend"]["direction"] == "rising"
     assert sum(day["count"] for day in payment["trend"]["per_day"]) == 2
     outline = payment["outline"]
