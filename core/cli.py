@@ -552,6 +552,37 @@ def simulate(
     typer.echo(f"wrote {directory / 'report.json'} and {directory / 'report.html'}")
 
 
+@app.command("test")
+def test_suite(
+    suite: Annotated[Path, typer.Argument(help="The suite: YAML (README: Conversation tests).")],
+    repeat: Annotated[int, typer.Option(
+        min=1, help="Run each test K times: it passes only if all K pass (pass^k).")] = 1,
+    junit: Annotated[Path | None, typer.Option(help="Also write JUnit XML here.")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Run scripted customer conversations through the agent with assertions per turn; exit
+    code 1 when a test fails (for CI)."""
+    from deskpilot.core.simulation.commands import UsageError, run_tests
+
+    try:
+        loaded, results = run_tests(_scratch(config), suite, repeat=repeat, junit=junit)
+    except UsageError as exc:
+        fail(str(exc), code=exc.code)
+    for result in results:
+        passed = sum(run.passed for run in result.runs)
+        typer.echo(f"{'PASS' if result.passed else 'FAIL'}  {result.name}  "
+                   f"({passed}/{repeat} runs)")
+        for i, run in enumerate(result.runs, 1):
+            for failure in run.failures:
+                typer.echo(f"        run {i}, {failure}")
+    good = sum(result.passed for result in results)
+    typer.echo(f"{loaded.name}: {good}/{len(results)} tests passed"
+               + (f" in all {repeat} runs (pass^{repeat} {good / len(results):.2f})"
+                  if repeat > 1 else ""))
+    if good < len(results):
+        raise typer.Exit(1)
+
+
 @index_app.command("optimize")
 def index_optimize(config: ConfigOption = None, data_dir: DataDirOption = None) -> None:
     """Build the embedded index's HNSW graphs and merge its segments.

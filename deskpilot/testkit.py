@@ -479,10 +479,12 @@ class ToolRun:
     reply: str
 
 
-def ScriptedModel(*calls: tuple[str, dict[str, Any]], reply: str | None = None) -> Any:  # noqa: N802 - reads as a class
+def ScriptedModel(*calls: tuple[str, dict[str, Any]],  # noqa: N802 - reads as a class
+                  reply: str | list[str] | None = None) -> Any:
     """A stand-in for an LLM: its first turn calls the scripted tools `(name, arguments)`, its
     second replies with `reply` (default: the tools' outputs, one per line). What a real model
-    would do, deterministic and offline, so a test can watch the agent call a tool."""
+    would do, deterministic and offline, so a test can watch the agent call a tool. A list of
+    replies is answered in turn, one per run: a model whose answers vary (pass^k tests)."""
     from deskpilot.core.agent.scripted import ScriptedModel as Scripted
 
     return Scripted(list(calls), reply)

@@ -1,6 +1,7 @@
 """A scripted stand-in for an LLM (`deskpilot.testkit.ScriptedModel`): it calls the tools it is
 told to, one per turn, in order, then replies. Built on the offline model, so it runs in the same
-Runner and streams the same events."""
+Runner and streams the same events. Given several replies it answers with the next one each time
+(round robin): a model whose answers vary between runs, as an LLM's do (pass^k)."""
 
 from __future__ import annotations
 
@@ -13,10 +14,12 @@ from deskpilot.core.agent.offline import OfflineModel, _new_id, item_field
 
 
 class ScriptedModel(OfflineModel):
-    def __init__(self, calls: list[tuple[str, dict[str, Any]]], reply: str | None) -> None:
+    def __init__(self, calls: list[tuple[str, dict[str, Any]]],
+                 reply: str | list[str] | None) -> None:
         super().__init__()
         self.calls = calls
-        self.reply = reply
+        self.replies = [reply] if isinstance(reply, str) else list(reply or [])
+        self.replied = 0  # replies given so far: which one comes next
 
     def _turn(self, input: str | list[Any], tools: list[Any]
               ) -> ResponseFunctionToolCall | ResponseOutputMessage:
@@ -35,4 +38,8 @@ class ScriptedModel(OfflineModel):
             return ResponseFunctionToolCall(
                 type="function_call", id=_new_id("fc"), call_id=_new_id("call"), name=name,
                 arguments=json.dumps(arguments), status="completed")
-        return self._message(self.reply if self.reply is not None else "\n".join(outputs), [])
+        if not self.replies:
+            return self._message("\n".join(outputs), [])
+        reply = self.replies[self.replied % len(self.replies)]
+        self.replied += 1
+        return self._message(reply, [])

@@ -124,3 +124,43 @@ def run_simulation(
     (directory / "report.html").write_text(
         render(report, compared, str(compare) if compare else ""), encoding="utf-8")
     return directory, report
+
+
+def run_tests(
+    scratch_settings: Callable[[Path], Settings], suite_path: Path, *, repeat: int,
+    junit: Path | None,
+) -> tuple[Any, list[Any]]:
+    """Load the suite, build its knowledge on a scratch platform, run it (each test `repeat`
+    times) and write the JUnit XML; the suite and the results."""
+    import asyncio
+
+    from deskpilot.core.agent.evaluation import load_articles
+    from deskpilot.core.simulation.platform import SimulationServices
+    from deskpilot.core.simulation.suite import junit_xml, load_suite, run_suite
+    from deskpilot.knowledge.evaluation import build_index
+
+    if not suite_path.is_file():
+        raise UsageError(f"{suite_path}: file not found")
+    try:
+        suite = load_suite(suite_path)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if suite.articles is not None and not suite.articles.is_file():
+        raise UsageError(f"{suite_path}: articles: {suite.articles}: file not found")
+    with scratch_platform(scratch_settings) as base:
+        base.migrate()
+        try:
+            if suite.articles is not None:
+                build_index(load_articles(suite.articles), base.embedder, base.index, False)
+            else:  # the knowledge the agent answers from in production
+                for name in list(base.connectors):
+                    base.sync(name)
+        except ValueError as exc:
+            raise UsageError(f"{suite.articles}: {exc}".splitlines()[0], code=1) from None
+        platform = SimulationServices(base.settings, base.plugins)
+        platform.share(base, frozenset())
+        results = asyncio.run(run_suite(platform, suite, repeat))
+    if junit is not None:
+        junit.parent.mkdir(parents=True, exist_ok=True)
+        junit.write_bytes(junit_xml(suite, results, repeat))
+    return suite, results

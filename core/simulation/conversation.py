@@ -37,8 +37,8 @@ class TurnResult:
         return asdict(self)
 
 
-def _events(chunks: list[bytes]) -> list[dict[str, Any]]:
-    body = b"".join(chunks).decode("utf-8")
+def sse_events(body: str) -> list[dict[str, Any]]:
+    """The JSON of every `data:` frame in a Server-Sent Events body (the chat's stream)."""
     events = []
     for frame in body.split("\n\n"):
         data = [line[5:].strip() for line in frame.splitlines() if line.startswith("data:")]
@@ -76,7 +76,8 @@ class Conversation:
         calls_before, handoffs_before = len(services.tool_calls), len(services.escalations())
         result = await self.runtime.server.process_request(REQUEST.validate_python(body),
                                                            self.context)
-        events = _events([chunk async for chunk in result])  # type: ignore[union-attr]
+        body = b"".join([chunk async for chunk in result])  # type: ignore[union-attr]
+        events = sse_events(body.decode("utf-8"))
         turn = TurnResult(said=text)
         replies: list[str] = []
         for event in events:

@@ -9,6 +9,8 @@ from typing import Any
 import httpx
 from fastapi.testclient import TestClient
 
+from deskpilot.core.simulation.conversation import sse_events  # the one SSE frame parser
+
 
 def user_input(text: str, attachments: list[str] | None = None) -> dict[str, Any]:
     return {
@@ -20,16 +22,6 @@ def user_input(text: str, attachments: list[str] | None = None) -> dict[str, Any
 
 def request(type: str, **params: Any) -> dict[str, Any]:
     return {"type": type, "params": params}
-
-
-def sse_events(body: str) -> list[dict[str, Any]]:
-    """The JSON of every `data:` frame in a Server-Sent Events body."""
-    events = []
-    for frame in body.split("\n\n"):
-        data = [line[5:].strip() for line in frame.splitlines() if line.startswith("data:")]
-        if data:
-            events.append(json.loads("\n".join(data)))
-    return events
 
 
 @dataclass

@@ -359,3 +359,30 @@ def test_embedded_writes_keep_the_point_tally_without_counting(tmp_path: Path) -
     reopened = EdgeIndex(tmp_path / "index", DIM)
     assert reopened._points == reopened.count() == 118
     reopened.close()
+
+
+@pytest.mark.parametrize("method", ["convex", "dense", "sparse", "rrf"])
+def test_exclude_origins_leaves_out_what_came_from_those_tickets(index: VectorIndex,
+                                                                 method: str) -> None:
+    """A simulation replaying ticket zd:7 must not find it, nor a snippet distilled from it."""
+    from dataclasses import replace
+
+    from deskpilot.knowledge.index import FusionConfig
+
+    index.fusion = FusionConfig(method=method)  # type: ignore[arg-type]
+    snippet = replace(chunk("snippet-1", text="reset password snippet"), source="snippets",
+                      origins=("zd:7", "zd:9"))
+    ticket = replace(chunk("7", text="reset password ticket", kind=DocumentKind.TICKET,
+                           audience=Audience.INTERNAL), source="zd", origins=("zd:7",))
+    other = replace(chunk("snippet-2", text="reset password other"), source="snippets",
+                    origins=("zd:8",))
+    article = chunk("a", text="reset password article")
+    index.upsert([snippet, ticket, other, article], [unit(1), unit(1), unit(1), unit(1)])
+    everything = {p.document_id for p in index.search(unit(1), "reset password", 10)}
+    assert everything == {"snippet-1", "7", "snippet-2", "a"}
+    left = index.search(unit(1), "reset password", 10,
+                        SearchFilter(exclude_origins=frozenset({"zd:7"})))
+    assert {p.document_id for p in left} == {"snippet-2", "a"}
+    public = SearchFilter(audience=Audience.PUBLIC, exclude_origins=frozenset({"zd:8", "zd:9"}))
+    assert {p.document_id for p in index.search(unit(1), "reset password", 10, public)} == {"a"}
+    assert index.count(SearchFilter(exclude_origins=frozenset({"zd:7"}))) == 2
