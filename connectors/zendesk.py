@@ -28,7 +28,7 @@ import base64
 import hashlib
 import hmac
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Literal, Self
 from urllib.parse import urlsplit
@@ -57,6 +57,10 @@ from deskpilot import (
 from deskpilot.connectors.zendesk_events import CommentEvents
 
 WEBHOOK_TOLERANCE_SECONDS = 300
+# A comment write that may have landed: how often it is tried, and how recent a matching
+# comment must be to count as the one sent.
+_WRITE_ATTEMPTS = 3
+_WRITE_WINDOW = timedelta(minutes=15)
 _PRIORITIES = frozenset({"low", "normal", "high", "urgent"})
 # Zendesk's ticket statuses in the relay's words: "hold" waits on a third party, not on us.
 _RELAY_STATUS = {"new": "open", "open": "open", "pending": "pending", "hold": "open",
@@ -361,8 +365,38 @@ class ZendeskConnector(HttpConnector):
 
     # -- writing ----------------------------------------------------------------------------
     def add_note(self, ticket_id: str, body: str) -> None:
-        payload = {"ticket": {"comment": {"body": body, "public": False}}}
-        self.http.put(f"/api/v2/tickets/{ticket_id}.json", json=payload).raise_for_status()
+        def posted() -> str | None:  # the same note, just now: the PUT did land
+            since = datetime.now(UTC) - _WRITE_WINDOW
+            return next((m.id for m in self._relay_comments(ticket_id, None)
+                         if not m.public and m.body.strip() == body.strip()
+                         and (m.created_at is None or m.created_at >= since)), None)
+
+        self._put_comment(ticket_id, {"body": body, "public": False}, posted)
+
+    def _put_comment(self, ticket_id: str, comment: dict[str, Any],
+                     posted: Callable[[], str | None]) -> str:
+        """Add `comment` to the ticket; returns its id (may be "" when Zendesk does not say).
+
+        Zendesk honours no idempotency key on ticket updates, and a comment PUT twice is there
+        twice: so the PUT is never repeated blindly. After an answer that may have come after
+        Zendesk acted (a 5xx, a dropped connection, a garbled 2xx), `posted` looks for the
+        comment on the ticket, and only if it is not there is the PUT sent again."""
+        for attempt in range(1, _WRITE_ATTEMPTS + 1):
+            try:
+                data = self.request_json("PUT", f"/api/v2/tickets/{ticket_id}.json",
+                                         json={"ticket": {"comment": comment}},
+                                         retry_safe=False) or {}
+            except HelpdeskError as exc:
+                refused = exc.status is not None and 400 <= exc.status < 500  # nothing written
+                if refused or attempt == _WRITE_ATTEMPTS:
+                    raise
+                # The look-up is a GET: the client's retries give a failing server its pauses.
+                if (found := posted()) is not None:
+                    return found
+                continue
+            events = (data.get("audit") or {}).get("events") or []
+            return next((str(e["id"]) for e in events if e.get("type") == "Comment"), "")
+        raise AssertionError("unreachable")  # the last attempt returns or raises
 
     def add_tags(self, ticket_id: str, tags: list[str]) -> None:
         # PUT adds to the ticket's tags; POST would replace them.
@@ -430,20 +464,22 @@ class ZendeskConnector(HttpConnector):
     def add_customer_message(self, ticket_id: str, message: CustomerMessage) -> str:
         ticket = self._get(f"/api/v2/tickets/{ticket_id}.json").get("ticket") or {}
         requester = ticket.get("requester_id")
+
+        def earlier(ticket_id: str, requester: Any) -> str | None:
+            return next((m.id for m in self._relay_comments(ticket_id, requester)
+                         if m.author_role == "customer" and m.public
+                         and m.body.strip() == message.body.strip()
+                         and (message.created_at is None or m.created_at is None
+                              or m.created_at >= message.created_at - timedelta(minutes=1))),
+                        None)
+
         # Zendesk takes no idempotency key on updates: a retry first looks for its comment.
-        for earlier in self._relay_comments(ticket_id, requester):
-            if earlier.author_role == "customer" and earlier.public and (
-                    earlier.body.strip() == message.body.strip()) and (
-                    message.created_at is None or earlier.created_at is None
-                    or earlier.created_at >= message.created_at - timedelta(minutes=1)):
-                return earlier.id
+        if (found := earlier(ticket_id, requester)) is not None:
+            return found
         comment: dict[str, Any] = {"body": message.body, "public": True}
         if requester is not None:
             comment["author_id"] = requester
-        data = self.request_json("PUT", f"/api/v2/tickets/{ticket_id}.json",
-                                 json={"ticket": {"comment": comment}}) or {}
-        events = (data.get("audit") or {}).get("events") or []
-        return next((str(e["id"]) for e in events if e.get("type") == "Comment"), "")
+        return self._put_comment(ticket_id, comment, lambda: earlier(ticket_id, requester))
 
     def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> bool:
         if self.options.webhook_secret is None:

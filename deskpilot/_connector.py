@@ -149,17 +149,18 @@ class HttpConnector(Connector):
         """Headers for every request (e.g. a bearer token, an API version)."""
         return {}
 
-    def request_json(self, method: str, path: str, *, retry_safe: bool = False,
+    def request_json(self, method: str, path: str, *, retry_safe: bool | None = None,
                      **kwargs: Any) -> Any:
         """Call the API and return its JSON. Any failure, after the client's retries, raises a
         HelpdeskError naming this connector, the URL, what was wrong and what to do.
-        `retry_safe` marks a POST the API documents as safe to repeat."""
+        `retry_safe=True` marks a POST the API documents as safe to repeat, `False` a PUT or
+        DELETE that is not (it appends a comment); None: by the method."""
         import httpx
 
-        from deskpilot._http import RETRY_SAFE, connection_error, read_json
+        from deskpilot._http import NOT_IDEMPOTENT, RETRY_SAFE, connection_error, read_json
 
-        if retry_safe:
-            kwargs["extensions"] = RETRY_SAFE
+        if retry_safe is not None:
+            kwargs["extensions"] = RETRY_SAFE if retry_safe else NOT_IDEMPOTENT
         prefix = f"connector {self.name!r} ({self.type})"
         request = self.http.build_request(method, path, **kwargs)
         try:

@@ -6,9 +6,10 @@ Every connector builds its client with `make_client`. A request is retried when 
 429 means the request was refused before it was processed, so any method may be retried; a 5xx
 or a dropped connection may have happened after the server acted, so those are retried only for
 idempotent methods and for POSTs marked with `extensions=RETRY_SAFE` (searches, or writes sent
-with an idempotency key). The body is read inside the retry loop, so a connection dropped
-mid-body is retried like one refused outright; a 2xx body that is not the JSON asked for
-(truncated, garbled, a proxy's HTML page) is retried `BODY_RETRIES` times.
+with an idempotency key), never for requests marked `extensions=NOT_IDEMPOTENT` (a PUT that
+appends a comment: repeating it adds it twice). The body is read inside the retry loop, so a
+connection dropped mid-body is retried like one refused outright; a 2xx body that is not the
+JSON asked for (truncated, garbled, a proxy's HTML page) is retried `BODY_RETRIES` times.
 
 `read_json` turns the final answer into data or a `HelpdeskError`: one line naming the URL
 (credentials removed), what was wrong and what to do.
@@ -35,6 +36,9 @@ IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 #: as safe to repeat (a search, a write with an idempotency key): it is retried like a GET.
 _RETRY_SAFE_KEY = "deskpilot.retry_safe"
 RETRY_SAFE: dict[str, Any] = {_RETRY_SAFE_KEY: True}
+#: The opposite, for a PUT or DELETE that is not idempotent after all: only a 429 (refused before
+#: it was processed) is retried; after a 5xx or a dropped connection the caller decides.
+NOT_IDEMPOTENT: dict[str, Any] = {_RETRY_SAFE_KEY: False}
 USER_AGENT = "deskpilot/0.1 (+https://github.com/deskpilot)"
 
 _SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key"})
@@ -113,9 +117,8 @@ class RetryTransport(httpx.BaseTransport):
         return min(self.max_backoff, self.backoff * 2**attempt)
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        repeatable = request.method in IDEMPOTENT_METHODS or bool(
-            request.extensions.get(_RETRY_SAFE_KEY)
-        )
+        repeatable = bool(request.extensions.get(_RETRY_SAFE_KEY,
+                                                 request.method in IDEMPOTENT_METHODS))
         attempt = 0
         body_attempts = 0
         while True:

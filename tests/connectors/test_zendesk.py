@@ -54,6 +54,9 @@ class FakeZendesk:
         self.events_per_page = events_per_page  # Zendesk's is 1,000
         # Child events changing a comment after it was written, by ticket id (see events()).
         self.later_events: dict[int, list[dict[str, Any]]] = {}
+        # Request numbers whose write is done but whose answer is lost: a 503, or the
+        # connection dropped ("drop"), after Zendesk added the comment.
+        self.lost_answers: dict[int, str] = {}
         self.throttle_every = throttle_every
         self.fail_at = fail_at
         self.count = 0
@@ -219,7 +222,7 @@ class FakeZendesk:
         if method == "GET" and path.startswith("/api/v2/tickets/") and path.endswith("/comments"):
             size = int(params["page[size]"])
             assert size <= 100, "Zendesk refuses page[size] above 100"
-            comments = self.comments[int(path.split("/")[4])]
+            comments = self.comments.get(int(path.split("/")[4]), [])
             pos = int(params.get("page[after]", "p0").removeprefix("p"))
             page = comments[pos : pos + min(size, 2)]
             more = pos + len(page) < len(comments)
@@ -244,6 +247,22 @@ class FakeZendesk:
             more = pos + 2 < len(self.tags)
             return httpx.Response(200, json={
                 "tags": page, "meta": {"has_more": more, "after_cursor": str(pos + 2)}})
+        if method == "PUT" and path.startswith("/api/v2/tickets/") and (
+                "comment" in (body or {}).get("ticket", {})):
+            ticket_id, raw = int(path.split("/")[4].removesuffix(".json")), body["ticket"]
+            written = comment(70_000 + self.count, raw["comment"].get("author_id", 900),
+                              raw["comment"]["body"], raw["comment"]["public"],
+                              int(datetime.now(UTC).timestamp()))
+            self.comments.setdefault(ticket_id, []).append(written)
+            if self.lost_answers.get(self.count) == "drop":
+                raise httpx.RemoteProtocolError("peer closed connection without sending "
+                                                "complete message body")
+            if self.count in self.lost_answers:
+                return httpx.Response(503, text="Service Unavailable")
+            return httpx.Response(200, json={"ticket": {"id": ticket_id}, "audit": {
+                "id": 80_000 + self.count, "ticket_id": ticket_id,
+                "events": [{"id": written["id"], "type": "Comment", "public": written["public"],
+                            "body": written["body"]}]}})
         if method == "PUT" and path.endswith(".json") or path.endswith("/tags"):
             return httpx.Response(200, json={"ticket": {"id": 1}, "tags": body.get("tags")})
         if method == "POST" and path == "/api/v2/tickets.json":
@@ -553,6 +572,37 @@ def test_add_note_is_private_put() -> None:
     assert fake.calls == [("PUT", "/api/v2/tickets/42.json", {},
                            {"ticket": {"comment": {"body": "Draft: try clearing cookies",
                                                    "public": False}}})]
+
+
+def notes_on(fake: FakeZendesk, ticket: int) -> list[str]:
+    return [c["body"] for c in fake.comments.get(ticket, []) if not c["public"]]
+
+
+@pytest.mark.parametrize("lost", ["503", "drop"])
+def test_a_note_whose_answer_is_lost_is_posted_once(lost: str) -> None:
+    """Zendesk added the note, then the answer was lost: PUT again, it would be there twice."""
+    fake = FakeZendesk()
+    fake.lost_answers[1] = lost
+    make(fake).add_note("1", "Draft: try clearing cookies")
+    assert notes_on(fake, 1) == [PRIVATE_NOTE, "Draft: try clearing cookies"]
+    assert [(m, p) for m, p, _, _ in fake.calls] == [
+        ("PUT", "/api/v2/tickets/1.json"), ("GET", "/api/v2/tickets/1/comments"),
+        ("GET", "/api/v2/tickets/1/comments")]  # found on the look-up: not sent again
+
+
+def test_a_note_refused_before_it_was_written_is_sent_again() -> None:
+    fake = FakeZendesk(fail_at=frozenset({1}))  # 503 before Zendesk did anything
+    make(fake).add_note("4", "Draft: send the VIP welcome pack")
+    assert notes_on(fake, 4) == [PRIVATE_FIRST, "Draft: send the VIP welcome pack"]
+    assert [m for m, _, _, _ in fake.calls] == ["PUT", "GET", "PUT"]
+
+
+def test_a_note_the_helpdesk_refuses_is_an_error_at_once() -> None:
+    fake = FakeZendesk()
+    fake.missing.add("/api/v2/tickets/999.json")
+    with pytest.raises(deskpilot.HelpdeskError, match="404"):
+        make(fake).add_note("999", "Draft")
+    assert len(fake.calls) == 1
 
 
 def test_add_tags_adds_with_put() -> None:

@@ -11,7 +11,14 @@ import pytest
 
 from deskpilot import RETRY_SAFE
 from deskpilot._errors import HelpdeskError
-from deskpilot._http import BODY_RETRIES, make_client, read_json, redact_url, retry_after
+from deskpilot._http import (
+    BODY_RETRIES,
+    NOT_IDEMPOTENT,
+    make_client,
+    read_json,
+    redact_url,
+    retry_after,
+)
 
 NOW = 1_700_000_000
 
@@ -68,6 +75,20 @@ def test_5xx_on_a_plain_post_is_not_retried_but_a_retry_safe_post_is() -> None:
     assert http.post("/create", json={}).status_code == 500
     assert http.post("/search", json={}, extensions=RETRY_SAFE).status_code == 200
     assert seen == ["POST", "POST", "POST"] and slept == [0.5]
+
+
+def test_a_put_marked_not_idempotent_is_retried_only_when_refused() -> None:
+    """A PUT that appends a comment: a 503 or a drop may come after the write, a 429 before."""
+    transport, seen = scripted(httpx.Response(503), httpx.RemoteProtocolError("peer closed"),
+                               httpx.Response(429, headers={"Retry-After": "1"}),
+                               httpx.Response(200, json={}))
+    slept: list[float] = []
+    http = client(transport, slept)
+    assert http.put("/t.json", json={}, extensions=NOT_IDEMPOTENT).status_code == 503
+    with pytest.raises(httpx.RemoteProtocolError):
+        http.put("/t.json", json={}, extensions=NOT_IDEMPOTENT)
+    assert http.put("/t.json", json={}, extensions=NOT_IDEMPOTENT).status_code == 200
+    assert seen == ["PUT"] * 4 and slept == [1.0]
 
 
 def test_gives_up_after_max_retries_and_returns_the_last_response() -> None:
