@@ -190,3 +190,12 @@ def transcript(engine: Engine, thread_id: str) -> list[dict[str, Any]]:
                              "author": (reply.marker or {}).get("author"), "text": reply.text,
                              "sources": sources, "feedback": votes.get(row.id)})
     return messages
+
+
+def titles(engine: Engine, thread_ids: list[str]) -> dict[str, str | None]:
+    """The titles of these threads (those that exist)."""
+    if not thread_ids:
+        return {}
+    with engine.connect() as conn:
+        return dict(conn.execute(select(THREAD.c.id, THREAD.c.title)
+                                 .where(THREAD.c.id.in_(thread_ids))).all())

@@ -22,7 +22,7 @@ from deskpilot.core.dashboard.auth import (
     require_operator,
     start_session,
 )
-from deskpilot.core.dashboard.charts import Series, rate_chart
+from deskpilot.core.dashboard.charts import Series, bar_chart, rate_chart
 from deskpilot.core.dashboard.figures import rates
 
 if TYPE_CHECKING:
@@ -33,7 +33,7 @@ ENV = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"),
                          autoescape=True, undefined=jinja2.StrictUndefined)
 #: The dashboard's own pages (nav order); plugin pages follow.
 PAGES = {"": "Overview", "sync": "Sync", "conversations": "Conversations", "rates": "Rates",
-         "gaps": "Knowledge gaps", "simulations": "Simulations"}
+         "gaps": "Knowledge gaps", "simulations": "Simulations", "cost": "Cost"}
 # No script at all; styles and images from this server only; never framed.
 HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self'; "
@@ -173,8 +173,34 @@ def router(services: Services) -> APIRouter:
         if not found:
             raise ClientError(404, f"no conversation {thread_id}")
         messages = await services.run_blocking(transcript, engine, thread_id)
+        usage = await services.run_blocking(services.budget.conversation, thread_id)
         return await dashboard.render(operator, "transcript.html", "conversations",
-                                      conversation=found[0], messages=messages)
+                                      conversation=found[0], messages=messages, usage=usage,
+                                      currency=services.settings.agent.currency)
+
+    @routes.get("/cost")
+    async def cost(operator: OperatorDep, days: Days = 30) -> HTMLResponse:
+        from datetime import timedelta
+
+        from deskpilot._time import utcnow
+        from deskpilot.core.conversations import titles
+
+        budget = services.budget
+        by_day = await services.run_blocking(budget.by_day, days)
+        months = await services.run_blocking(budget.by_month, 12)
+        costliest = await services.run_blocking(budget.by_conversation, 20)
+        names = await services.run_blocking(titles, engine, [u.key for u in costliest])
+        # Every day of the window on the chart, the days without a call at 0.
+        spent = {u.key: u.cost for u in by_day}
+        first = utcnow().date() - timedelta(days=days - 1)
+        labels = [(first + timedelta(days=n)).isoformat() for n in range(days)]
+        currency = services.settings.agent.currency
+        chart = bar_chart(f"Estimated model cost per day (UTC), last {days} days",
+                          labels, [spent.get(d, 0.0) for d in labels], currency)
+        return await dashboard.render(operator, "cost.html", "cost", by_day=by_day,
+                                      months=months, costliest=costliest, titles=names,
+                                      chart=chart, days=days, currency=currency,
+                                      priced=sorted(services.settings.agent.prices))
 
     @routes.get("/rates")
     async def rate_page(operator: OperatorDep, days: Days = 30) -> HTMLResponse:

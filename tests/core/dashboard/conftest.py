@@ -34,6 +34,10 @@ admin_token = "{admin}"
 [chat]
 identity_secret = "{secret}"
 
+[agent.prices."gpt-4.1-mini"]
+input = 0.4
+output = 1.6
+
 [connectors.help]
 type = "local"
 path = "{path}"

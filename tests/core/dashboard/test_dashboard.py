@@ -174,3 +174,29 @@ def test_the_budget_banner_shows_the_months_spend(input_tokens: int, shown: str)
     assert shown in " ".join(banner.group(1).split())
     assert ("hands conversations over to a person" in page) == (input_tokens == 60_000)
     services.close()
+
+
+def test_the_cost_page_is_the_recorded_model_usage(site: Site) -> None:
+    budget = site.services.budget
+    calls = [(site.threads[0], 1200, 300), (site.threads[0], 800, 100), (site.threads[2], 500, 50),
+             (None, 4000, 900)]  # the last: a draft note, outside any conversation
+    for thread_id, tokens_in, tokens_out in calls:
+        budget.record("gpt-4.1-mini", input_tokens=tokens_in, output_tokens=tokens_out,
+                      conversation_id=thread_id, workflow="test")
+    with site.services.engine.connect() as conn:
+        per_thread = dict(conn.execute(text(
+            "SELECT conversation_id, SUM(cost) FROM model_usage WHERE conversation_id IS NOT "
+            "NULL GROUP BY conversation_id")).all())
+        month = conn.execute(text("SELECT SUM(cost), SUM(input_tokens) FROM model_usage")).one()
+    client = TestClient(site.app, headers=BEARER)
+    page = client.get("/admin/cost").text
+    rows = re.findall(r'<tr data-key="(thr_[0-9a-f]+)"><td><a [^>]*>([^<]*)</a>.*?'
+                      r"<td data-cost>([0-9.]+)</td>", page, re.S)
+    assert [(key, float(cost)) for key, _, cost in rows] == sorted(
+        ((k, round(v, 4)) for k, v in per_thread.items()), key=lambda kv: -kv[1])
+    assert rows[0][1] == "How do I get a refund for my purchase?"  # its title
+    this_month = date.today().strftime("%Y-%m")
+    months = re.search(rf'<tr data-key="{this_month}">(.*?)</tr>', page, re.S).group(1)
+    assert f"<td>{month[1]}</td>" in months and f"{month[0]:.4f}" in months
+    transcript = client.get(f"/admin/conversations/{site.threads[0]}").text
+    assert "2 call(s), 2000 input and 400 output tokens" in transcript

@@ -39,8 +39,8 @@ def test_an_operator_works_through_the_dashboard(site: Site, base: str, browser:
     page.wait_for_url(f"{base}/admin")
     assert page.locator("h1").inner_text() == "Overview"
     assert page.locator("svg.chart").count() == 1
-    for label in ["Sync", "Conversations", "Rates", "Knowledge gaps", "Snippets",
-                  "Escalations", "Overview"]:
+    for label in ["Sync", "Conversations", "Rates", "Knowledge gaps", "Simulations", "Cost",
+                  "Snippets", "Escalations", "Overview"]:
         page.click(f"nav >> text={label}")
         page.wait_for_load_state()
         assert page.locator('nav a[aria-current="page"]').inner_text() == label
