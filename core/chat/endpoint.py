@@ -8,6 +8,7 @@ headers go out, and a failure later in a stream ends it with an error event, not
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
@@ -171,12 +172,66 @@ def _client_error(exc: Exception) -> ClientError | None:
     return None
 
 
-async def _stream(ahead: list[bytes], rest: AsyncIterator[bytes],
-                  gate: FirstEventsFirst, release: Callable[[], None]) -> AsyncIterator[bytes]:
+class _Failed:
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+
+_END = object()
+_READING: set[asyncio.Task[None]] = set()  # the streams' tasks, referenced while they run
+
+
+class SdkStream:
+    """The SDK's stream of a request, read from start to end by a task of its own.
+
+    The SDK sets context variables in one step of its stream and resets them in a later one,
+    which fails ("was created in a different Context") unless every step runs in one context;
+    but the response's first events are read in the request's task, and the rest in the
+    server's. A reader that leaves (a disconnect) cancels the task."""
+
+    def __init__(self, events: AsyncIterator[bytes], gate: FirstEventsFirst) -> None:
+        self._queue: asyncio.Queue[Any] = asyncio.Queue()
+        self._task = asyncio.create_task(self._read(events, gate), name="chat stream")
+        _READING.add(self._task)
+        self._task.add_done_callback(_READING.discard)
+
+    async def _read(self, events: AsyncIterator[bytes], gate: FirstEventsFirst) -> None:
+        try:
+            async for chunk in events:
+                self._queue.put_nowait(chunk)
+                if chunk == PLUGINS_DECIDED_CHUNK:
+                    # The response can start: the agent's answer waits for other requests'
+                    # first events (FirstEventsFirst).
+                    await gate.wait_turn()
+        except Exception as exc:  # the reader's to raise
+            self._queue.put_nowait(_Failed(exc))
+        finally:
+            self._queue.put_nowait(_END)
+
+    def __aiter__(self) -> SdkStream:
+        return self
+
+    async def __anext__(self) -> bytes:
+        item = await self._queue.get()
+        if item is _END:
+            self._queue.put_nowait(_END)  # and at every later call
+            raise StopAsyncIteration
+        if isinstance(item, _Failed):
+            raise item.error
+        return item
+
+    def cancel(self) -> None:
+        self._task.cancel()
+
+    def when_done(self, callback: Callable[[], None]) -> None:
+        """`callback()` once the SDK's stream has ended (its last write included)."""
+        self._task.add_done_callback(lambda _task: callback())
+
+
+async def _stream(ahead: list[bytes], rest: SdkStream) -> AsyncIterator[bytes]:
     try:
         for chunk in ahead:
             yield chunk
-        await gate.wait_turn()
         try:
             async for chunk in rest:
                 yield chunk
@@ -185,7 +240,7 @@ async def _stream(ahead: list[bytes], rest: AsyncIterator[bytes],
             log.exception("chat stream failed")
             yield _STREAM_FAILED
     finally:
-        release()  # the thread's next turn may start
+        rest.cancel()  # the reader left: stop the turn (nothing, if it has ended)
 
 
 def _nothing() -> None:
@@ -203,18 +258,18 @@ def require_json(request: Request) -> None:
 
 
 async def _until_plugins_decided(chat: ChatRuntime, request: Any, ctx: RequestContext,
-                                 events: AsyncIterator[bytes], deciding: PluginsDeciding
-                                 ) -> list[bytes]:
+                                 events: SdkStream, deciding: PluginsDeciding) -> list[bytes]:
     """The stream's events up to the plugins' decision on the turn (or its end); raises what
     they refused, after taking back the refused message (and the conversation it opened).
     The first event runs the request's own checks inside the SDK."""
     ahead: list[bytes] = []
-    while not deciding.decided and (chunk := await anext(events, None)) is not None:
-        if chunk != PLUGINS_DECIDED_CHUNK:
-            ahead.append(chunk)
+    async for chunk in events:
+        if chunk == PLUGINS_DECIDED_CHUNK:
+            break
+        ahead.append(chunk)
     if deciding.refusal is None:
         return ahead
-    await events.aclose()  # type: ignore[attr-defined] - the SDK's async generator
+    # A refused turn's stream has ended, its last write (the thread) made: take it back now.
     if deciding.refused_message is not None:
         thread_id, item_id = deciding.refused_message
         if isinstance(request, ThreadsCreateReq):
@@ -229,6 +284,7 @@ async def handle(chat: ChatRuntime, body: bytes, ctx: RequestContext) -> Respons
     the problem) for what the request got wrong, or a plugin refused (a handoff over its
     limit: 429) before the agent's answer began."""
     release: Callable[[], None] = _nothing
+    events: SdkStream | None = None
     deciding = PluginsDeciding()
     deciding_now = PLUGINS_DECIDING.set(deciding)
     try:
@@ -244,10 +300,13 @@ async def handle(chat: ChatRuntime, body: bytes, ctx: RequestContext) -> Respons
             if not isinstance(result, StreamingResult):
                 release()
                 return Response(result.json, media_type="application/json")
-            events = aiter(result)
+            events = SdkStream(aiter(result), chat.first_events)
+            events.when_done(release)  # the turn ends with the SDK's stream
             # Until here, a failure still allows a proper status code.
             ahead = await _until_plugins_decided(chat, request, ctx, events, deciding)
     except Exception as exc:
+        if events is not None:
+            events.cancel()
         release()
         error = _client_error(exc)
         if error is None or error is exc:
@@ -256,7 +315,7 @@ async def handle(chat: ChatRuntime, body: bytes, ctx: RequestContext) -> Respons
     finally:
         PLUGINS_DECIDING.reset(deciding_now)
     return StreamingResponse(
-        _stream(ahead, events, chat.first_events, release),
+        _stream(ahead, events),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )

@@ -1,6 +1,8 @@
-"""A visitor who leaves mid-answer (closes the tab, loses the network) ends that turn cleanly:
-the agent run stops and nothing is left for asyncio to complain about ("Task was destroyed but
-it is pending!", "Task exception was never retrieved"). Real HTTP to uvicorn on loopback."""
+"""Streams over real HTTP (uvicorn on loopback). A visitor who leaves mid-answer (closes the
+tab, loses the network) ends that turn cleanly: the agent run stops and nothing is left for
+asyncio to complain about ("Task was destroyed but it is pending!", "Task exception was never
+retrieved"). One who stays gets the whole answer without an error, though uvicorn reads the
+response's first events in the request's task and the rest in another."""
 
 from __future__ import annotations
 
@@ -95,3 +97,23 @@ def test_clients_leaving_mid_stream_leave_no_asyncio_errors(
     # The server still answers, and each left conversation is one thread that is not stuck.
     chat = app.state.chat
     assert len(chat.turns._locks) == 0
+
+
+def test_a_whole_answer_over_real_http_ends_without_an_error(
+        served: tuple[FastAPI, int], caplog: pytest.LogCaptureFixture) -> None:
+    _app, port = served
+    caplog.set_level(logging.WARNING)
+    body = json.dumps(request("threads.create", input=user_input("hello there"))).encode()
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(b"POST /chatkit HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+                     b"Content-Type: application/json\r\n"
+                     b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    assert received.startswith(b"HTTP/1.1 200"), received[:300]
+    assert b"echo 1: hello there" in received
+    assert b'"type":"error"' not in received, received[-500:]
+    assert b"deskpilot.plugins_decided" not in received  # internal: never sent
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors == []
