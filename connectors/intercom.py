@@ -265,21 +265,12 @@ class IntercomConnector(HttpConnector):
             else:
                 page.failures.append(self.failure(ref, exc))
 
-    def refetch(self, refs: list[DocumentRef]) -> SyncPage:
-        page = SyncPage()
-        for ref in refs:
-            if ref.kind == DocumentKind.TICKET:
-                # Asked for by id, after the search listed it: a 404 now means deleted.
-                self._add_ticket(page, ref.id, missing_is_gone=True)
-                continue
-            try:
-                page.documents.append(self._article(self._call("GET", f"/articles/{ref.id}")))
-            except HelpdeskError as exc:
-                if exc.status == 404:
-                    page.deleted.append(ref)
-                else:
-                    page.failures.append(self.failure(ref, exc))
-        return page
+    def refetch_document(self, ref: DocumentRef, page: SyncPage) -> None:
+        if ref.kind == DocumentKind.TICKET:
+            # Asked for by id, after the search listed it: a 404 now means deleted.
+            self._add_ticket(page, ref.id, missing_is_gone=True)
+        else:
+            page.documents.append(self._article(self._call("GET", f"/articles/{ref.id}")))
 
     def _ticket(self, conversation_id: str) -> Ticket:
         """A conversation as a ticket; its people (the source's author, each part's author) as

@@ -267,24 +267,13 @@ class ZendeskConnector(HttpConnector):
         except HelpdeskError as exc:  # its comments could not be read: this ticket only
             page.failures.append(self.failure(ref, exc))
 
-    def refetch(self, refs: list[DocumentRef]) -> SyncPage:
-        page = SyncPage()
-        for ref in refs:
-            path = (f"/api/v2/tickets/{ref.id}.json" if ref.kind == DocumentKind.TICKET
-                    else f"/api/v2/help_center/articles/{ref.id}")
-            try:
-                data = self._get(path)
-            except HelpdeskError as exc:
-                if exc.status == 404:
-                    page.deleted.append(ref)
-                else:
-                    page.failures.append(self.failure(ref, exc))
-                continue
-            if ref.kind == DocumentKind.TICKET:
-                self._add_ticket(page, data.get("ticket") or {"id": ref.id, "status": "deleted"})
-            else:
-                page.documents.append(self._article(data["article"]))
-        return page
+    def refetch_document(self, ref: DocumentRef, page: SyncPage) -> None:
+        if ref.kind == DocumentKind.TICKET:
+            data = self._get(f"/api/v2/tickets/{ref.id}.json")
+            self._add_ticket(page, data.get("ticket") or {"id": ref.id, "status": "deleted"})
+        else:
+            data = self._get(f"/api/v2/help_center/articles/{ref.id}")
+            page.documents.append(self._article(data["article"]))
 
     def _comment_pages(self, ticket_id: str
                        ) -> tuple[list[dict[str, Any]], dict[Any, dict[str, Any]]]:

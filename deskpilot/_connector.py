@@ -172,6 +172,27 @@ class HttpConnector(Connector):
         except HelpdeskError as exc:
             raise exc.with_context(prefix) from None
 
+    def refetch(self, refs: list[DocumentRef]) -> SyncPage:
+        """Each document read again by `refetch_document`: a HelpdeskError with status 404 on
+        its own record means it is gone (deleted), any other is a failure again."""
+        page = SyncPage()
+        for ref in refs:
+            try:
+                self.refetch_document(ref, page)
+            except HelpdeskError as exc:
+                if exc.status == 404:
+                    page.deleted.append(ref)
+                else:
+                    page.failures.append(self.failure(ref, exc))
+        return page
+
+    def refetch_document(self, ref: DocumentRef, page: SyncPage) -> None:
+        """Read one document by id and add it to `page` (as a document, or as deleted when the
+        helpdesk says so). Let the HelpdeskError of its own record's request propagate; a failed
+        request for a part of it (a ticket's comments) goes into `page.failures` here, so that it
+        is not taken for a deletion. Not overridden: documents are not fetched singly."""
+        raise NotSupported(f"{self.type} connector cannot fetch single documents")
+
     def failure(self, ref: DocumentRef, error: HelpdeskError) -> DocumentFailure:
         """A page's record of one document whose own request failed."""
         return DocumentFailure(where=f"{ref.kind} {ref.id}", error=error.message, ref=ref,

@@ -30,7 +30,7 @@ from typing import Any, ClassVar, NoReturn
 import pytest
 from pydantic import ValidationError
 
-from deskpilot._connector import Capability, Connector
+from deskpilot._connector import Capability, Connector, NotSupported
 from deskpilot._documents import (
     Article,
     CustomerMessage,
@@ -252,6 +252,21 @@ class ConnectorContract:
             violation("document-failure", f"documents lost because {target} failed: {lost}")
         if not failures[0].error.strip():
             violation("document-failure", f"the failure of {target} says nothing (empty error)")
+        try:  # later runs fetch it again by id
+            again = broken.refetch([ref])
+        except NotSupported:
+            return  # retried when the listing brings it again
+        accounted = ({(str(r.kind), r.id) for r in again.deleted}
+                     | {(str(f.ref.kind), f.ref.id) for f in again.failures if f.ref}
+                     | {(str(d.kind), d.id) for d in again.documents})
+        if target not in accounted:
+            violation("document-failure", f"refetch([{target}]) on the same broken fake said "
+                      "nothing of it: each ref comes back as a document, a deletion or a "
+                      "failure again")
+        healed = {(str(d.kind), d.id) for d in connector.refetch([ref]).documents}
+        if target not in healed:
+            violation("document-failure", f"refetch([{target}]) on the healthy fake did not "
+                      "return it as a document")
 
     def test_capabilities_match_methods(self, connector: Connector) -> None:
         cls = type(connector)

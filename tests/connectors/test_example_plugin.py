@@ -67,4 +67,4 @@ def test_example_passes_its_own_kit_tests(site: Path) -> None:
     args = [] if kit_registered else ["-p", "deskpilot.testkit"]
     result = run(site, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args, cwd=EXAMPLE)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "10 passed" in result.stdout
+    assert "11 passed" in result.stdout

@@ -204,6 +204,38 @@ class TestSilent(Contract):
     assert_fails(result, "document-failure")
 
 
+def test_a_refetch_that_loses_the_failed_document_fails(pytester: pytest.Pytester) -> None:
+    result = run_kit(pytester, """
+class LosesIt(Paged):
+    def refetch(self, refs):
+        return SyncPage()  # neither the document, nor a deletion, nor a failure
+
+class TestLosesIt(Contract):
+    connector_class = LosesIt
+""")
+    assert_fails(result, "document-failure")
+    assert "refetch([('ticket', '3')]) on the same broken fake said nothing" in (
+        result.stdout.str())
+
+
+def test_a_refetch_that_answers_for_each_document_passes(pytester: pytest.Pytester) -> None:
+    result = run_kit(pytester, """
+class Refetches(Paged):
+    def refetch(self, refs):
+        page = SyncPage()
+        for ref in refs:
+            if ref.id == self.failing:
+                page.failures.append(DocumentFailure(where="ticket", error="404", ref=ref))
+            else:
+                page.documents.extend(t for t in self.tickets if t.id == ref.id)
+        return page
+
+class TestRefetches(Contract):
+    connector_class = Refetches
+""")
+    result.assert_outcomes(passed=8)
+
+
 def test_a_checkpoint_that_is_not_json_fails(pytester: pytest.Pytester) -> None:
     result = run_kit(pytester, '''
 class Dated(Paged):

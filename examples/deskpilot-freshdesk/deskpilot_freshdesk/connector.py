@@ -194,25 +194,13 @@ class FreshdeskConnector(HttpConnector):
             ref = DocumentRef(kind=DocumentKind.TICKET, id=str(raw["id"]))
             page.failures.append(self.failure(ref, exc))
 
-    def refetch(self, refs: list[DocumentRef]) -> SyncPage:
-        page = SyncPage()
-        for ref in refs:
-            path = (f"/api/v2/tickets/{ref.id}" if ref.kind == DocumentKind.TICKET
-                    else f"/api/v2/solutions/articles/{ref.id}")
-            try:
-                raw = self._get(path, **({"include": "description"}
-                                         if ref.kind == DocumentKind.TICKET else {}))
-            except HelpdeskError as exc:
-                if exc.status == 404:
-                    page.deleted.append(ref)
-                else:
-                    page.failures.append(self.failure(ref, exc))
-                continue
-            if ref.kind == DocumentKind.TICKET:
-                self._add_ticket(page, raw)
-            else:
-                page.documents.append(self._article(raw))
-        return page
+    def refetch_document(self, ref: DocumentRef, page: SyncPage) -> None:
+        # A 404 raised here means deleted (HttpConnector.refetch); a 404 on its conversations
+        # is caught by _add_ticket: a failure of that ticket, which still exists.
+        if ref.kind == DocumentKind.TICKET:
+            self._add_ticket(page, self._get(f"/api/v2/tickets/{ref.id}", include="description"))
+        else:
+            page.documents.append(self._article(self._get(f"/api/v2/solutions/articles/{ref.id}")))
 
     def _ticket(self, raw: dict[str, Any]) -> Ticket:
         comments = [

@@ -94,6 +94,15 @@ class FakeFreshdesk:
                     {"field": "page", "message": f"Must be <= {PAGE_LIMIT}"}]})
             rows = [t for t in self.tickets if t["updated_at"] >= params["updated_since"]]
             return httpx.Response(200, json=self.page(rows, params))
+        if method == "GET" and parts[2:3] == ["tickets"] and len(parts) == 4:
+            found = [t for t in self.tickets if t["id"] == int(parts[3])]
+            if found:
+                return httpx.Response(200, json=found[0])
+        if method == "GET" and parts[2:4] == ["solutions", "articles"]:
+            found = [a for rows in self.articles.values() for a in rows
+                     if a["id"] == int(parts[4])]
+            if found:
+                return httpx.Response(200, json=found[0])
         if parts[-1] == "conversations":
             return httpx.Response(200, json=self.page(self.conversations[int(parts[3])], params))
         if method == "POST" and parts[-1] == "notes":
@@ -141,3 +150,15 @@ class TestFreshdeskContract(ConnectorContract):
         fake = FakeFreshdesk(throttle_every=3)
         fake.missing.add("/api/v2/tickets/3/conversations")
         return make(fake), DocumentRef(kind=DocumentKind.TICKET, id="3")
+
+
+def test_a_ticket_whose_conversations_fail_is_fetched_again_by_id() -> None:
+    fake = FakeFreshdesk()
+    fake.missing.add("/api/v2/tickets/3/conversations")
+    ref = DocumentRef(kind=DocumentKind.TICKET, id="3")
+    again = make(fake).refetch([ref])  # the ticket is there, its conversations are not
+    assert [f.ref for f in again.failures] == [ref] and not again.deleted
+    gone = make(fake).refetch([DocumentRef(kind=DocumentKind.TICKET, id="99")])
+    assert [r.id for r in gone.deleted] == ["99"]
+    fake.missing.clear()
+    assert [d.id for d in make(fake).refetch([ref]).documents] == ["3"]
