@@ -61,6 +61,8 @@ WEBHOOK_TOLERANCE_SECONDS = 300
 # comment must be to count as the one sent.
 _WRITE_ATTEMPTS = 3
 _WRITE_WINDOW = timedelta(minutes=15)
+# A ticket's raw comments, oldest first, and the users they name (id -> user record).
+TicketComments = tuple[list[dict[str, Any]], dict[Any, dict[str, Any]]]
 _PRIORITIES = frozenset({"low", "normal", "high", "urgent"})
 # Zendesk's ticket statuses in the relay's words: "hold" waits on a third party, not on us.
 _RELAY_STATUS = {"new": "open", "open": "open", "pending": "pending", "hold": "open",
@@ -213,7 +215,7 @@ class ZendeskConnector(HttpConnector):
             data = self._get("/api/v2/incremental/tickets/cursor.json", params)
             page = SyncPage()
             listed = data.get("tickets", [])
-            bulk: dict[str, tuple[list[dict[str, Any]], dict[Any, dict[str, Any]]]] = {}
+            bulk: dict[str, TicketComments] = {}
             if events is not None:
                 try:
                     bulk = self._bulk_comments(events, listed)
@@ -237,7 +239,7 @@ class ZendeskConnector(HttpConnector):
                 return
 
     def _bulk_comments(self, events: CommentEvents, listed: list[dict[str, Any]]
-                       ) -> dict[str, tuple[list[dict[str, Any]], dict[Any, dict[str, Any]]]]:
+                       ) -> dict[str, TicketComments]:
         """For the listed tickets whose history the events stream holds: (comments, users)."""
         found = events.comments_for([t for t in listed if t.get("status") != "deleted"])
         requesters = {str(t["id"]): t.get("requester_id") for t in listed}
@@ -256,8 +258,7 @@ class ZendeskConnector(HttpConnector):
         return users
 
     def _add_ticket(self, page: SyncPage, raw: dict[str, Any],
-                    comments: tuple[list[dict[str, Any]], dict[Any, dict[str, Any]]] | None
-                    = None) -> None:
+                    comments: TicketComments | None = None) -> None:
         ref = DocumentRef(kind=DocumentKind.TICKET, id=str(raw["id"]))
         if raw.get("status") == "deleted":
             page.deleted.append(ref)
@@ -276,7 +277,7 @@ class ZendeskConnector(HttpConnector):
             page.documents.append(self._article(data["article"]))
 
     def _comment_pages(self, ticket_id: str
-                       ) -> tuple[list[dict[str, Any]], dict[Any, dict[str, Any]]]:
+                       ) -> TicketComments:
         """The ticket's comments, oldest first, from its own cursor-paginated pages, and the
         users they name (id -> user)."""
         comments: list[dict[str, Any]] = []
