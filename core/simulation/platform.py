@@ -6,7 +6,8 @@ or see taken out, and what the report needs recorded.
   and triage learns only from the other fold of the replayed tickets (`HeldOutTickets`).
 - **No write-backs**: the helpdesk connectors are `SimulatedHelpdesk`s, which keep what a
   handoff would have sent instead of opening a ticket.
-- **Recorded**: the tools the agent called (name, arguments, output) and the model's tokens.
+- **Recorded**: the tools the agent called (name, arguments, output) and the model's tokens
+  (as the metered model reports them; not into the budget).
 
 Conversations run one at a time, so the per-conversation state is plain attributes, reset by
 `begin()`.
@@ -18,12 +19,10 @@ import dataclasses
 import hashlib
 import json
 import re
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from agents.models.interface import Model
 
 from deskpilot._connector import Capability, Connector
 from deskpilot._documents import EscalationRequest, SyncPage
@@ -119,43 +118,6 @@ class Usage:
     output_tokens: int = 0
 
 
-class CountingModel(Model):
-    """The configured model, counting its requests and tokens (as the provider reports them)."""
-
-    def __init__(self, inner: Model, usage: Usage) -> None:
-        self.inner = inner
-        self.usage = usage
-
-    def _count(self, usage: Any) -> None:
-        self.usage.requests += 1
-        if usage is not None:
-            self.usage.input_tokens += int(getattr(usage, "input_tokens", 0) or 0)
-            self.usage.output_tokens += int(getattr(usage, "output_tokens", 0) or 0)
-
-    @staticmethod
-    def _with_usage(args: tuple[Any, ...]) -> tuple[Any, ...]:
-        # (system_instructions, input, model_settings, ...): a Chat Completions stream reports
-        # its tokens only when asked to.
-        settings = args[2]
-        if getattr(settings, "include_usage", True) is None:
-            settings = dataclasses.replace(settings, include_usage=True)
-        return (*args[:2], settings, *args[3:])
-
-    async def get_response(self, *args: Any, **kwargs: Any) -> Any:
-        response = await self.inner.get_response(*args, **kwargs)
-        self._count(response.usage)
-        return response
-
-    async def stream_response(self, *args: Any, **kwargs: Any) -> AsyncIterator[Any]:
-        async for event in self.inner.stream_response(*self._with_usage(args), **kwargs):
-            if getattr(event, "type", None) == "response.completed":
-                self._count(getattr(event.response, "usage", None))
-            yield event
-
-    async def close(self) -> None:
-        await self.inner.close()
-
-
 class SimulationServices(Services):
     """`Services` for replays (see the module doc). `share(base)` makes it answer from `base`'s
     database, index and embedder, so a fold's platform builds nothing twice."""
@@ -214,9 +176,9 @@ class SimulationServices(Services):
 
         return dataclasses.replace(tool, on_invoke_tool=recording)
 
-    def customer_model(self) -> Model:
-        with self._build_lock:
-            if "counting_model" not in self._shared:
-                self._shared["counting_model"] = CountingModel(super().customer_model(),
-                                                               self.usage)
-            return self._shared["counting_model"]
+    async def _record_usage(self, model: str, input_tokens: int, output_tokens: int) -> None:
+        # Counted for the report, not recorded in the budget: a replay's spend is not this
+        # month's, and must not switch the agent it measures to the offline model.
+        self.usage.requests += 1
+        self.usage.input_tokens += input_tokens
+        self.usage.output_tokens += output_tokens

@@ -15,13 +15,13 @@ import math
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from deskpilot._documents import Ticket
 from deskpilot._events import Event, TicketsSynced
 from deskpilot.core.agent.offline import ANSWER_RULE
 from deskpilot.core.simulation.conversation import Conversation
-from deskpilot.core.simulation.platform import SimulationServices
+from deskpilot.core.simulation.platform import SimulationServices, Usage
 from deskpilot.core.simulation.report import SCHEMA, summarize
 from deskpilot.core.simulation.tickets import (
     FILE_SOURCE,
@@ -32,6 +32,9 @@ from deskpilot.core.simulation.tickets import (
     read_tickets,
     replayable,
 )
+
+if TYPE_CHECKING:
+    from deskpilot.core.config import AgentSettings
 
 #: The confidence the deflection forecast is read at unless told: the offline model's own
 #: bar for answering (its AnswerRule.min_score).
@@ -63,12 +66,11 @@ def _cosine(a: list[float], b: list[float]) -> float:
     return round(dot / norm, 4) if norm else 0.0
 
 
-def cost_estimate(services: SimulationServices, conversations: int) -> dict[str, Any] | None:
-    """With an LLM: its tokens, and what 1,000 conversations would cost at `[agent.prices]`."""
-    agent = services.settings.agent
+def cost_estimate(agent: AgentSettings, usage: Usage, conversations: int
+                  ) -> dict[str, Any] | None:
+    """With an LLM: the conversations' tokens, and what 1,000 would cost at `[agent.prices]`."""
     if agent.provider == "offline":
         return None
-    usage = services.usage
     price = agent.prices.get(agent.model)
     per_1000 = None
     if price is not None and conversations:
@@ -128,6 +130,7 @@ async def simulate(
     tickets = replayable(list(base.synced.get(source, {}).values()), since, limit)
 
     rows: list[dict[str, Any]] = []
+    usage = Usage()
     answers: list[tuple[int, str, str]] = []  # (row, answer, human reply) to compare
     done = 0
     for part in (0, 1):
@@ -158,9 +161,10 @@ async def simulate(
             done += 1
             if progress:
                 progress(done, len(tickets))
-        base.usage.requests += platform.usage.requests
-        base.usage.input_tokens += platform.usage.input_tokens
-        base.usage.output_tokens += platform.usage.output_tokens
+        # The conversations' model calls only (not the sync's: snippets phrased by the LLM).
+        usage.requests += platform.usage.requests
+        usage.input_tokens += platform.usage.input_tokens
+        usage.output_tokens += platform.usage.output_tokens
     if answers:
         vectors = base.embedder.embed_documents([t for _, a, h in answers for t in (a, h)])
         for n, (row, _, _) in enumerate(answers):
@@ -179,6 +183,6 @@ async def simulate(
             "since": since.isoformat() if since else None,
         },
         "summary": summarize(rows, threshold=threshold, wrong_below=wrong_below,
-                             cost=cost_estimate(base, len(rows))),
+                             cost=cost_estimate(agent, usage, len(rows))),
         "rows": rows,
     }

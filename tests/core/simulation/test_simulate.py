@@ -222,3 +222,60 @@ def test_a_bad_ticket_line_is_named(tmp_path: Path) -> None:
     result = runner.invoke(app, ["simulate", "--tickets", str(tickets), "--out", str(tmp_path)])
     assert result.exit_code == 1
     assert "ticket 1: description: Field required" in result.output
+
+
+def test_a_rule_hands_over_and_the_report_says_which(tmp_path: Path) -> None:
+    """An `[[escalation.rules]]` keyword rule hands the refund ticket over (to the stand-in
+    helpdesk); the report goes under <data_dir>/simulations/ when --out is not given."""
+    tickets = _write(tmp_path / "tickets.jsonl", [
+        _ticket("r1", "I want a refund for last month", "Refunds take 5 days.", None, 1),
+        _ticket("p1", "How do I reset my password?", "Use Forgot password on the sign-in page.",
+                None, 2),
+    ])
+    articles = _write(tmp_path / "articles.jsonl", [
+        {"id": "reset", "title": "Reset your password",
+         "body_html": "<p>Open the sign-in page and click Forgot password. We email you a "
+                      "reset link that is valid for one hour.</p>"}])
+    config = tmp_path / "deskpilot.toml"
+    config.write_text(f'data_dir = "{tmp_path / "live"}"\n'
+                      '[[escalation.rules]]\nname = "refunds"\n'
+                      'reason = "Refunds are handled by billing"\nkeywords = ["refund"]\n',
+                      encoding="utf-8")
+    result = runner.invoke(app, ["simulate", "--tickets", str(tickets), "--articles",
+                                 str(articles), "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    [report_path] = (tmp_path / "live" / "simulations").glob("*/report.json")
+    assert (report_path.parent / "report.html").is_file()
+    report = json.loads(report_path.read_text())
+    rows = {r["ticket_id"]: r for r in report["rows"]}
+    assert rows["r1"]["outcome"] == "handed_over"
+    assert rows["r1"]["handoff"] == {"reason": "Refunds are handled by billing",
+                                     "rule": "refunds"}
+    assert rows["p1"]["outcome"] == "answered" and rows["p1"]["cited"] == ["eval/reset"]
+    assert report["summary"]["handoffs"] == {"rule:refunds": 1}
+    # Nothing but the report was written to the live data dir.
+    assert sorted(p.name for p in (tmp_path / "live").iterdir()) == ["simulations"]
+
+
+def test_which_tickets_are_replayed() -> None:
+    from datetime import UTC, datetime
+
+    from deskpilot import Comment, Ticket
+    from deskpilot.core.simulation.tickets import human_reply, opening, replayable
+
+    def ticket(ticket_id: str, status: str, day: int | None) -> Ticket:
+        return Ticket(id=ticket_id, subject="Subject", description="<p>Hello <b>there</b></p>",
+                      status=status, updated_at=datetime(2026, 11, day, tzinfo=UTC)
+                      if day else None,
+                      comments=[Comment(author_role="customer", body="more", public=True),
+                                Comment(author_role="agent", body="note", public=False),
+                                Comment(author_role="agent", body="<p>The fix</p>",
+                                        public=True)])
+    tickets = [ticket("a", "solved", 1), ticket("b", "open", 2), ticket("c", "closed", 3),
+               ticket("d", "solved", None), ticket("e", "Solved", 5)]
+    assert [t.id for t in replayable(tickets, None, None)] == ["e", "c", "a", "d"]
+    assert [t.id for t in replayable(tickets, None, 2)] == ["e", "c"]
+    since = datetime(2026, 11, 3, tzinfo=UTC)
+    assert [t.id for t in replayable(tickets, since, None)] == ["e", "c"]
+    assert opening(tickets[0]) == "Hello there"
+    assert human_reply(tickets[0]) == "The fix"
