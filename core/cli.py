@@ -583,6 +583,87 @@ def test_suite(
         raise typer.Exit(1)
 
 
+@eval_app.command("drafts")
+def eval_drafts(
+    tickets: Annotated[Path, typer.Option(
+        help="Tickets JSONL {subject?, description | query, reply, requester?}: reply is what "
+             "an agent really sent.")],
+    articles: Annotated[Path | None, typer.Option(
+        help="Articles JSONL {id, title, body_html, url?} to draft from.")] = None,
+    connector: Annotated[str | None, typer.Option(
+        help="Or: draft from this configured connector's knowledge (synced into a temp dir).")
+    ] = None,
+    rows: Annotated[bool, typer.Option(
+        "--rows", help="Also every ticket: its draft beside the real reply.")] = False,
+    limit: Annotated[int | None, typer.Option(min=1, help="At most this many tickets.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Only the JSON, no progress.")
+                       ] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Draft a reply to every ticket (the configured provider) and compare it with the reply an
+    agent really sent: semantic similarity and key sentences covered, as distributions, against
+    the top article's first paragraph."""
+    import tempfile
+
+    from deskpilot.core.agent.evaluation import evaluate_drafts
+
+    if (articles is None) == (connector is None):
+        fail("give exactly one of --articles FILE or --connector NAME")
+    for path in (tickets, articles):
+        if path is not None and not path.is_file():
+            fail(f"{path}: file not found")
+    with tempfile.TemporaryDirectory(prefix="deskpilot-eval-") as tmp:
+        # Everything the run writes (database, index) goes to the temp dir, never the live one.
+        services = services_from(_scratch(config)(Path(tmp)))
+        if connector is not None and connector not in services.connectors:
+            fail(f"--connector: no enabled connector {connector!r} in the config "
+                 f"(configured: {', '.join(sorted(services.connectors)) or 'none'})")
+        try:
+            figures = evaluate_drafts(services, tickets, articles_path=articles,
+                                      connector=connector, rows=rows, progress=not as_json,
+                                      limit=limit)
+        except ValueError as exc:  # bad JSON lines or fields, no drafting plugin
+            fail(f"cannot evaluate: {exc}".splitlines()[0], code=1)
+        finally:
+            services.close()
+    if as_json:
+        typer.echo(json.dumps(figures, ensure_ascii=False))
+        return
+    typer.echo(draft_report(figures))
+
+
+def draft_report(figures: dict[str, Any]) -> str:
+    """`eval drafts` for people: the distributions, and with --rows each draft and real reply."""
+    lines = [f"{figures['n']} tickets, provider {figures['provider']}, drafts by "
+             + ", ".join(f"{k} ({v})" for k, v in figures["generated_by"].items())]
+    for measure, label in (("similarity", "similarity to the real reply"),
+                           ("key_sentences_covered",
+                            f"key sentences covered (top {figures['key_sentences']}, "
+                            f"at cosine {figures['covered_at']})")):
+        lines.append(f"\n{label}:")
+        lines.append(f"  {'':<9}{'mean':>7}{'p10':>7}{'p25':>7}{'median':>8}{'p75':>7}"
+                     f"{'p90':>7}   histogram 0.0…1.0")
+        for who in ("draft", "baseline"):
+            d = figures[measure][who]
+            if not d.get("n"):
+                lines.append(f"  {who:<9}  (none)")
+                continue
+            lines.append(f"  {who:<9}{d['mean']:>7.3f}{d['p10']:>7.3f}{d['p25']:>7.3f}"
+                         f"{d['median']:>8.3f}{d['p75']:>7.3f}{d['p90']:>7.3f}   "
+                         + " ".join(f"{c:>3}" for c in d["histogram"]))
+    lines.append(f"\ndraft more similar than the baseline: {figures['draft_more_similar']}"
+                 " of tickets (baseline: the top article's first paragraph)")
+    for n, row in enumerate(figures.get("rows", []), 1):
+        lines += [f"\n#{n}  similarity {row['similarity']:.3f} (baseline "
+                  f"{row['baseline_similarity']:.3f})", "ticket:", _indent(row["ticket"]),
+                  "draft:", _indent(row["draft"]), "real reply:", _indent(row["reply"])]
+    return "\n".join(lines)
+
+
+def _indent(text: str) -> str:
+    return "\n".join(f"    {line}" for line in text.splitlines())
+
+
 @index_app.command("optimize")
 def index_optimize(config: ConfigOption = None, data_dir: DataDirOption = None) -> None:
     """Build the embedded index's HNSW graphs and merge its segments.

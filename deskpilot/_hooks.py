@@ -15,6 +15,7 @@ import pluggy
 
 if TYPE_CHECKING:
     from deskpilot._chat import AgentAnswer, ChatTurn, Reply
+    from deskpilot._documents import Ticket
     from deskpilot._events import (
         ConversationEscalated,
         SyncFinished,
@@ -123,6 +124,14 @@ def similar_answers(platform: Platform, vector: list[float], embedder: str, limi
     made by the embedder whose `identity` is `embedder`), best first, at most `limit`: each
     `{"question", "answer", "similarity", "tickets": [...], "status"}`. The knowledge-gap
     report drafts its article outlines from them (the snippets plugin: solved tickets)."""
+
+
+@hookspec(firstresult=True)
+def draft_reply(platform: Platform, ticket: Ticket, connector: str | None
+                ) -> dict[str, Any] | None:
+    """A reply draft for a ticket, for a person to review: `{"reply", "body", "sources",
+    "generated_by"}` (`deskpilot eval drafts` compares `reply` with what agents really sent),
+    or None when this plugin does not draft. Blocking."""
 
 
 # -- events ----------------------------------------------------------------------------------

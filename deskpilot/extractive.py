@@ -10,6 +10,7 @@ keeps and renders sentences alike.
 
 from deskpilot.core.agent.extractive import (
     Excerpt,
+    Rank,
     Source,
     Unit,
     general,
@@ -21,5 +22,5 @@ from deskpilot.core.agent.extractive import (
     units,
 )
 
-__all__ = ["Excerpt", "Source", "Unit", "general", "plain_text", "render", "select",
+__all__ = ["Excerpt", "Rank", "Source", "Unit", "general", "plain_text", "render", "select",
            "sentences", "terms", "units"]

@@ -10,19 +10,27 @@ line, bullet items as "- item", numbered steps as "1. step".
     general(sentence)           -> whether an agent's sentence holds for any customer (not a
                                    greeting, thanks or sign-off, nor what was done on one account)
 
-`select(..., whole=True)` never cuts a sentence (a reply draft quotes whole sentences or none).
+`select(..., whole=True)` never cuts a sentence (a reply draft quotes whole sentences or none);
+`select(..., rank=...)` scores sentences by meaning (say, embedding similarity to the question)
+instead of by the question's words.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 # About this many words are quoted in all; a list of steps is kept whole even when longer.
 MAX_WORDS = 80
 # A single sentence longer than this is cut (with "…"): a wall of text is not an answer.
 MAX_SENTENCE_WORDS = 60
+# With `rank`, a sentence (or list of steps) less similar to the question than this does not
+# answer it. (A draft's rank is all-MiniLM-L6-v2's cosine: tried on the stackfaq draft tickets,
+# bench/draft_tickets.py; see README.)
+MIN_RANK = 0.3
+#: Scores texts by how well they answer the question, one score per text (a higher is better).
+Rank = Callable[[Sequence[str]], Sequence[float]]
 # A second source is quoted only when it scores at least this share of the first one's search
 # score and answers part of the question the first excerpt does not.
 SECOND_SOURCE_RATIO = 0.6
@@ -199,7 +207,7 @@ def _steps_of(all_units: Sequence[Unit], unit: Unit) -> list[Unit]:
 
 
 def _excerpt(question: str, source: Source, budget: int, covered: set[str] = frozenset(),
-             whole: bool = False) -> Excerpt | None:
+             whole: bool = False, rank: Rank | None = None) -> Excerpt | None:
     """The units of one passage that best answer the question, within about `budget` words:
     the best-matching unit (a list of steps counts as one), then others that share the
     question's words, in the passage's order. `whole`: a long sentence is kept whole."""
@@ -217,7 +225,13 @@ def _excerpt(question: str, source: Source, budget: int, covered: set[str] = fro
             candidates.append(_steps_of(all_units, unit))
         else:
             candidates.append([unit])
-    scored = [(_score(wanted, " ".join(u.text for u in c)), c) for c in candidates]
+    texts = [" ".join(u.text for u in c) for c in candidates]
+    if rank is None:
+        values: Sequence[float] = [_score(wanted, text) for text in texts]
+    else:  # by meaning; after a first source, only what says something it did not
+        values = [value if value >= MIN_RANK and (not covered or terms(text) - covered) else 0
+                  for value, text in zip(rank(texts), texts, strict=True)]
+    scored = list(zip(values, candidates, strict=True))
     best_score = max(score for score, _ in scored)
     if covered and best_score == 0:
         return None  # nothing this source adds to what is already quoted
@@ -245,16 +259,17 @@ def _excerpt(question: str, source: Source, budget: int, covered: set[str] = fro
 
 
 def select(question: str, sources: Sequence[Source], max_words: int = MAX_WORDS,
-           whole: bool = False) -> list[Excerpt]:
+           whole: bool = False, rank: Rank | None = None) -> list[Excerpt]:
     """What to quote: an excerpt of the best source, and one of the next source when it is
     nearly as good and answers part of the question the first does not. `whole`: never a cut
-    sentence (a source with no whole sentence is passed over)."""
+    sentence (a source with no whole sentence is passed over). `rank`: sentences scored by
+    it (MIN_RANK at least) instead of by the question's words."""
     ranked = sorted(sources, key=lambda s: s.score, reverse=True)
     if whole:
         ranked = [s for s in ranked if units(s, whole=True)]
     if not ranked:
         return []
-    first = _excerpt(question, ranked[0], max_words, whole=whole)
+    first = _excerpt(question, ranked[0], max_words, whole=whole, rank=rank)
     if first is None:
         return []
     excerpts = [first]
@@ -264,7 +279,8 @@ def select(question: str, sources: Sequence[Source], max_words: int = MAX_WORDS,
             break
         if other.title == ranked[0].title:
             continue
-        second = _excerpt(question, other, max(max_words - first.words, 25), covered, whole)
+        second = _excerpt(question, other, max(max_words - first.words, 25), covered, whole,
+                          rank)
         if second is not None:
             excerpts.append(second)
             break

@@ -3,7 +3,8 @@
     drafts.py    a cited reply draft for a ticket (offline extractive, or written by the LLM)
     routes.py    POST /v1/copilot/draft, and the staff ChatKit endpoint POST /copilot/chatkit
 
-It posts a draft note on each ticket a helpdesk webhook reports (step `draft`, after `triage`
+Its drafts are measured by `deskpilot eval drafts` (hook `draft_reply`). It posts a draft note
+on each ticket a helpdesk webhook reports (step `draft`, after `triage`
 and `tags`; `[automation] draft_note`), and gives the copilot agent-only tools:
 `search_internal`, `similar_tickets`, `draft_reply`.
 """
@@ -140,6 +141,15 @@ def register_tools(register: Callable[..., None]) -> None:
 @deskpilot.hookimpl
 def register_ticket_steps(register: Callable[..., None]) -> None:
     register(deskpilot.TicketStep(name="draft", run=draft_step, after=("triage", "tags")))
+
+
+@deskpilot.hookimpl
+def draft_reply(platform: deskpilot.Platform, ticket: deskpilot.Ticket, connector: str | None
+                ) -> dict[str, Any]:
+    """What `deskpilot eval drafts` compares with the replies agents really sent."""
+    from .drafts import draft_for_ticket
+
+    return draft_for_ticket(platform, connector, ticket).model_dump()
 
 
 @deskpilot.hookimpl

@@ -22,13 +22,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import BaseModel
 
 import deskpilot
 from deskpilot import Passage
-from deskpilot.extractive import Source, general, render, select, sentences
+from deskpilot.extractive import Rank, Source, general, render, select, sentences
 
 log = logging.getLogger(__name__)
 
@@ -221,15 +223,34 @@ def greeting(name: str | None) -> str:
     return f"Hi {name}," if name else "Hi,"
 
 
-def offline_reply(query: str, name: str | None, numbered: list[_Found]) -> str:
+def similarity_to(embedder: deskpilot.Embedder, query: str) -> Rank:
+    """Sentences ranked by meaning: their cosine similarity to the question (the configured
+    embedder), so a draft quotes what answers it even in other words."""
+    import numpy as np
+
+    def unit(vectors: Any) -> Any:
+        vectors = np.asarray(vectors, dtype=np.float32)
+        return vectors / np.maximum(np.linalg.norm(vectors, axis=-1, keepdims=True), 1e-12)
+
+    question = unit(embedder.embed_query(query))
+
+    def rank(texts: Sequence[str]) -> list[float]:
+        return (unit(embedder.embed_documents(list(texts))) @ question).tolist() if texts else []
+
+    return rank
+
+
+def offline_reply(query: str, name: str | None, numbered: list[_Found],
+                  rank: Rank | None = None) -> str:
     """The extractive reply: the greeting, then the sentences of the sources that best answer
-    the question, best first, each excerpt cited by its number in `numbered`."""
+    the question (by `rank`, else by its words), best first, each excerpt cited by its number
+    in `numbered`."""
     sources = {}
     for n, document in enumerate(numbered, start=1):
         if not _private(document.best) and (source := document.reply_source()) is not None:
             sources[id(source)] = (n, source)
     excerpts = select(query, [source for _, source in sources.values()], REPLY_WORDS,
-                      whole=True)
+                      whole=True, rank=rank)
     if not excerpts:
         return NOTHING_FOUND
     parts = [f"{render(e)} [{sources[id(e.source)][0]}]" for e in excerpts]
@@ -293,7 +314,7 @@ def draft_for_ticket(platform: deskpilot.Platform, connector_name: str | None,
     numbered = [*articles, *tickets, *internal]  # the prompt's and the footer's numbering
     cited = [document.best for document in numbered]
     generated_by = "offline"
-    reply = offline_reply(query, name, numbered)
+    reply = offline_reply(query, name, numbered, similarity_to(platform.embedder, query))
     if platform.settings.agent.provider != "offline":
         try:
             written = _llm_reply(platform, query, name, numbered)
