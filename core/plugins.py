@@ -13,8 +13,9 @@ implementation no hookspec declares (a misspelt name) is reported the way pluggy
 `check_pending` finds it, instead of loading silently.
 
 At load, the registration hooks that need nothing but the plugin are called (connectors, tools,
-embedders, settings, ticket steps, migrations); routes and commands are asked for when the app
-or the CLI is built, so a command that needs neither never imports what they import.
+embedders, settings, ticket steps, migrations); routes, dashboard pages and commands are asked
+for when the app or the CLI is built, so a command that needs none never imports what they
+import.
 """
 
 from __future__ import annotations
