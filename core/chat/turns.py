@@ -47,10 +47,12 @@ class ThreadTurns:
             log.warning("thread %s: the previous turn did not end in %.0f s; going on",
                         thread_id, MAX_WAIT)
             held = False
+        except BaseException:  # the request was cancelled while it waited
+            self._release(thread_id, lock, held=False)
+            raise
         try:
             release_across = await self._across.acquire(thread_id) if self._across else _nothing
         except BaseException:
-            release_across = _nothing
             self._release(thread_id, lock, held)
             raise
         released = False

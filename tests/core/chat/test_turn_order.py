@@ -4,6 +4,7 @@ answer built from the message it answers."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 
 import httpx
@@ -63,3 +64,23 @@ def _check_one_at_a_time(apps: list[FastAPI]) -> None:
     counts = sorted(int(reply.split(":")[0].split()[1]) for _, reply in
                     (a.split("|") for a in answers))
     assert counts == list(range(2, 12))  # each turn saw the ones before it, and only those
+
+
+def test_a_request_cancelled_while_it_waits_for_its_turn_leaves_nothing_held() -> None:
+    from deskpilot.core.chat.turns import ThreadTurns
+
+    async def run() -> ThreadTurns:
+        turns = ThreadTurns()
+        release = await turns.acquire("thr_1")
+        waiting = asyncio.create_task(turns.acquire("thr_1"))
+        await asyncio.sleep(0.01)
+        waiting.cancel()  # the visitor left while the previous turn ran
+        with contextlib.suppress(asyncio.CancelledError):
+            await waiting
+        release()
+        again = await asyncio.wait_for(turns.acquire("thr_1"), 1)  # not held by the one gone
+        again()
+        return turns
+
+    turns = asyncio.run(run())
+    assert turns._locks == {} and turns._users == {}
