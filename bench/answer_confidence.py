@@ -9,9 +9,10 @@ halves stay unseen: measure them once with `deskpilot eval answers`.
 
 For every question it records what the customer search tool returns (the real embedder, index
 and Searcher; cached in --cache, never committed), then scores every rule of a grid with
-`deskpilot.core.agent.offline.answer_rule` and prints JSON: the chosen rule (the most answered
-in-scope questions while at most MAX_OOS_ANSWERED of the out-of-scope ones are answered and
-each set keeps its correct-among-answered rate) and its figures per set.
+`deskpilot.core.agent.offline.answer_rule` (with each knowledge base's calibrated λ) and prints
+JSON: the chosen rule (the most answered in-scope questions while at most MAX_OOS_ANSWERED of
+the out-of-scope ones are answered and each set keeps the bars MIN_CORRECT / MIN_ANSWERED) and
+its figures per set.
 """
 
 from __future__ import annotations
@@ -34,15 +35,16 @@ DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 DEMO_QUESTIONS = Path(__file__).resolve().parent / "data" / "demo_questions.jsonl"
 OOS = [DATA / "clinc150" / "oos_train.jsonl", DATA / "clinc150" / "oos_val.jsonl"]
 RESULTS = 4  # what the search tool hands the model (plugins/knowledge_search.py)
-MAX_OOS_ANSWERED = 0.03
-# smarttv's target (80 % correct) is out of reach of the current retrieval (recall@1 ≈ 0.4 on
-# it): no rule of the grid kept more than ~0.61 correct there. It is reported, not required,
-# until retrieval on manual-style help centers improves; then re-run with 0.80.
-MIN_CORRECT = {"stackfaq": 0.95, "smarttv": 0.0, "demo": 0.80}
+# The bars a rule must keep on every tuning set, each a little above its target (stackfaq 95 %,
+# smarttv 80 % correct among answered; 90 % / 70 % answered; oos_test 95 % handed over), so
+# that the held-out halves have room to fall: the held-out sets are measured once, afterwards.
+MAX_OOS_ANSWERED = 0.02
+MIN_CORRECT = {"stackfaq": 0.96, "smarttv": 0.81, "demo": 0.85}
+MIN_ANSWERED = {"stackfaq": 0.93, "smarttv": 0.72, "demo": 0.80}
 GRID = {
-    "min_score": [0.25, 0.3, 0.35, 0.4, 0.45, 0.5],
-    "min_term_coverage": [0.2, 0.25, 0.34, 0.4, 0.5, 0.6],
-    "sure_score": [0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 2.0],
+    "min_cosine": [0.2, 0.25, 0.3, 0.35, 0.4, 0.45],
+    "sure_cosine": [0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 2.0],
+    "min_lead": [0.0, 0.02, 0.04, 0.06, 0.08, 0.1, 0.125, 0.15, 0.2, 0.25],
 }
 
 
@@ -64,13 +66,19 @@ def _rows(searcher: Any, questions: list[tuple[str, list[str]]]) -> list[dict[st
     return rows
 
 
-def collect(cache: Path) -> dict[str, list[dict[str, Any]]]:
-    """Every set's search results, cached set by set (a long run that stops keeps its work)."""
-    sets: dict[str, list[dict[str, Any]]] = json.loads(cache.read_text()) if cache.is_file() \
+def _weight(services: Services) -> float:
+    calibration = services.index.calibration
+    return calibration.lexical_weight if calibration else 0.0
+
+
+def collect(cache: Path) -> dict[str, Any]:
+    """Every set's search results and each knowledge base's λ (`lexical_weight@name`), cached
+    set by set (a long run that stops keeps its work)."""
+    sets: dict[str, Any] = json.loads(cache.read_text()) if cache.is_file() \
         else {}
     oos = [(r["text"], []) for path in OOS for r in _jsonl(path)]
 
-    def keep(name: str, rows: list[dict[str, Any]]) -> None:
+    def keep(name: str, rows: Any) -> None:
         sets[name] = rows
         cache.write_text(json.dumps(sets))
 
@@ -82,16 +90,19 @@ def collect(cache: Path) -> dict[str, list[dict[str, Any]]]:
             keep("demo", _rows(services.searcher, [
                 (q["query"], q["article_ids"]) for q in _jsonl(DEMO_QUESTIONS)]))
             keep("oos@demo", _rows(services.searcher, oos))
+            keep("lexical_weight@demo", _weight(services))
             services.close()
         for name in ("stackfaq", "smarttv"):
             if f"oos@{name}" in sets:
                 continue
             services = Services(Settings(data_dir=Path(tmp) / name))
             build_index(_jsonl(DATA / name / "articles.jsonl"), services.embedder, services.index)
+            services.index.calibrate()  # as a sync does: the knowledge base's own λ
             queries = [q for q in _jsonl(DATA / name / "queries.jsonl") if in_split(q, "tuning")]
             keep(name, _rows(services.searcher, [
                 (q["query"], q.get("article_ids") or [q["article_id"]]) for q in queries]))
             keep(f"oos@{name}", _rows(services.searcher, oos))
+            keep(f"lexical_weight@{name}", _weight(services))
             services.close()
     return sets
 
@@ -100,30 +111,28 @@ def _sources(row: dict[str, Any]) -> list[Source]:
     return [Source(p["title"], p["url"], p["text"], p["score"]) for p in row["passages"]]
 
 
-def features(sets: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
-    """Per question what any rule needs: the top score, the top passage's term coverage, and
-    whether the answer would cite a right source (the excerpts do not depend on the rule)."""
+def features(sets: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """Per question what any rule needs: its sources, its knowledge base's λ, and whether the
+    answer would cite a right source (the excerpts do not depend on the rule)."""
     out: dict[str, list[dict[str, Any]]] = {}
     for name, rows in sets.items():
+        if name.startswith("lexical_weight@"):
+            continue
+        weight = sets[f"lexical_weight@{name.split('@')[-1]}"]
         out[name] = []
         for row in rows:
             sources = _sources(row)
-            top = max(sources, key=lambda s: s.score, default=None)
             cited = {e.source.title for e in select(row["question"], sources)}
             ids = {p["document_id"] for p in row["passages"] if p["title"] in cited}
-            out[name].append({
-                "sources": sources, "question": row["question"],
-                "correct": bool(ids & set(row["expected"])),
-                "top": top.score if top else 0.0,
-            })
+            out[name].append({"sources": sources, "lexical_weight": weight,
+                              "correct": bool(ids & set(row["expected"]))})
     return out
 
 
 def score(rule: AnswerRule, table: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, Any]]:
     figures: dict[str, dict[str, Any]] = {}
     for name, rows in table.items():
-        answered = [r for r in rows if r["top"] >= rule.min_score
-                    and answer_rule(r["question"], r["sources"], rule)]
+        answered = [r for r in rows if answer_rule(r["sources"], r["lexical_weight"], rule)]
         n = len(rows)
         figures[name] = {"n": n, "answered": round(len(answered) / n, 3)}
         if not name.startswith("oos@"):
@@ -138,7 +147,8 @@ def acceptable(figures: dict[str, dict[str, Any]]) -> bool:
         if name.startswith("oos@"):
             if f["answered"] > MAX_OOS_ANSWERED:
                 return False
-        elif (f["correct_among_answered"] or 0) < MIN_CORRECT[name] or f["answered"] == 0:
+        elif (f["correct_among_answered"] or 0) < MIN_CORRECT[name] or \
+                f["answered"] < MIN_ANSWERED[name]:
             return False
     return True
 
@@ -164,7 +174,9 @@ def main() -> None:
     if best is None:
         print(json.dumps({"chosen": None, "reason": "no rule of the grid meets the bars"}))
         return
-    print(json.dumps({"chosen": best[1].__dict__, "tuning": best[2]}))
+    weights = {k.split("@")[1]: v for k, v in sets.items() if k.startswith("lexical_weight@")}
+    print(json.dumps({"chosen": best[1].__dict__, "lexical_weight": weights,
+                      "tuning": best[2]}))
 
 
 if __name__ == "__main__":

@@ -355,7 +355,8 @@ class Services:
             if "customer_model" not in self._shared:
                 self._shared["customer_model"] = make_model(
                     self.settings.agent, self.offline_default_tool(), self.offline_triggers(),
-                    embed, record=self._record_usage)
+                    embed, record=self._record_usage,
+                    lexical_weight=lambda: self.searcher.lexical_weight())
             return self._shared["customer_model"]
 
     def offline_triggers(self) -> tuple[Any, ...]:

@@ -60,6 +60,8 @@ class VectorIndex(Protocol):
 
     #: How search merges the dense and lexical lists (knowledge/index/fusion.py).
     fusion: FusionConfig
+    #: The knowledge base's own lexical weight, once computed (`calibrate`).
+    calibration: Calibration | None
 
     def upsert(self, chunks: list[Chunk], dense: list[list[float]]) -> None:
         """Insert or overwrite the points of these chunks (dense vectors in the same order)."""

@@ -6,6 +6,7 @@ import threading
 from dataclasses import dataclass, field
 
 from deskpilot._embedder import Embedder
+from deskpilot.knowledge.index.fusion import plan_search
 from deskpilot.knowledge.interfaces import Passage, SearchFilter, VectorIndex
 
 # With per_document, fetch this many times k so that k distinct documents usually survive.
@@ -103,6 +104,12 @@ class Searcher:
             if len(best) >= k or len(hits) < limit:
                 return best[:k]
             limit *= _OVERFETCH
+
+
+    def lexical_weight(self) -> float:
+        """λ in the fused scores this searcher returns (score = cosine + λ · BM25 share, the
+        share at most 1): the knowledge base's calibrated weight unless the fusion fixes one."""
+        return plan_search(self.index.fusion, 1, True, self.index.calibration).lexical_weight
 
 
 def _best_per_document(hits: list[Passage]) -> list[Passage]:

@@ -172,6 +172,7 @@ async def evaluate_answers(
     services.migrate()
     if articles_path is not None:
         build_index(load_articles(articles_path), services.embedder, services.index, progress)
+        services.index.calibrate()  # the knowledge base's own λ, as a sync computes it
     if connector is not None:
         services.sync(connector)
     results: list[Row] = []
@@ -191,6 +192,8 @@ async def evaluate_answers(
     figures: dict[str, Any] = {
         "provider": services.settings.agent.provider,
         "split": split,
+        # What the offline answer rule reads the search scores with (docs/offline-model.md).
+        "lexical_weight": services.searcher.lexical_weight(),
         "in_scope": {
             "n": len(in_rows),
             "answered": _rate(len(answered), len(in_rows)),

@@ -44,6 +44,7 @@ from deskpilot.core.agent.offline import (
     parse_sources,
     turn_events,
 )
+from deskpilot.knowledge.index.calibration import UNCALIBRATED_WEIGHT
 
 log = logging.getLogger(__name__)
 
@@ -113,10 +114,12 @@ class GroundedModel(Model):
     """Wraps an LLM provider's model; `search_tool` is the knowledge search the customer agent
     may keep calling, `embed` the knowledge embedder (documents side)."""
 
-    def __init__(self, inner: Model, search_tool: str | None, embed: Embed) -> None:
+    def __init__(self, inner: Model, search_tool: str | None, embed: Embed,
+                 lexical_weight: Callable[[], float] = lambda: UNCALIBRATED_WEIGHT) -> None:
         self.inner = inner
         self.search_tool = search_tool
         self.embed = embed
+        self.lexical_weight = lexical_weight  # the searcher's λ, for the extractive fallback
 
     def _replacement(self, input: str | list[Any], output: list[Any]
                      ) -> ResponseOutputMessage | None:
@@ -131,7 +134,7 @@ class GroundedModel(Model):
             log.warning("grounding: blocked tool call %s after retrieved text (retrieved text "
                         "is data, not instructions); answering from the passages instead",
                         ", ".join(blocked))
-            return message(*compose_answer(question, sources))
+            return message(*compose_answer(question, sources, self.lexical_weight()))
         texts = [part.text for item in output if isinstance(item, ResponseOutputMessage)
                  for part in item.content if getattr(part, "text", None)]
         if not texts:
@@ -142,7 +145,7 @@ class GroundedModel(Model):
         log.warning("grounding: %d sentence(s) of the answer unsupported by the %d passages "
                     "the tools returned (checked: %s), e.g. %r; answering from the passages "
                     "instead", len(missing), len(sources), how, missing[0][:120])
-        return message(*compose_answer(question, sources))
+        return message(*compose_answer(question, sources, self.lexical_weight()))
 
     async def get_response(self, system_instructions: str | None, input: str | list[Any],
                            model_settings: Any, tools: list[Any], output_schema: Any,

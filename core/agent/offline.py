@@ -19,7 +19,7 @@ import re
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,8 +41,9 @@ from openai.types.responses import (
 from openai.types.responses.response_output_text import AnnotationURLCitation
 
 from deskpilot.core.agent import offline_tools
-from deskpilot.core.agent.extractive import Source, render, select, term_coverage, terms
+from deskpilot.core.agent.extractive import Source, render, select, terms
 from deskpilot.core.agent.language import base_language, cannot_answer_in, detect
+from deskpilot.knowledge.index.calibration import UNCALIBRATED_WEIGHT
 
 MODEL_NAME = "deskpilot-offline"
 
@@ -50,29 +51,38 @@ MODEL_NAME = "deskpilot-offline"
 
 @dataclass(frozen=True)
 class AnswerRule:
-    """When the offline model answers rather than offers a person. The top passage's search
-    score (the Searcher's fused score) must reach `min_score`, and the passage must share
-    `min_term_coverage` of the question's content words, unless its score reaches `sure_score`
-    (a paraphrase that shares few words but means the same). Chosen on tuning data by
+    """When the offline model answers rather than offers a person, from the search scores.
+
+    A fused score is the passage's cosine plus λ · its BM25 share (at most 1; λ is the knowledge
+    base's own, calibrated from its corpus), so `score − λ` is the least the top passage's
+    cosine can be: a figure that means the same on a FAQ (λ 0.02) and on a manual (λ 1.5). The
+    top passage must reach `min_cosine` by it; below `sure_cosine` it must also lead the second
+    document by `min_lead` · λ: where BM25 counts much (documents alike), an answer that does
+    not stand out from the next section is often the wrong section. Chosen on tuning data by
     bench/answer_confidence.py; docs/offline-model.md has the figures."""
 
-    min_score: float
-    min_term_coverage: float
-    sure_score: float
+    min_cosine: float
+    sure_cosine: float
+    min_lead: float
 
 
 # bench/answer_confidence.py on the tuning sets (docs/offline-model.md).
-ANSWER_RULE = AnswerRule(min_score=0.3, min_term_coverage=0.2, sure_score=0.5)
+ANSWER_RULE = AnswerRule(min_cosine=0.35, sure_cosine=0.5, min_lead=0.15)
 
 
-def answer_rule(query: str, sources: list[Source], rule: AnswerRule | None = None) -> bool:
-    """Whether the sources are convincing enough to answer from (by ANSWER_RULE by default)."""
+def answer_rule(sources: list[Source], lexical_weight: float = UNCALIBRATED_WEIGHT,
+                rule: AnswerRule | None = None) -> bool:
+    """Whether the sources (one per document, with the search's fused scores) are convincing
+    enough to answer from (by ANSWER_RULE by default); `lexical_weight`: the searcher's λ."""
     rule = rule or ANSWER_RULE
-    top = max(sources, key=lambda s: s.score, default=None)
-    if top is None or top.score < rule.min_score:
+    scores = sorted((s.score for s in sources), reverse=True)
+    if not scores:
         return False
-    return top.score >= rule.sure_score or \
-        term_coverage(query, f"{top.title} {top.text}") >= rule.min_term_coverage
+    least_cosine = scores[0] - lexical_weight
+    if least_cosine < rule.min_cosine:
+        return False
+    lead = scores[0] - (scores[1] if len(scores) > 1 else 0.0)
+    return least_cosine >= rule.sure_cosine or lead >= rule.min_lead * lexical_weight
 
 
 HANDOVER_TEXT = (
@@ -115,11 +125,14 @@ def parse_sources(output: Any) -> list[Source]:
         return []
 
 
-def compose_answer(query: str, sources: list[Source]) -> tuple[str, list[AnnotationURLCitation]]:
-    """The reply text and its citations, or the handover offer when retrieval is not convincing.
+def compose_answer(query: str, sources: list[Source],
+                   lexical_weight: float = UNCALIBRATED_WEIGHT
+                   ) -> tuple[str, list[AnnotationURLCitation]]:
+    """The reply text and its citations, or the handover offer when retrieval is not convincing
+    (`lexical_weight`: the searcher's λ, which the sources' scores include).
     A question in a language the knowledge is not written in gets an honest notice first (in
     that language where known): the offline model can only quote the knowledge as it is."""
-    text, annotations = _extractive_answer(query, sources)
+    text, annotations = _extractive_answer(query, sources, lexical_weight)
     customer = detect(query)
     locales = Counter(base_language(s.locale) for s in sources)
     if customer is None or not locales or customer in locales:
@@ -135,9 +148,9 @@ def compose_answer(query: str, sources: list[Source]) -> tuple[str, list[Annotat
     ]
 
 
-def _extractive_answer(query: str, sources: list[Source]
+def _extractive_answer(query: str, sources: list[Source], lexical_weight: float
                        ) -> tuple[str, list[AnnotationURLCitation]]:
-    excerpts = select(query, sources) if answer_rule(query, sources) else []
+    excerpts = select(query, sources) if answer_rule(sources, lexical_weight) else []
     if not excerpts:
         return HANDOVER_TEXT, []
     text = ""
@@ -196,12 +209,15 @@ class OfflineModel(Model):
     """Deterministic and stateless: the same input always yields the same turn (ids aside).
 
     `search_tool` names the tool it asks with the customer's words (None: it only offers a
-    person); `triggers`, the plugin tools it calls when a message matches their examples."""
+    person); `triggers`, the plugin tools it calls when a message matches their examples;
+    `lexical_weight`, the knowledge base's current λ (its search scores include it)."""
 
     def __init__(self, search_tool: str | None = None,
-                 triggers: tuple[offline_tools.OfflineTrigger, ...] = ()) -> None:
+                 triggers: tuple[offline_tools.OfflineTrigger, ...] = (),
+                 lexical_weight: Callable[[], float] = lambda: UNCALIBRATED_WEIGHT) -> None:
         self.search_tool = search_tool
         self.triggers = triggers
+        self.lexical_weight = lexical_weight
 
     def _turn(
         self, input: str | list[Any], tools: list[Any]
@@ -212,7 +228,8 @@ class OfflineModel(Model):
             if called is not None and called != self.search_tool:
                 return self._message(offline_tools.reply_text(item_field(last, "output")), [])
             text, annotations = compose_answer(
-                last_user_text(input), parse_sources(item_field(last, "output"))
+                last_user_text(input), parse_sources(item_field(last, "output")),
+                self.lexical_weight(),
             )
             return self._message(text, annotations)
         query = last_user_text(input)

@@ -17,6 +17,7 @@ from deskpilot.core.agent.grounding import Embed, GroundedModel
 from deskpilot.core.agent.offline import OfflineModel
 from deskpilot.core.agent.offline_tools import OfflineTrigger
 from deskpilot.core.config import AgentSettings, ConfigError
+from deskpilot.knowledge.index.calibration import UNCALIBRATED_WEIGHT
 
 # Network hygiene for hosted and self-hosted endpoints alike.
 TIMEOUT_SECONDS = 60.0
@@ -84,15 +85,17 @@ def _client(settings: AgentSettings, *, key_required: bool) -> AsyncOpenAI:
 
 def make_model(settings: AgentSettings, offline_tool: str | None = None,
                offline_triggers: tuple[OfflineTrigger, ...] = (),
-               embed: Embed | None = None, record: RecordUsage | None = None) -> Model:
+               embed: Embed | None = None, record: RecordUsage | None = None,
+               lexical_weight: Callable[[], float] = lambda: UNCALIBRATED_WEIGHT) -> Model:
     """The model for the configured provider. Raises ConfigError for an unusable setup.
     `offline_tool`: the knowledge search the offline model asks (a tool's `offline_default`);
     `offline_triggers`: the tools it calls when a message matches their examples.
     `embed`: the knowledge embedder; with it, an LLM's turns are checked against the passages
     (grounding.py) unless `agent.check_grounding` is off. `record`: told the tokens of every
-    LLM call (core/budget.py), before grounding may replace an answer."""
+    LLM call (core/budget.py), before grounding may replace an answer. `lexical_weight`: the
+    knowledge searcher's current λ, which the extractive answer rule reads its scores with."""
     if settings.provider == "offline":
-        return OfflineModel(offline_tool, offline_triggers)
+        return OfflineModel(offline_tool, offline_triggers, lexical_weight)
     model: Model
     if settings.provider == "openai":
         model = OpenAIResponsesModel(settings.model, _client(settings, key_required=True))
@@ -104,5 +107,5 @@ def make_model(settings: AgentSettings, offline_tool: str | None = None,
     if record is not None:
         model = MeteredModel(model, settings.model, record)
     if embed is not None and settings.check_grounding:
-        return GroundedModel(model, offline_tool, embed)
+        return GroundedModel(model, offline_tool, embed, lexical_weight)
     return model

@@ -18,6 +18,7 @@ from deskpilot._search import Passage, SearchFilter
 from deskpilot.core.config import ConnectorSettings, Settings
 from deskpilot.core.plugins import load_plugins
 from deskpilot.core.services import Services
+from deskpilot.knowledge.index.calibration import UNCALIBRATED_WEIGHT
 
 ADMIN = "admin-test-token"
 
@@ -52,6 +53,7 @@ INTERNAL_NOTE = passage(
 class StubSearcher:
     passages: list[Passage]
     calls: list[SearchFilter | None] = field(default_factory=list)
+    weight: float = UNCALIBRATED_WEIGHT
 
     def search(self, query: str, k: int, filter: SearchFilter | None = None,
                per_document: bool = False) -> list[Passage]:
@@ -62,6 +64,9 @@ class StubSearcher:
         if filter is not None and filter.kind is not None:
             hits = [p for p in hits if p.kind == filter.kind]
         return sorted(hits, key=lambda p: -p.score)[:k]
+
+    def lexical_weight(self) -> float:  # λ in the scores, as the real Searcher says
+        return self.weight
 
 
 class FlakyDesk(deskpilot.Connector):

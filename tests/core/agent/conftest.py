@@ -12,6 +12,7 @@ from deskpilot._search import Passage, SearchFilter
 from deskpilot.core.config import Settings
 from deskpilot.core.plugins import load_plugins
 from deskpilot.core.services import Services
+from deskpilot.knowledge.index.calibration import UNCALIBRATED_WEIGHT
 
 
 def passage(title: str, text: str, score: float, url: str | None = None,
@@ -27,6 +28,7 @@ class StubSearcher:
 
     passages: list[Passage]
     calls: list[tuple[str, int, SearchFilter | None, bool]] = field(default_factory=list)
+    weight: float = UNCALIBRATED_WEIGHT
 
     def search(self, query: str, k: int, filter: SearchFilter | None = None,
                per_document: bool = False) -> list[Passage]:
@@ -34,6 +36,9 @@ class StubSearcher:
         if filter is not None and filter.audience is not None:
             return [p for p in self.passages if p.audience == filter.audience][:k]
         return self.passages[:k]
+
+    def lexical_weight(self) -> float:  # λ in the scores, as the real Searcher says
+        return self.weight
 
 
 RESET_PASSWORD = passage(

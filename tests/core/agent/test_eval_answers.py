@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from deskpilot.core.cli import build_app
+from deskpilot.knowledge.index.calibration import UNCALIBRATED_WEIGHT
 
 from .fake_openai import FakeOpenAI
 
@@ -59,6 +60,9 @@ def _eval(files: dict[str, Path], *extra: str) -> dict:
 def test_offline_figures_and_rows(files: dict[str, Path], tmp_path: Path) -> None:
     figures = _eval(files, "--oos", str(files["oos"]), "--rows")
     assert figures["provider"] == "offline"
+    # The articles were calibrated as a sync does: the scores carry their own λ, not the
+    # uncalibrated default.
+    assert figures["lexical_weight"] != UNCALIBRATED_WEIGHT
     assert figures["in_scope"] == {"n": 4, "answered": 1.0, "correct_among_answered": 0.75}
     assert figures["out_of_scope"] == {"n": 2, "handed_over": 1.0}
     rows = {row["question"]: row for row in figures["rows"]}

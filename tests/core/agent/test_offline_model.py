@@ -116,16 +116,41 @@ async def test_nothing_found_offers_a_person(services: Services, searcher: StubS
     assert result.final_output == HANDOVER_TEXT
 
 
-@pytest.mark.parametrize(("score", "trusted"), [(0.45, False), (0.6, True)])
-def test_without_shared_words_only_a_very_close_passage_is_trusted(score: float,
-                                                                   trusted: bool) -> None:
-    # A paraphrase may share no word with its answer ("money back" / "refund"): then the score
-    # alone must reach ANSWER_RULE.sure_score.
-    sources = parse_sources(json.dumps({"passages": [
-        {"title": "Refund policy", "url": None, "text": "Refunds within 14 days.",
-         "score": score, "document_id": "1"}]}))
-    text, _ = compose_answer("Can I get my money back?", sources)
+def _sources(*scores: float) -> list:
+    return parse_sources(json.dumps({"passages": [
+        {"title": f"Article {i}", "url": None, "text": "Refunds within 14 days.",
+         "score": score, "document_id": str(i)} for i, score in enumerate(scores)]}))
+
+
+@pytest.mark.parametrize(("score", "trusted"), [(0.3, False), (0.6, True)])
+def test_a_passage_that_shares_no_word_is_trusted_on_its_score(score: float,
+                                                                trusted: bool) -> None:
+    # A paraphrase may share no word with its answer ("money back" / "refund"): the rule reads
+    # the search score alone.
+    text, _ = compose_answer("Can I get my money back?", _sources(score))
     assert (text != HANDOVER_TEXT) == trusted
+
+
+@pytest.mark.parametrize(("scores", "weight", "trusted"), [
+    ((1.9, 1.85), 0.02, True),  # a FAQ's scores: cosine 1.88 at least
+    ((1.9, 1.85), 1.5, False),  # a manual's: cosine 0.4 at least, no lead over the next
+    ((1.9, 1.5), 1.5, True),  # … leading the next document by 0.4 ≥ 0.15 · λ
+    ((2.1, 2.05), 1.5, True),  # … or close enough (cosine 0.6 at least) to need no lead
+    ((1.7, 0.5), 1.5, False),  # BM25's best, but the cosine may be as low as 0.2
+])
+def test_scores_are_read_with_the_knowledge_bases_lexical_weight(
+        scores: tuple[float, float], weight: float, trusted: bool) -> None:
+    assert offline.answer_rule(_sources(*scores), weight) == trusted
+
+
+async def test_the_model_reads_the_searchers_current_weight(
+        services: Services, searcher: StubSearcher) -> None:
+    # RESET_PASSWORD scores 1.2: trusted at the FAQ weight, not once the knowledge base is
+    # calibrated as a manual (the searcher's λ is read at each answer, not when built).
+    agent = build_customer_agent(services)
+    assert (await Runner.run(agent, QUESTION, run_config=NO_TRACE)).final_output != HANDOVER_TEXT
+    searcher.weight = 1.5
+    assert (await Runner.run(agent, QUESTION, run_config=NO_TRACE)).final_output == HANDOVER_TEXT
 
 
 def test_unreadable_tool_output_counts_as_nothing_found() -> None:
@@ -148,7 +173,7 @@ async def test_a_confident_answer_in_another_language_comes_with_the_notice(
         services: Services, monkeypatch: pytest.MonkeyPatch) -> None:
     # Retrieval convincing anyway (here: a rule that trusts any hit): the notice, then the
     # English quote, its citation still on the title.
-    monkeypatch.setattr(offline, "ANSWER_RULE", offline.AnswerRule(0.1, 0.0, 0.1))
+    monkeypatch.setattr(offline, "ANSWER_RULE", offline.AnswerRule(0.1, 0.1, 0.0))
     question = "Comment réinitialiser mon mot de passe avec le lien Forgot password ?"
     result = await Runner.run(build_customer_agent(services), question, run_config=NO_TRACE)
     text = result.final_output
