@@ -1,6 +1,7 @@
 """The dashboard in headless Chromium over real HTTP: sign in, every page without a console
-error and without a request leaving this server, a transcript found by search, a snippet
-edited and approved (public at once) and another rejected, sign out."""
+error, without a request leaving this server and without a serious axe-core finding, a
+transcript found by search, a snippet edited and approved (public at once) and another
+rejected, sign out."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
+from tests.core.chat.widget_pages import serious_accessibility_violations
 from tests.core.dashboard.conftest import ADMIN, Site
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -34,6 +36,7 @@ def test_an_operator_works_through_the_dashboard(site: Site, base: str, browser:
             if not r.url.startswith((base, "data:")) else None)
 
     page.goto(f"{base}/admin/login")
+    assert serious_accessibility_violations(page) == []
     page.fill("#token", ADMIN)
     page.click("button[type=submit]")
     page.wait_for_url(f"{base}/admin")
@@ -44,6 +47,7 @@ def test_an_operator_works_through_the_dashboard(site: Site, base: str, browser:
         page.click(f"nav >> text={label}")
         page.wait_for_load_state()
         assert page.locator('nav a[aria-current="page"]').inner_text() == label
+        assert serious_accessibility_violations(page) == [], label
     page.goto(f"{base}/admin/gaps")
     assert page.locator("section.topic").count() >= 2
     assert "From help:501" in page.content()
