@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import jinja2
 from fastapi import APIRouter, Depends, Query, Request
@@ -47,6 +47,7 @@ REPORT_HEADERS = {**HEADERS, "Content-Security-Policy": "default-src 'none'; "
                   "style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'; "
                   "base-uri 'none'; form-action 'none'"}
 Days = Annotated[int, Query(ge=1, le=365, description="how many days back")]
+CONVERSATIONS = 200  # listed at most, newest first
 OperatorDep = Annotated[Operator, Depends(require_operator)]
 RATE_SERIES = (("deflection_rate", "Deflection", "#1b6e3a"),
                ("handover_rate", "Hand-over", "#b3261e"),
@@ -153,16 +154,29 @@ def router(services: Services) -> APIRouter:
         operator: OperatorDep,
         q: Annotated[str | None, Query(max_length=200, description="words to find")] = None,
         days: Days = 30,
+        show: Annotated[Literal["all", "thumbs_down", "handed_over", "low_confidence"],
+                        Query(description="only these conversations")] = "all",
     ) -> HTMLResponse:
         from datetime import datetime, timedelta
 
-        from deskpilot.core.conversations import load_conversations
+        from deskpilot.core.conversations import Conversation, load_conversations
 
-        found = await services.run_blocking(lambda: load_conversations(
-            engine, since=datetime.now() - timedelta(days=days), search=(q or "").strip(),
-            limit=200))
+        wanted = {
+            "all": lambda c: True,
+            "thumbs_down": lambda c: c.feedback("negative") > 0,
+            "handed_over": lambda c: c.handed_over,
+            "low_confidence": lambda c: any(t.low_confidence for t in c.turns),
+        }[show]
+
+        def find() -> list[Conversation]:
+            found = load_conversations(engine, since=datetime.now() - timedelta(days=days),
+                                       search=(q or "").strip(),
+                                       limit=CONVERSATIONS if show == "all" else None)
+            return [c for c in found if wanted(c)][:CONVERSATIONS]
+
         return await dashboard.render(operator, "conversations.html", "conversations",
-                                      conversations=found, q=q or "", days=days)
+                                      conversations=await services.run_blocking(find),
+                                      q=q or "", days=days, show=show)
 
     @routes.get("/conversations/{thread_id}")
     async def conversation(operator: OperatorDep, thread_id: str) -> HTMLResponse:

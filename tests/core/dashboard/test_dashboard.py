@@ -135,6 +135,16 @@ def test_conversations_search_and_transcript(site: Site) -> None:
     everything = client.get("/admin/conversations").text
     assert set(re.findall(r'href="/admin/conversations/(thr_[0-9a-f]+)"', everything)) == set(
         site.threads)
+    truth = expected(site.services.engine)["threads"]
+    for show, holds in [
+        ("thumbs_down", lambda t: any(a["vote"] == "negative" for a in t["answers"])),
+        ("handed_over", lambda t: t["handed_over"]),
+        ("low_confidence", lambda t: any(not a["sourced"] for a in t["answers"])),
+    ]:
+        listing = client.get("/admin/conversations", params={"show": show}).text
+        assert set(re.findall(r'href="/admin/conversations/(thr_[0-9a-f]+)"', listing)) == {
+            thread_id for thread_id, thread in truth.items() if holds(thread)}, show
+    assert client.get("/admin/conversations", params={"show": "some"}).status_code == 422
     transcript = client.get(f"/admin/conversations/{site.threads[1]}").text
     assert "I forgot my password" in transcript and "thumbs down" in transcript
     assert 'href="https://help.example/password"' in transcript
