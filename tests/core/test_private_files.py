@@ -41,10 +41,13 @@ def test_every_command_creates_private_files(tmp_path: Path) -> None:
     """The CLI (serve included) runs with umask 077: also what native libraries (the index)
     create is private."""
     data_dir = tmp_path / "cli"
-    subprocess.run(
-        ["sh", "-c", f"umask 000 && {sys.executable} -m deskpilot.core.cli db upgrade "
-                     f"--data-dir {data_dir}"], check=True, capture_output=True)
+    # `db upgrade` makes the database; `index optimize` opens (so creates) the embedded index.
+    for command in ("db upgrade", "index optimize"):
+        subprocess.run(
+            ["sh", "-c", f"umask 000 && {sys.executable} -m deskpilot.core.cli {command} "
+                         f"--data-dir {data_dir}"], check=True, capture_output=True)
     created = [data_dir, *data_dir.rglob("*")]
-    assert created[1:], "nothing created"
+    assert data_dir / "deskpilot.db" in created and (data_dir / "index").is_dir(), created
+    assert [p for p in created if p.parent.name == "segments"], "the index wrote no segment"
     for path in created:
         assert mode(path) == (0o700 if path.is_dir() else 0o600), path
