@@ -71,6 +71,7 @@ class FakeIntercom:
             }
         self.tags = [{"type": "tag", "id": "1", "name": "vip"}]
         self.missing: set[str] = set()  # paths answered 404
+        self.forbidden: set[str] = set()  # paths answered 403 (a token without that scope)
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         self.count += 1
@@ -93,6 +94,9 @@ class FakeIntercom:
         if request.url.path in self.missing:
             return httpx.Response(404, json={"type": "error.list",
                                              "errors": [{"code": "not_found"}]})
+        if request.url.path in self.forbidden:
+            return httpx.Response(403, json={"type": "error.list",
+                                             "errors": [{"code": "token_unauthorized"}]})
         return self.route(request.method, request.url.path, params, body)
 
     def route(self, method: str, path: str, params: dict[str, str], body: Any) -> httpx.Response:
@@ -223,12 +227,15 @@ def test_a_404_on_one_conversation_fails_that_conversation_only() -> None:
     assert [d.id for d in make(fake).refetch([failure.ref]).documents] == ["202"]
 
 
-def test_a_workspace_without_help_center_syncs_conversations_and_warns_once() -> None:
+@pytest.mark.parametrize("status", [404, 403])
+def test_a_workspace_without_help_center_syncs_conversations_and_warns_once(status: int
+                                                                            ) -> None:
     fake = FakeIntercom()
-    fake.missing.add("/articles")
+    (fake.missing if status == 404 else fake.forbidden).add("/articles")
     pages = list(make(fake).fetch(None))
     assert {k for k, _ in records(pages)} == {"ticket"}
-    assert len([w for p in pages for w in p.warnings]) == 1
+    [warning] = [w for p in pages for w in p.warnings]
+    assert "articles are off" in warning and str(status) in warning
     fake.calls.clear()
     again = list(make(fake).fetch(json.loads(json.dumps(pages[-1].checkpoint))))
     assert not [w for p in again for w in p.warnings]

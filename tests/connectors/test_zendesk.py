@@ -49,6 +49,7 @@ class FakeZendesk:
                  events_per_page: int = 3) -> None:
         # Paths answered 404 (a ticket's comments gone, an account without Help Center).
         self.missing: set[str] = set()
+        self.forbidden: set[str] = set()  # paths answered 403 (a token that may not read them)
         self.per_page = per_page
         self.comment_events = comment_events
         self.events_per_page = events_per_page  # Zendesk's is 1,000
@@ -171,6 +172,9 @@ class FakeZendesk:
         if request.url.path in self.missing:
             return httpx.Response(404, json={"error": "InvalidEndpoint",
                                              "description": "Not found"})
+        if request.url.path in self.forbidden:
+            return httpx.Response(403, json={"error": "Forbidden", "description":
+                                             "You do not have access to this page"})
         return self.route(request.method, request.url.path, params, body)
 
     def route(self, method: str, path: str, params: dict[str, str], body: Any) -> httpx.Response:
@@ -389,19 +393,23 @@ def test_a_404_on_one_tickets_comments_fails_that_ticket_only() -> None:
     assert [r.id for r in gone.deleted] == ["999"]
 
 
-def test_an_account_without_help_center_syncs_tickets_and_warns_once() -> None:
+@pytest.mark.parametrize("status", [404, 403])
+def test_an_account_without_help_center_syncs_tickets_and_warns_once(status: int) -> None:
     fake = FakeZendesk()
-    fake.missing.add("/api/v2/help_center/incremental/articles")
+    (fake.missing if status == 404 else fake.forbidden).add(
+        "/api/v2/help_center/incremental/articles")
     pages = list(make(fake).fetch(None))
     docs, _ = records(pages)
     assert {k for k, _ in docs} == {"ticket"}
     warnings = [w for p in pages for w in p.warnings]
-    assert len(warnings) == 1 and "articles are off" in warnings[0] and "404" in warnings[0]
+    assert len(warnings) == 1 and "articles are off" in warnings[0]
+    assert str(status) in warnings[0]
     fake.calls.clear()
     again = list(make(fake).fetch(json.loads(json.dumps(pages[-1].checkpoint))))
     assert not [w for p in again for w in p.warnings]
     assert not [c for c in fake.calls if "help_center" in c[1]]  # the stream stays off
     fake.missing.clear()  # a --full sync (no checkpoint) tries the stream again
+    fake.forbidden.clear()
     docs, _ = records(list(make(fake).fetch(None)))
     assert {i for k, i in docs if k == "article"} == fake.live_article_ids()
 
