@@ -78,3 +78,22 @@ def test_user_errors_are_one_line(tmp_path: Path) -> None:
     bad = runner.invoke(app, ["eval", "retrieval", "--articles", str(tmp_path / "a.jsonl"),
                               "--queries", str(tmp_path / "q.jsonl")])
     assert bad.exit_code == 2 and "file not found" in bad.output
+
+
+def test_a_helpdesk_error_is_one_line_naming_connector_url_and_what_to_do(tmp_path: Path
+                                                                         ) -> None:
+    """A real Zendesk-speaking server on loopback that lacks the ticket export (404): the run
+    fails, and the CLI says so in one line, without a traceback or the token."""
+    from tests.plugins.escalation.helpdesk_fakes import ZendeskDesk
+
+    with ZendeskDesk().serve() as url:
+        config = tmp_path / "deskpilot.toml"
+        config.write_text(f'[connectors.zd]\ntype = "zendesk"\nbase_url = "{url}"\n'
+                          'email = "bot@acme.example"\napi_token = "s3cret-t0ken"\n')
+        result = runner.invoke(app, ["sync", "--config", str(config),
+                                     "--data-dir", str(tmp_path / "data")])
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output and "s3cret-t0ken" not in result.output
+    [line] = [x for x in result.output.splitlines() if x.startswith("zd: failed")]
+    assert f"connector 'zd' (zendesk): GET {url}/api/v2/" in line, line
+    assert "answered 404" in line and "check the connector's base URL" in line, line
