@@ -26,8 +26,8 @@ MAX_WORDS = 80
 # A single sentence longer than this is cut (with "…"): a wall of text is not an answer.
 MAX_SENTENCE_WORDS = 60
 # With `rank`, a sentence (or list of steps) less similar to the question than this does not
-# answer it. (A draft's rank is all-MiniLM-L6-v2's cosine: tried on the stackfaq draft tickets,
-# bench/draft_tickets.py; see README.)
+# answer it. A draft's rank is all-MiniLM-L6-v2's cosine; 0.3 was set by hand and looked at on
+# 20 of the stackfaq draft tickets (bench/draft_tickets.py), not tuned on a grid.
 MIN_RANK = 0.3
 #: Scores texts by how well they answer the question, one score per text (a higher is better).
 Rank = Callable[[Sequence[str]], Sequence[float]]

@@ -14,6 +14,7 @@ from deskpilot.core.agent.evaluation import content_sentences, first_paragraph
 from deskpilot.core.cli import build_app
 
 from .fake_openai import FakeOpenAI
+from .test_eval_answers import _write
 
 pytestmark = pytest.mark.slow  # the local embedding model
 
@@ -40,11 +41,6 @@ TICKETS = [
      "reply": RESET_REPLY},
     {"query": "where can I download my invoices", "reply": INVOICE_REPLY},
 ]
-
-
-def _write(path: Path, records: list[dict]) -> Path:
-    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
-    return path
 
 
 @pytest.fixture
