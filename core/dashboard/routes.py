@@ -90,7 +90,6 @@ class Dashboard:
 def router(services: Services) -> APIRouter:
     dashboard = Dashboard(services, services.plugins.dashboard_pages())
     routes = APIRouter(prefix="/admin", tags=["dashboard"], include_in_schema=False)
-    engine = services.engine
 
     async def form(request: Request, operator: Operator) -> dict[str, str]:
         data = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
@@ -133,9 +132,9 @@ def router(services: Services) -> APIRouter:
     async def overview(operator: OperatorDep) -> HTMLResponse:
         from deskpilot.knowledge.runs import failed_documents, recent_runs
 
-        figures = await services.run_blocking(rates, engine, 30)
-        runs = await services.run_blocking(recent_runs, engine, None, 1)
-        waiting = await services.run_blocking(failed_documents, engine)
+        figures = await services.run_blocking(rates, services.engine, 30)
+        runs = await services.run_blocking(recent_runs, services.engine, None, 1)
+        waiting = await services.run_blocking(failed_documents, services.engine)
         return await dashboard.render(operator, "overview.html", "", figures=figures,
                                       chart=_chart(figures), runs=runs, waiting=len(waiting))
 
@@ -143,8 +142,8 @@ def router(services: Services) -> APIRouter:
     async def sync(operator: OperatorDep) -> HTMLResponse:
         from deskpilot.knowledge.runs import failed_documents, recent_runs
 
-        runs = await services.run_blocking(recent_runs, engine, None, 20)
-        waiting = await services.run_blocking(failed_documents, engine)
+        runs = await services.run_blocking(recent_runs, services.engine, None, 20)
+        waiting = await services.run_blocking(failed_documents, services.engine)
         connectors = sorted(set(runs) | set(services.settings.connectors))
         return await dashboard.render(operator, "sync.html", "sync", runs=runs,
                                       waiting=waiting, connectors=connectors)
@@ -169,7 +168,8 @@ def router(services: Services) -> APIRouter:
         }[show]
 
         def find() -> list[Conversation]:
-            found = load_conversations(engine, since=datetime.now() - timedelta(days=days),
+            found = load_conversations(services.engine,
+                                       since=datetime.now() - timedelta(days=days),
                                        search=(q or "").strip(),
                                        limit=CONVERSATIONS if show == "all" else None)
             return [c for c in found if wanted(c)][:CONVERSATIONS]
@@ -182,11 +182,11 @@ def router(services: Services) -> APIRouter:
     async def conversation(operator: OperatorDep, thread_id: str) -> HTMLResponse:
         from deskpilot.core.conversations import load_conversations, transcript
 
-        found = await services.run_blocking(lambda: load_conversations(engine,
-                                                                       thread_id=thread_id))
+        found = await services.run_blocking(
+            lambda: load_conversations(services.engine, thread_id=thread_id))
         if not found:
             raise ClientError(404, f"no conversation {thread_id}")
-        messages = await services.run_blocking(transcript, engine, thread_id)
+        messages = await services.run_blocking(transcript, services.engine, thread_id)
         usage = await services.run_blocking(services.budget.conversation, thread_id)
         return await dashboard.render(operator, "transcript.html", "conversations",
                                       conversation=found[0], messages=messages, usage=usage,
@@ -203,7 +203,7 @@ def router(services: Services) -> APIRouter:
         by_day = await services.run_blocking(budget.by_day, days)
         months = await services.run_blocking(budget.by_month, 12)
         costliest = await services.run_blocking(budget.by_conversation, 20)
-        names = await services.run_blocking(titles, engine, [u.key for u in costliest])
+        names = await services.run_blocking(titles, services.engine, [u.key for u in costliest])
         # Every day of the window on the chart, the days without a call at 0.
         spent = {u.key: u.cost for u in by_day}
         first = utcnow().date() - timedelta(days=days - 1)
@@ -218,7 +218,7 @@ def router(services: Services) -> APIRouter:
 
     @routes.get("/rates")
     async def rate_page(operator: OperatorDep, days: Days = 30) -> HTMLResponse:
-        figures = await services.run_blocking(rates, engine, days)
+        figures = await services.run_blocking(rates, services.engine, days)
         return await dashboard.render(operator, "rates.html", "rates", figures=figures,
                                       chart=_chart(figures), days=days)
 
