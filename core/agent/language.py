@@ -53,6 +53,12 @@ def _identifier() -> Any:
     return identifier
 
 
+def load() -> None:
+    """Load the identifier now (~0.5 s of CPU, its model file decompressed): the first chat turn
+    of a fresh server would otherwise pay it on the event loop, in front of every other turn."""
+    _identifier()
+
+
 def detect(text: str) -> str | None:
     """The text's language code when the call is confident, else None (too short, mixed)."""
     if len(text.split()) < 2:

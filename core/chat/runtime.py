@@ -18,6 +18,7 @@ from pydantic import BaseModel
 from deskpilot._platform import AgentFactory
 from deskpilot._rate_limit import RateLimits
 from deskpilot._tools import ToolAudience
+from deskpilot.core.agent import language
 from deskpilot.core.chat.attachments import LocalAttachmentStore
 from deskpilot.core.chat.identity import IdentityResolver, load_session_key
 from deskpilot.core.chat.server import DeskpilotChatServer
@@ -103,7 +104,8 @@ def warm_models() -> None:
 
 async def warm_up(services: Services) -> None:
     """Pay the one-time costs of serving before the first visitor does: validators, the
-    embedding model and the index (seconds to load), then freeze what startup allocated.
+    language identifier, the embedding model and the index (seconds to load), then freeze what
+    startup allocated.
 
     The model and libraries leave ~760k objects behind; every full garbage collection walked
     all of them, a 0.2-0.6 s pause of the event loop at a random moment of a busy minute.
@@ -111,6 +113,7 @@ async def warm_up(services: Services) -> None:
     log.info("warming up: loading the embedding model and the index")
     started = time.perf_counter()
     warm_models()
+    language.load()  # every answer checks the customer's language (core/agent/language.py)
     try:
         await asyncio.get_running_loop().run_in_executor(
             services.query_executor, lambda: services.searcher.search("warm up", k=1)

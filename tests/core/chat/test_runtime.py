@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from deskpilot.core.agent import language
 from deskpilot.core.chat.runtime import FirstEventsFirst, warm_up
 from deskpilot.core.services import Services
 from tests.plugins.helpers import embedded_defaults
@@ -90,8 +91,11 @@ def services(tmp_path: Path) -> Iterator[Services]:
 async def test_warm_up_opens_the_index_and_freezes_startup_objects(services: Services) -> None:
     gc.unfreeze()
     assert "searcher" not in services.__dict__
+    language._identifier.cache_clear()
     await warm_up(services)
     assert "index" in services.__dict__ and "searcher" in services.__dict__
+    # The first turn of a burst does not load the language identifier on the event loop.
+    assert language._identifier.cache_info().currsize == 1
     assert gc.get_freeze_count() > 0
 
 
