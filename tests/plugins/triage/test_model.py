@@ -10,9 +10,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from deskpilot._embedder import EmbedderSettings
 from deskpilot.plugins.embedders import LocalEmbedder
+from deskpilot.plugins.triage import model as model_module
 from deskpilot.plugins.triage.evaluation import score
 from deskpilot.plugins.triage.model import MAX_THRESHOLD, TriageModel
 from tests.conftest import SHARED_DATA, require_shared_data
@@ -152,3 +154,34 @@ def test_accuracy_with_abstention_counts_an_abstention_right_only_out_of_scope()
     assert figures["answered_accuracy"] == 0.5
     without = score(["refund", "login"], [False, True], ["refund", "login"])
     assert without["accuracy"] == 0.5  # no abstain label: an abstention is wrong
+
+
+def test_the_out_of_fold_threshold_is_raised_then_capped() -> None:
+    # A model trained on every ticket is closer to new in-scope tickets than the out-of-fold
+    # ones were: their lowest right confidence, raised, is the threshold (budget 0).
+    confidence = np.array([0.30, 0.35, 0.40, 0.20])
+    correct = np.array([True, True, True, False])
+    assert model_module._threshold(confidence, correct, 0.0) == pytest.approx(
+        0.30 + model_module.OUT_OF_FOLD_RAISE)
+    assert model_module._threshold(confidence + 0.4, correct, 0.0) == MAX_THRESHOLD
+
+
+def test_training_uses_few_torch_threads_and_gives_the_pool_back(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[int] = []
+    train_head = model_module._train_head
+
+    def recording(*args: object) -> object:
+        seen.append(torch.get_num_threads())
+        return train_head(*args)
+
+    monkeypatch.setattr(model_module, "_train_head", recording)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        _, _, vectors, labels = _clusters(cosine=0.8)
+        TriageModel.fit_vectors(vectors, labels, HashEmbedder())
+        assert seen and set(seen) == {model_module.TRAIN_THREADS}
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
