@@ -166,3 +166,33 @@ def test_suite_articles_are_relative_to_the_suite(tmp_path: Path) -> None:
     suite = load_suite(_suite(tmp_path, "articles: articles.jsonl\ntests:\n  - name: x\n"
                                         "    turns: [{customer: hi}]\n"))
     assert suite.articles == tmp_path / "articles.jsonl"
+
+
+WRONG_TRIAGE = """name: wrong triage
+articles: articles.jsonl
+tests:
+  - name: a password question is not billing, and is not handed over
+    turns:
+      - customer: How do I reset my password?
+        expect: {triage: billing, hands_over: false}
+  - name: asking for a person is not answered by the AI
+    turns:
+      - customer: I'd like to talk to a person
+        expect: {hands_over: false}
+"""
+
+
+def test_wrong_triage_and_an_unexpected_handover_fail_with_what_happened(
+        tmp_path: Path) -> None:
+    junit = tmp_path / "junit.xml"
+    suite = _suite(tmp_path, WRONG_TRIAGE)
+    result = runner.invoke(app, ["test", str(suite), "--junit", str(junit)])
+    assert result.exit_code == 1, result.output
+    assert "wrong triage: 0/2 tests passed" in result.output
+    cases = {case.get("name"): case for case in ElementTree.parse(junit).iter("testcase")}
+    triage = cases["a password question is not billing, and is not handed over"].find("failure")
+    assert triage is not None
+    [line] = triage.text.splitlines()
+    assert line.startswith("run 1: turn 1: triage says ") and line.endswith(", not 'billing'")
+    handed = cases["asking for a person is not answered by the AI"].find("failure")
+    assert handed is not None and handed.text.splitlines() == ["run 1: turn 1: hands over"]
