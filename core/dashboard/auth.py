@@ -5,7 +5,9 @@ The cookie is `<expiry>.<nonce>.<hex HMAC-SHA256>`, keyed by a key derived from 
 was made with, so changing `server.admin_token` signs every session out. It is HttpOnly and
 SameSite=Strict (Secure over https). Forms carry a CSRF token, HMAC(key, nonce): a cookie
 session's POST without the right one is refused (403). A bearer request needs none — a browser
-never adds that header on its own.
+never adds that header on its own. The login form carries one too, before there is a session:
+a random token also set as a cookie only POST /admin/login receives (double submit), so another
+site cannot sign a browser in with a token of its choosing.
 """
 
 from __future__ import annotations
@@ -23,6 +25,9 @@ from deskpilot._errors import ClientError
 SESSION_COOKIE = "deskpilot_admin"
 SESSION_SECONDS = 12 * 3600
 CSRF_FIELD = "csrf"
+LOGIN_COOKIE = "deskpilot_login"
+LOGIN_PATH = "/admin/login"
+LOGIN_SECONDS = 3600
 
 
 class LoginRequired(ClientError):
@@ -101,6 +106,21 @@ def start_session(response: Response, request: Request, key: bytes) -> None:
     response.set_cookie(SESSION_COOKIE, f"{expiry}.{nonce}.{_mac(key, f'{expiry}.{nonce}')}",
                         max_age=SESSION_SECONDS, path="/admin", httponly=True,
                         samesite="strict", secure=request.url.scheme == "https")
+
+
+def set_login_csrf(response: Response, request: Request, token: str) -> None:
+    """The login form's token (`secrets.token_urlsafe`), as the login cookie."""
+    response.set_cookie(LOGIN_COOKIE, token, max_age=LOGIN_SECONDS, path=LOGIN_PATH,
+                        httponly=True, samesite="strict", secure=request.url.scheme == "https")
+
+
+def check_login_csrf(request: Request, given: object) -> None:
+    """403 unless the login form's token is the login cookie's."""
+    expected = request.cookies.get(LOGIN_COOKIE) or ""
+    if not (expected and isinstance(given, str)
+            and hmac.compare_digest(given.encode(), expected.encode())):
+        raise ClientError(403, "the sign-in form's CSRF token is missing or wrong: reload the "
+                               "sign-in page and submit it again")
 
 
 def end_session(response: Response) -> None:

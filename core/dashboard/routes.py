@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -17,9 +18,11 @@ from deskpilot.core.dashboard.auth import (
     CSRF_FIELD,
     LoginRequired,
     Operator,
+    check_login_csrf,
     end_session,
     matching_key,
     require_operator,
+    set_login_csrf,
     start_session,
 )
 from deskpilot.core.dashboard.charts import Series, bar_chart, rate_chart
@@ -107,16 +110,17 @@ def router(services: Services) -> APIRouter:
                             headers={"Cache-Control": "public, max-age=86400"})
 
     @routes.get("/login")
-    async def login_form() -> HTMLResponse:
-        return await dashboard.render(None, "login.html", "login")
+    async def login_form(request: Request) -> HTMLResponse:
+        return _login_form(request, 200)
 
     @routes.post("/login")
     async def login(request: Request) -> Response:
-        given = (await request.form()).get("token")
+        data = await request.form()
+        check_login_csrf(request, data.get(CSRF_FIELD))
+        given = data.get("token")
         key = matching_key(request, given.strip()) if isinstance(given, str) else None
         if key is None:
-            return await dashboard.render(None, "login.html", "login", status_code=401,
-                                          error="That is not the admin token.")
+            return _login_form(request, 401, "That is not the admin token.")
         response = RedirectResponse("/admin", status_code=303)
         start_session(response, request, key)
         return response
@@ -298,13 +302,25 @@ def _chart(figures: dict[str, Any]) -> Markup:
         for key, label, colour in RATE_SERIES])
 
 
+def _login_form(request: Request, status_code: int, error: str | None = None) -> HTMLResponse:
+    """The sign-in form, with a fresh login CSRF token in a hidden field and in its cookie."""
+    token = secrets.token_urlsafe(18)
+
+    def csrf_field() -> Markup:
+        return Markup('<input type="hidden" name="{}" value="{}">').format(CSRF_FIELD, token)
+
+    response = _page(status_code, ENV.get_template("login.html").render(
+        nav=[], current="login", csrf_field=csrf_field, budget=None, signed_in=False,
+        error=error))
+    set_login_csrf(response, request, token)
+    return response
+
+
 async def login_page(request: Request, exc: Exception) -> Response:
     """LoginRequired: the login form for a page, 401 and the message for anything else."""
     assert isinstance(exc, LoginRequired)
     if request.method == "GET":
-        body = ENV.get_template("login.html").render(
-            nav=[], current="login", csrf_field=lambda: "", budget=None, signed_in=False,
-            error=None if "authorization" not in request.headers else exc.message)
-        return _page(401, body)
+        return _login_form(request, 401,
+                           None if "authorization" not in request.headers else exc.message)
     return _page(401, f"<!doctype html><title>401</title><p>{escape(exc.message)}</p>")
 

@@ -8,6 +8,7 @@ from datetime import date
 
 import pytest
 from fastapi.testclient import TestClient
+from httpx import Response
 from sqlalchemy import text
 from sqlmodel import Session
 
@@ -20,19 +21,25 @@ from tests.core.dashboard.figures import expected
 
 pytestmark = pytest.mark.slow
 PAGES = ["/admin", "/admin/sync", "/admin/conversations", "/admin/rates", "/admin/gaps",
-         "/admin/snippets", "/admin/escalations"]
+         "/admin/simulations", "/admin/cost", "/admin/snippets", "/admin/escalations"]
 BEARER = {"Authorization": f"Bearer {ADMIN}"}
+
+
+def _login(client: TestClient, token: str) -> Response:
+    """Sign in as a browser does: the form (its CSRF token and cookie), then the POST."""
+    form = client.get("/admin/login")
+    return client.post("/admin/login", data={"token": token, "csrf": _csrf(form.text)},
+                       follow_redirects=False)
 
 
 def _signed_in(site: Site) -> TestClient:
     client = TestClient(site.app)
-    response = client.post("/admin/login", data={"token": ADMIN}, follow_redirects=False)
-    assert response.status_code == 303
+    assert _login(client, ADMIN).status_code == 303
     return client
 
 
 def _csrf(page: str) -> str:
-    return re.search(r'name="csrf" value="([0-9a-f]+)"', page).group(1)
+    return re.search(r'name="csrf" value="([0-9A-Za-z_-]+)"', page).group(1)
 
 
 def _snippet_status(site: Site, snippet_id: int) -> str:
@@ -54,8 +61,29 @@ def test_every_page_refuses_a_request_without_the_admin_token(site: Site) -> Non
     assert refused.status_code == 401
     forged = TestClient(site.app, cookies={SESSION_COOKIE: "9999999999.nonce.deadbeef"})
     assert forged.get("/admin").status_code == 401
-    wrong = anonymous.post("/admin/login", data={"token": "guess"}, follow_redirects=False)
+    wrong = _login(anonymous, "guess")
     assert wrong.status_code == 401 and SESSION_COOKIE not in wrong.headers.get("set-cookie", "")
+
+
+def test_the_login_form_is_csrf_protected_too(site: Site) -> None:
+    """Another site cannot sign a browser in: the form's token must be the login cookie's."""
+    client = TestClient(site.app)
+    form = client.get("/admin/login")
+    cookie = form.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=strict" in cookie and "path=/admin/login" in cookie
+    for data in ({"token": ADMIN}, {"token": ADMIN, "csrf": "forged"}):
+        refused = client.post("/admin/login", data=data, follow_redirects=False)
+        assert refused.status_code == 403 and "CSRF" in refused.json()["detail"]
+        assert SESSION_COOKIE not in refused.headers.get("set-cookie", "")
+    # The right token without its cookie (a cross-site form: no SameSite=Strict cookie) fails.
+    stranger = TestClient(site.app)
+    refused = stranger.post("/admin/login", data={"token": ADMIN, "csrf": _csrf(form.text)},
+                            follow_redirects=False)
+    assert refused.status_code == 403
+    # The form a protected page answers with works as well.
+    assert _csrf(client.get("/admin/sync").text)
+    assert client.post("/admin/login", data={"token": ADMIN, "csrf": _csrf(
+        client.get("/admin/sync").text)}, follow_redirects=False).status_code == 303
 
 
 def test_without_an_admin_token_the_dashboard_is_off() -> None:
@@ -67,7 +95,7 @@ def test_without_an_admin_token_the_dashboard_is_off() -> None:
 
 def test_login_sets_a_strict_httponly_session_and_logout_ends_it(site: Site) -> None:
     client = TestClient(site.app)
-    response = client.post("/admin/login", data={"token": ADMIN}, follow_redirects=False)
+    response = _login(client, ADMIN)
     cookie = response.headers["set-cookie"].lower()
     assert "httponly" in cookie and "samesite=strict" in cookie and "path=/admin" in cookie
     page = client.get("/admin")
