@@ -372,9 +372,15 @@ class Services:
         return defaults[0] if defaults else None
 
     def run_config(self, workflow: str) -> RunConfig:
+        """One per workflow, shared by its runs (the SDK only reads it): building one validates
+        its model settings through the type hints, ~0.4 ms of event-loop CPU per chat turn."""
         from deskpilot.core.agent import run_config
 
-        return run_config(self.settings.agent, workflow)
+        with self._build_lock:
+            key = ("run_config", workflow)
+            if key not in self._shared:
+                self._shared[key] = run_config(self.settings.agent, workflow)
+            return self._shared[key]
 
     def chat_endpoint(self, build_agent: AgentFactory, *, audience: ToolAudience,
                       workflow: str) -> ChatEndpoint:
