@@ -280,3 +280,47 @@ def test_which_tickets_are_replayed() -> None:
     assert [t.id for t in replayable(tickets, since, None)] == ["e", "c"]
     assert opening(tickets[0]) == "Hello there"
     assert human_reply(tickets[0]) == "The fix"
+
+
+def test_a_connector_is_replayed_since_a_date_with_a_progress_bar(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--connector demo`: the demo help center's solved tickets updated since --since, at most
+    --limit of them, newest first, answered from its synced articles; the bar counts them."""
+    import deskpilot.core.cli as cli
+
+    updates: list[tuple[Any, ...]] = []
+
+    class Bar:
+        def __enter__(self) -> Bar:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            return None
+
+        def add_task(self, description: str, total: int | None) -> int:
+            updates.append(("task", description))
+            return 7
+
+        def update(self, task: int, completed: int, total: int) -> None:
+            updates.append((task, completed, total))
+
+    monkeypatch.setattr(cli, "_progress_bar", lambda unit="documents": Bar())
+    demo = [json.loads(line) for line in (Path(__file__).resolve().parents[3] / "connectors"
+                                          / "demo" / "tickets.jsonl").read_text().splitlines()]
+    since = "2025-05-18"
+    wanted = sorted((t for t in demo if t["status"].lower() in ("solved", "closed")
+                     and t["updated_at"] >= since), key=lambda t: t["updated_at"],
+                    reverse=True)[:3]
+    config = tmp_path / "deskpilot.toml"
+    config.write_text(f'data_dir = "{tmp_path / "live"}"\n', encoding="utf-8")
+    result = runner.invoke(app, ["simulate", "--connector", "demo", "--since", since,
+                                 "--limit", "3", "--out", str(tmp_path / "out"),
+                                 "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["settings"]["source"] == "connector:demo"
+    assert [r["ticket_id"] for r in report["rows"]] == [t["id"] for t in wanted]
+    assert [r["triage"]["label"] for r in report["rows"]] == [t["category"] for t in wanted]
+    # Answered from the demo's own articles, synced into the throw-away platform.
+    assert any(r["outcome"] == "answered" for r in report["rows"]), report["rows"]
+    assert updates == [("task", "simulate"), (7, 1, 3), (7, 2, 3), (7, 3, 3)]
