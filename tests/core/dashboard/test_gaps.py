@@ -98,3 +98,21 @@ def test_bad_days_are_refused_clearly(site: Site) -> None:
     result = CliRunner().invoke(build_app(), ["gaps", "--days", "0", "--data-dir",
                                               str(site.data_dir)])
     assert result.exit_code == 2 and "--days" in result.output
+
+
+def test_without_json_gaps_prints_each_topic_with_its_examples_and_outline(site: Site) -> None:
+    report = _gaps(site)
+    result = CliRunner().invoke(build_app(), ["gaps", "--config", str(site.config),
+                                              "--data-dir", str(site.data_dir)])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    for topic in report["topics"]:
+        [heading] = [line for line in lines if line.startswith(
+            f"{topic['count']:>4}  {topic['title']}  (")]
+        assert f"{topic['trend']['direction']}: {topic['trend']['earlier']} → " in heading
+        for example in topic["examples"][1:]:
+            assert f"        - {example['question']}" in lines
+        for section in topic["outline"]["sections"]:
+            assert (f"        ## {section['heading']}  (from {', '.join(section['tickets'])})"
+                    in lines)
+    assert "      suggested article:" in lines
