@@ -99,8 +99,11 @@ class Conversation:
         calls = services.tool_calls[calls_before:]
         turn.tools = [call.name for call in calls]
         passages = [p for call in calls for p in _passages(call.output)]
-        turn.confidence = round(max((float(p.get("score", 0)) for p in passages), default=0.0),
-                                4)
+        # The offline rule's own measure (AnswerRule): the top fused score less the knowledge
+        # base's λ, the least its cosine can be, so one threshold means the same on any corpus.
+        best = max((float(p.get("score", 0)) for p in passages), default=0.0)
+        lexical = services.searcher.lexical_weight() if passages else 0.0
+        turn.confidence = round(max(0.0, best - lexical), 4)
         by_url = {p.get("url"): f"{p['source']}/{p['document_id']}" for p in passages
                   if p.get("url")}
         turn.cited_documents = [by_url[u] for u in turn.cited_urls if u in by_url]

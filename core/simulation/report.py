@@ -21,7 +21,7 @@ the operator dashboard lists these reports, so a change of meaning gets a new sc
         "ticket_id", "subject", "question", "human_reply", "answer",
         "outcome": "answered" | "handed_over" | "unanswered",
         "handoff": {"reason", "rule"} | null,
-        "confidence": 0.71,              # best search score the agent's searches returned
+        "confidence": 0.71,              # best search score returned, less the KB's λ (≥ 0)
         "cited": ["source/document_id"], "cited_urls": [...], "tools": ["search_knowledge"],
         "similarity": 0.66 | null,       # cosine of answer and human reply (embedder)
         "triage": {"label", "predicted", "abstained", "correct"} | null   # null: no label

@@ -37,8 +37,8 @@ if TYPE_CHECKING:
     from deskpilot.core.config import AgentSettings
 
 #: The confidence the deflection forecast is read at unless told: the offline model's own
-#: bar for answering (its AnswerRule.min_score).
-DEFAULT_THRESHOLD = ANSWER_RULE.min_score
+#: bar for answering (its AnswerRule.min_cosine, on the same measure as a row's confidence).
+DEFAULT_THRESHOLD = ANSWER_RULE.min_cosine
 #: An answer less similar than this to the human's reply counts as probably wrong. A fixed
 #: rule of thumb for MiniLM-like embedders, not tuned on any data set: pass your own.
 DEFAULT_WRONG_BELOW = 0.5
