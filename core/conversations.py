@@ -6,9 +6,14 @@ What the dashboard's rates and the knowledge-gap report count, read from the cha
 - an AI reply is **sourced** when it carries an http(s) url citation; an AI reply without one
   is a **low-confidence** answer (the offline model's hand-over offer, or an LLM answering
   from nothing: what the escalation rules call "an answer without a source");
+- a reply with a marker (the entity annotation `data.deskpilot`, `deskpilot.Reply`) is not
+  the AI's: a plugin's on the way to a hand-over (`event == "handoff_pending"`, e.g. asking
+  for an email address) or a person's;
 - a conversation is **handed over** once a reply carries the handoff marker
-  (`Reply(event="handoff")`, the entity annotation `data.deskpilot.event == "handoff"`); the
-  replies after it are a person's (relayed), not the AI's, and count for nothing here;
+  (`event == "handoff"`); the replies after it are a person's (relayed), not the AI's, and
+  count for nothing here;
+- a turn **asked for a person** when a plugin's reply to it says so (`asked_for_person`: the
+  escalation plugin's reading of "I'd like to talk to a person"): no question of its own;
 - **feedback** is the latest thumbs up/down per reply (`chat_feedback`).
 """
 
@@ -22,6 +27,7 @@ from typing import Any
 from sqlalchemy import String, cast, func, or_, select
 from sqlalchemy.engine import Engine
 
+from deskpilot._chat import Reply as MarkedReply
 from deskpilot._documents import http_url
 from deskpilot.core.chat.tables import ChatFeedback, ChatItem, ChatThread
 
@@ -29,7 +35,6 @@ THREAD = ChatThread.__table__  # type: ignore[attr-defined]
 ITEM = ChatItem.__table__  # type: ignore[attr-defined]
 FEEDBACK = ChatFeedback.__table__  # type: ignore[attr-defined]
 
-HANDOFF_EVENT = "handoff"
 
 
 @dataclass
@@ -37,12 +42,18 @@ class Reply:
     item_id: str
     text: str
     sourced: bool  # cites an http(s) source
-    marker: dict[str, Any] | None  # `data.deskpilot` of a person's message or the handoff reply
+    marker: dict[str, Any] | None  # `data.deskpilot` of a person's or a plugin's message
     feedback: str | None = None  # positive | negative
 
     @property
     def handoff(self) -> bool:
-        return (self.marker or {}).get("event") == HANDOFF_EVENT
+        return (self.marker or {}).get("event") == MarkedReply.HANDOFF
+
+    @property
+    def by_plugin(self) -> bool:
+        """The handoff, or a plugin's message on the way to it."""
+        return (self.marker or {}).get("event") in (MarkedReply.HANDOFF,
+                                                    MarkedReply.HANDOFF_PENDING)
 
     @property
     def by_ai(self) -> bool:
@@ -69,6 +80,11 @@ class Turn:
     @property
     def thumbs_down(self) -> bool:
         return any(r.feedback == "negative" for r in self.replies)
+
+    @property
+    def asked_for_person(self) -> bool:
+        """The message only asked for a person (a plugin's reply says so)."""
+        return any((r.marker or {}).get("asked_for_person") is True for r in self.replies)
 
 
 @dataclass
@@ -181,7 +197,7 @@ def transcript(engine: Engine, thread_id: str) -> list[dict[str, Any]]:
                              "feedback": None})
         elif row.type == "assistant_message":
             reply = _reply(row.id, row.data)
-            role = "assistant" if reply.by_ai else "handoff" if reply.handoff else "person"
+            role = "assistant" if reply.by_ai else "handoff" if reply.by_plugin else "person"
             sources = [a["source"] for part in row.data.get("content") or []
                        for a in part.get("annotations") or []
                        if (a.get("source") or {}).get("type") == "url"

@@ -5,7 +5,8 @@ A question is a gap when (core/conversations.py says how each is read from the c
 - the AI's answer cited no source (**low confidence**),
 - the customer thumbed the answer down (**thumbs down**), or
 - the conversation was **handed over**: then the question is the customer's first message,
-  what they came with.
+  what they came with — unless it only asked for a person ("I'd like to talk to a person":
+  no question the knowledge missed).
 
 The newest simulation report (`deskpilot simulate`, `<data_dir>/simulations`) adds its
 tickets' questions when its run lies in the window: handed over, unanswered (the agent offered
@@ -76,8 +77,9 @@ def chat_gap_questions(services: Services, since: datetime, until: datetime
             if reasons and turn.question:
                 questions[turn.item_id] = GapQuestion(turn.question, turn.at, reasons,
                                                       conversation.id)
-        if conversation.handed_over and conversation.turns and conversation.turns[0].question:
-            first = conversation.turns[0]
+        first = conversation.turns[0] if conversation.turns else None
+        if (conversation.handed_over and first is not None and first.question
+                and not first.asked_for_person):
             question = questions.setdefault(first.item_id, GapQuestion(
                 first.question, first.at, [], conversation.id))
             question.reasons.append("handed_over")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from deskpilot._tools import ToolAudience
 
@@ -64,10 +64,28 @@ class AgentAnswer:
 
 @dataclass(frozen=True)
 class Reply:
-    """A turn hook's reply with a marker a client may show (a plain `str` is a reply too). The
-    marker travels in the message as an entity annotation, `data.deskpilot = {"event": …,
-    "author": …}`: e.g. `event="handoff"` tells the widget to watch for a person's replies."""
+    """A turn hook's reply with a marker a client may show (a plain `str` is a reply too, and
+    reads as the AI's answer). The marker travels in the message as an entity annotation,
+    `data.deskpilot = {"event": …, "author": …, "asked_for_person": true}`: e.g.
+    `event="handoff"` tells the widget to watch for a person's replies."""
+
+    #: `event` of the reply that hands the conversation to a person: the widget then watches
+    #: for their replies, and what follows is theirs, not the AI's.
+    HANDOFF: ClassVar[str] = "handoff"
+    #: `event` of a plugin's own message on the way to a hand-over (e.g. asking an anonymous
+    #: visitor for an email address): neither the AI's answer nor yet a person's.
+    HANDOFF_PENDING: ClassVar[str] = "handoff_pending"
 
     text: str
     event: str | None = None
     author: str | None = None
+    #: The message this replies to only asked for a person (no question of its own): the
+    #: knowledge-gap report leaves it out.
+    asked_for_person: bool = False
+
+    @property
+    def marker(self) -> dict[str, Any]:
+        """`data.deskpilot` of the message (empty: an unmarked reply)."""
+        fields = {"author": self.author, "event": self.event,
+                  "asked_for_person": self.asked_for_person}
+        return {key: value for key, value in fields.items() if value}

@@ -10,11 +10,13 @@ know it shows an entity source titled with the name).
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from chatkit.types import Annotation, AssistantMessageContent, AssistantMessageItem, EntitySource
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
+from deskpilot._chat import Reply
 from deskpilot.core.chat.tables import ChatItem, ChatThread
 from deskpilot.knowledge.store import dialect_insert
 
@@ -22,13 +24,15 @@ THREAD = ChatThread.__table__  # type: ignore[attr-defined]
 ITEM = ChatItem.__table__  # type: ignore[attr-defined]
 
 
-def person_message(thread_id: str, item_id: str, text: str, author: str | None,
-                   event: str | None) -> AssistantMessageItem:
+def marked_message(thread_id: str, item_id: str, text: str, marker: dict[str, Any]
+                   ) -> AssistantMessageItem:
+    """An assistant message carrying `marker` (`Reply.marker`: who wrote it, what event) as
+    its entity annotation; none when the marker is empty."""
     annotations = []
-    if author or event:
-        marker = {key: value for key, value in (("author", author), ("event", event)) if value}
+    if marker:
         annotations.append(Annotation(source=EntitySource(
-            id=f"deskpilot:{event or 'person'}", title=author or "Support team",
+            id=f"deskpilot:{marker.get('event') or 'person'}",
+            title=marker.get("author") or "Support team",
             label="Support team", data={"deskpilot": marker})))  # type: ignore[arg-type]
     return AssistantMessageItem(
         id=item_id, thread_id=thread_id,
@@ -42,7 +46,7 @@ def post_to_thread(engine: Engine, thread_id: str, item_id: str, text: str, *,
                    author: str | None = None, event: str | None = None) -> bool:
     """Insert the message unless an item with its id is there already (then nothing changes:
     a retried relay keeps the first copy and its place). False if the thread does not exist."""
-    item = person_message(thread_id, item_id, text, author, event)
+    item = marked_message(thread_id, item_id, text, Reply(text, event, author).marker)
     with engine.begin() as conn:
         owner = conn.execute(select(THREAD.c.user_id).where(THREAD.c.id == thread_id)).scalar()
         if owner is None:

@@ -54,7 +54,7 @@ from deskpilot._errors import ClientError
 from deskpilot._tools import ToolAudience
 from deskpilot.core.budget import call_scope
 from deskpilot.core.chat.attachments import LocalAttachmentStore
-from deskpilot.core.chat.posting import person_message
+from deskpilot.core.chat.posting import marked_message
 from deskpilot.core.chat.store import ChatStore
 
 if TYPE_CHECKING:
@@ -366,7 +366,7 @@ class DeskpilotChatServer(ChatKitServer[RequestContext]):
     ) -> AssistantMessageItem:
         item_id = self.store.generate_item_id("message", thread, context)
         if isinstance(reply, Reply):  # the marker travels as an entity annotation
-            return person_message(thread.id, item_id, reply.text, reply.author, reply.event)
+            return marked_message(thread.id, item_id, reply.text, reply.marker)
         return AssistantMessageItem(
             id=item_id,
             thread_id=thread.id,

@@ -9,7 +9,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from deskpilot._chat import RequestContext
+from deskpilot._chat import Reply, RequestContext
 
 if TYPE_CHECKING:
     from deskpilot.core.chat.runtime import ChatRuntime
@@ -49,7 +49,7 @@ def sse_events(body: str) -> list[dict[str, Any]]:
 
 def _handoff_marker(part: dict[str, Any]) -> bool:
     return any((a.get("source") or {}).get("data", {}).get("deskpilot", {}).get("event")
-               == "handoff" for a in part.get("annotations") or [])
+               == Reply.HANDOFF for a in part.get("annotations") or [])
 
 
 class Conversation:

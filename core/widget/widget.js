@@ -600,6 +600,8 @@
       // The AI handed the conversation over: from now on, watch for the person's replies.
       person = null;
       watchForPerson();
+    } else if (person && person.event === "handoff_pending") {
+      person = null;  // the hand-over's own question (an email address): nobody's there yet
     }
     if (person) {
       node.classList.add("person");

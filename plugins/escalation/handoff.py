@@ -14,6 +14,11 @@ The conversation then goes into the outbox (outbox.py) with its transcript, tria
 customer's identity, delivery is tried at once, and the customer is told what happens next
 (and, outside `[escalation] hours`, when people are back).
 
+What the plugin says itself is marked (`deskpilot.Reply`): the handoff, and before it the email
+question (`Reply.HANDOFF_PENDING`), with `asked_for_person` when the message only asked for a
+person, so the dashboard's rates and the knowledge-gap report read neither as an AI answer nor
+as a question the knowledge missed.
+
 Afterwards (relay.py) the AI is silent while a person owns the conversation: the customer's
 messages go to the ticket, the person's replies come into the chat. Once the ticket is solved
 the AI answers again, and a reopened ticket gives the conversation back to the person.
@@ -87,9 +92,24 @@ BUDGET_SPENT = "This month's model budget is spent: a person answers instead of 
 History = Callable[[int], Awaitable[list[tuple[str, str]]]]
 
 
+# Words that leave a request for a person with no question of its own ("Hi, can I please...").
+_COURTESY = frozenset({
+    "i", "i'd", "id", "i'm", "would", "like", "want", "wanna", "to", "can", "could", "may",
+    "please", "let", "me", "a", "an", "the", "with", "hi", "hello", "hey", "now", "just", "need",
+    "you", "ok", "okay", "thanks", "thank", "yes"})
+
+
 def requested(text: str) -> bool:
     """Whether a customer's message asks for a person outright."""
     return bool(_ASKS_FOR_PERSON.search(text)) and not _NEGATED.search(text)
+
+
+def only_requested(text: str) -> bool:
+    """Whether the message asks for a person and says nothing else (no question of its own)."""
+    if not requested(text):
+        return False
+    rest = _ASKS_FOR_PERSON.sub(" ", text).lower().replace("\u2019", "'")
+    return all(word in _COURTESY for word in re.findall(r"[\w']+", rest))
 
 
 def transcript(history: list[tuple[str, str]]) -> str:
@@ -188,10 +208,11 @@ class HandoffLimits(deskpilot.RateLimits):
                          address=settings.handoffs_per_address)
 
 
-def handed(text: str) -> deskpilot.Reply:
+def handed(text: str, asked_for_person: bool = False) -> deskpilot.Reply:
     """The reply that says a person has the conversation: marked, so the widget starts
     watching for their messages."""
-    return deskpilot.Reply(text, event="handoff")
+    return deskpilot.Reply(text, event=deskpilot.Reply.HANDOFF,
+                           asked_for_person=asked_for_person)
 
 
 async def hand_over(platform: deskpilot.Platform, turn: deskpilot.ChatTurn, reason: str,
@@ -258,7 +279,7 @@ async def take_turn(platform: deskpilot.Platform, turn: deskpilot.ChatTurn
         if requested(turn.text):  # solved, and the customer wants the person back
             await platform.run_blocking(Relay(platform).hand_back, row)
             await _to_person(platform, row, turn)
-            return handed(HANDED_BACK)
+            return handed(HANDED_BACK, asked_for_person=only_requested(turn.text))
         return None  # solved: the AI answers, and nothing goes to the (solved) ticket
     if turn.metadata.get("escalated"):
         return ""  # flagged by a handoff whose row is not visible yet: never the AI
@@ -266,7 +287,8 @@ async def take_turn(platform: deskpilot.Platform, turn: deskpilot.ChatTurn
         return _marked(turn, await _pending_email(platform, turn, pending))
     if requested(turn.text):
         return _marked(turn, await hand_over(platform, turn,
-                                             "The customer asked to talk to a person."))
+                                             "The customer asked to talk to a person."),
+                       asked_for_person=only_requested(turn.text))
     if await _budget_spent(platform):
         return _marked(turn, await hand_over(platform, turn, BUDGET_SPENT))
     rule = await _message_rule(platform, turn)
@@ -309,6 +331,11 @@ async def after_turn(platform: deskpilot.Platform, turn: deskpilot.ChatTurn,
     return _marked(turn, await hand_over(platform, turn, rule.reason, rule.name))
 
 
-def _marked(turn: deskpilot.ChatTurn, text: str) -> str | deskpilot.Reply:
-    """The handoff's reply, marked once the conversation is a person's (not a question)."""
-    return handed(text) if turn.metadata.get("escalated") else text
+def _marked(turn: deskpilot.ChatTurn, text: str, asked_for_person: bool = False
+            ) -> deskpilot.Reply:
+    """The plugin's reply on the way to a person: the handoff once the conversation is theirs,
+    else a pending one (the email question): never read as the AI's answer."""
+    if turn.metadata.get("escalated"):
+        return handed(text, asked_for_person)
+    return deskpilot.Reply(text, event=deskpilot.Reply.HANDOFF_PENDING,
+                           asked_for_person=asked_for_person)

@@ -34,7 +34,8 @@ def person_of(item: dict[str, Any]) -> dict[str, Any] | None:
     for part in item.get("content", []):
         for annotation in part.get("annotations", []):
             marker = annotation["source"].get("data", {}).get("deskpilot")
-            if marker and marker.get("event") != "handoff":  # the AI saying it handed over
+            # Not the plugin's own messages: the hand-over, or its email question before it.
+            if marker and marker.get("event") not in ("handoff", "handoff_pending"):
                 return marker
     return None
 
