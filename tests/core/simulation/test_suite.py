@@ -4,6 +4,7 @@ pass^k with a scripted model whose answers vary between runs, and bad suites."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from xml.etree import ElementTree
@@ -139,6 +140,40 @@ def test_repeat_on_the_command_line(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "PASS  answers from the article  (2/2 runs)" in result.output
     assert "in all 2 runs (pass^2 1.00)" in result.output
+
+
+def test_pass_k_on_the_command_line_with_an_llm_that_varies(tmp_path: Path) -> None:
+    # The configured LLM (the fake OpenAI API, in its wire format) is right in runs 1 and 3 and
+    # wrong in run 2: pass^3 fails, the command exits 1 and the JUnit says 1 of 3 runs failed.
+    from tests.core.agent.fake_openai import FakeOpenAI
+
+    search = ("tool", "search_knowledge", json.dumps({"query": "reset password"}))
+    right = ("text", "Click Forgot password: we email you a reset link.")
+    wrong = ("text", "Try turning it off and on again.")
+    path = _suite(tmp_path, """name: llm
+articles: articles.jsonl
+tests:
+  - name: answers from the article
+    turns:
+      - customer: How do I reset my password?
+        expect: {contains: reset link, calls_tool: search_knowledge}
+""")
+    junit = tmp_path / "junit.xml"
+    with FakeOpenAI([search, right, search, wrong, search, right]) as fake:
+        config = tmp_path / "deskpilot.toml"
+        config.write_text(
+            f'[agent]\nprovider = "openai-compatible"\nbase_url = "{fake.url}"\nmodel = "m"\n'
+            "check_grounding = false\n", encoding="utf-8")
+        result = runner.invoke(app, ["test", str(path), "--repeat", "3", "--junit", str(junit),
+                                     "--config", str(config)])
+        calls = [path for path, _ in fake.requests]
+    assert result.exit_code == 1, result.output
+    assert len(calls) == 6  # three runs, each a tool call and an answer
+    assert "FAIL  answers from the article  (2/3 runs)" in result.output
+    assert "run 2, turn 1: does not contain 'reset link'" in result.output
+    assert "llm: 0/1 tests passed in all 3 runs (pass^3 0.00)" in result.output
+    failure = ElementTree.parse(junit).getroot().find("testsuite/testcase/failure")
+    assert failure is not None and failure.get("message", "").startswith("1 of 3 runs failed")
 
 
 @pytest.mark.parametrize(("text", "message"), [
