@@ -98,11 +98,17 @@ class SnippetQueue:
             snippets = list(session.exec(select(Snippet)))
             # A ticket some snippet already holds is updated there: only new ones are embedded
             # (a full sync lists every ticket again).
-            held = [(s, target) for s in sources if (target := self._holding(snippets, s))]
-            for source, target in held:
-                self._join(target, source)
-                session.add(target)
-            fresh = [s for s in sources if not self._holding(snippets, s)]
+            holders: dict[tuple[str, str], Snippet] = {}
+            for snippet in snippets:
+                for x in snippet.sources:
+                    holders.setdefault((x["connector"], x["ticket_id"]), snippet)
+            fresh = []
+            for source in sources:
+                if (target := holders.get((source.connector, source.ticket_id))) is None:
+                    fresh.append(source)
+                else:
+                    self._join(target, source)
+                    session.add(target)
             vectors = np.asarray(embedder.embed_documents([s.question for s in fresh])
                                  if fresh else [], dtype=np.float32)
             if fresh:
@@ -119,12 +125,6 @@ class SnippetQueue:
                 session.add(target)
             session.commit()
         return made
-
-    @staticmethod
-    def _holding(snippets: list[Snippet], source: Source) -> Snippet | None:
-        return next((s for s in snippets if any(
-            (x["connector"], x["ticket_id"]) == (source.connector, source.ticket_id)
-            for x in s.sources)), None)
 
     @staticmethod
     def _similar(snippets: list[Snippet], vector: np.ndarray, embedder: str,
