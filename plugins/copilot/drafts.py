@@ -313,8 +313,8 @@ def draft_for_ticket(platform: deskpilot.Platform, connector_name: str | None,
     articles, tickets, internal = gather(platform, connector_name, ticket)
     numbered = [*articles, *tickets, *internal]  # the prompt's and the footer's numbering
     cited = [document.best for document in numbered]
+    reply: str | None = None
     generated_by = "offline"
-    reply = offline_reply(query, name, numbered, similarity_to(platform.embedder, query))
     if platform.settings.agent.provider != "offline":
         try:
             written = _llm_reply(platform, query, name, numbered)
@@ -325,6 +325,8 @@ def draft_for_ticket(platform: deskpilot.Platform, connector_name: str | None,
                 reply, generated_by = written, platform.settings.agent.model
             else:
                 log.warning("LLM draft discarded, %s; using the extractive draft", leak)
+    if reply is None:  # built only when needed: ranking its sentences embeds them all
+        reply = offline_reply(query, name, numbered, similarity_to(platform.embedder, query))
     body = f"{DRAFT_MARKER}\n\n{reply}\n\n---\nSources:\n" + "\n".join(
         _source_lines(cited) or ["(none)"])
     return Draft(body=body, reply=reply, sources=[_source(p) for p in cited],
