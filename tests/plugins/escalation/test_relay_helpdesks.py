@@ -135,7 +135,19 @@ def test_intercom_relay_with_admin_replied(tmp_path: Path) -> None:
 
 
 # -- the contract kit on the built-ins ---------------------------------------------------------
-class TestZendeskRelay(RelayContract):
+class _BuiltinRelay(RelayContract):
+    """Each built-in's `relay_ticket` holds the reply REPLY and the internal note NOTE."""
+
+    @pytest.fixture
+    def agent_reply_bodies(self) -> list[str]:
+        return [REPLY]
+
+    @pytest.fixture
+    def internal_note_bodies(self) -> list[str]:
+        return [NOTE]
+
+
+class TestZendeskRelay(_BuiltinRelay):
     @pytest.fixture
     def desk(self) -> ZendeskDesk:
         return ZendeskDesk()
@@ -152,16 +164,8 @@ class TestZendeskRelay(RelayContract):
         desk.agent_reply(int(ticket), NOTE, public=False)
         return ticket
 
-    @pytest.fixture
-    def agent_reply_bodies(self) -> list[str]:
-        return [REPLY]
 
-    @pytest.fixture
-    def internal_note_bodies(self) -> list[str]:
-        return [NOTE]
-
-
-class TestIntercomRelay(RelayContract):
+class TestIntercomRelay(_BuiltinRelay):
     @pytest.fixture
     def desk(self) -> IntercomDesk:
         return IntercomDesk()
@@ -178,16 +182,8 @@ class TestIntercomRelay(RelayContract):
         desk.admin_reply(conversation, NOTE, note=True)
         return conversation
 
-    @pytest.fixture
-    def agent_reply_bodies(self) -> list[str]:
-        return [REPLY]
 
-    @pytest.fixture
-    def internal_note_bodies(self) -> list[str]:
-        return [NOTE]
-
-
-class TestLocalRelay(RelayContract):
+class TestLocalRelay(_BuiltinRelay):
     @pytest.fixture
     def services(self, tmp_path: Path) -> Iterator[Services]:
         services = make_services(tmp_path, "local", options={"webhook_secret": LOCAL_SECRET})
@@ -204,11 +200,3 @@ class TestLocalRelay(RelayContract):
         connector.add_comment(ticket, "r1", REPLY, author_role="agent", author_name="Dana")
         connector.add_comment(ticket, "n1", NOTE, author_role="agent", public=False)
         return ticket
-
-    @pytest.fixture
-    def agent_reply_bodies(self) -> list[str]:
-        return [REPLY]
-
-    @pytest.fixture
-    def internal_note_bodies(self) -> list[str]:
-        return [NOTE]
