@@ -185,9 +185,8 @@ def zendesk_signed(body: bytes, invocation: str, secret: str = "zd-secret") -> d
             "Content-Type": "application/json"}
 
 
-@pytest.fixture
-def zendesk(tmp_path: Path, database_url: str) -> Iterator[tuple[Services, FakeZendesk]]:
-    services = make_services(tmp_path, database_url, draft_note=False)
+def with_fake_zendesk(services: Services) -> FakeZendesk:
+    """Make a Zendesk connector "zd", speaking to a FakeZendesk, the services' only helpdesk."""
     options = {"base_url": "https://acme.zendesk.com", "email": "bot@acme.test",
                "api_token": "t", "webhook_secret": "zd-secret"}
     services.settings.connectors["zd"] = ConnectorSettings(type="zendesk", **options)
@@ -196,7 +195,13 @@ def zendesk(tmp_path: Path, database_url: str) -> Iterator[tuple[Services, FakeZ
                                  transport=httpx.MockTransport(fake))
     connector.engine = services.engine
     services.__dict__["connectors"] = {"zd": connector}  # the faked helpdesk
-    yield services, fake
+    return fake
+
+
+@pytest.fixture
+def zendesk(tmp_path: Path, database_url: str) -> Iterator[tuple[Services, FakeZendesk]]:
+    services = make_services(tmp_path, database_url, draft_note=False)
+    yield services, with_fake_zendesk(services)
     services.close()
 
 

@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
@@ -29,7 +28,7 @@ from deskpilot.core.config import ConnectorSettings, Settings
 from deskpilot.core.plugins import load_plugins
 from deskpilot.core.services import Services
 from deskpilot.core.webhooks import WebhookDelivery
-from tests.core.test_automation import FakeZendesk, zendesk_signed
+from tests.core.test_automation import with_fake_zendesk, zendesk_signed
 from tests.plugins.helpers import (
     VOCABULARY,
     HashEmbedder,
@@ -86,17 +85,8 @@ def test_a_signed_delivery_replayed_with_new_id_headers_acts_once(services: Serv
 
 def test_zendesk_replay_of_one_signed_timestamp_under_a_new_invocation_id(
         tmp_path: Path) -> None:
-    from deskpilot.connectors.zendesk import ZendeskConnector
-
     services = make_services(tmp_path, draft_note=False)  # the fake serves no note API
-    options = {"base_url": "https://acme.zendesk.com", "email": "bot@acme.test",
-               "api_token": "t", "webhook_secret": "zd-secret"}
-    services.settings.connectors["zd"] = ConnectorSettings(type="zendesk", **options)
-    fake = FakeZendesk()
-    connector = ZendeskConnector("zd", ZendeskConnector.Options(**options),
-                                 transport=httpx.MockTransport(fake))
-    connector.engine = services.engine
-    services.__dict__["connectors"] = {"zd": connector}
+    fake = with_fake_zendesk(services)
     record_past(services, connector="zd")
     body = json.dumps({"type": "zen:event-type:ticket.created", "id": "evt-1", "detail": {
         "id": "77", "subject": "Charged twice",
