@@ -7,6 +7,8 @@ import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
@@ -64,12 +66,21 @@ def test_an_expired_lock_is_taken_over(engines) -> None:
     assert not try_acquire(first, "kb", "crashed")
 
 
-def test_second_process_gets_a_clear_error(engines, database_url: str) -> None:
-    first, _ = engines
+@contextmanager
+def holder_process(database_url: str) -> Iterator[subprocess.Popen[str]]:
+    """Another process holding the "kb" lock until told (a line on stdin) or killed."""
     holder = subprocess.Popen([sys.executable, "-c", HOLDER, database_url],
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "held"
+        yield holder
+    finally:
+        holder.kill()
+
+
+def test_second_process_gets_a_clear_error(engines, database_url: str) -> None:
+    first, _ = engines
+    with holder_process(database_url) as holder:
         with (
             pytest.raises(SyncLocked, match=r"sync for kb already running \(holder .+:\d+:"),
             sync_lock(first, "kb"),
@@ -80,23 +91,16 @@ def test_second_process_gets_a_clear_error(engines, database_url: str) -> None:
         assert holder.wait(timeout=30) == 0
         with sync_lock(first, "kb"):  # released at the end of the other process's block
             pass
-    finally:
-        holder.kill()
 
 
 def test_a_killed_holders_lock_is_taken_over_at_once(engines, database_url: str) -> None:
     first, _ = engines
-    holder = subprocess.Popen([sys.executable, "-c", HOLDER, database_url],
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout.readline().strip() == "held"
+    with holder_process(database_url) as holder:
         holder.send_signal(signal.SIGKILL)  # kill -9: no release, the lock row stays
         holder.wait(timeout=30)
         assert current_holder(first, "kb") is not None
         with sync_lock(first, "kb"):  # at once, not after the 120 s ttl
             assert current_holder(first, "kb").split(":")[1] == str(os.getpid())
-    finally:
-        holder.kill()
 
 
 def test_another_hosts_holder_keeps_the_lock_until_its_heartbeat_lapses(engines) -> None:
