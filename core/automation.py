@@ -81,8 +81,7 @@ def attempt(services: Services, claimed: webhooks.Claimed, event: TicketEvent) -
         webhooks.finish(engine, claimed.id, "failed", dict(claimed.done),
                         error=f"{type(exc).__name__}: {exc}"[:500])
         return "failed"
-    failed = any(isinstance(step, Mapping) and "error" in step for step in result.values())
-    status = "failed" if failed else "done"
+    status = "failed" if any(map(webhooks.step_failed, result.values())) else "done"
     webhooks.finish(engine, claimed.id, status, result)
     return status
 

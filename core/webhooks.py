@@ -151,9 +151,14 @@ class Claimed:
     done: dict[str, Any]
 
 
+def step_failed(outcome: Any) -> bool:
+    """Whether a step's recorded outcome is its failure (`{"error": ...}`)."""
+    return isinstance(outcome, Mapping) and "error" in outcome
+
+
 def _completed(result: Mapping[str, Any] | None) -> dict[str, Any]:
     return {name: outcome for name, outcome in (result or {}).items()
-            if not (isinstance(outcome, Mapping) and "error" in outcome)}
+            if not step_failed(outcome)}
 
 
 def claim(engine: Engine, connector: str, delivery: str, sender: str | None,
