@@ -31,7 +31,7 @@ from deskpilot._embedder import Embedder
 from deskpilot.knowledge.index import EdgeIndex, FusionConfig
 from deskpilot.knowledge.index.calibration import Calibration
 from deskpilot.knowledge.interfaces import VectorIndex
-from deskpilot.knowledge.search import Searcher
+from deskpilot.knowledge.search import Searcher, embed_queries
 from deskpilot.knowledge.text import chunk_document
 
 Split = Literal["all", "tuning", "held-out"]
@@ -74,11 +74,8 @@ class _QueriesEmbedded(Embedder):
         super().__init__(embedder.settings)
         self.inner = embedder
         unique = list(dict.fromkeys(texts))
-        if type(embedder).embed_query is Embedder.embed_query:
-            vectors = [v for start in range(0, len(unique), _EMBED_BATCH)
-                       for v in embedder.embed_documents(unique[start : start + _EMBED_BATCH])]
-        else:  # the embedder encodes queries its own way
-            vectors = [embedder.embed_query(text) for text in unique]
+        vectors = [v for start in range(0, len(unique), _EMBED_BATCH)
+                   for v in embed_queries(embedder, unique[start : start + _EMBED_BATCH])]
         self.vectors = dict(zip(unique, vectors, strict=True))
 
     @property

@@ -13,6 +13,14 @@ from deskpilot.knowledge.interfaces import Passage, SearchFilter, VectorIndex
 _OVERFETCH = 4
 
 
+def embed_queries(embedder: Embedder, texts: list[str]) -> list[list[float]]:
+    """Query vectors for many texts in one call, unless the embedder treats queries
+    differently from documents (a prefix, another model): then one at a time."""
+    if type(embedder).embed_query is Embedder.embed_query:
+        return embedder.embed_documents(texts)
+    return [embedder.embed_query(text) for text in texts]
+
+
 @dataclass(eq=False)
 class _Pending:
     text: str
@@ -54,11 +62,7 @@ class QueryBatcher:
         with self._lock:
             batch, self._waiting = self._waiting, []
         try:
-            texts = [p.text for p in batch]
-            if type(self.embedder).embed_query is Embedder.embed_query:
-                vectors = self.embedder.embed_documents(texts)
-            else:  # the embedder treats queries differently (a prefix, another model)
-                vectors = [self.embedder.embed_query(text) for text in texts]
+            vectors = embed_queries(self.embedder, [p.text for p in batch])
             if len(vectors) != len(batch):
                 raise ValueError(f"embedder returned {len(vectors)} vectors for {len(batch)}")
             for pending, vector in zip(batch, vectors, strict=True):
