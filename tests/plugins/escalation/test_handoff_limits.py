@@ -24,7 +24,6 @@ from deskpilot.core.chat.runtime import build_chat
 from deskpilot.core.chat.tables import ChatItem, ChatThread
 from deskpilot.core.services import Services
 from deskpilot.plugins.escalation.outbox import EscalationOutbox
-from deskpilot.plugins.escalation.tables import Escalation
 from tests.plugins.support_fakes import Chat, FlakyDesk, make_services, user_input
 
 from .test_handoff import HANDOFF_TEXT, EscalatingModel
@@ -43,11 +42,6 @@ def _threads(services: Services) -> list[ChatThread]:
         return list(session.exec(select(ChatThread)).all())
 
 
-def _rows(services: Services) -> list[Escalation]:
-    with Session(services.engine) as session:
-        return list(session.exec(select(Escalation)).all())
-
-
 def test_thirty_cookieless_handoffs_from_one_address_open_at_most_the_limit(tmp_path: Path
                                                                             ) -> None:
     services = make_services(tmp_path, "flakydesk", escalation=NO_EMAIL)  # default limits
@@ -56,7 +50,7 @@ def test_thirty_cookieless_handoffs_from_one_address_open_at_most_the_limit(tmp_
     turns = [Chat(app).send(HANDOFF_TEXT) for _ in range(30)]
     codes = [turn.status for turn in turns]
     assert codes == [200] * 20 + [429] * 10, codes
-    assert len(FlakyDesk.tickets) == 20 and len(_rows(services)) == 20
+    assert len(FlakyDesk.tickets) == 20 and len(EscalationOutbox(services).list()) == 20
     refused = Chat(app).http.post("/chatkit", content=json.dumps(
         {"type": "threads.create", "params": {"input": user_input(HANDOFF_TEXT)}}),
         headers={"Content-Type": "application/json"})
@@ -79,7 +73,7 @@ def test_one_session_is_limited_and_the_limits_are_settings(tmp_path: Path) -> N
     assert codes == [200, 200, 429]
     assert len(FlakyDesk.tickets) == 2
     # Asking again in a conversation already handed over is no new ticket, and no 429.
-    [thread_id, *_] = [row.thread_id for row in _rows(services)]
+    [thread_id, *_] = [row.thread_id for row in EscalationOutbox(services).list()]
     again = visitor.send(HANDOFF_TEXT, thread_id)
     assert again.status == 200 and len(FlakyDesk.tickets) == 2
     assert len(_threads(services)) == 2  # the refused one was taken back
@@ -146,7 +140,7 @@ def test_one_conversation_is_one_ticket_whoever_escalates_it_at_once(
     for worker in workers:
         worker.join(30)
     assert sorted(created) == [False] * 7 + [True]
-    [row] = _rows(services)
+    [row] = EscalationOutbox(services).list()
     assert row.status == "delivered" and row.ticket_ref == "FD-1"
     assert len(FlakyDesk.tickets) == 1
     services.close()
@@ -171,4 +165,4 @@ def test_concurrent_handoff_requests_on_one_conversation_open_one_ticket(tmp_pat
             return [answer.status_code for answer in answers]
 
     assert asyncio.run(ask_at_once()) == [200] * 10
-    assert len(FlakyDesk.tickets) == 1 and len(_rows(services)) == 1
+    assert len(FlakyDesk.tickets) == 1 and len(EscalationOutbox(services).list()) == 1
