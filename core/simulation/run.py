@@ -169,7 +169,8 @@ async def simulate(
         vectors = base.embedder.embed_documents([t for _, a, h in answers for t in (a, h)])
         for n, (row, _, _) in enumerate(answers):
             rows[row]["similarity"] = _cosine(vectors[2 * n], vectors[2 * n + 1])
-    rows.sort(key=lambda r: [t.id for t in tickets].index(r["ticket_id"]))
+    order = {t.id: n for n, t in enumerate(tickets)}  # the folds replayed them out of order
+    rows.sort(key=lambda r: order[r["ticket_id"]])
     agent = base.settings.agent
     return {
         "schema": SCHEMA,
