@@ -41,9 +41,13 @@ FEEDBACK = ChatFeedback.__table__  # type: ignore[attr-defined]
 class Reply:
     item_id: str
     text: str
-    sourced: bool  # cites an http(s) source
+    sources: list[dict[str, Any]]  # its http(s) url citations (ChatKit url sources)
     marker: dict[str, Any] | None  # `data.deskpilot` of a person's or a plugin's message
     feedback: str | None = None  # positive | negative
+
+    @property
+    def sourced(self) -> bool:
+        return bool(self.sources)
 
     @property
     def handoff(self) -> bool:
@@ -110,16 +114,17 @@ def _text(data: dict[str, Any]) -> str:
 
 
 def _reply(item_id: str, data: dict[str, Any]) -> Reply:
-    sourced, marker = False, None
+    sources: list[dict[str, Any]] = []
+    marker = None
     for part in data.get("content") or []:
         for annotation in part.get("annotations") or []:
             source = annotation.get("source") or {}
             if source.get("type") == "url" and http_url(str(source.get("url") or "")):
-                sourced = True
+                sources.append(source)
             elif source.get("type") == "entity" and isinstance(
                     (source.get("data") or {}).get("deskpilot"), dict):
                 marker = source["data"]["deskpilot"]
-    return Reply(item_id, _text(data), sourced, marker)
+    return Reply(item_id, _text(data), sources, marker)
 
 
 def load_conversations(
@@ -198,13 +203,9 @@ def transcript(engine: Engine, thread_id: str) -> list[dict[str, Any]]:
         elif row.type == "assistant_message":
             reply = _reply(row.id, row.data)
             role = "assistant" if reply.by_ai else "handoff" if reply.by_plugin else "person"
-            sources = [a["source"] for part in row.data.get("content") or []
-                       for a in part.get("annotations") or []
-                       if (a.get("source") or {}).get("type") == "url"
-                       and http_url(str(a["source"].get("url") or ""))]
             messages.append({"id": row.id, "role": role, "at": row.created_at,
                              "author": (reply.marker or {}).get("author"), "text": reply.text,
-                             "sources": sources, "feedback": votes.get(row.id)})
+                             "sources": reply.sources, "feedback": votes.get(row.id)})
     return messages
 
 
