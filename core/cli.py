@@ -469,7 +469,6 @@ def eval_answers(
     """Run the customer agent (the configured provider) over questions: the answered rate, the
     correct-source rate among answered questions and the hand-over rate on out-of-scope ones."""
     import asyncio
-    import tempfile
 
     from deskpilot.core.agent.evaluation import evaluate_answers
 
@@ -480,22 +479,13 @@ def eval_answers(
     for path in (queries, articles, oos):
         if path is not None and not path.is_file():
             fail(f"{path}: file not found")
-    with tempfile.TemporaryDirectory(prefix="deskpilot-eval-") as tmp:
-        # Everything the run writes (database, index) goes to the temp dir, never the live one.
-        settings = settings_from(config, Path(tmp), database={"url": None},
-                                 index={"backend": "embedded"})
-        services = services_from(settings)
-        if connector is not None and connector not in services.connectors:
-            fail(f"--connector: no enabled connector {connector!r} in the config "
-                 f"(configured: {', '.join(sorted(services.connectors)) or 'none'})")
+    with _eval_platform(config, connector) as services:
         try:
             figures = asyncio.run(evaluate_answers(
                 services, queries, articles_path=articles, connector=connector, oos_path=oos,
                 split=split, rows=rows, progress=not as_json, limit=limit))  # type: ignore[arg-type]
         except ValueError as exc:  # bad JSON lines or fields
             fail(f"cannot evaluate: {exc}".splitlines()[0], code=1)
-        finally:
-            services.close()
     typer.echo(json.dumps(figures, ensure_ascii=False))
 
 
@@ -503,6 +493,24 @@ def _scratch(config: Path | None) -> Any:
     """Settings for a throw-away platform in a temp dir: its own SQLite and embedded index."""
     return lambda tmp: settings_from(config, tmp, database={"url": None},
                                      index={"backend": "embedded"})
+
+
+@contextmanager
+def _eval_platform(config: Path | None, connector: str | None) -> Iterator[Services]:
+    """A throw-away platform (`_scratch`) for `eval answers` and `eval drafts`; fails when
+    `--connector` names no enabled connector."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="deskpilot-eval-") as tmp:
+        # Everything the run writes (database, index) goes to the temp dir, never the live one.
+        services = services_from(_scratch(config)(Path(tmp)))
+        try:
+            if connector is not None and connector not in services.connectors:
+                fail(f"--connector: no enabled connector {connector!r} in the config "
+                     f"(configured: {', '.join(sorted(services.connectors)) or 'none'})")
+            yield services
+        finally:
+            services.close()
 
 
 @app.command()
@@ -603,8 +611,6 @@ def eval_drafts(
     """Draft a reply to every ticket (the configured provider) and compare it with the reply an
     agent really sent: semantic similarity and key sentences covered, as distributions, against
     the top article's first paragraph."""
-    import tempfile
-
     from deskpilot.core.agent.evaluation import evaluate_drafts
 
     if (articles is None) == (connector is None):
@@ -612,20 +618,13 @@ def eval_drafts(
     for path in (tickets, articles):
         if path is not None and not path.is_file():
             fail(f"{path}: file not found")
-    with tempfile.TemporaryDirectory(prefix="deskpilot-eval-") as tmp:
-        # Everything the run writes (database, index) goes to the temp dir, never the live one.
-        services = services_from(_scratch(config)(Path(tmp)))
-        if connector is not None and connector not in services.connectors:
-            fail(f"--connector: no enabled connector {connector!r} in the config "
-                 f"(configured: {', '.join(sorted(services.connectors)) or 'none'})")
+    with _eval_platform(config, connector) as services:
         try:
             figures = evaluate_drafts(services, tickets, articles_path=articles,
                                       connector=connector, rows=rows, progress=not as_json,
                                       limit=limit)
         except ValueError as exc:  # bad JSON lines or fields, no drafting plugin
             fail(f"cannot evaluate: {exc}".splitlines()[0], code=1)
-        finally:
-            services.close()
     if as_json:
         typer.echo(json.dumps(figures, ensure_ascii=False))
         return
