@@ -28,10 +28,11 @@ def test_migrations_build_exactly_the_schema_the_models_declare(database_url):
     import deskpilot.core.chat.tables
     import deskpilot.core.webhooks
     import deskpilot.knowledge.tickets
-    import deskpilot.plugins.escalation.tables  # noqa: F401
+    import deskpilot.plugins.escalation.tables
+    import deskpilot.plugins.snippets.tables  # noqa: F401
 
     plugins = load_plugins().migrations
-    assert "escalation" in plugins
+    assert {"escalation", "snippets"} <= set(plugins)
     engine = store.make_engine(database_url)
     store.upgrade(engine, plugins)
     version_tables = {store.version_table(h) for h in (store.CORE, *plugins)}
