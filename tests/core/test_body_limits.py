@@ -9,20 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import threading
-import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 
 from deskpilot.core.app import create_app
 from deskpilot.core.config import ChatSettings, ServerSettings, Settings
 from deskpilot.core.services import Services
-from tests.conftest import free_port
+from tests.conftest import serve
 
 CHUNK = 64 * 1024
 LIMIT = 1_000_000
@@ -109,14 +106,7 @@ def test_multipart_upload_is_counted_while_spooling(app: FastAPI) -> None:
 
 
 def test_real_http_refuses_a_big_declared_body_without_waiting_for_it(app: FastAPI) -> None:
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error",
-                                           lifespan="off"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        while not server.started:
-            time.sleep(0.05)
+    with serve(app) as port:
         with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
             sock.sendall(b"POST /v1/webhooks/desk HTTP/1.1\r\nHost: x\r\n"
                          b"Content-Type: application/json\r\nContent-Length: 500000000\r\n\r\n")
@@ -132,6 +122,3 @@ def test_real_http_refuses_a_big_declared_body_without_waiting_for_it(app: FastA
                 sock.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
             answer = sock.recv(65536)
         assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
-    finally:
-        server.should_exit = True
-        thread.join(10)

@@ -11,16 +11,14 @@ import gc
 import json
 import logging
 import socket
-import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
-import uvicorn
 from fastapi import FastAPI
 
-from tests.conftest import free_port
+from tests.conftest import serve
 
 from .conftest import MakeApp
 from .protocol import request, user_input
@@ -45,18 +43,8 @@ class SlowModel(ScriptedModel):
 def served(make_app: MakeApp) -> Iterator[tuple[FastAPI, int]]:
     app, agent = make_app()
     agent.model = SlowModel()
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error",
-                                           lifespan="off"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        while not server.started:
-            time.sleep(0.05)
+    with serve(app) as port:
         yield app, port
-    finally:
-        server.should_exit = True
-        thread.join(20)
 
 
 def _leave_mid_answer(port: int, text: str) -> bytes:
