@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import stat
 import threading
 import time
 import uuid
@@ -91,6 +92,19 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def mode(path: Path) -> int:
+    """The permission bits of `path` (0o600, 0o700...)."""
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+@pytest.fixture
+def open_umask() -> Iterator[None]:
+    """Umask 0 for the test: files the code creates are private by its own doing."""
+    previous = os.umask(0)
+    yield
+    os.umask(previous)
 
 
 @contextmanager

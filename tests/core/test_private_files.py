@@ -3,27 +3,12 @@ folders, whatever the umask (attachments: tests/core/chat/test_attachments_priva
 
 from __future__ import annotations
 
-import os
-import stat
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 from deskpilot.core import store
-
-
-def mode(path: Path) -> int:
-    return stat.S_IMODE(path.stat().st_mode)
-
-
-@pytest.fixture
-def open_umask() -> Iterator[None]:
-    previous = os.umask(0)
-    yield
-    os.umask(previous)
+from tests.conftest import mode
 
 
 def test_the_sqlite_database_is_private_under_an_open_umask(tmp_path: Path,

@@ -2,26 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import stat
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
+from tests.conftest import mode
 
 from .conftest import MakeApp
 from .protocol import ChatClient
-
-
-def mode(path: Path) -> int:
-    return stat.S_IMODE(path.stat().st_mode)
-
-
-@pytest.fixture
-def open_umask() -> Iterator[None]:
-    previous = os.umask(0)
-    yield
-    os.umask(previous)
 
 
 def test_attachments_are_private_under_an_open_umask(make_app: MakeApp, tmp_path: Path,
