@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from agents import Agent, RunConfig, Runner, RunResult, RunResultStreaming
+from pydantic import SecretStr
 
 from deskpilot import Audience, DocumentKind
 from deskpilot._search import Passage, SearchFilter
@@ -13,6 +15,26 @@ from deskpilot.core.config import Settings
 from deskpilot.core.plugins import load_plugins
 from deskpilot.core.services import Services
 from deskpilot.knowledge.index.calibration import UNCALIBRATED_WEIGHT
+
+NO_TRACES = RunConfig(tracing_disabled=True)  # never upload from tests
+
+
+def configure_provider(services: Services, provider: str, url: str) -> None:
+    """`provider` (openai, openai-compatible) at `url`, a fake of its wire format."""
+    services.settings.agent.provider = provider  # type: ignore[assignment]
+    services.settings.agent.base_url = url
+    services.settings.agent.api_key = SecretStr("test-key")
+
+
+async def run_agent(agent: Agent, question: str, stream: bool) -> RunResult | RunResultStreaming:
+    """One run, streamed or not; a streamed run's text deltas must add up to its answer."""
+    if not stream:
+        return await Runner.run(agent, question, run_config=NO_TRACES)
+    result = Runner.run_streamed(agent, question, run_config=NO_TRACES)
+    deltas = [e.data.delta async for e in result.stream_events()
+              if e.type == "raw_response_event" and e.data.type == "response.output_text.delta"]
+    assert "".join(deltas) == result.final_output
+    return result
 
 
 def passage(title: str, text: str, score: float, url: str | None = None,

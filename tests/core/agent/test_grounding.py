@@ -8,43 +8,34 @@ import json
 import logging
 
 import pytest
-from agents import RunConfig, Runner
-from pydantic import SecretStr
+from agents import Runner
 
 from deskpilot.core.agent import build_customer_agent
 from deskpilot.core.agent.grounding import GroundedModel
 from deskpilot.core.agent.offline import HANDOVER_TEXT
 from deskpilot.core.services import Services
 
-from .conftest import RESET_PASSWORD, StubSearcher, passage
+from .conftest import (
+    NO_TRACES,
+    RESET_PASSWORD,
+    StubSearcher,
+    configure_provider,
+    passage,
+    run_agent,
+)
 from .fake_openai import FakeOpenAI
 
 pytestmark = pytest.mark.anyio
 
 QUESTION = "How do I reset my password?"
 SEARCH = ("tool", "search_knowledge", json.dumps({"query": "reset password"}))
-NO_TRACES = RunConfig(tracing_disabled=True)
-
-
-def _configure(services: Services, url: str, provider: str = "openai-compatible") -> None:
-    services.settings.agent.provider = provider  # type: ignore[assignment]
-    services.settings.agent.base_url = url
-    services.settings.agent.api_key = SecretStr("test-key")
 
 
 async def _run(services: Services, turns: list, question: str = QUESTION, stream: bool = False,
                provider: str = "openai-compatible"):
     with FakeOpenAI(turns) as fake:
-        _configure(services, fake.url, provider)
-        agent = build_customer_agent(services)
-        if stream:
-            result = Runner.run_streamed(agent, question, run_config=NO_TRACES)
-            deltas = [e.data.delta async for e in result.stream_events()
-                      if e.type == "raw_response_event"
-                      and e.data.type == "response.output_text.delta"]
-            assert "".join(deltas) == result.final_output
-        else:
-            result = await Runner.run(agent, question, run_config=NO_TRACES)
+        configure_provider(services, provider, fake.url)
+        result = await run_agent(build_customer_agent(services), question, stream)
     return result, fake
 
 
@@ -132,7 +123,7 @@ async def test_an_answer_in_the_customers_language_is_checked_by_its_figures(
               "einen Link, der 30 Minuten gültig ist.")
     wrong = german.replace("30 Minuten", "3 Tage")  # a figure no passage has
     with FakeOpenAI([SEARCH, ("text", german), SEARCH, ("text", wrong)]) as fake:
-        _configure(services, fake.url)
+        configure_provider(services, "openai-compatible", fake.url)
         agent = build_customer_agent(services)
         right = await Runner.run(agent, question, run_config=NO_TRACES)
         assert right.final_output == german
@@ -151,5 +142,5 @@ def test_instructions_say_tool_text_is_data_and_answer_in_the_customers_language
 
 def test_the_check_can_be_switched_off(services: Services) -> None:
     services.settings.agent.check_grounding = False
-    _configure(services, "http://127.0.0.1:9/v1")
+    configure_provider(services, "openai-compatible", "http://127.0.0.1:9/v1")
     assert not isinstance(services.model(shared=False), GroundedModel)

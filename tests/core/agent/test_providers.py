@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 import pytest
-from agents import Agent, OpenAIChatCompletionsModel, RunConfig, Runner
+from agents import Agent, OpenAIChatCompletionsModel, Runner
 from agents.models.fake_id import FAKE_RESPONSES_ID
 from pydantic import SecretStr
 
@@ -20,22 +20,15 @@ from deskpilot.core.config import ConfigError
 from deskpilot.core.services import Services
 from tests.core.chat.protocol import ChatClient, Turn
 
-from .conftest import StubSearcher
+from .conftest import NO_TRACES, StubSearcher, configure_provider, run_agent
 from .fake_openai import FakeOpenAI
 
 pytestmark = pytest.mark.anyio
 
 QUESTION = "How do I reset my password?"
 SEARCH = ("tool", "search_knowledge", json.dumps({"query": "reset password"}))
-NO_TRACES = RunConfig(tracing_disabled=True)  # never upload from tests
 # An answer the passages support (conftest's reset-password article says it).
 GROUNDED = "Open the sign-in page and choose Forgot password."
-
-
-def _configure(services: Services, provider: str, url: str) -> None:
-    services.settings.agent.provider = provider  # type: ignore[assignment]
-    services.settings.agent.base_url = url
-    services.settings.agent.api_key = SecretStr("test-key")
 
 
 def _tool_output(request: dict[str, Any]) -> dict[str, Any]:
@@ -50,16 +43,8 @@ async def test_openai_responses_tool_call_then_text(services: Services, searcher
                                                     stream: bool) -> None:
     services.migrate()
     with FakeOpenAI([SEARCH, ("text", "Choose Forgot password on the sign-in page.")]) as fake:
-        _configure(services, "openai", fake.url)
-        agent = build_customer_agent(services)
-        if stream:
-            result = Runner.run_streamed(agent, QUESTION, run_config=NO_TRACES)
-            deltas = [e.data.delta async for e in result.stream_events()
-                      if e.type == "raw_response_event"
-                      and e.data.type == "response.output_text.delta"]
-            assert "".join(deltas) == result.final_output
-        else:
-            result = await Runner.run(agent, QUESTION, run_config=NO_TRACES)
+        configure_provider(services, "openai", fake.url)
+        result = await run_agent(build_customer_agent(services), QUESTION, stream)
 
     assert result.final_output == "Choose Forgot password on the sign-in page."
     assert [path for path, _ in fake.requests] == ["/v1/responses", "/v1/responses"]
@@ -91,7 +76,7 @@ async def test_chat_completions_tool_call_then_text(services: Services, searcher
                                                     stream: bool) -> None:
     services.migrate()
     with FakeOpenAI([SEARCH, ("text", GROUNDED)]) as fake:
-        _configure(services, "openai-compatible", fake.url)
+        configure_provider(services, "openai-compatible", fake.url)
         agent = build_customer_agent(services)
         # The provider's model, its answers checked against the passages (test_grounding.py).
         assert isinstance(agent.model, GroundedModel)
@@ -122,7 +107,7 @@ def _two_chat_turns(services: Services, provider: str, turns: list[tuple[str, ..
     services.migrate()
     app = create_app(services=services)
     with FakeOpenAI(turns) as fake:
-        _configure(services, provider, fake.url)
+        configure_provider(services, provider, fake.url)
         services.run_config = lambda workflow: NO_TRACES  # type: ignore[method-assign]
         app.state.chat = build_chat(services, build_customer_agent)
         client = ChatClient(app)
@@ -168,7 +153,7 @@ async def test_a_call_whose_usage_cannot_be_recorded_still_answers(
         services: Services, caplog: pytest.LogCaptureFixture) -> None:
     # Not migrated: the model_usage table is missing, as in a database outage.
     with FakeOpenAI([("text", GROUNDED)]) as fake:
-        _configure(services, "openai-compatible", fake.url)
+        configure_provider(services, "openai-compatible", fake.url)
         result = await Runner.run(Agent(name="plain", model=services.model()), QUESTION,
                                   run_config=NO_TRACES)
     assert result.final_output == GROUNDED
