@@ -157,18 +157,14 @@ def units(source: Source, whole: bool = False) -> list[Unit]:
     for line in lines:
         if not re.search(r"[A-Za-z]", line):  # page numbers, rules, stray symbols
             continue
-        if step := _STEP.match(line):
+        step = _STEP.match(line)
+        if marker := step or _ITEM.match(line):
+            kind = "step" if step else "item"
             flush()
-            if previous != "step":
+            if previous != kind:  # a list starts
                 group += 1
-            add(line[step.end():].strip(), "step")
-            previous = "step"
-        elif item := _ITEM.match(line):
-            flush()
-            if previous != "item":
-                group += 1
-            add(line[item.end():].strip(), "item")
-            previous = "item"
+            add(line[marker.end():].strip(), kind)
+            previous = kind
         else:
             # Lines without an ending continue the paragraph (manuals broken at line ends).
             if previous in ("step", "item"):
