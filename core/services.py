@@ -82,7 +82,7 @@ class Services:
         self.settings = settings
         self.plugins = plugins or load_plugins(settings.plugins)
         self._build_lock = threading.RLock()
-        self._shared: dict[Callable[[Services], Any], Any] = {}
+        self._shared: dict[Any, Any] = {}
         self._plugin_settings = check_plugin_settings(
             settings, self.plugins.settings_claims, self.plugins.inactive())
 
@@ -246,10 +246,14 @@ class Services:
     def shared(self, factory: Callable[[Services], T]) -> T:
         """One `factory(self)` per running platform, built on first use: where plugins keep
         long-lived state (models, caches, trained classifiers) instead of module globals."""
+        return self._shared_once(factory, lambda: factory(self))
+
+    def _shared_once(self, key: Any, build: Callable[[], T]) -> T:
+        """`build()` once per platform under `key`, the first build serialized (as built_once)."""
         with self._build_lock:
-            if factory not in self._shared:
-                self._shared[factory] = factory(self)
-            return self._shared[factory]
+            if key not in self._shared:
+                self._shared[key] = build()
+            return self._shared[key]
 
     # -- plugins ----------------------------------------------------------------------------
     def emit(self, event: Event) -> None:
@@ -282,12 +286,10 @@ class Services:
     def function_tools(self, audience: ToolAudience) -> list[FunctionTool]:
         # Built once per platform and audience: building a FunctionTool parses its signature and
         # docstring (~2 ms of event-loop CPU per turn), and a tool keeps no per-turn state.
-        with self._build_lock:
-            key = ("function_tools", audience)
-            if key not in self._shared:
-                self._shared[key] = [cls(self.tool_platform(cls.audience)).function_tool()
-                                     for cls in self._tools(audience)]
-            return list(self._shared[key])
+        return list(self._shared_once(
+            ("function_tools", audience),
+            lambda: [cls(self.tool_platform(cls.audience)).function_tool()
+                     for cls in self._tools(audience)]))
 
     def tool_platform(self, audience: ToolAudience) -> Any:
         """What a tool of `audience` gets as `self.platform`: a CUSTOMER tool the customer view
@@ -296,10 +298,7 @@ class Services:
             return self
         from deskpilot.core.customer_view import CustomerPlatform
 
-        with self._build_lock:
-            if "customer_view" not in self._shared:
-                self._shared["customer_view"] = CustomerPlatform(self)
-            return self._shared["customer_view"]
+        return self._shared_once("customer_view", lambda: CustomerPlatform(self))
 
     def _tools(self, audience: ToolAudience) -> list[type[AgentTool]]:
         """CUSTOMER: customer tools only, whatever else plugins register. AGENT (staff): agent
@@ -318,13 +317,7 @@ class Services:
         if not shared:
             return make_model(self.settings.agent, self.offline_default_tool(),
                               self.offline_triggers(), record=self._record_usage)
-        with self._build_lock:
-            if "model" not in self._shared:
-                self._shared["model"] = make_model(self.settings.agent,
-                                                   self.offline_default_tool(),
-                                                   self.offline_triggers(),
-                                                   record=self._record_usage)
-            return self._shared["model"]
+        return self._shared_once("model", lambda: self.model(shared=False))
 
     async def _record_usage(self, model: str, input_tokens: int, output_tokens: int) -> None:
         from deskpilot.core.budget import call_scope
@@ -341,23 +334,16 @@ class Services:
         from deskpilot.core.agent.providers import make_model
 
         if self.budget.switched():
-            with self._build_lock:
-                if "offline_model" not in self._shared:
-                    self._shared["offline_model"] = make_model(
-                        self.settings.agent.model_copy(update={"provider": "offline"}),
-                        self.offline_default_tool(), self.offline_triggers())
-                return self._shared["offline_model"]
+            return self._shared_once("offline_model", lambda: make_model(
+                self.settings.agent.model_copy(update={"provider": "offline"}),
+                self.offline_default_tool(), self.offline_triggers()))
 
         def embed(texts: list[str]) -> list[list[float]]:  # built only when an LLM answers
             return self.embedder.embed_documents(texts)
 
-        with self._build_lock:
-            if "customer_model" not in self._shared:
-                self._shared["customer_model"] = make_model(
-                    self.settings.agent, self.offline_default_tool(), self.offline_triggers(),
-                    embed, record=self._record_usage,
-                    lexical_weight=lambda: self.searcher.lexical_weight())
-            return self._shared["customer_model"]
+        return self._shared_once("customer_model", lambda: make_model(
+            self.settings.agent, self.offline_default_tool(), self.offline_triggers(), embed,
+            record=self._record_usage, lexical_weight=lambda: self.searcher.lexical_weight()))
 
     def offline_triggers(self) -> tuple[Any, ...]:
         """The customer tools the offline model calls when a message matches their examples."""
@@ -376,11 +362,8 @@ class Services:
         its model settings through the type hints, ~0.4 ms of event-loop CPU per chat turn."""
         from deskpilot.core.agent import run_config
 
-        with self._build_lock:
-            key = ("run_config", workflow)
-            if key not in self._shared:
-                self._shared[key] = run_config(self.settings.agent, workflow)
-            return self._shared[key]
+        return self._shared_once(("run_config", workflow),
+                                 lambda: run_config(self.settings.agent, workflow))
 
     def chat_endpoint(self, build_agent: AgentFactory, *, audience: ToolAudience,
                       workflow: str) -> ChatEndpoint:
