@@ -78,13 +78,13 @@ def summarize(rows: list[dict[str, Any]], *, threshold: float, wrong_below: floa
             key = f"rule:{rule}" if rule else "asked or by the agent"
             handoffs[key] = handoffs.get(key, 0) + 1
     labelled = [r["triage"] for r in rows if r["triage"] is not None]
-    similarities = [r["similarity"] for r in rows
-                    if r["outcome"] == "answered" and r["similarity"] is not None]
+    # Answered tickets compared with a human reply, least like it first.
+    answered = sorted((r for r in rows if r["outcome"] == "answered"
+                       and r["similarity"] is not None), key=lambda r: r["similarity"])
+    similarities = [r["similarity"] for r in answered]
     histogram = [0] * HISTOGRAM_BINS
     for value in similarities:
         histogram[min(HISTOGRAM_BINS - 1, max(0, int(value * HISTOGRAM_BINS)))] += 1
-    answered = sorted((r for r in rows if r["outcome"] == "answered"
-                       and r["similarity"] is not None), key=lambda r: r["similarity"])
     return {
         "tickets": len(rows),
         "answered": outcomes.count("answered"),
