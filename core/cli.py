@@ -471,11 +471,12 @@ def eval_answers(
     import asyncio
 
     from deskpilot.core.agent.evaluation import evaluate_answers
+    from deskpilot.knowledge.evaluation import SPLITS
 
     if (articles is None) == (connector is None):
         fail("give exactly one of --articles FILE or --connector NAME")
-    if split not in ("all", "tuning", "held-out"):
-        fail(f"--split: {split!r} is not one of all, tuning, held-out")
+    if split not in SPLITS:
+        fail(f"--split: {split!r} is not one of {', '.join(SPLITS)}")
     for path in (queries, articles, oos):
         if path is not None and not path.is_file():
             fail(f"{path}: file not found")
