@@ -6,22 +6,19 @@ answered without, thumbed up and down, and handed over."""
 from __future__ import annotations
 
 import json
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from fastapi import FastAPI
 
 from deskpilot.core.app import create_app
 from deskpilot.core.chat.identity import sign_user_token
 from deskpilot.core.config import load_settings
 from deskpilot.core.services import Services
-from tests.conftest import free_port
+from tests.conftest import serve
 from tests.core.chat.conftest import chromium
 from tests.core.chat.protocol import ChatClient
 
@@ -131,18 +128,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
 
 @pytest.fixture(scope="module")
 def base(site: Site) -> Iterator[str]:
-    # No lifespan: the site's platform is the tests' and outlives this server.
-    server = uvicorn.Server(uvicorn.Config(site.app, host="127.0.0.1", port=free_port(),
-                                           lifespan="off", log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{server.config.port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serve(site.app) as port:  # no lifespan: the site's platform outlives this server
+        yield f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture(scope="module")
