@@ -9,10 +9,11 @@ halves stay unseen: measure them once with `deskpilot eval answers`.
 
 For every question it records what the customer search tool returns (the real embedder, index
 and Searcher; cached in --cache, never committed), then scores every rule of a grid with
-`deskpilot.core.agent.offline.answer_rule` (with each knowledge base's calibrated λ) and prints
-JSON: the chosen rule (the most answered in-scope questions while at most MAX_OOS_ANSWERED of
-the out-of-scope ones are answered and each set keeps the bars MIN_CORRECT / MIN_ANSWERED) and
-its figures per set.
+`deskpilot.core.agent.offline.answer_rule` and `close_call` (with each knowledge base's
+calibrated λ) and prints JSON: the chosen rule (the most answered in-scope questions while at
+most MAX_OOS_ANSWERED of the out-of-scope ones are answered and each set keeps the bars
+MIN_CORRECT / MIN_ANSWERED; then the most often right) and its figures per set, with the share
+of answers that quote the runner-up on a close call.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from typing import Any
 
 from deskpilot import Audience, SearchFilter
 from deskpilot.core.agent.extractive import Source, select
-from deskpilot.core.agent.offline import AnswerRule, answer_rule
+from deskpilot.core.agent.offline import AnswerRule, answer_rule, close_call
 from deskpilot.core.config import Settings
 from deskpilot.core.services import Services
 from deskpilot.knowledge.evaluation import build_index, in_split
@@ -43,8 +44,7 @@ MIN_CORRECT = {"stackfaq": 0.96, "smarttv": 0.81, "demo": 0.85}
 MIN_ANSWERED = {"stackfaq": 0.93, "smarttv": 0.72, "demo": 0.80}
 GRID = {
     "min_cosine": [0.2, 0.25, 0.3, 0.35, 0.4, 0.45],
-    "sure_cosine": [0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 2.0],
-    "min_lead": [0.0, 0.02, 0.04, 0.06, 0.08, 0.1, 0.125, 0.15, 0.2, 0.25],
+    "close_lead": [0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5],
 }
 
 
@@ -113,7 +113,8 @@ def _sources(row: dict[str, Any]) -> list[Source]:
 
 def features(sets: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     """Per question what any rule needs: its sources, its knowledge base's λ, and whether the
-    answer would cite a right source (the excerpts do not depend on the rule)."""
+    answer would cite a right source, quoting the best source alone and on a close call (the
+    excerpts depend on the rule only through that)."""
     out: dict[str, list[dict[str, Any]]] = {}
     for name, rows in sets.items():
         if name.startswith("lexical_weight@"):
@@ -122,10 +123,14 @@ def features(sets: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
         out[name] = []
         for row in rows:
             sources = _sources(row)
-            cited = {e.source.title for e in select(row["question"], sources)}
-            ids = {p["document_id"] for p in row["passages"] if p["title"] in cited}
+            correct = {}
+            for runner_up in (False, True):
+                cited = {e.source.title for e in select(row["question"], sources,
+                                                        runner_up=runner_up)}
+                ids = {p["document_id"] for p in row["passages"] if p["title"] in cited}
+                correct[runner_up] = bool(ids & set(row["expected"]))
             out[name].append({"sources": sources, "lexical_weight": weight,
-                              "correct": bool(ids & set(row["expected"]))})
+                              "correct": correct})
     return out
 
 
@@ -136,8 +141,12 @@ def score(rule: AnswerRule, table: dict[str, list[dict[str, Any]]]) -> dict[str,
         n = len(rows)
         figures[name] = {"n": n, "answered": round(len(answered) / n, 3)}
         if not name.startswith("oos@"):
-            correct = sum(r["correct"] for r in answered)
+            correct = sum(r["correct"][close_call(r["sources"], r["lexical_weight"], rule)]
+                          for r in answered)
+            both = sum(close_call(r["sources"], r["lexical_weight"], rule) for r in answered)
             figures[name]["correct_among_answered"] = round(correct / len(answered), 3) \
+                if answered else None
+            figures[name]["close_calls_among_answered"] = round(both / len(answered), 3) \
                 if answered else None
     return figures
 
@@ -161,16 +170,20 @@ def main() -> None:
     args = parser.parse_args()
     sets = collect(args.cache) if not args.scores_only else json.loads(args.cache.read_text())
     table = features(sets)
-    best: tuple[float, AnswerRule, dict[str, Any]] | None = None
+    best: tuple[tuple[float, float], AnswerRule, dict[str, Any]] | None = None
     for values in itertools.product(*GRID.values()):
         rule = AnswerRule(**dict(zip(GRID, values, strict=True)))
         figures = score(rule, table)
         if not acceptable(figures):
             continue
-        # Every in-scope set weighs the same, however many questions it has.
-        answered = sum(f["answered"] for n, f in figures.items() if not n.startswith("oos@"))
-        if best is None or answered > best[0]:
-            best = (answered, rule, figures)
+        # Every in-scope set weighs the same, however many questions it has; among rules that
+        # answer as many, the one right most often, then the one quoting two sources least
+        # (the grid's order: the smallest close_lead).
+        in_scope = [f for n, f in figures.items() if not n.startswith("oos@")]
+        merit = (sum(f["answered"] for f in in_scope),
+                 sum(f["correct_among_answered"] for f in in_scope))
+        if best is None or merit > best[0]:
+            best = (merit, rule, figures)
     if best is None:
         print(json.dumps({"chosen": None, "reason": "no rule of the grid meets the bars"}))
         return

@@ -255,28 +255,32 @@ def _excerpt(question: str, source: Source, budget: int, covered: set[str] = fro
 
 
 def select(question: str, sources: Sequence[Source], max_words: int = MAX_WORDS,
-           whole: bool = False, rank: Rank | None = None) -> list[Excerpt]:
+           whole: bool = False, rank: Rank | None = None,
+           runner_up: bool = False) -> list[Excerpt]:
     """What to quote: an excerpt of the best source, and one of the next source when it is
     nearly as good and answers part of the question the first does not. `whole`: never a cut
     sentence (a source with no whole sentence is passed over). `rank`: sentences scored by
-    it (MIN_RANK at least) instead of by the question's words."""
+    it (MIN_RANK at least) instead of by the question's words. `runner_up`: the caller finds
+    the next source of another title about as likely to answer: it is quoted whatever it
+    adds, each excerpt within half the words."""
     ranked = sorted(sources, key=lambda s: s.score, reverse=True)
     if whole:
         ranked = [s for s in ranked if units(s, whole=True)]
     if not ranked:
         return []
-    first = _excerpt(question, ranked[0], max_words, whole=whole, rank=rank)
+    budget = max_words // 2 if runner_up else max_words
+    first = _excerpt(question, ranked[0], budget, whole=whole, rank=rank)
     if first is None:
         return []
     excerpts = [first]
     covered = terms(" ".join(u.text for u in first.units)) | terms(ranked[0].title)
     for other in ranked[1:]:
-        if other.score < ranked[0].score * SECOND_SOURCE_RATIO:
+        if other.score < ranked[0].score * SECOND_SOURCE_RATIO and not runner_up:
             break
         if other.title == ranked[0].title:
             continue
-        second = _excerpt(question, other, max(max_words - first.words, 25), covered, whole,
-                          rank)
+        second = _excerpt(question, other, max(max_words - first.words, 25),
+                          frozenset() if runner_up else covered, whole, rank)
         if second is not None:
             excerpts.append(second)
             break

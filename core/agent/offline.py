@@ -41,7 +41,7 @@ from openai.types.responses import (
 from openai.types.responses.response_output_text import AnnotationURLCitation
 
 from deskpilot.core.agent import offline_tools
-from deskpilot.core.agent.extractive import Source, render, select, terms
+from deskpilot.core.agent.extractive import Excerpt, Source, render, select, terms
 from deskpilot.core.agent.language import base_language, cannot_answer_in, detect
 from deskpilot.knowledge.index.calibration import UNCALIBRATED_WEIGHT
 
@@ -51,23 +51,23 @@ MODEL_NAME = "deskpilot-offline"
 
 @dataclass(frozen=True)
 class AnswerRule:
-    """When the offline model answers rather than offers a person, from the search scores.
+    """When the offline model answers rather than offers a person, and when it quotes two
+    sections rather than one, from the search scores.
 
     A fused score is the passage's cosine plus λ · its BM25 share (at most 1; λ is the knowledge
     base's own, calibrated from its corpus), so `score − λ` is the least the top passage's
     cosine can be: a figure that means the same on a FAQ (λ 0.02) and on a manual (λ 1.5). The
-    top passage must reach `min_cosine` by it; below `sure_cosine` it must also lead the second
-    document by `min_lead` · λ: where BM25 counts much (documents alike), an answer that does
-    not stand out from the next section is often the wrong section. Chosen on tuning data by
+    top passage must reach `min_cosine` by it. When it leads the next document of another title
+    by less than `close_lead` · λ, the question fits both about as well (sibling sections of a
+    manual, say): the answer quotes both rather than bet on one. Chosen on tuning data by
     bench/answer_confidence.py; docs/offline-model.md has the figures."""
 
     min_cosine: float
-    sure_cosine: float
-    min_lead: float
+    close_lead: float
 
 
 # bench/answer_confidence.py on the tuning sets (docs/offline-model.md).
-ANSWER_RULE = AnswerRule(min_cosine=0.35, sure_cosine=0.5, min_lead=0.15)
+ANSWER_RULE = AnswerRule(min_cosine=0.35, close_lead=0.3)
 
 
 def answer_rule(sources: list[Source], lexical_weight: float = UNCALIBRATED_WEIGHT,
@@ -75,14 +75,28 @@ def answer_rule(sources: list[Source], lexical_weight: float = UNCALIBRATED_WEIG
     """Whether the sources (one per document, with the search's fused scores) are convincing
     enough to answer from (by ANSWER_RULE by default); `lexical_weight`: the searcher's λ."""
     rule = rule or ANSWER_RULE
-    scores = sorted((s.score for s in sources), reverse=True)
-    if not scores:
-        return False
-    least_cosine = scores[0] - lexical_weight
-    if least_cosine < rule.min_cosine:
-        return False
-    lead = scores[0] - (scores[1] if len(scores) > 1 else 0.0)
-    return least_cosine >= rule.sure_cosine or lead >= rule.min_lead * lexical_weight
+    top = max((s.score for s in sources), default=None)
+    return top is not None and top - lexical_weight >= rule.min_cosine
+
+
+def close_call(sources: list[Source], lexical_weight: float = UNCALIBRATED_WEIGHT,
+               rule: AnswerRule | None = None) -> bool:
+    """Whether the best source leads the next one of another title by less than the rule's
+    `close_lead` · λ (a source of the same title is the same answer, printed twice)."""
+    rule = rule or ANSWER_RULE
+    ranked = sorted(sources, key=lambda s: s.score, reverse=True)
+    others = [s for s in ranked[1:] if ranked and s.title != ranked[0].title]
+    return bool(others) and ranked[0].score - others[0].score < rule.close_lead * lexical_weight
+
+
+def answer_excerpts(query: str, sources: list[Source],
+                    lexical_weight: float = UNCALIBRATED_WEIGHT,
+                    rule: AnswerRule | None = None) -> list[Excerpt]:
+    """What the offline answer quotes: nothing (hand over) unless the rule trusts the sources;
+    on a close call, the runner-up's excerpt too."""
+    if not answer_rule(sources, lexical_weight, rule):
+        return []
+    return select(query, sources, runner_up=close_call(sources, lexical_weight, rule))
 
 
 HANDOVER_TEXT = (
@@ -150,7 +164,7 @@ def compose_answer(query: str, sources: list[Source],
 
 def _extractive_answer(query: str, sources: list[Source], lexical_weight: float
                        ) -> tuple[str, list[AnnotationURLCitation]]:
-    excerpts = select(query, sources) if answer_rule(sources, lexical_weight) else []
+    excerpts = answer_excerpts(query, sources, lexical_weight)
     if not excerpts:
         return HANDOVER_TEXT, []
     text = ""

@@ -133,14 +133,56 @@ def test_a_passage_that_shares_no_word_is_trusted_on_its_score(score: float,
 
 @pytest.mark.parametrize(("scores", "weight", "trusted"), [
     ((1.9, 1.85), 0.02, True),  # a FAQ's scores: cosine 1.88 at least
-    ((1.9, 1.85), 1.5, False),  # a manual's: cosine 0.4 at least, no lead over the next
-    ((1.9, 1.5), 1.5, True),  # … leading the next document by 0.4 ≥ 0.15 · λ
-    ((2.1, 2.05), 1.5, True),  # … or close enough (cosine 0.6 at least) to need no lead
-    ((1.7, 0.5), 1.5, False),  # BM25's best, but the cosine may be as low as 0.2
+    ((1.9, 1.85), 1.5, True),  # a manual's: cosine 0.4 at least
+    ((1.8, 0.5), 1.5, False),  # BM25's best, but the cosine may be as low as 0.3
 ])
 def test_scores_are_read_with_the_knowledge_bases_lexical_weight(
         scores: tuple[float, float], weight: float, trusted: bool) -> None:
     assert offline.answer_rule(_sources(*scores), weight) == trusted
+
+
+@pytest.mark.parametrize(("scores", "weight", "close"), [
+    ((1.9, 1.85), 1.5, True),  # a manual's sibling sections: 0.05 apart, under 0.3 · λ
+    ((1.9, 1.3), 1.5, False),  # 0.6 apart: the first stands out
+    ((1.9, 1.85), 0.02, False),  # a FAQ's: 0.05 is a clear lead at λ 0.02
+])
+def test_a_close_call_is_read_with_the_knowledge_bases_lexical_weight(
+        scores: tuple[float, float], weight: float, close: bool) -> None:
+    assert offline.close_call(_sources(*scores), weight) == close
+
+
+def _manual_sources(*rows: tuple[str, float, str]) -> list:
+    return parse_sources(json.dumps({"passages": [
+        {"title": title, "url": f"https://help.example.com/{i}", "score": score,
+         "document_id": str(i), "text": f"{title}\n{body}"}
+        for i, (title, score, body) in enumerate(rows)]}))
+
+
+def test_a_close_call_quotes_both_sections_and_cites_each() -> None:
+    # Two sections of a manual fit the question about as well: the answer quotes both rather
+    # than bet on one, though the second repeats the first's words.
+    sources = _manual_sources(
+        ("Setting Up a Schedule Viewing", 1.95, "Select a program in the guide and choose "
+         "Schedule Viewing to watch it at its start time."),
+        ("Recording programs", 1.9, "Select a program in the guide and choose Schedule "
+         "Recording to record it."),
+        ("Using the Channel List", 1.2, "Open the Channel List to change channels."))
+    text, annotations = compose_answer("How can I schedule a program?", sources, 1.5)
+    assert [a.title for a in annotations] == ["Setting Up a Schedule Viewing",
+                                              "Recording programs"]
+    assert "Schedule Viewing to watch it" in text and "Schedule Recording to record" in text
+
+
+def test_a_clear_lead_quotes_one_section_and_a_duplicate_title_is_no_runner_up() -> None:
+    # The same section printed twice in a manual (its chapters repeat it) is one answer: the
+    # next section of another title is compared, and here it trails far behind.
+    sources = _manual_sources(
+        ("Setting Up a Schedule Viewing", 1.95, "Select a program and choose Schedule Viewing."),
+        ("Setting Up a Schedule Viewing", 1.95, "Select a program and choose Schedule Viewing."),
+        ("Using the Channel List", 1.2, "Open the Channel List to change channels."))
+    assert not offline.close_call(sources, 1.5)
+    text, annotations = compose_answer("How can I schedule a program?", sources, 1.5)
+    assert [a.title for a in annotations] == ["Setting Up a Schedule Viewing"]
 
 
 async def test_the_model_reads_the_searchers_current_weight(
@@ -173,7 +215,7 @@ async def test_a_confident_answer_in_another_language_comes_with_the_notice(
         services: Services, monkeypatch: pytest.MonkeyPatch) -> None:
     # Retrieval convincing anyway (here: a rule that trusts any hit): the notice, then the
     # English quote, its citation still on the title.
-    monkeypatch.setattr(offline, "ANSWER_RULE", offline.AnswerRule(0.1, 0.1, 0.0))
+    monkeypatch.setattr(offline, "ANSWER_RULE", offline.AnswerRule(0.1, 0.0))
     question = "Comment réinitialiser mon mot de passe avec le lien Forgot password ?"
     result = await Runner.run(build_customer_agent(services), question, run_config=NO_TRACE)
     text = result.final_output
