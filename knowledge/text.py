@@ -90,6 +90,12 @@ class _Collector:
             self.blocks.append(_Block(tag, text))
 
 
+def _list_start(ol: Tag) -> int:
+    """The number of an <ol>'s first item: its `start` attribute when that is a number."""
+    start = str(ol.get("start") or "").strip()
+    return int(start) if start.lstrip("-").isdigit() else 1
+
+
 def _walk(node: Tag, out: _Collector) -> None:
     for child in node.children:
         if isinstance(child, _SKIP_STRINGS):
@@ -110,8 +116,10 @@ def _walk(node: Tag, out: _Collector) -> None:
             # Numbered steps keep their numbers: an answer quotes them as steps.
             parent = child.parent
             if isinstance(parent, Tag) and parent.name == "ol":
-                position = [li for li in parent.find_all("li", recursive=False)].index(child)
-                out.start_item(f"{position + 1}.")
+                # By identity: bs4 tags compare equal by content, and steps may repeat.
+                items = parent.find_all("li", recursive=False)
+                position = next(i for i, li in enumerate(items) if li is child)
+                out.start_item(f"{_list_start(parent) + position}.")
             else:
                 out.start_item()
             _walk(child, out)

@@ -64,6 +64,21 @@ def test_numbered_steps_keep_their_numbers_and_the_lead_keeps_them_whole() -> No
     assert lead.text.splitlines()[-1] == f"4. {_words(12, 's3x')}"
 
 
+def test_a_repeated_step_keeps_its_own_number() -> None:
+    # Two steps with the same words are still two steps (bs4 tags compare equal by content).
+    html = "<ol><li>Press Home.</li><li>Open Settings.</li><li>Press Home.</li></ol>"
+    assert html_to_text(html).splitlines() == ["1. Press Home.", "2. Open Settings.",
+                                               "3. Press Home."]
+
+
+def test_a_list_that_starts_later_keeps_its_numbers() -> None:
+    # A manual that breaks its steps around a note continues them with <ol start="3">.
+    html = '<ol><li>Plug in.</li><li>Turn on.</li></ol><p>Note: wait.</p>' \
+           '<ol start="3"><li>Pair the remote.</li></ol><ol start="x"><li>Done.</li></ol>'
+    assert html_to_text(html).splitlines() == ["1. Plug in.", "2. Turn on.", "Note: wait.",
+                                               "3. Pair the remote.", "1. Done."]
+
+
 def test_long_sections_split_by_size_with_overlap() -> None:
     html = "".join(f"<p>{_words(60, f'p{i}x')}</p>" for i in range(12))  # 720 words
     chunks = chunk_document("hc", Article(id="1", title="Long", body_html=html))[1:]
