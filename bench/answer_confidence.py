@@ -10,10 +10,10 @@ halves stay unseen: measure them once with `deskpilot eval answers`.
 For every question it records what the customer search tool returns (the real embedder, index
 and Searcher; cached in --cache, never committed), then scores every rule of a grid with
 `deskpilot.core.agent.offline.answer_rule` and `close_call` (with each knowledge base's
-calibrated λ) and prints JSON: the chosen rule (the most answered in-scope questions while at
-most MAX_OOS_ANSWERED of the out-of-scope ones are answered and each set keeps the bars
-MIN_CORRECT / MIN_ANSWERED; then the most often right) and its figures per set, with the share
-of answers that quote the runner-up on a close call.
+calibrated λ) and prints JSON: the chosen rule — of those answering at most MAX_OOS_ANSWERED of
+the out-of-scope questions on each help center, the one whose smallest margin over the targets
+(TARGET_ANSWERED, TARGET_CORRECT), on each half of each set's articles, is largest — and its
+figures per set and fold, with the share of answers that quote the runner-up on a close call.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -36,15 +37,19 @@ DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 DEMO_QUESTIONS = Path(__file__).resolve().parent / "data" / "demo_questions.jsonl"
 OOS = [DATA / "clinc150" / "oos_train.jsonl", DATA / "clinc150" / "oos_val.jsonl"]
 RESULTS = 4  # what the search tool hands the model (plugins/knowledge_search.py)
-# The bars a rule must keep on every tuning set, each a little above its target (stackfaq 95 %,
-# smarttv 80 % correct among answered; 90 % / 70 % answered; oos_test 95 % handed over), so
-# that the held-out halves have room to fall: the held-out sets are measured once, afterwards.
+# The targets (issue 13: stackfaq 95 % / smarttv 80 % correct among answered, 90 % / 70 %
+# answered; the demo's own, set beside them). A rule is judged by its smallest margin over them
+# on every fold of every set (then the next smallest, …): a help center it has not seen is
+# another set of articles, so each tuning set is split in two by its articles, and the rule
+# must hold on the harder fold, not on the average. Out of scope: a hard bar on each help center
+# (oos_test's target is 95 % handed over).
 MAX_OOS_ANSWERED = 0.02
-MIN_CORRECT = {"stackfaq": 0.96, "smarttv": 0.81, "demo": 0.85}
-MIN_ANSWERED = {"stackfaq": 0.93, "smarttv": 0.72, "demo": 0.80}
+TARGET_CORRECT = {"stackfaq": 0.95, "smarttv": 0.80, "demo": 0.85}
+TARGET_ANSWERED = {"stackfaq": 0.90, "smarttv": 0.70, "demo": 0.80}
 GRID = {
-    "min_cosine": [0.2, 0.25, 0.3, 0.35, 0.4, 0.45],
-    "close_lead": [0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5],
+    "min_cosine": [0.25, 0.3, 0.35, 0.4, 0.45],
+    "close_lead": [0.0, 0.1, 0.2, 0.25, 0.3, 0.4, 0.5],
+    "min_lead": [0.0, 0.05, 0.1, 0.125, 0.15, 0.2, 0.25],
 }
 
 
@@ -111,6 +116,13 @@ def _sources(row: dict[str, Any]) -> list[Source]:
     return [Source(p["title"], p["url"], p["text"], p["score"]) for p in row["passages"]]
 
 
+def _fold(expected: list[str]) -> int:
+    """Which half of its set's tuning articles a question belongs to (tuning ids end in an even
+    number: the next bit splits them); questions of articles without a number: fold 0."""
+    match = re.search(r"(\d+)$", expected[0]) if expected else None
+    return int(match.group(1)) // 2 % 2 if match else 0
+
+
 def features(sets: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     """Per question what any rule needs: its sources, its knowledge base's λ, and whether the
     answer would cite a right source, quoting the best source alone and on a close call (the
@@ -130,36 +142,47 @@ def features(sets: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
                 ids = {p["document_id"] for p in row["passages"] if p["title"] in cited}
                 correct[runner_up] = bool(ids & set(row["expected"]))
             out[name].append({"sources": sources, "lexical_weight": weight,
-                              "correct": correct})
+                              "correct": correct, "fold": _fold(row["expected"])})
     return out
 
 
-def score(rule: AnswerRule, table: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, Any]]:
-    figures: dict[str, dict[str, Any]] = {}
-    for name, rows in table.items():
-        answered = [r for r in rows if answer_rule(r["sources"], r["lexical_weight"], rule)]
-        n = len(rows)
-        figures[name] = {"n": n, "answered": round(len(answered) / n, 3)}
-        if not name.startswith("oos@"):
-            correct = sum(r["correct"][close_call(r["sources"], r["lexical_weight"], rule)]
-                          for r in answered)
-            both = sum(close_call(r["sources"], r["lexical_weight"], rule) for r in answered)
-            figures[name]["correct_among_answered"] = round(correct / len(answered), 3) \
-                if answered else None
-            figures[name]["close_calls_among_answered"] = round(both / len(answered), 3) \
-                if answered else None
+def _figures(rule: AnswerRule, rows: list[dict[str, Any]], in_scope: bool) -> dict[str, Any]:
+    answered = [r for r in rows if answer_rule(r["sources"], r["lexical_weight"], rule)]
+    figures: dict[str, Any] = {"n": len(rows), "answered": round(len(answered) / len(rows), 3)}
+    if answered and in_scope:
+        close = [close_call(r["sources"], r["lexical_weight"], rule) for r in answered]
+        figures["correct_among_answered"] = round(
+            sum(r["correct"][c] for r, c in zip(answered, close, strict=True)) / len(answered), 3)
+        figures["close_calls_among_answered"] = round(sum(close) / len(answered), 3)
     return figures
 
 
-def acceptable(figures: dict[str, dict[str, Any]]) -> bool:
+def score(rule: AnswerRule, table: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+    """Each set's figures, and each in-scope set's per fold (`name#fold`)."""
+    figures = {}
+    for name, rows in table.items():
+        in_scope = not name.startswith("oos@")
+        figures[name] = _figures(rule, rows, in_scope)
+        folds = sorted({r["fold"] for r in rows}) if in_scope else []
+        for fold in folds if len(folds) > 1 else []:
+            figures[f"{name}#{fold}"] = _figures(
+                rule, [r for r in rows if r["fold"] == fold], in_scope)
+    return figures
+
+
+def margins(figures: dict[str, dict[str, Any]]) -> tuple[float, ...] | None:
+    """The rule's margins over the targets, smallest first (None: an out-of-scope bar fails):
+    on each fold of a set with folds, on the set itself otherwise."""
+    if any(f["answered"] > MAX_OOS_ANSWERED for n, f in figures.items() if n.startswith("oos@")):
+        return None
+    out = []
     for name, f in figures.items():
-        if name.startswith("oos@"):
-            if f["answered"] > MAX_OOS_ANSWERED:
-                return False
-        elif (f["correct_among_answered"] or 0) < MIN_CORRECT[name] or \
-                f["answered"] < MIN_ANSWERED[name]:
-            return False
-    return True
+        base = name.split("#")[0]
+        if name.startswith("oos@") or (f"{base}#0" in figures and "#" not in name):
+            continue
+        out += [f["answered"] - TARGET_ANSWERED[base],
+                (f.get("correct_among_answered") or 0.0) - TARGET_CORRECT[base]]
+    return tuple(sorted(round(m, 3) for m in out))
 
 
 def main() -> None:
@@ -170,26 +193,20 @@ def main() -> None:
     args = parser.parse_args()
     sets = collect(args.cache) if not args.scores_only else json.loads(args.cache.read_text())
     table = features(sets)
-    best: tuple[tuple[float, float], AnswerRule, dict[str, Any]] | None = None
+    best: tuple[tuple[float, ...], AnswerRule, dict[str, Any]] | None = None
     for values in itertools.product(*GRID.values()):
         rule = AnswerRule(**dict(zip(GRID, values, strict=True)))
         figures = score(rule, table)
-        if not acceptable(figures):
-            continue
-        # Every in-scope set weighs the same, however many questions it has; among rules that
-        # answer as many, the one right most often, then the one quoting two sources least
-        # (the grid's order: the smallest close_lead).
-        in_scope = [f for n, f in figures.items() if not n.startswith("oos@")]
-        merit = (sum(f["answered"] for f in in_scope),
-                 sum(f["correct_among_answered"] for f in in_scope))
-        if best is None or merit > best[0]:
+        merit = margins(figures)
+        # Ties go to the grid's first rule: the smaller bars, the fewer two-section answers.
+        if merit is not None and (best is None or merit > best[0]):
             best = (merit, rule, figures)
     if best is None:
-        print(json.dumps({"chosen": None, "reason": "no rule of the grid meets the bars"}))
+        print(json.dumps({"chosen": None, "reason": "no rule of the grid keeps the oos bar"}))
         return
     weights = {k.split("@")[1]: v for k, v in sets.items() if k.startswith("lexical_weight@")}
     print(json.dumps({"chosen": best[1].__dict__, "lexical_weight": weights,
-                      "tuning": best[2]}))
+                      "smallest_margins": best[0][:4], "tuning": best[2]}))
 
 
 if __name__ == "__main__":

@@ -59,15 +59,37 @@ class AnswerRule:
     cosine can be: a figure that means the same on a FAQ (λ 0.02) and on a manual (λ 1.5). The
     top passage must reach `min_cosine` by it. When it leads the next document of another title
     by less than `close_lead` · λ, the question fits both about as well (sibling sections of a
-    manual, say): the answer quotes both rather than bet on one. Chosen on tuning data by
-    bench/answer_confidence.py; docs/offline-model.md has the figures."""
+    manual, say): the answer quotes both rather than bet on one. What it quotes must still lead
+    the best document it leaves out by `min_lead` · λ: a question that fits many sections alike
+    is not answered by any one. Chosen on tuning data by bench/answer_confidence.py;
+    docs/offline-model.md has the figures."""
 
     min_cosine: float
     close_lead: float
+    min_lead: float
 
 
 # bench/answer_confidence.py on the tuning sets (docs/offline-model.md).
-ANSWER_RULE = AnswerRule(min_cosine=0.35, close_lead=0.3)
+ANSWER_RULE = AnswerRule(min_cosine=0.35, close_lead=0.3, min_lead=0.125)
+
+
+def _by_title(sources: list[Source]) -> list[Source]:
+    """The best source of each title, best first: a document of the same title is the same
+    answer printed twice (a manual's chapters repeat sections)."""
+    best: dict[str, Source] = {}
+    for source in sorted(sources, key=lambda s: s.score, reverse=True):
+        best.setdefault(source.title, source)
+    return list(best.values())
+
+
+def close_call(sources: list[Source], lexical_weight: float = UNCALIBRATED_WEIGHT,
+               rule: AnswerRule | None = None) -> bool:
+    """Whether the best source leads the next one of another title by less than the rule's
+    `close_lead` · λ."""
+    rule = rule or ANSWER_RULE
+    ranked = _by_title(sources)
+    return len(ranked) > 1 and \
+        ranked[0].score - ranked[1].score < rule.close_lead * lexical_weight
 
 
 def answer_rule(sources: list[Source], lexical_weight: float = UNCALIBRATED_WEIGHT,
@@ -75,18 +97,12 @@ def answer_rule(sources: list[Source], lexical_weight: float = UNCALIBRATED_WEIG
     """Whether the sources (one per document, with the search's fused scores) are convincing
     enough to answer from (by ANSWER_RULE by default); `lexical_weight`: the searcher's λ."""
     rule = rule or ANSWER_RULE
-    top = max((s.score for s in sources), default=None)
-    return top is not None and top - lexical_weight >= rule.min_cosine
-
-
-def close_call(sources: list[Source], lexical_weight: float = UNCALIBRATED_WEIGHT,
-               rule: AnswerRule | None = None) -> bool:
-    """Whether the best source leads the next one of another title by less than the rule's
-    `close_lead` · λ (a source of the same title is the same answer, printed twice)."""
-    rule = rule or ANSWER_RULE
-    ranked = sorted(sources, key=lambda s: s.score, reverse=True)
-    others = [s for s in ranked[1:] if ranked and s.title != ranked[0].title]
-    return bool(others) and ranked[0].score - others[0].score < rule.close_lead * lexical_weight
+    ranked = _by_title(sources)
+    if not ranked or ranked[0].score - lexical_weight < rule.min_cosine:
+        return False
+    quoted = 2 if close_call(sources, lexical_weight, rule) else 1
+    left_out = ranked[quoted].score if len(ranked) > quoted else 0.0
+    return ranked[0].score - left_out >= rule.min_lead * lexical_weight
 
 
 def answer_excerpts(query: str, sources: list[Source],

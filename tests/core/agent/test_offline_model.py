@@ -133,11 +133,13 @@ def test_a_passage_that_shares_no_word_is_trusted_on_its_score(score: float,
 
 @pytest.mark.parametrize(("scores", "weight", "trusted"), [
     ((1.9, 1.85), 0.02, True),  # a FAQ's scores: cosine 1.88 at least
-    ((1.9, 1.85), 1.5, True),  # a manual's: cosine 0.4 at least
+    ((1.9, 1.85), 1.5, True),  # a manual's: cosine 0.4 at least (both quoted: a close call)
     ((1.8, 0.5), 1.5, False),  # BM25's best, but the cosine may be as low as 0.3
+    ((1.9, 1.85, 1.8), 1.5, False),  # three sections alike: the two quoted do not stand out
+    ((1.9, 1.5, 1.45), 1.5, True),  # the two quoted lead the third by 0.45 ≥ 0.125 · λ
 ])
 def test_scores_are_read_with_the_knowledge_bases_lexical_weight(
-        scores: tuple[float, float], weight: float, trusted: bool) -> None:
+        scores: tuple[float, ...], weight: float, trusted: bool) -> None:
     assert offline.answer_rule(_sources(*scores), weight) == trusted
 
 
@@ -215,7 +217,7 @@ async def test_a_confident_answer_in_another_language_comes_with_the_notice(
         services: Services, monkeypatch: pytest.MonkeyPatch) -> None:
     # Retrieval convincing anyway (here: a rule that trusts any hit): the notice, then the
     # English quote, its citation still on the title.
-    monkeypatch.setattr(offline, "ANSWER_RULE", offline.AnswerRule(0.1, 0.0))
+    monkeypatch.setattr(offline, "ANSWER_RULE", offline.AnswerRule(0.1, 0.0, 0.0))
     question = "Comment réinitialiser mon mot de passe avec le lien Forgot password ?"
     result = await Runner.run(build_customer_agent(services), question, run_config=NO_TRACE)
     text = result.final_output
