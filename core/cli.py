@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 from collections.abc import Iterator, Sequence
@@ -237,6 +238,21 @@ def _progress_bar(unit: str = "documents") -> Any:
                     TextColumn(unit), console=Console(stderr=True), transient=True)
 
 
+@contextmanager
+def _run_report_said_once() -> Iterator[None]:
+    """Leaves out the sync's log records of what its run report says (warnings, the error):
+    `sync` prints the report itself, and each would be said twice."""
+    def not_in_run_report(record: logging.LogRecord) -> bool:
+        return not getattr(record, "in_run_report", False)
+
+    sync_log = logging.getLogger("deskpilot.knowledge.sync")
+    sync_log.addFilter(not_in_run_report)
+    try:
+        yield
+    finally:
+        sync_log.removeFilter(not_in_run_report)
+
+
 @sync_app.callback(invoke_without_command=True)
 def sync(
     ctx: typer.Context,
@@ -253,7 +269,7 @@ def sync(
     from deskpilot.core.local_server import ServerError, ServerUnavailable, sync_anywhere
 
     failed = False
-    with open_platform(config, data_dir) as services:
+    with open_platform(config, data_dir) as services, _run_report_said_once():
         for name in [connector] if connector else list(services.connectors):
             try:
                 with _progress_bar() as bar:

@@ -57,6 +57,9 @@ if TYPE_CHECKING:
     from deskpilot._embedder import Embedder
 
 log = logging.getLogger(__name__)
+# Marks a log record whose text the run's report also carries (its warnings, its error): a
+# caller that prints the report (`deskpilot sync`) leaves these records out.
+IN_RUN_REPORT = {"in_run_report": True}
 
 #: Called after each page with the number of documents (and deletions) it held.
 Progress = Callable[[int], None]
@@ -167,7 +170,7 @@ class _Pass:
 
     def warn(self, message: str) -> None:
         self.run.warnings = [*(self.run.warnings or []), message]
-        log.warning("sync %s: %s", self.name, message)
+        log.warning("sync %s: %s", self.name, message, extra=IN_RUN_REPORT)
 
     def _remember_failures(self, session: Session) -> None:
         """Failed documents join sync_failure (or try again later); settled ones leave it."""
@@ -622,8 +625,9 @@ def run_sync(
             known = isinstance(exc, ClientError)
             message = exc.message if known else f"{type(exc).__name__}: {exc}"
             run.error = " ".join(message.split())[:500]
-            log.error("sync %s failed: %s", connector_name, run.error,
-                      exc_info=not (known or isinstance(exc, KeyboardInterrupt)))
+            traced = not (known or isinstance(exc, KeyboardInterrupt))
+            log.error("sync %s failed: %s", connector_name, run.error, exc_info=traced,
+                      extra={} if traced else IN_RUN_REPORT)
             if not isinstance(exc, Exception):
                 _finish(engine, index, run)
                 raise

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -97,3 +99,22 @@ def test_a_helpdesk_error_is_one_line_naming_connector_url_and_what_to_do(tmp_pa
     [line] = [x for x in result.output.splitlines() if x.startswith("zd: failed")]
     assert f"connector 'zd' (zendesk): GET {url}/api/v2/" in line, line
     assert "answered 404" in line and "check the connector's base URL" in line, line
+
+
+def test_a_failed_sync_says_its_error_and_warnings_once(tmp_path: Path) -> None:
+    """The real command in its own process (where the sync's log records reach stderr): the
+    run's line says the error and each warning, and the log does not say them again."""
+    from tests.plugins.escalation.helpdesk_fakes import ZendeskDesk
+
+    with ZendeskDesk().serve() as url:
+        config = tmp_path / "deskpilot.toml"
+        config.write_text(f'[connectors.zd]\ntype = "zendesk"\nbase_url = "{url}"\n'
+                          'email = "bot@acme.example"\napi_token = "s3cret-t0ken"\n')
+        done = subprocess.run(
+            [sys.executable, "-m", "deskpilot.core.cli", "sync", "--config", str(config),
+             "--data-dir", str(tmp_path / "data")],
+            capture_output=True, text=True, timeout=120)
+    output = done.stdout + done.stderr
+    assert done.returncode == 1, output
+    assert output.count("cursor.json?start_time=0 answered 404") == 1, output
+    assert output.count("articles?start_time=0 answered 404") == 1, output
