@@ -9,7 +9,10 @@ with a demo question, then one `threads.add_user_message` follow-up, each read t
 its SSE stream. Prints JSON (ms, over all turns; times run from the moment a turn is due): p50/p95
 time to the first SSE event (the echo of the user's message: the visitor sees it was received),
 p50/p95 time to the first word of the answer (the first assistant text delta) and full turn
-time, the same first-word figures for new threads alone, and the error count.
+time, the same first-word figures for new threads alone, and the error count; with --spawn
+(or --pid) also the server's CPU seconds over the burst (user + system, from /proc; steadier
+than wall times when other work shares the cores), in all and in its main thread (serve's
+event loop: the turns' agent runs, ChatKit, HTTP; the rest is embedding and database threads).
 Loopback only; bounded by --conversations and --timeout.
 
 The load generator is aiohttp, not httpx: it shares the two cores with the server, and 100
@@ -108,7 +111,19 @@ def _pct(values: list[float], q: int) -> float | None:
     return round(statistics.quantiles(values, n=100, method="inclusive")[q - 1], 1)
 
 
-async def run(url: str, conversations: int, timeout: float) -> dict:
+def cpu_seconds(pid: int) -> tuple[float, float]:
+    """User + system CPU seconds a process has used so far, in all and in its main thread
+    (Linux /proc)."""
+    def used(stat_path: str) -> float:
+        with open(stat_path) as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()  # after the command name
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    return used(f"/proc/{pid}/stat"), used(f"/proc/{pid}/task/{pid}/stat")
+
+
+async def run(url: str, conversations: int, timeout: float, server_pid: int | None = None
+              ) -> dict:
     base = url.rstrip("/")
     async with AsyncExitStack() as stack:
         # Own session per visitor, with its own cookie jar (`unsafe`: keep cookies of an IP
@@ -121,9 +136,14 @@ async def run(url: str, conversations: int, timeout: float) -> dict:
             async with client.get(f"{base}/widget.js") as response:
                 response.raise_for_status()
                 await response.read()
+        cpu_before = cpu_seconds(server_pid) if server_pid else None
         results = await asyncio.wait_for(asyncio.gather(
             *(_conversation(client, f"{base}/chatkit", n) for n, client in enumerate(clients)),
             return_exceptions=True), timeout=timeout * 3)
+        cpu: tuple[float | None, ...] = (None, None)
+        if server_pid and cpu_before is not None:
+            cpu = tuple(round(after - before, 2)
+                        for after, before in zip(cpu_seconds(server_pid), cpu_before, strict=True))
     finished = [r for r in results if not isinstance(r, BaseException)]
     turns = [t for r in finished for t in r]
     firsts = [t.first_event_ms for t in turns]
@@ -137,6 +157,7 @@ async def run(url: str, conversations: int, timeout: float) -> dict:
         "p95_first_event_new_thread_ms": _pct([r[0].first_event_ms for r in finished], 95),
         "p50_first_word_new_thread_ms": _pct(new_words, 50),
         "p95_first_word_new_thread_ms": _pct(new_words, 95),
+        "server_cpu_s": cpu[0], "server_loop_cpu_s": cpu[1],
         "errors": len(results) - len(finished),
         "error_kinds": sorted({f"{type(r).__name__}: {r}"[:120] for r in results
                                if isinstance(r, BaseException)}),
@@ -152,7 +173,7 @@ def _ready(base: str) -> bool:
 
 
 @contextmanager
-def spawned_server(startup_timeout: float = 300) -> Iterator[str]:
+def spawned_server(startup_timeout: float = 300) -> Iterator[tuple[str, int]]:
     """`deskpilot serve` on a free loopback port and a temp data dir, until its first demo sync
     has finished (serve syncs an empty connector at start)."""
     import socket
@@ -178,7 +199,7 @@ def spawned_server(startup_timeout: float = 300) -> Iterator[str]:
                 if process.poll() is not None or time.monotonic() > deadline:
                     raise SystemExit("the spawned server did not start and sync in time")
                 time.sleep(1)
-            yield base
+            yield base, process.pid
         finally:
             process.terminate()
             try:
@@ -204,6 +225,8 @@ def main() -> None:
     where.add_argument("--spawn", action="store_true", help="start a server on a temp data dir")
     parser.add_argument("-n", "--conversations", type=int, default=100)
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds per request")
+    parser.add_argument("--pid", type=int, help="with --url: the server's process id, to report "
+                                                "its CPU time over the burst")
     args = parser.parse_args()
     if not 1 <= args.conversations <= 1000:
         parser.error("--conversations must be between 1 and 1000")
@@ -212,10 +235,11 @@ def main() -> None:
             parser.error("--url must be a loopback address: this benchmark is for local servers")
         if not _ready(args.url):
             parser.error(f"{args.url} is not ready (GET /readyz)")
-        print(json.dumps(asyncio.run(run(args.url, args.conversations, args.timeout))))
+        print(json.dumps(asyncio.run(run(args.url, args.conversations, args.timeout,
+                                         args.pid))))
         return
-    with spawned_server() as base:
-        print(json.dumps(asyncio.run(run(base, args.conversations, args.timeout))))
+    with spawned_server() as (base, pid):
+        print(json.dumps(asyncio.run(run(base, args.conversations, args.timeout, pid))))
 
 
 if __name__ == "__main__":

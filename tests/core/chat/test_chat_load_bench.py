@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import os
 from types import ModuleType
 
 from tests.conftest import REPO
@@ -36,3 +37,13 @@ def test_concurrent_conversations_complete_without_errors(live_server: str) -> N
         assert report[f"{q}_first_event_ms"] < report[f"{q}_first_word_ms"] <= (
             report[f"{q}_turn_ms"])
     assert 0 < report["p50_first_word_new_thread_ms"] <= report["p95_first_word_new_thread_ms"]
+    assert report["server_cpu_s"] is None and report["server_loop_cpu_s"] is None  # no pid given
+
+
+def test_server_cpu_is_reported_for_a_known_process(live_server: str) -> None:
+    # The bench's own process stands in for the server: a pid /proc knows. Whole clock ticks,
+    # so a short burst may round to zero; the main thread is part of the process.
+    report = asyncio.run(_load_bench().run(live_server, 2, 60.0, server_pid=os.getpid()))
+
+    assert report["errors"] == 0
+    assert 0 <= report["server_loop_cpu_s"] <= report["server_cpu_s"]
