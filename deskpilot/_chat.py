@@ -51,6 +51,9 @@ class ChatTurn:
     claims: dict[str, Any] = field(default_factory=dict)
     #: RequestContext.client_address: where the message came from.
     client_address: str | None = None
+    #: The message opens the conversation (`threads.create`): nothing was stored for the
+    #: thread before this request, so a plugin need not look it up.
+    new_thread: bool = False
 
 
 @dataclass(frozen=True)

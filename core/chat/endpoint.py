@@ -289,6 +289,7 @@ async def handle(chat: ChatRuntime, body: bytes, ctx: RequestContext) -> Respons
     deciding_now = PLUGINS_DECIDING.set(deciding)
     try:
         request = REQUEST.validate_json(body)
+        deciding.new_thread = isinstance(request, ThreadsCreateReq)
         thread_id = getattr(request.params, "thread_id", None)
         if is_streaming_req(request) and isinstance(thread_id, str):
             release = await chat.turns.acquire(thread_id)  # one turn at a time per thread

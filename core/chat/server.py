@@ -99,6 +99,8 @@ class PluginsDeciding:
     refusal: ClientError | None = None
     #: The refused message (thread id, item id): a 429 leaves nothing of the request behind.
     refused_message: tuple[str, str] | None = None
+    #: The request opens a thread (`threads.create`), told to the plugins as ChatTurn.new_thread.
+    new_thread: bool = False
 
 
 PLUGINS_DECIDING: ContextVar[PluginsDeciding | None] = ContextVar("plugins_deciding",
@@ -220,8 +222,9 @@ class DeskpilotChatServer(ChatKitServer[RequestContext]):
             thread.title = title_from(input_user_message)
         # A plugin may take the message before the agent runs: a handoff ("talk to a person"),
         # or the bot staying quiet while a person owns the conversation.
-        turn = self._turn(thread, input_user_message, context)
         deciding = PLUGINS_DECIDING.get()
+        turn = self._turn(thread, input_user_message, context,
+                          new_thread=deciding is not None and deciding.new_thread)
         try:
             reply = await self._first_answer("before_agent_turn", turn=turn)
         except ClientError as refusal:
@@ -328,7 +331,7 @@ class DeskpilotChatServer(ChatKitServer[RequestContext]):
                 run.cancel()
 
     def _turn(self, thread: ThreadMetadata, message: UserMessageItem | None,
-              context: RequestContext) -> ChatTurn:
+              context: RequestContext, new_thread: bool = False) -> ChatTurn:
         async def history(limit: int) -> list[tuple[str, str]]:
             page = await self.store.load_thread_items(thread.id, None, limit, "desc", context)
             roles = {UserMessageItem: "customer", AssistantMessageItem: "assistant"}
@@ -339,7 +342,7 @@ class DeskpilotChatServer(ChatKitServer[RequestContext]):
                         text=message_text(message) if message else "", metadata=thread.metadata,
                         title=thread.title, audience=self.audience, history=history,
                         item_id=message.id if message else None, claims=dict(context.claims),
-                        client_address=context.client_address)
+                        client_address=context.client_address, new_thread=new_thread)
 
     async def _first_answer(self, hook: str, **kwargs: Any) -> str | Reply | None:
         """The first plugin's answer to a turn hook (awaited), or None."""

@@ -268,8 +268,10 @@ async def take_turn(platform: deskpilot.Platform, turn: deskpilot.ChatTurn
     (the agent answers)."""
     if turn.audience != deskpilot.ToolAudience.CUSTOMER:
         return None  # a support agent asking the copilot for a person is not a handover
-    outbox = EscalationOutbox(platform)
-    row = await platform.run_blocking(outbox.for_thread, turn.thread_id)
+    # A conversation this request opens has no escalation yet: no lookup (under a burst of new
+    # chats, it waited for a worker thread before the customer saw their message received).
+    row = None if turn.new_thread else \
+        await platform.run_blocking(EscalationOutbox(platform).for_thread, turn.thread_id)
     if row is not None:
         turn.metadata["escalated"] = True
         if row.owner == Owner.PERSON:

@@ -94,6 +94,32 @@ def test_talk_to_a_person_creates_a_local_ticket_and_silences_the_bot(tmp_path: 
     assert len(EscalationOutbox(services).list()) == 1
 
 
+def test_a_new_conversation_is_not_looked_up_in_the_outbox(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A thread this request opens cannot have an escalation: its first message is answered
+    # without the lookup (a burst of new chats queued on it for a worker thread); a follow-up,
+    # and a handoff asked for in the very first message, still work as before.
+    looked_up: list[str] = []
+    original = EscalationOutbox.for_thread
+
+    def for_thread(self: EscalationOutbox, thread_id: str) -> Any:
+        looked_up.append(thread_id)
+        return original(self, thread_id)
+
+    monkeypatch.setattr(EscalationOutbox, "for_thread", for_thread)
+    services = make_services(tmp_path, "local", escalation={"ask_email": False})
+    chat = Chat(create_app(services=services))
+    first = chat.send("How do I reset my password?")
+    assert "Reset your password" in first.assistant_text and looked_up == []
+    chat.send("And how long is the link valid?", first.thread_id)
+    assert looked_up == [first.thread_id]
+
+    handed = chat.send(HANDOFF_TEXT)
+    assert "passed this conversation to our support team" in handed.assistant_text
+    assert [row.thread_id for row in EscalationOutbox(services).list()] == [handed.thread_id]
+    assert chat.send("Hello?", handed.thread_id).assistant_text == ""  # the person answers
+
+
 def test_helpdesk_down_keeps_the_escalation_and_a_retry_delivers_it_once(tmp_path: Path) -> None:
     FlakyDesk.down = True
     services = make_services(tmp_path, "flakydesk")
