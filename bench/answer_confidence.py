@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -31,7 +30,7 @@ from deskpilot.core.agent.extractive import Source, select
 from deskpilot.core.agent.offline import AnswerRule, answer_rule, close_call
 from deskpilot.core.config import Settings
 from deskpilot.core.services import Services
-from deskpilot.knowledge.evaluation import build_index, in_split
+from deskpilot.knowledge.evaluation import article_number, build_index, in_split
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 DEMO_QUESTIONS = Path(__file__).resolve().parent / "data" / "demo_questions.jsonl"
@@ -119,8 +118,8 @@ def _sources(row: dict[str, Any]) -> list[Source]:
 def _fold(expected: list[str]) -> int:
     """Which half of its set's tuning articles a question belongs to (tuning ids end in an even
     number: the next bit splits them); questions of articles without a number: fold 0."""
-    match = re.search(r"(\d+)$", expected[0]) if expected else None
-    return int(match.group(1)) // 2 % 2 if match else 0
+    number = article_number(expected[0]) if expected else None
+    return number // 2 % 2 if number is not None else 0
 
 
 def features(sets: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
@@ -136,7 +135,8 @@ def features(sets: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
         for row in rows:
             sources = _sources(row)
             correct = {}
-            for runner_up in (False, True):
+            # An out-of-scope question has no right source: only whether it is answered counts.
+            for runner_up in (False, True) if not name.startswith("oos@") else ():
                 cited = {e.source.title for e in select(row["question"], sources,
                                                         runner_up=runner_up)}
                 ids = {p["document_id"] for p in row["passages"] if p["title"] in cited}

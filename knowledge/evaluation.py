@@ -52,12 +52,18 @@ def _relevant(query: dict[str, Any]) -> list[str]:
     return list(query.get("article_ids") or [query["article_id"]])
 
 
+def article_number(article_id: str) -> int | None:
+    """The trailing number of an article id ("section_12" -> 12), which the split reads."""
+    match = _DIGITS.search(article_id)
+    return int(match.group(1)) if match else None
+
+
 def in_split(query: dict[str, Any], split: Split) -> bool:
     """The fixed tuning/held-out rule: parity of the trailing number of the first article id."""
     if split == "all":
         return True
-    match = _DIGITS.search(_relevant(query)[0])
-    even = match is not None and int(match.group(1)) % 2 == 0
+    number = article_number(_relevant(query)[0])
+    even = number is not None and number % 2 == 0
     return even == (split == "tuning")
 
 
