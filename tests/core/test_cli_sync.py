@@ -82,6 +82,14 @@ def test_user_errors_are_one_line(tmp_path: Path) -> None:
     assert bad.exit_code == 2 and "file not found" in bad.output
 
 
+def _zendesk_config(tmp_path: Path, url: str) -> Path:
+    """A config with one Zendesk connector `zd` at `url` (a fake of its API)."""
+    config = tmp_path / "deskpilot.toml"
+    config.write_text(f'[connectors.zd]\ntype = "zendesk"\nbase_url = "{url}"\n'
+                      'email = "bot@acme.example"\napi_token = "s3cret-t0ken"\n')
+    return config
+
+
 def test_a_helpdesk_error_is_one_line_naming_connector_url_and_what_to_do(tmp_path: Path
                                                                          ) -> None:
     """A real Zendesk-speaking server on loopback that lacks the ticket export (404): the run
@@ -89,9 +97,7 @@ def test_a_helpdesk_error_is_one_line_naming_connector_url_and_what_to_do(tmp_pa
     from tests.plugins.escalation.helpdesk_fakes import ZendeskDesk
 
     with ZendeskDesk().serve() as url:
-        config = tmp_path / "deskpilot.toml"
-        config.write_text(f'[connectors.zd]\ntype = "zendesk"\nbase_url = "{url}"\n'
-                          'email = "bot@acme.example"\napi_token = "s3cret-t0ken"\n')
+        config = _zendesk_config(tmp_path, url)
         result = runner.invoke(app, ["sync", "--config", str(config),
                                      "--data-dir", str(tmp_path / "data")])
     assert result.exit_code == 1, result.output
@@ -107,9 +113,7 @@ def test_a_failed_sync_says_its_error_and_warnings_once(tmp_path: Path) -> None:
     from tests.plugins.escalation.helpdesk_fakes import ZendeskDesk
 
     with ZendeskDesk().serve() as url:
-        config = tmp_path / "deskpilot.toml"
-        config.write_text(f'[connectors.zd]\ntype = "zendesk"\nbase_url = "{url}"\n'
-                          'email = "bot@acme.example"\napi_token = "s3cret-t0ken"\n')
+        config = _zendesk_config(tmp_path, url)
         done = subprocess.run(
             [sys.executable, "-m", "deskpilot.core.cli", "sync", "--config", str(config),
              "--data-dir", str(tmp_path / "data")],
