@@ -12,7 +12,9 @@ p50/p95 time to the first word of the answer (the first assistant text delta) an
 time, the same first-word figures for new threads alone, and the error count; with --spawn
 (or --pid) also the server's CPU seconds over the burst (user + system, from /proc; steadier
 than wall times when other work shares the cores), in all and in its main thread (serve's
-event loop: the turns' agent runs, ChatKit, HTTP; the rest is embedding and database threads).
+event loop: the turns' agent runs, ChatKit, HTTP; the rest is embedding and database threads),
+and always the burst's wall time and this load generator's own CPU: with both cores busy
+(server + client CPU ≈ 2 × burst), no reordering of the work can beat total CPU / 2.
 Loopback only; bounded by --conversations and --timeout.
 
 The load generator is aiohttp, not httpx: it shares the two cores with the server, and 100
@@ -137,9 +139,12 @@ async def run(url: str, conversations: int, timeout: float, server_pid: int | No
                 response.raise_for_status()
                 await response.read()
         cpu_before = cpu_seconds(server_pid) if server_pid else None
+        burst_start, client_cpu_before = time.perf_counter(), time.process_time()
         results = await asyncio.wait_for(asyncio.gather(
             *(_conversation(client, f"{base}/chatkit", n) for n, client in enumerate(clients)),
             return_exceptions=True), timeout=timeout * 3)
+        burst_s = time.perf_counter() - burst_start
+        client_cpu_s = time.process_time() - client_cpu_before
         cpu: tuple[float | None, ...] = (None, None)
         if server_pid and cpu_before is not None:
             cpu = tuple(round(after - before, 2)
@@ -158,6 +163,7 @@ async def run(url: str, conversations: int, timeout: float, server_pid: int | No
         "p50_first_word_new_thread_ms": _pct(new_words, 50),
         "p95_first_word_new_thread_ms": _pct(new_words, 95),
         "server_cpu_s": cpu[0], "server_loop_cpu_s": cpu[1],
+        "burst_s": round(burst_s, 2), "client_cpu_s": round(client_cpu_s, 2),
         "errors": len(results) - len(finished),
         "error_kinds": sorted({f"{type(r).__name__}: {r}"[:120] for r in results
                                if isinstance(r, BaseException)}),

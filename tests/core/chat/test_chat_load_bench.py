@@ -38,6 +38,9 @@ def test_concurrent_conversations_complete_without_errors(live_server: str) -> N
             report[f"{q}_turn_ms"])
     assert 0 < report["p50_first_word_new_thread_ms"] <= report["p95_first_word_new_thread_ms"]
     assert report["server_cpu_s"] is None and report["server_loop_cpu_s"] is None  # no pid given
+    # The burst lasts at least as long as its slowest turn; the load generator spent CPU on it.
+    assert report["burst_s"] * 1000 >= report["p95_turn_ms"]
+    assert report["client_cpu_s"] > 0
 
 
 def test_server_cpu_is_reported_for_a_known_process(live_server: str) -> None:
