@@ -16,20 +16,22 @@ LANGUAGES = tuple(_LANGUAGE_CODES.split())
 MIN_CONFIDENCE = 0.9
 
 # What the offline model says when it cannot answer in the customer's language: in that
-# language where known, followed by the English.
+# language where known, followed by the English. Each names a request for a person in that
+# language, which the escalation plugin hears (plugins/escalation/phrases.py).
 CANNOT_ANSWER_IN = {
     "de": "Ich kann leider nur auf {kb} antworten: unser Hilfe-Center ist auf {kb} geschrieben. "
-          "Möchten Sie mit einem Menschen sprechen? Schreiben Sie einfach \"talk to a person\".",
+          "Möchten Sie mit einem Menschen sprechen? Schreiben Sie einfach „mit einem Menschen "
+          "sprechen“.",
     "fr": "Je ne peux répondre qu'en {kb} : notre centre d'aide est rédigé en {kb}. Voulez-vous "
-          "parler à une personne ? Écrivez simplement \"talk to a person\".",
+          "parler à une personne ? Écrivez simplement « parler à une personne ».",
     "es": "Solo puedo responder en {kb}: nuestro centro de ayuda está escrito en {kb}. ¿Quiere "
-          "hablar con una persona? Escriba \"talk to a person\".",
+          "hablar con una persona? Escriba «hablar con una persona».",
     "it": "Posso rispondere solo in {kb}: il nostro centro assistenza è scritto in {kb}. Vuole "
-          "parlare con una persona? Scriva \"talk to a person\".",
+          "parlare con una persona? Scriva «parlare con una persona».",
     "nl": "Ik kan alleen in het {kb} antwoorden: ons helpcentrum is in het {kb} geschreven. Wilt "
-          "u met een medewerker praten? Typ \"talk to a person\".",
+          "u met een medewerker praten? Typ \"praten met een medewerker\".",
     "pt": "Só consigo responder em {kb}: a nossa central de ajuda está escrita em {kb}. Quer "
-          "falar com uma pessoa? Escreva \"talk to a person\".",
+          "falar com uma pessoa? Escreva \"falar com uma pessoa\".",
 }
 # The knowledge base's language as each of those languages names it (English is the default).
 LANGUAGE_NAMES = {

@@ -33,9 +33,6 @@
   var data = (script && script.dataset) || {};
   var endpoint = new URL(data.endpoint || "/chatkit", script ? script.src : location.href).href;
   var storageKey = "deskpilot.thread:" + endpoint;
-  // Sent as typed by the "talk to a person" button in every UI language: the server's
-  // escalation plugin recognises requests for a person in English.
-  var HANDOFF_TEXT = "I'd like to talk to a person";
   var MAX_PROMPTS = 4;
   var COMPACT_WIDTH = 480; // below this width (CSS px at scale 1) the panel is full-screen
   var DEFAULT_ACCENT = "#2457d6";
@@ -56,6 +53,10 @@
       send: "Send",
       form: "Send a message",
       handoff: "Talk to a person",
+      // Sent as typed by the "talk to a person" button: a request for a person the server's
+      // escalation plugin recognises (plugins/escalation/phrases.py), in the UI's language,
+      // so the hand-over's own messages come in that language too.
+      handoffMessage: "I'd like to talk to a person",
       sources: "Sources",
       newTab: "(opens in a new tab)",
       feedback: "Was this answer helpful?",
@@ -85,6 +86,7 @@
       send: "Senden",
       form: "Nachricht senden",
       handoff: "Mit einem Menschen sprechen",
+      handoffMessage: "Ich m\u00f6chte mit einem Menschen sprechen",
       sources: "Quellen",
       newTab: "(\u00f6ffnet in einem neuen Tab)",
       feedback: "War diese Antwort hilfreich?",
@@ -888,7 +890,7 @@
       form.requestSubmit();
     }
   });
-  handoff.addEventListener("click", function () { sendMessage(HANDOFF_TEXT); });
+  handoff.addEventListener("click", function () { sendMessage(t("handoffMessage")); });
   panel.addEventListener("keydown", function (event) {
     if (event.key === "Escape") {
       event.stopPropagation();

@@ -36,6 +36,7 @@ import deskpilot
 from deskpilot import utcnow
 
 from .outbox import EscalationOutbox
+from .phrases import SKIP, days, language_of, moment, only_requested, requested, say
 from .relay import Relay
 from .rules import count_answer, message_rule, needs_triage, streak_rule
 from .settings import EscalationSettings, Hours, Rule
@@ -44,78 +45,28 @@ from .tables import Escalation, EscalationStatus, Owner
 TRANSCRIPT_ITEMS = 100
 SUBJECT_CHARS = 80
 
-DELIVERED = (
-    "I've passed this conversation to our support team (reference {ref}), with everything "
-    "you've told me, so you won't need to repeat yourself. A person will reply to you here as "
-    "soon as possible; until they have finished, I'll stay out of this conversation."
-)
-QUEUED = (
-    "I've saved your request for our support team. Our helpdesk is not reachable at this "
-    "moment, so it will be passed on automatically as soon as it is, and a person will follow "
-    "up with you here; you won't need to repeat yourself."
-)
-UNAVAILABLE = (
-    "I'm sorry: handing this conversation to a person is not possible right now. "
-    "Please contact our support team directly."
-)
-ASK_EMAIL = (
-    "Before I pass you to a person: what email address can they reach you at? They will "
-    "answer you here, and by email if you leave this page. (Say \"skip\" to go on without.)"
-)
-BAD_EMAIL = (
-    "That does not look like an email address ({problem}). Please type it again, or say "
-    "\"skip\" to go on without one."
-)
-HANDED_BACK = (
-    "I've passed your message to our support team again; a person will reply to you here."
-)
-AFTER_HOURS = (
-    " Our team is available {days} {start}–{end} ({timezone}), so a person will reply from "
-    "{opening}."
-)
-_SKIP = re.compile(r"^\W*(skip|no|no thanks|no email|none)\W*$", re.IGNORECASE)
-_EMAIL_LIKE = re.compile(r"\S+@\S+")
-
-# An explicit request for a person, in the customer's own words (not a question about people).
-_ASKS_FOR_PERSON = re.compile(
-    r"\b(talk|speak|chat|connect me|put me through)\b.{0,20}\b(person|human|agent|someone|"
-    r"representative|somebody|staff|operator)\b|\b(human|real person|live agent),? please\b",
-    re.IGNORECASE,
-)
-_NEGATED = re.compile(r"\b(don't|do not|no need to|not)\b.{0,12}\b(talk|speak|chat)\b",
-                      re.IGNORECASE)
-
 # The handoff's reason when [agent] over_budget = "handover" and the month's budget is spent.
 BUDGET_SPENT = "This month's model budget is spent: a person answers instead of the AI."
+_EMAIL_LIKE = re.compile(r"\S+@\S+")
 
 #: (limit) -> the conversation so far as (role, text), oldest first.
 History = Callable[[int], Awaitable[list[tuple[str, str]]]]
-
-
-# Words that leave a request for a person with no question of its own ("Hi, can I please...").
-_COURTESY = frozenset({
-    "i", "i'd", "id", "i'm", "would", "like", "want", "wanna", "to", "can", "could", "may",
-    "please", "let", "me", "a", "an", "the", "with", "hi", "hello", "hey", "now", "just", "need",
-    "you", "ok", "okay", "thanks", "thank", "yes"})
-
-
-def requested(text: str) -> bool:
-    """Whether a customer's message asks for a person outright."""
-    return bool(_ASKS_FOR_PERSON.search(text)) and not _NEGATED.search(text)
-
-
-def only_requested(text: str) -> bool:
-    """Whether the message asks for a person and says nothing else (no question of its own)."""
-    if not requested(text):
-        return False
-    rest = _ASKS_FOR_PERSON.sub(" ", text).lower().replace("\u2019", "'")
-    return all(word in _COURTESY for word in re.findall(r"[\w']+", rest))
 
 
 def transcript(history: list[tuple[str, str]]) -> str:
     """The conversation as plain text, for the person taking over."""
     names = {"customer": "Customer", "assistant": "Assistant"}
     return "\n\n".join(f"{names.get(role, role)}: {text}" for role, text in history)
+
+
+def _customer_texts(conversation: list[tuple[str, str]]) -> list[str]:
+    """The customer's messages, newest first."""
+    return [text for role, text in reversed(conversation) if role == "customer"]
+
+
+async def _turn_language(turn: deskpilot.ChatTurn) -> str:
+    """The language to answer this turn in: its message's, else the conversation's."""
+    return language_of([turn.text, *_customer_texts(await turn.history(10))])
 
 
 def _subject(title: str | None, reason: str) -> str:
@@ -125,27 +76,23 @@ def _subject(title: str | None, reason: str) -> str:
     return f"Chat: {subject}"
 
 
-def _hours_note(hours: Hours | None, now: datetime) -> str:
+def _hours_note(hours: Hours | None, now: datetime, language: str) -> str:
     if hours is None or hours.is_open(now):
         return ""
-    opening = hours.next_opening(now)
-    days = hours.days
-    listed = (f"{days[0].capitalize()}–{days[-1].capitalize()}" if len(days) > 2
-              else " and ".join(d.capitalize() for d in days))
-    return AFTER_HOURS.format(days=listed, start=hours.start.strftime("%H:%M"),
-                              end=hours.end.strftime("%H:%M"), timezone=hours.timezone,
-                              opening=opening.strftime("%A %d %B, %H:%M"))
+    return say("after_hours", language, days=days(hours.days, language),
+               start=hours.start.strftime("%H:%M"), end=hours.end.strftime("%H:%M"),
+               timezone=hours.timezone, opening=moment(hours.next_opening(now), language))
 
 
-def customer_message(row: Escalation, hours: Hours | None = None,
+def customer_message(row: Escalation, language: str, hours: Hours | None = None,
                      now: datetime | None = None) -> str:
     if row.status == EscalationStatus.DELIVERED:
-        text = DELIVERED.format(ref=row.ticket_ref)
+        text = say("delivered", language, ref=row.ticket_ref or "")
     elif row.status == EscalationStatus.FAILED:
-        return UNAVAILABLE
+        return say("unavailable", language)
     else:
-        text = QUEUED
-    return text + _hours_note(hours, now or utcnow())
+        text = say("queued", language)
+    return text + _hours_note(hours, now or utcnow(), language)
 
 
 def valid_email(text: str) -> str:
@@ -175,12 +122,14 @@ async def escalate(platform: deskpilot.Platform, *, thread_id: str, user_id: str
         # A new ticket: within the handoff limits (a 429 naming the one it would break).
         platform.shared(HandoffLimits).admit(session=user_id, address=client_address)
     now = utcnow()
-    text = transcript(await history(TRANSCRIPT_ITEMS))
+    conversation = await history(TRANSCRIPT_ITEMS)
+    language = language_of(_customer_texts(conversation))
+    text = transcript(conversation)
     subject = _subject(title, reason)
     # Part of the request when a triage plugin is loaded; escalation never waits on it.
     triage = await platform.run_blocking(platform.triage, f"{subject}\n{text}")
     header = f"Reason: {reason}" + (f"\nRule: {rule}" if rule else "")
-    if note := _hours_note(settings.hours, now):
+    if note := _hours_note(settings.hours, now, language):
         header += f"\nOutside business hours, the customer was told:{note}"
     request = deskpilot.EscalationRequest(
         subject=subject, transcript=f"{header}\n\n{text}", customer_id=user_id,
@@ -195,7 +144,7 @@ async def escalate(platform: deskpilot.Platform, *, thread_id: str, user_id: str
         platform.audit("escalation.rule", row.id, rule=rule, reason=reason, thread_id=thread_id)
     if created:
         row = await platform.run_blocking(outbox.deliver, row.id) or row
-    message = customer_message(row, settings.hours, now)
+    message = customer_message(row, language, settings.hours, now)
     return f"{reason.rstrip('.')}. {message}" if rule else message
 
 
@@ -228,8 +177,9 @@ async def hand_over(platform: deskpilot.Platform, turn: deskpilot.ChatTurn, reas
             email = None  # the host site's data: not the visitor's to correct here
     anonymous = not turn.claims and turn.user_id.startswith("anon:")
     if anonymous and settings.ask_email and email is None:
-        turn.metadata["handoff_pending"] = {"reason": reason, "rule": rule}
-        return ASK_EMAIL
+        language = await _turn_language(turn)
+        turn.metadata["handoff_pending"] = {"reason": reason, "rule": rule, "language": language}
+        return say("ask_email", language)
     return await escalate(platform, thread_id=turn.thread_id, user_id=turn.user_id,
                           title=turn.title, metadata=turn.metadata, history=turn.history,
                           reason=reason, rule=rule, email=email, name=name,
@@ -239,11 +189,11 @@ async def hand_over(platform: deskpilot.Platform, turn: deskpilot.ChatTurn, reas
 async def _pending_email(platform: deskpilot.Platform, turn: deskpilot.ChatTurn,
                          pending: dict[str, Any]) -> str:
     email = None
-    if not _SKIP.match(turn.text):
+    if not SKIP.match(turn.text):
         try:
             email = valid_email(turn.text)
         except ValueError as exc:
-            return BAD_EMAIL.format(problem=exc)
+            return say("bad_email", str(pending.get("language") or "en"), problem=str(exc))
     return await escalate(platform, thread_id=turn.thread_id, user_id=turn.user_id,
                           title=turn.title, metadata=turn.metadata, history=turn.history,
                           reason=pending.get("reason") or "The customer asked for a person.",
@@ -281,7 +231,8 @@ async def take_turn(platform: deskpilot.Platform, turn: deskpilot.ChatTurn
         if requested(turn.text):  # solved, and the customer wants the person back
             await platform.run_blocking(Relay(platform).hand_back, row)
             await _to_person(platform, row, turn)
-            return handed(HANDED_BACK, asked_for_person=only_requested(turn.text))
+            return handed(say("handed_back", await _turn_language(turn)),
+                          asked_for_person=only_requested(turn.text))
         return None  # solved: the AI answers, and nothing goes to the (solved) ticket
     if turn.metadata.get("escalated"):
         return ""  # flagged by a handoff whose row is not visible yet: never the AI

@@ -13,11 +13,13 @@ import pytest
 
 from deskpilot.core.app import create_app
 from deskpilot.core.services import Services
-from deskpilot.plugins.escalation.handoff import ASK_EMAIL
 from deskpilot.plugins.escalation.outbox import EscalationOutbox
+from deskpilot.plugins.escalation.phrases import MESSAGES
 from tests.core.agent.fake_openai import FakeOpenAI
 from tests.core.test_metrics import samples, value
 from tests.plugins.support_fakes import ADMIN, Chat, make_services
+
+ASK_EMAIL = MESSAGES["en"]["ask_email"]
 
 SEARCH = ("tool", "search_knowledge", json.dumps({"query": "reset password"}))
 LLM_ANSWER = "Open the sign-in page and choose Forgot password."

@@ -78,6 +78,12 @@ def test_script_tag_attributes_brand_the_widget_in_german(
         "Nicht hilfreich")
     expect(widget(page, "status")).to_contain_text("Acme Hilfe:")
     page.screenshot(path=str(tmp_path / "branded-answer.png"))
+
+    # The button asks for a person in German, and the hand-over answers in German.
+    widget(page, "handoff").click()
+    expect(widget(page, "log").locator(".msg.user").last).to_have_text(
+        "Ich möchte mit einem Menschen sprechen")
+    expect(widget(page, "answer").last).to_contain_text("E-Mail-Adresse", timeout=30_000)
     context.close()
 
 

@@ -36,10 +36,13 @@ from deskpilot.core.cli import build_app
 from deskpilot.core.services import Services
 from deskpilot.core.tables import AuditEvent
 from deskpilot.plugins.copilot.routes import build_copilot_agent
-from deskpilot.plugins.escalation.handoff import ASK_EMAIL, QUEUED, requested
 from deskpilot.plugins.escalation.outbox import EscalationOutbox
+from deskpilot.plugins.escalation.phrases import MESSAGES, requested
 from deskpilot.plugins.escalation.tables import EscalationStatus
 from tests.plugins.support_fakes import Chat, FlakyDesk, Recorder, make_services
+
+ASK_EMAIL = MESSAGES["en"]["ask_email"]
+QUEUED = MESSAGES["en"]["queued"]
 
 cli = build_app()
 

@@ -12,8 +12,11 @@ from fastapi.testclient import TestClient
 from deskpilot.core.app import create_app
 from deskpilot.core.dashboard.figures import rates
 from deskpilot.core.gaps import chat_gap_questions
-from deskpilot.plugins.escalation.handoff import ASK_EMAIL, BAD_EMAIL, only_requested
+from deskpilot.plugins.escalation.phrases import MESSAGES, only_requested
 from tests.plugins.support_fakes import ADMIN, Chat, make_services
+
+ASK_EMAIL = MESSAGES["en"]["ask_email"]
+BAD_EMAIL = MESSAGES["en"]["bad_email"]
 
 HANDOFF_TEXT = "I'd like to talk to a person"  # what the widget's button sends
 

@@ -12,8 +12,8 @@ import pytest
 from deskpilot import utcnow
 from deskpilot.core.app import create_app
 from deskpilot.core.services import Services
-from deskpilot.plugins.escalation.handoff import ASK_EMAIL, BAD_EMAIL
 from deskpilot.plugins.escalation.outbox import EscalationOutbox
+from deskpilot.plugins.escalation.phrases import MESSAGES
 from deskpilot.plugins.escalation.relay import Relay
 from deskpilot.plugins.escalation.tables import EscalationStatus, Owner
 from tests.plugins.escalation.relay_helpers import (
@@ -24,6 +24,9 @@ from tests.plugins.escalation.relay_helpers import (
     person_of,
 )
 from tests.plugins.support_fakes import Chat, make_services
+
+ASK_EMAIL = MESSAGES["en"]["ask_email"]
+BAD_EMAIL = MESSAGES["en"]["bad_email"]
 
 HANDOFF = "I'd like to talk to a person"
 

@@ -15,10 +15,12 @@ from deskpilot.core.app import create_app
 from deskpilot.core.chat.identity import sign_user_token
 from deskpilot.core.config import ConfigError
 from deskpilot.core.services import Services
-from deskpilot.plugins.escalation.handoff import ASK_EMAIL
 from deskpilot.plugins.escalation.outbox import EscalationOutbox
+from deskpilot.plugins.escalation.phrases import MESSAGES
 from deskpilot.plugins.escalation.settings import Hours
 from tests.plugins.support_fakes import Chat, StubSearcher, make_services, passage
+
+ASK_EMAIL = MESSAGES["en"]["ask_email"]
 
 SECRET = "rules-identity-secret"
 RULES = [

@@ -1,0 +1,121 @@
+"""A hand-over in the customer's language: a German visitor who asks for a person in German is
+handed over, in German; the widget's button and the offline model's notice name requests the
+plugin hears."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from deskpilot.core.agent.language import CANNOT_ANSWER_IN
+from deskpilot.core.app import create_app
+from deskpilot.plugins.escalation.outbox import EscalationOutbox
+from deskpilot.plugins.escalation.phrases import MESSAGES, days, moment, only_requested, requested
+from deskpilot.plugins.escalation.tables import EscalationStatus
+from tests.conftest import REPO
+from tests.plugins.support_fakes import Chat, FlakyDesk, make_services
+
+GERMAN = MESSAGES["de"]
+
+
+@pytest.fixture(autouse=True)
+def desk() -> None:
+    FlakyDesk.down, FlakyDesk.tickets = False, []
+
+
+@pytest.mark.parametrize("text, asks", [
+    ("Ich möchte mit einem Menschen sprechen", True),
+    ("Kann ich bitte mit einer echten Person chatten?", True),
+    ("Verbinden Sie mich mit einem Mitarbeiter", True),
+    ("Je voudrais parler à une personne", True),
+    ("Quiero hablar con una persona", True),
+    ("Vorrei parlare con un operatore", True),
+    ("Ik wil met een medewerker spreken", True),
+    ("Quero falar com uma pessoa", True),
+    # Not a request: negated, or a question about people.
+    ("Ich möchte nicht mit einem Menschen sprechen, sagen Sie es mir einfach", False),
+    ("Wer ist die zuständige Person für Rechnungen?", False),
+    ("Je ne veux pas parler à une personne", False),
+    ("No quiero hablar con una persona", False),
+    ("Ik wil niet met een medewerker praten", False),
+])
+def test_requests_for_a_person_in_other_languages(text: str, asks: bool) -> None:
+    assert requested(text) is asks
+
+
+def test_a_request_with_a_question_of_its_own_is_not_only_a_request() -> None:
+    assert only_requested("Hallo, ich möchte bitte mit einem Menschen sprechen")
+    assert not only_requested(
+        "Meine Karte wurde doppelt belastet, kann ich mit einem Menschen sprechen?")
+
+
+def test_a_german_visitor_is_handed_over_in_german(tmp_path: Path) -> None:
+    services = make_services(tmp_path, "local")
+    chat = Chat(create_app(services=services))
+
+    asked = chat.send("Ich möchte mit einem Menschen sprechen")
+    assert asked.assistant_text == GERMAN["ask_email"]
+    # The address carries no language of its own: the answers stay German.
+    typo = chat.send("ana(at)example.com", asked.thread_id)
+    assert typo.assistant_text.startswith(GERMAN["bad_email"].split("(")[0])
+    handed = chat.send("ana@example.com", asked.thread_id)
+    [row] = EscalationOutbox(services).list()
+    assert row.status == EscalationStatus.DELIVERED
+    assert handed.assistant_text == GERMAN["delivered"].format(ref=row.ticket_ref)
+    assert chat.send("Hallo? Ist da jemand?", asked.thread_id).assistant_text == ""  # the person
+
+
+def test_skip_in_german_hands_over_without_an_address(tmp_path: Path) -> None:
+    services = make_services(tmp_path, "local")
+    chat = Chat(create_app(services=services))
+    asked = chat.send("Kann ich mit einem Mitarbeiter sprechen?")
+    handed = chat.send("überspringen", asked.thread_id)
+    [row] = EscalationOutbox(services).list()
+    assert handed.assistant_text == GERMAN["delivered"].format(ref=row.ticket_ref)
+    assert row.request["customer_email"] is None
+
+
+def test_an_english_request_still_gets_english(tmp_path: Path) -> None:
+    chat = Chat(create_app(services=make_services(tmp_path, "local")))
+    assert chat.send("I'd like to talk to a person").assistant_text == MESSAGES["en"]["ask_email"]
+
+
+def test_business_hours_are_told_in_german(tmp_path: Path) -> None:
+    today = datetime.now(ZoneInfo("Europe/Berlin"))  # every day but today: closed now
+    open_days = [d for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+                 if d != today.strftime("%a").lower()]
+    services = make_services(tmp_path, "local", escalation={"ask_email": False, "hours": {
+        "timezone": "Europe/Berlin", "days": open_days, "start": "09:00", "end": "17:00"}})
+    chat = Chat(create_app(services=services))
+    handed = chat.send("Ich möchte mit einem Menschen sprechen")
+    assert "Unser Team ist" in handed.assistant_text and "09:00 Uhr" in handed.assistant_text
+    assert "(Europe/Berlin)" in handed.assistant_text
+
+
+def test_german_days_and_moments() -> None:
+    assert days(["mon", "tue", "wed", "thu", "fri"], "de") == "Mo–Fr"
+    assert days(["sat", "sun"], "de") == "Sa und So"
+    assert days(["mon", "tue", "wed", "thu", "fri"], "en") == "Mon–Fri"
+    monday = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
+    assert moment(monday, "de") == "Montag, 7. Dezember, 09:00 Uhr"
+    assert moment(monday, "en") == "Monday 07 December, 09:00"
+
+
+def test_the_widget_button_sends_a_request_the_plugin_hears_in_every_ui_language() -> None:
+    widget = (REPO / "core" / "widget" / "widget.js").read_text()
+    sent = [text.encode().decode("unicode_escape")
+            for text in re.findall(r'handoffMessage: "([^"]+)"', widget)]
+    assert len(sent) == widget.count("handoff: ")  # one per UI language
+    assert "Ich möchte mit einem Menschen sprechen" in sent
+    for text in sent:
+        assert requested(text) and only_requested(text), text
+
+
+def test_the_offline_notice_names_a_request_the_plugin_hears() -> None:
+    for language, notice in CANNOT_ANSWER_IN.items():
+        [phrase] = re.findall(r'[„«"]\s*([^“»"]+?)\s*[“»"]', notice)
+        assert requested(phrase) and only_requested(phrase), (language, phrase)
