@@ -33,6 +33,53 @@ CANNOT_ANSWER_IN = {
     "pt": "Só consigo responder em {kb}: a nossa central de ajuda está escrita em {kb}. Quer "
           "falar com uma pessoa? Escreva \"falar com uma pessoa\".",
 }
+# The offline answer's own words, in the language it is written in (English where none):
+# the hand-over offer when nothing convinces, the line under every answer, the citation label.
+OFFLINE_TEXTS = {
+    "en": {"handover": "I'm not sure about that: I couldn't find an answer in our help center. "
+                       "Would you like me to hand you over to a person? Just say \"talk to a "
+                       "person\".",
+           "closing": "Did that answer your question? If not, I can hand you over to a person.",
+           "source": "Source"},
+    "de": {"handover": "Da bin ich mir nicht sicher: Ich habe in unserem Hilfe-Center keine "
+                       "Antwort gefunden. Möchten Sie mit einem Menschen sprechen? Schreiben Sie "
+                       "einfach „mit einem Menschen sprechen“.",
+           "closing": "Hat das Ihre Frage beantwortet? Wenn nicht, kann ich Sie an einen "
+                      "Menschen weitergeben.",
+           "source": "Quelle"},
+    "fr": {"handover": "Je n'en suis pas sûr : je n'ai pas trouvé de réponse dans notre centre "
+                       "d'aide. Voulez-vous parler à une personne ? Écrivez simplement « parler "
+                       "à une personne ».",
+           "closing": "Cela répond-il à votre question ? Sinon, je peux vous mettre en relation "
+                      "avec une personne.",
+           "source": "Source"},
+    "es": {"handover": "No estoy seguro: no he encontrado una respuesta en nuestro centro de "
+                       "ayuda. ¿Quiere hablar con una persona? Escriba «hablar con una persona».",
+           "closing": "¿Ha respondido esto a su pregunta? Si no, puedo pasarle con una persona.",
+           "source": "Fuente"},
+    "it": {"handover": "Non ne sono sicuro: non ho trovato una risposta nel nostro centro "
+                       "assistenza. Vuole parlare con una persona? Scriva «parlare con una "
+                       "persona».",
+           "closing": "Ho risposto alla sua domanda? Altrimenti posso passarla a una persona.",
+           "source": "Fonte"},
+    "nl": {"handover": "Daar ben ik niet zeker van: ik heb geen antwoord gevonden in ons "
+                       "helpcentrum. Wilt u met een medewerker praten? Typ \"praten met een "
+                       "medewerker\".",
+           "closing": "Heeft dit uw vraag beantwoord? Zo niet, dan verbind ik u door met een "
+                      "medewerker.",
+           "source": "Bron"},
+    "pt": {"handover": "Não tenho a certeza: não encontrei uma resposta na nossa central de "
+                       "ajuda. Quer falar com uma pessoa? Escreva \"falar com uma pessoa\".",
+           "closing": "Isto respondeu à sua pergunta? Se não, posso passá-lo a uma pessoa.",
+           "source": "Fonte"},
+}
+
+
+def offline_text(key: str, language: str | None) -> str:
+    """OFFLINE_TEXTS[language][key], in English for a language it lacks."""
+    return OFFLINE_TEXTS.get(language or "en", OFFLINE_TEXTS["en"])[key]
+
+
 # The knowledge base's language as each of those languages names it (English is the default).
 LANGUAGE_NAMES = {
     "en": {"de": "Englisch", "fr": "anglais", "es": "inglés", "it": "inglese",

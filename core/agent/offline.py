@@ -42,7 +42,7 @@ from openai.types.responses.response_output_text import AnnotationURLCitation
 
 from deskpilot.core.agent import offline_tools
 from deskpilot.core.agent.extractive import Excerpt, Source, render, select, terms
-from deskpilot.core.agent.language import base_language, cannot_answer_in, detect
+from deskpilot.core.agent.language import base_language, cannot_answer_in, detect, offline_text
 from deskpilot.knowledge.index.calibration import UNCALIBRATED_WEIGHT
 
 MODEL_NAME = "deskpilot-offline"
@@ -115,11 +115,7 @@ def answer_excerpts(query: str, sources: list[Source],
     return select(query, sources, runner_up=close_call(sources, lexical_weight, rule))
 
 
-HANDOVER_TEXT = (
-    "I'm not sure about that: I couldn't find an answer in our help center. "
-    "Would you like me to hand you over to a person? Just say \"talk to a person\"."
-)
-CLOSING_TEXT = "Did that answer your question? If not, I can hand you over to a person."
+HANDOVER_TEXT = offline_text("handover", "en")
 
 
 def item_field(item: Any, key: str) -> Any:
@@ -162,13 +158,16 @@ def compose_answer(query: str, sources: list[Source],
     (`lexical_weight`: the searcher's λ, which the sources' scores include).
     A question in a language the knowledge is not written in gets an honest notice first (in
     that language where known): the offline model can only quote the knowledge as it is."""
-    text, annotations = _extractive_answer(query, sources, lexical_weight)
     customer = detect(query)
     locales = Counter(base_language(s.locale) for s in sources)
+    # Its own words in the language it quotes, or in the customer's when it quotes nothing.
+    knowledge = locales.most_common(1)[0][0] if locales else None
+    text, annotations = _extractive_answer(query, sources, lexical_weight,
+                                           customer if customer in locales else knowledge)
     if customer is None or not locales or customer in locales:
         return text, annotations
     notice = cannot_answer_in(customer, locales.most_common(1)[0][0])
-    if not annotations and text == HANDOVER_TEXT:
+    if not annotations and text == offline_text("handover", knowledge):
         return notice, []
     shift = len(notice) + 2
     return f"{notice}\n\n{text}", [
@@ -178,15 +177,16 @@ def compose_answer(query: str, sources: list[Source],
     ]
 
 
-def _extractive_answer(query: str, sources: list[Source], lexical_weight: float
-                       ) -> tuple[str, list[AnnotationURLCitation]]:
+def _extractive_answer(query: str, sources: list[Source], lexical_weight: float,
+                       language: str | None) -> tuple[str, list[AnnotationURLCitation]]:
     excerpts = answer_excerpts(query, sources, lexical_weight)
     if not excerpts:
-        return HANDOVER_TEXT, []
+        return offline_text("handover", language), []
+    language = base_language(excerpts[0].source.locale)
     text = ""
     annotations: list[AnnotationURLCitation] = []
     for excerpt in excerpts:
-        text += f"{render(excerpt)}\n(Source: "
+        text += f"{render(excerpt)}\n({offline_text('source', language)}: "
         start = len(text)
         text += excerpt.source.title
         if excerpt.source.url:
@@ -197,7 +197,7 @@ def _extractive_answer(query: str, sources: list[Source], lexical_weight: float
                 )
             )
         text += ")\n\n"
-    return text + CLOSING_TEXT, annotations
+    return text + offline_text("closing", language), annotations
 
 
 def _new_id(prefix: str) -> str:
@@ -281,7 +281,7 @@ class OfflineModel(Model):
                 name=search.name, arguments=json.dumps({argument: query}), status="completed",
             )
         # Nothing to search with (empty message, or the search plugin is disabled).
-        return self._message(HANDOVER_TEXT, [])
+        return self._message(offline_text("handover", detect(query)), [])
 
     @staticmethod
     def _message(text: str, annotations: list[AnnotationURLCitation]) -> ResponseOutputMessage:

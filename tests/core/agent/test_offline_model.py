@@ -234,3 +234,36 @@ def test_an_english_question_gets_no_language_notice() -> None:
          "locale": "en"}]}))
     text, _ = compose_answer("How do I reset my password?", sources)
     assert text.startswith("Open the sign-in page and choose Forgot password.")
+
+
+def test_on_a_german_help_center_the_answer_is_framed_in_german() -> None:
+    # A German question on German articles: the quote, its citation and the closing line all
+    # German; nothing convincing: the hand-over offer in German, naming a German request.
+    from deskpilot.core.agent.extractive import Source
+
+    article = Source("Passwort zurücksetzen", "https://help.example/de/passwort",
+                     "Passwort zurücksetzen\nÖffnen Sie die Anmeldeseite und wählen Sie "
+                     "„Passwort vergessen“. Wir senden Ihnen einen Link per E-Mail.", 0.9, "de-DE")
+    other = Source("Rechnungen", None, "Rechnungen\nRechnungen finden Sie unter Abrechnung.",
+                   0.2, "de")
+    text, [citation] = compose_answer("Wie setze ich mein Passwort zurück?", [article, other],
+                                      lexical_weight=0.0)
+    assert "Passwort vergessen" in text and "(Quelle: Passwort zurücksetzen)" in text
+    assert text.endswith("Hat das Ihre Frage beantwortet? Wenn nicht, kann ich Sie an einen "
+                         "Menschen weitergeben.")
+    assert text[citation.start_index:citation.end_index] == "Passwort zurücksetzen"
+
+    weak = [Source(s.title, s.url, s.text, 0.1, s.locale) for s in (article, other)]
+    handover, none = compose_answer("Wie kündige ich meinen Vertrag?", weak, lexical_weight=0.0)
+    assert none == [] and handover.startswith("Da bin ich mir nicht sicher")
+    assert "„mit einem Menschen sprechen“" in handover
+
+
+def test_on_an_english_help_center_the_frame_stays_english() -> None:
+    from deskpilot.core.agent.extractive import Source
+
+    article = Source("Reset your password", None, "Reset your password\nOpen the sign-in page "
+                     "and choose Forgot password.", 0.9)
+    text, _ = compose_answer(QUESTION, [article], lexical_weight=0.0)
+    assert "(Source: Reset your password)" in text and text.endswith(
+        "Did that answer your question? If not, I can hand you over to a person.")

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from deskpilot.core.agent.language import CANNOT_ANSWER_IN
+from deskpilot.core.agent.language import CANNOT_ANSWER_IN, OFFLINE_TEXTS
 from deskpilot.core.app import create_app
 from deskpilot.plugins.escalation.outbox import EscalationOutbox
 from deskpilot.plugins.escalation.phrases import MESSAGES, days, moment, only_requested, requested
@@ -115,7 +115,9 @@ def test_the_widget_button_sends_a_request_the_plugin_hears_in_every_ui_language
         assert requested(text) and only_requested(text), text
 
 
-def test_the_offline_notice_names_a_request_the_plugin_hears() -> None:
-    for language, notice in CANNOT_ANSWER_IN.items():
-        [phrase] = re.findall(r'[„«"]\s*([^“»"]+?)\s*[“»"]', notice)
+def test_the_offline_notices_name_a_request_the_plugin_hears() -> None:
+    offers = [*CANNOT_ANSWER_IN.items(),
+              *((language, texts["handover"]) for language, texts in OFFLINE_TEXTS.items())]
+    for language, offer in offers:
+        [phrase] = re.findall(r'[„«"]\s*([^“»"]+?)\s*[“»"]', offer)
         assert requested(phrase) and only_requested(phrase), (language, phrase)
