@@ -272,11 +272,15 @@ class IntercomConnector(HttpConnector):
         else:
             page.documents.append(self._article(self._call("GET", f"/articles/{ref.id}")))
 
+    def _get_conversation(self, conversation_id: str) -> dict[str, Any]:
+        """`GET /conversations/{id}` with its parts (up to 500) as plain text."""
+        return self._call("GET", f"/conversations/{conversation_id}",
+                          params={"display_as": "plaintext"})
+
     def _ticket(self, conversation_id: str) -> Ticket:
         """A conversation as a ticket; its people (the source's author, each part's author) as
         Intercom names them, which answer snippets remove."""
-        raw = self._call("GET", f"/conversations/{conversation_id}",
-                         params={"display_as": "plaintext"})
+        raw = self._get_conversation(conversation_id)
         source = raw.get("source") or {}
         description = strip_html(source.get("body"))
         comments = [
@@ -375,8 +379,7 @@ class IntercomConnector(HttpConnector):
                      ) -> TicketConversation:
         # `conversation.admin.replied` carries the conversation, but possibly only its latest
         # parts: the API has all of them (up to 500), in order.
-        raw = self._call("GET", f"/conversations/{ticket_id}",
-                         params={"display_as": "plaintext"})
+        raw = self._get_conversation(ticket_id)
         return TicketConversation(
             ticket_id=ticket_id, status=_RELAY_STATUS.get(raw.get("state") or "", "open"),
             messages=[_message(part) for part in
@@ -384,8 +387,7 @@ class IntercomConnector(HttpConnector):
                       if part.get("body")])
 
     def add_customer_message(self, ticket_id: str, message: CustomerMessage) -> str:
-        raw = self._call("GET", f"/conversations/{ticket_id}",
-                         params={"display_as": "plaintext"})
+        raw = self._get_conversation(ticket_id)
         parts = (raw.get("conversation_parts") or {}).get("conversation_parts", [])
         # A reply takes no idempotency key: a retry first looks for its own part.
         for part in parts:
