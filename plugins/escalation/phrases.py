@@ -169,11 +169,15 @@ def language_of(texts: Iterable[str]) -> str:
 
 
 def days(day_codes: list[str], language: str) -> str:
-    """["mon", …, "fri"] -> "Mon–Fri" ("Mo–Fr" in German)."""
+    """["mon", …, "fri"] -> "Mon–Fri" ("Mo–Fr" in German); days with gaps are listed
+    ("Mon, Wed and Fri")."""
     names = _DAYS.get(language, _DAYS["en"])
-    listed = [names[DAYS.index(day)] for day in day_codes]
-    if len(listed) > 2:
+    order = sorted(DAYS.index(day) for day in day_codes)
+    listed = [names[i] for i in order]
+    if len(listed) > 2 and order == list(range(order[0], order[-1] + 1)):
         return f"{listed[0]}–{listed[-1]}"
+    if len(listed) > 2:
+        return ", ".join(listed[:-1]) + _AND.get(language, _AND["en"]) + listed[-1]
     return _AND.get(language, _AND["en"]).join(listed)
 
 

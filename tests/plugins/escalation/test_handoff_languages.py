@@ -100,6 +100,9 @@ def test_german_days_and_moments() -> None:
     assert days(["mon", "tue", "wed", "thu", "fri"], "de") == "Mo–Fr"
     assert days(["sat", "sun"], "de") == "Sa und So"
     assert days(["mon", "tue", "wed", "thu", "fri"], "en") == "Mon–Fri"
+    # Days with a gap are not a range ("Mon–Fri" was said for Monday, Wednesday and Friday).
+    assert days(["mon", "wed", "fri"], "en") == "Mon, Wed and Fri"
+    assert days(["fri", "mon", "wed"], "de") == "Mo, Mi und Fr"
     monday = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
     assert moment(monday, "de") == "Montag, 7. Dezember, 09:00 Uhr"
     assert moment(monday, "en") == "Monday 07 December, 09:00"
