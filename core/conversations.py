@@ -121,9 +121,8 @@ def _reply(item_id: str, data: dict[str, Any]) -> Reply:
             source = annotation.get("source") or {}
             if source.get("type") == "url" and http_url(str(source.get("url") or "")):
                 sources.append(source)
-            elif source.get("type") == "entity" and isinstance(
-                    (source.get("data") or {}).get("deskpilot"), dict):
-                marker = source["data"]["deskpilot"]
+            elif (found := MarkedReply.marker_in(annotation)) is not None:
+                marker = found
     return Reply(item_id, _text(data), sources, marker)
 
 

@@ -3,7 +3,7 @@ a plugin sees of a turn before the agent runs (`before_agent_turn`)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -92,3 +92,12 @@ class Reply:
         fields = {"author": self.author, "event": self.event,
                   "asked_for_person": self.asked_for_person}
         return {key: value for key, value in fields.items() if value}
+
+    @staticmethod
+    def marker_in(annotation: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The marker a stored or streamed annotation (as JSON) carries; None for any other
+        annotation (a source link)."""
+        source = annotation.get("source") or {}
+        found = (source.get("data") or {}).get("deskpilot") if source.get("type") == "entity" \
+            else None
+        return found if isinstance(found, dict) else None

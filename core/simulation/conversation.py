@@ -48,8 +48,8 @@ def sse_events(body: str) -> list[dict[str, Any]]:
 
 
 def _handoff_marker(part: dict[str, Any]) -> bool:
-    return any((a.get("source") or {}).get("data", {}).get("deskpilot", {}).get("event")
-               == Reply.HANDOFF for a in part.get("annotations") or [])
+    return any((Reply.marker_in(a) or {}).get("event") == Reply.HANDOFF
+               for a in part.get("annotations") or [])
 
 
 class Conversation:
