@@ -455,8 +455,8 @@ def eval_retrieval(
                                      fusion=fusion, compare=compared,
                                      split=split,  # type: ignore[arg-type]
                                      progress=not as_json)
-    except (ValueError, KeyError, TypeError) as exc:  # bad JSON lines or fields
-        fail(f"cannot evaluate: {type(exc).__name__}: {exc}".splitlines()[0], code=1)
+    except ValueError as exc:  # bad JSON lines or fields, named by the readers
+        fail(f"cannot evaluate: {exc}".splitlines()[0], code=1)
     typer.echo(json.dumps(figures))
 
 

@@ -26,6 +26,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal, get_args
 
+from pydantic import ValidationError
+
 from deskpilot._documents import Article
 from deskpilot._embedder import Embedder
 from deskpilot.knowledge.index import EdgeIndex, FusionConfig
@@ -43,12 +45,55 @@ _EMBED_BATCH = 256
 _DIGITS = re.compile(r"(\d+)$")
 
 
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """The JSON objects of a JSON Lines file; a bad line is a ValueError naming it."""
+    records: list[dict[str, Any]] = []
     with Path(path).open(encoding="utf-8") as lines:
-        return [json.loads(line) for line in lines if line.strip()]
+        for number, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except ValueError as exc:
+                raise ValueError(f"{path}:{number}: not JSON: {exc}") from None
+            if not isinstance(record, dict):
+                raise ValueError(f"{path}:{number}: not a JSON object")
+            records.append(record)
+    return records
 
 
-def _relevant(query: dict[str, Any]) -> list[str]:
+def read_articles(path: Path) -> list[dict[str, Any]]:
+    """Articles JSONL `{id, title, body_html, url?}`; a record that is not an article is a
+    ValueError naming the file, the article and the field."""
+    records = read_jsonl(path)
+    for number, record in enumerate(records, 1):
+        try:
+            Article.model_validate(record)
+        except ValidationError as exc:
+            problem = exc.errors()[0]
+            field = ".".join(str(part) for part in problem["loc"]) or "record"
+            raise ValueError(f"{path}: article {record.get('id', f'#{number}')!r}: {field}: "
+                             f"{problem['msg']}") from None
+    return records
+
+
+def read_questions(path: Path) -> list[dict[str, Any]]:
+    """Questions JSONL `{query, article_id}` or `{query, article_ids: [...]}`; a record without
+    them is a ValueError naming the file and the record."""
+    records = read_jsonl(path)
+    for record in records:
+        query = record.get("query")
+        ids = record.get("article_ids") or [record.get("article_id")]
+        if not isinstance(query, str) or not query.strip():
+            raise ValueError(f"{path}: a question has no query text: {record!r:.80}")
+        if not isinstance(ids, list) or not all(isinstance(i, str) and i for i in ids):
+            raise ValueError(f"{path}: a question names no article_id / article_ids: "
+                             f"{record!r:.80}")
+    return records
+
+
+def answering_ids(query: dict[str, Any]) -> list[str]:
+    """The ids of the articles that answer a question (read_questions checked them)."""
     return list(query.get("article_ids") or [query["article_id"]])
 
 
@@ -62,7 +107,7 @@ def in_split(query: dict[str, Any], split: Split) -> bool:
     """The fixed tuning/held-out rule: parity of the trailing number of the first article id."""
     if split == "all":
         return True
-    number = article_number(_relevant(query)[0])
+    number = article_number(answering_ids(query)[0])
     even = number is not None and number % 2 == 0
     return even == (split == "tuning")
 
@@ -123,7 +168,7 @@ def first_hits(
     within the top `depth`, or None."""
     ranks: list[int | None] = []
     for i, query in enumerate(queries, 1):
-        relevant = set(_relevant(query))
+        relevant = set(answering_ids(query))
         hits = searcher.search(query["query"], k=depth, per_document=True)
         ranked = [hit.document_id for hit in hits]
         ranks.append(next((r for r, doc in enumerate(ranked, 1) if doc in relevant), None))
@@ -166,8 +211,14 @@ def evaluate_retrieval(
         def index_factory(data_dir: Path, dimension: int) -> VectorIndex:
             return EdgeIndex(data_dir / "index", dimension)
 
-    articles = _read_jsonl(Path(articles_path))
-    queries = [q for q in _read_jsonl(Path(queries_path)) if in_split(q, split)]
+    articles = read_articles(Path(articles_path))
+    queries = [q for q in read_questions(Path(queries_path)) if in_split(q, split)]
+    known = {str(article["id"]) for article in articles}
+    # A question whose answer is not in the articles file can only miss: say so, not hide it.
+    orphans = sum(not known.intersection(answering_ids(q)) for q in queries)
+    if orphans and progress:
+        _log(f"warning: {orphans} question(s) name no article of {articles_path}; "
+             "they count as misses")
     halves = {half: [in_split(q, half) for q in queries] for half in ("tuning", "held-out")}
     started = time.perf_counter()
 
@@ -194,6 +245,7 @@ def evaluate_retrieval(
             calibration = index.calibrate()
             questions = _QueriesEmbedded(embedder, [q["query"] for q in queries])
             result = {"split": split, "hit": HIT_RULE, "homogeneity": calibration.homogeneity,
+                      **({"questions_without_article": orphans} if orphans else {}),
                       **scored(fusion or FusionConfig(), index, calibration)}
             if compare:
                 result["compare"] = {

@@ -40,7 +40,15 @@ from deskpilot._documents import DocumentKind, Person, Ticket
 from deskpilot._search import SearchFilter
 from deskpilot.core.agent import build_customer_agent
 from deskpilot.core.agent.extractive import general, sentences
-from deskpilot.knowledge.evaluation import Split, build_index, in_split
+from deskpilot.knowledge.evaluation import (
+    Split,
+    answering_ids,
+    build_index,
+    in_split,
+    read_articles,
+    read_jsonl,
+    read_questions,
+)
 from deskpilot.knowledge.text import html_to_text
 
 if TYPE_CHECKING:
@@ -61,23 +69,6 @@ class Row:
     answer: str = ""
 
 
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """The JSON objects of a JSON Lines file; a bad line is a ValueError naming it."""
-    records: list[dict[str, Any]] = []
-    with Path(path).open(encoding="utf-8") as lines:
-        for number, line in enumerate(lines, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except ValueError as exc:
-                raise ValueError(f"{path}:{number}: not JSON: {exc}") from None
-            if not isinstance(record, dict):
-                raise ValueError(f"{path}:{number}: not a JSON object")
-            records.append(record)
-    return records
-
-
 def _log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
@@ -89,19 +80,10 @@ def _question(record: dict[str, Any]) -> str:
     return text
 
 
-def _expected(record: dict[str, Any]) -> list[str]:
-    ids = record.get("article_ids") or [record.get("article_id")]
-    if not all(isinstance(i, str) for i in ids):
-        raise ValueError(f"a question names no article_id / article_ids: {record!r:.80}")
-    return ids
-
-
 def load_articles(path: Path) -> list[dict[str, Any]]:
     """Articles JSONL records, each with a URL (made up when it has none)."""
-    records = read_jsonl(path)
+    records = read_articles(path)
     for record in records:
-        if "id" not in record:
-            raise ValueError(f"an article line has no id: {record!r:.80}")
         record.setdefault("url", EVAL_URL.format(id=record["id"]))
     return records
 
@@ -165,8 +147,8 @@ async def evaluate_answers(
     """Index the knowledge into `services` (its data dir should be a throw-away one), ask every
     question of `split` (and every out-of-scope one) and return the figures."""
     log: Callable[[str], None] = _log if progress else (lambda _: None)
-    questions = [q for q in read_jsonl(queries_path) if in_split(q, split)]
-    asked = [(_question(q), _expected(q)) for q in questions][:limit]
+    questions = [q for q in read_questions(queries_path) if in_split(q, split)]
+    asked = [(_question(q), answering_ids(q)) for q in questions][:limit]
     out_of_scope = [_question(q) for q in read_jsonl(oos_path)][:limit] if oos_path else []
     started = time.perf_counter()
     services.migrate()

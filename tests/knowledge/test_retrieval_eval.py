@@ -109,3 +109,47 @@ def test_a_query_with_several_answering_articles_is_a_hit_when_any_is_found(
     assert "any of its answering articles" in result["hit"]
     assert result["method"] == "convex" and result["split"] == "all"
     assert result["lexical_weight"] > 0
+
+
+def test_bad_lines_are_refused_naming_the_file_and_line(tmp_path: Path) -> None:
+    # A broken line, a question without its article, an article without a title: each refused
+    # with the file and what is wrong (was: "JSONDecodeError: Expecting value: line 1 column
+    # 1", with neither file nor line).
+    from typer.testing import CliRunner
+
+    from deskpilot.core.cli import build_app
+
+    articles = _write_jsonl(tmp_path / "articles.jsonl", [
+        {"id": "a-1", "title": "Reset your password", "body_html": "<p>Choose Forgot.</p>"}])
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text('{"query": "reset", "article_id": "a-1"}\n\nnot json\n', encoding="utf-8")
+    no_article = _write_jsonl(tmp_path / "no-article.jsonl", [{"query": "reset"}])
+    untitled = _write_jsonl(tmp_path / "untitled.jsonl", [{"id": "a-2", "body_html": "<p>x</p>"}])
+    runner = CliRunner()
+
+    def run(articles_file: Path, queries_file: Path) -> tuple[int, str]:
+        result = runner.invoke(build_app(), ["eval", "retrieval", "--articles", str(articles_file),
+                                             "--queries", str(queries_file), "--json"])
+        return result.exit_code, result.output
+
+    code, output = run(articles, broken)
+    assert code == 1 and "broken.jsonl:3: not JSON" in output and "Traceback" not in output
+    code, output = run(articles, no_article)
+    assert code == 1 and "no-article.jsonl: a question names no article_id" in output
+    code, output = run(untitled, broken)
+    assert code == 1 and "untitled.jsonl: article 'a-2': title: Field required" in output
+
+
+def test_a_question_about_an_article_not_in_the_file_is_counted(tmp_path: Path) -> None:
+    from deskpilot.core.config import EmbedderSettings as Settings
+    from tests.knowledge.conftest import CountingEmbedder
+
+    articles = _write_jsonl(tmp_path / "articles.jsonl", [
+        {"id": "a-1", "title": "Reset your password", "body_html": "<p>Choose Forgot.</p>"}])
+    queries = _write_jsonl(tmp_path / "queries.jsonl", [
+        {"query": "reset my password", "article_id": "a-1"},
+        {"query": "download invoices", "article_id": "a-9"}])
+    result = evaluate_retrieval(articles, queries, embedder=CountingEmbedder(Settings()),
+                                progress=False)
+    assert result["questions_without_article"] == 1 and result["n"] == 2
+    assert result["recall@5"] == 0.5  # it counts as a miss, and says so
