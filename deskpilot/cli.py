@@ -1,5 +1,6 @@
 """What a plugin's commands use (hook `register_commands`): the options every command shares,
-the platform for a command, and the way to end one with an error.
+the platform for a command, the way to end one with an error, and the JSON Lines reader the
+`eval` commands share (a bad line is a ValueError naming the file and line).
 
     import typer
     from deskpilot.cli import ConfigOption, DataDirOption, fail, open_platform
@@ -13,5 +14,6 @@ the platform for a command, and the way to end one with an error.
 """
 
 from deskpilot.core.cli import ConfigOption, DataDirOption, fail, open_platform
+from deskpilot.knowledge.jsonl import read_jsonl
 
-__all__ = ["ConfigOption", "DataDirOption", "fail", "open_platform"]
+__all__ = ["ConfigOption", "DataDirOption", "fail", "open_platform", "read_jsonl"]

@@ -17,7 +17,6 @@ an article's questions on one side. stackfaq: 312 tuning / 303 held-out queries;
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 import tempfile
@@ -33,6 +32,7 @@ from deskpilot._embedder import Embedder
 from deskpilot.knowledge.index import EdgeIndex, FusionConfig
 from deskpilot.knowledge.index.calibration import Calibration
 from deskpilot.knowledge.interfaces import VectorIndex
+from deskpilot.knowledge.jsonl import read_jsonl
 from deskpilot.knowledge.search import Searcher, embed_queries
 from deskpilot.knowledge.text import chunk_document
 
@@ -43,23 +43,6 @@ IndexFactory = Callable[[Path, int], VectorIndex]
 SOURCE = "eval"
 _EMBED_BATCH = 256
 _DIGITS = re.compile(r"(\d+)$")
-
-
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """The JSON objects of a JSON Lines file; a bad line is a ValueError naming it."""
-    records: list[dict[str, Any]] = []
-    with Path(path).open(encoding="utf-8") as lines:
-        for number, line in enumerate(lines, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except ValueError as exc:
-                raise ValueError(f"{path}:{number}: not JSON: {exc}") from None
-            if not isinstance(record, dict):
-                raise ValueError(f"{path}:{number}: not a JSON object")
-            records.append(record)
-    return records
 
 
 def read_articles(path: Path) -> list[dict[str, Any]]:

@@ -46,9 +46,9 @@ from deskpilot.knowledge.evaluation import (
     build_index,
     in_split,
     read_articles,
-    read_jsonl,
     read_questions,
 )
+from deskpilot.knowledge.jsonl import read_jsonl
 from deskpilot.knowledge.text import html_to_text
 
 if TYPE_CHECKING:

@@ -40,7 +40,7 @@ def read_tickets(path: Path) -> list[Ticket]:
     """The tickets of a JSON Lines file; a bad line is a ValueError naming it."""
     from pydantic import ValidationError
 
-    from deskpilot.knowledge.evaluation import read_jsonl
+    from deskpilot.knowledge.jsonl import read_jsonl
 
     tickets = []
     for number, record in enumerate(read_jsonl(path), 1):

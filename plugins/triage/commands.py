@@ -44,8 +44,8 @@ def eval_triage(
         try:
             figures = evaluate_triage(train, test, text_field, label_field, abstain_label,
                                       embedder=platform.embedder, max_missed=max_missed)
-        except (ValueError, KeyError, TypeError) as exc:  # bad JSON lines or missing fields
-            fail(f"cannot evaluate: {type(exc).__name__}: {exc}".splitlines()[0], code=1)
+        except ValueError as exc:  # bad JSON lines or missing fields, named by the reader
+            fail(f"cannot evaluate: {exc}".splitlines()[0], code=1)
     if as_json:
         typer.echo(json.dumps(figures))
         return

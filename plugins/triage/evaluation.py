@@ -3,7 +3,6 @@ predict another, score. Backs `deskpilot eval triage`."""
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from collections.abc import Sequence
@@ -13,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from deskpilot import Embedder
+from deskpilot.cli import read_jsonl
 
 from .model import TriageModel
 
@@ -23,8 +23,7 @@ def read_examples(paths: Paths, text_field: str = "text", label_field: str | Non
                   ) -> tuple[list[str], list[str], str]:
     """Texts and labels from JSON Lines; `label_field` defaults to the one field besides text."""
     files = [paths] if isinstance(paths, str | Path) else list(paths)
-    records = [json.loads(line) for file in files
-               for line in Path(file).read_text(encoding="utf-8").splitlines() if line.strip()]
+    records = [record for file in files for record in read_jsonl(Path(file))]
     if not records:
         raise ValueError(f"no records in {', '.join(map(str, files))}")
     if label_field is None:

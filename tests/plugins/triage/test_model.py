@@ -185,3 +185,18 @@ def test_training_uses_few_torch_threads_and_gives_the_pool_back(
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
+
+
+def test_eval_triage_names_a_bad_line(tmp_path: Path) -> None:
+    # Was: "cannot evaluate: JSONDecodeError: Expecting value: line 1 column 1 (char 0)".
+    from typer.testing import CliRunner
+
+    from deskpilot.core.cli import build_app
+
+    tickets = tmp_path / "tickets.jsonl"
+    tickets.write_text('{"text": "my card is lost", "category": "card"}\n\noops\n',
+                       encoding="utf-8")
+    result = CliRunner().invoke(build_app(), ["eval", "triage", "--train", str(tickets),
+                                              "--test", str(tickets), "--json"])
+    assert result.exit_code == 1
+    assert "tickets.jsonl:3: not JSON" in result.output and "Traceback" not in result.output

@@ -1,0 +1,26 @@
+"""JSON Lines input for the eval and simulation commands: a bad line is a ValueError naming the
+file and the line, never a bare JSONDecodeError. Standard library only (the CLI kit re-exports
+it, and quick commands import nothing heavy)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """The JSON objects of a JSON Lines file, blank lines skipped."""
+    records: list[dict[str, Any]] = []
+    with Path(path).open(encoding="utf-8") as lines:
+        for number, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except ValueError as exc:
+                raise ValueError(f"{path}:{number}: not JSON: {exc}") from None
+            if not isinstance(record, dict):
+                raise ValueError(f"{path}:{number}: not a JSON object")
+            records.append(record)
+    return records
