@@ -2,9 +2,10 @@
 
 Ways in, one path (`hand_over`):
 - the customer agent calls the CUSTOMER tool `escalate_to_human(reason)`;
-- the customer asks for a person in so many words — the widget's "Talk to a person" button
-  sends "I'd like to talk to a person" as a message — and the `before_agent_turn` hook hands
-  over without asking the model (any ChatKit client, any model, the offline one included);
+- the customer asks for a person in so many words, in one of the languages phrases.py hears
+  — the widget's "Talk to a person" button sends "I'd like to talk to a person" (or its UI
+  language's) as a message — and the `before_agent_turn` hook hands over without asking the
+  model (any ChatKit client, any model, the offline one included);
 - an `[[escalation.rules]]` rule holds (rules.py): at once, before the agent answers, or after
   the agent's Nth answer in a row without a source (`after_agent_turn`).
 
@@ -14,10 +15,11 @@ The conversation then goes into the outbox (outbox.py) with its transcript, tria
 customer's identity, delivery is tried at once, and the customer is told what happens next
 (and, outside `[escalation] hours`, when people are back).
 
-What the plugin says itself is marked (`deskpilot.Reply`): the handoff, and before it the email
-question (`Reply.HANDOFF_PENDING`), with `asked_for_person` when the message only asked for a
-person, so the dashboard's rates and the knowledge-gap report read neither as an AI answer nor
-as a question the knowledge missed.
+What the plugin says itself comes in the customer's language where phrases.py has it, and is
+marked (`deskpilot.Reply`): the handoff, and before it the email question
+(`Reply.HANDOFF_PENDING`), with `asked_for_person` when the message only asked for a person,
+so the dashboard's rates and the knowledge-gap report read neither as an AI answer nor as a
+question the knowledge missed.
 
 Afterwards (relay.py) the AI is silent while a person owns the conversation: the customer's
 messages go to the ticket, the person's replies come into the chat. Once the ticket is solved
