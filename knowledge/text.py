@@ -26,8 +26,9 @@ _DROP = {"script", "style", "nav", "header", "footer", "noscript", "template", "
 _SECTION_HEADINGS = {"h1", "h2", "h3"}
 _HEADINGS = _SECTION_HEADINGS | {"h4", "h5", "h6"}
 _BLOCKS = {"p", "div", "section", "article", "main", "aside", "blockquote", "ul", "ol", "dl",
-           "dt", "dd", "table", "thead", "tbody", "tr", "figure", "figcaption", "hr", "br",
-           "details", "summary", "body", "html"}
+           "dt", "dd", "table", "thead", "tbody", "tfoot", "caption", "figure",
+           "figcaption", "hr", "br", "details", "summary", "body", "html"}
+_CELLS = {"td", "th"}
 _SKIP_STRINGS = (HtmlComment, Doctype, Declaration, ProcessingInstruction)
 
 # Chunk sizes in words: MiniLM reads ~256 word pieces, so a chunk of ~250 words is what it sees.
@@ -72,6 +73,10 @@ class _Collector:
 
     def text(self, value: str) -> None:
         self._inline.append(value)
+
+    def has_text(self) -> bool:
+        """Whether the line being built has any text yet."""
+        return bool("".join(self._inline).strip())
 
     def start_item(self, marker: str = "-") -> None:
         self.flush()
@@ -124,6 +129,16 @@ def _walk(node: Tag, out: _Collector) -> None:
                 out.start_item()
             _walk(child, out)
             out.flush()
+        elif name == "tr":
+            # A row is an item of a list (an answer quotes it as one), its cells apart.
+            out.start_item()
+            _walk(child, out)
+            out.flush()
+        elif name in _CELLS:
+            # "Pro | $20/month", not "Pro$20/month".
+            if out.has_text():
+                out.text(" | ")
+            _walk(child, out)
         elif name in _BLOCKS:
             out.flush()
             _walk(child, out)
@@ -145,7 +160,7 @@ def _blocks(html: str, author: str = "") -> list[_Block]:
 
 def html_to_text(html: str) -> str:
     """Readable text of an HTML fragment or page: one block per line, lists as "- item",
-    numbered lists as "1. item"."""
+    numbered lists as "1. item", a table row as "- cell | cell"."""
     return "\n".join(block.text for block in _blocks(html))
 
 

@@ -79,6 +79,15 @@ def test_a_list_that_starts_later_keeps_its_numbers() -> None:
                                                "3. Pair the remote.", "1. Done."]
 
 
+def test_a_table_row_is_an_item_with_its_cells_apart() -> None:
+    # Cells were run together ("Pro$20/month", "PlanPrice"): neither searchable nor quotable.
+    html = ("<table><caption>Plans</caption><tr><th>Plan</th><th>Price</th></tr>"
+            "<tr><td>Free</td><td>$0</td></tr><tr><td>Pro</td><td><b>$20</b>/month</td></tr>"
+            "</table><p>Prices include VAT.</p>")
+    assert html_to_text(html).splitlines() == [
+        "Plans", "- Plan | Price", "- Free | $0", "- Pro | $20/month", "Prices include VAT."]
+
+
 def test_long_sections_split_by_size_with_overlap() -> None:
     html = "".join(f"<p>{_words(60, f'p{i}x')}</p>" for i in range(12))  # 720 words
     chunks = chunk_document("hc", Article(id="1", title="Long", body_html=html))[1:]
