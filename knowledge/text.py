@@ -29,6 +29,9 @@ _BLOCKS = {"p", "div", "section", "article", "main", "aside", "blockquote", "ul"
            "dt", "dd", "table", "thead", "tbody", "tfoot", "caption", "figure",
            "figcaption", "hr", "br", "details", "summary", "body", "html"}
 _CELLS = {"td", "th"}
+# An image's alt text that names a file or says "image" describes nothing a reader needs.
+_NO_DESCRIPTION = re.compile(
+    r"^(image|img|screenshot|screen shot|picture|photo)\b|\.(png|jpe?g|gif|svg|webp|bmp)$", re.I)
 _SKIP_STRINGS = (HtmlComment, Doctype, Declaration, ProcessingInstruction)
 
 # Chunk sizes in words: MiniLM reads ~256 word pieces, so a chunk of ~250 words is what it sees.
@@ -129,6 +132,11 @@ def _walk(node: Tag, out: _Collector) -> None:
                 out.start_item()
             _walk(child, out)
             out.flush()
+        elif name == "img":
+            # Instructions name icons by their picture: "Click the [gear] icon".
+            alt = _collapse(str(child.get("alt") or ""))
+            if alt and not _NO_DESCRIPTION.search(alt):
+                out.text(f" {alt} ")
         elif name == "tr":
             # A row is an item of a list (an answer quotes it as one), its cells apart.
             out.start_item()

@@ -88,6 +88,15 @@ def test_a_table_row_is_an_item_with_its_cells_apart() -> None:
         "Plans", "- Plan | Price", "- Free | $0", "- Pro | $20/month", "Prices include VAT."]
 
 
+def test_an_image_reads_as_its_description() -> None:
+    # "Click the icon at the top" named no icon; a file name or "image" describes nothing.
+    html = ('<p>Click the <img src="g.svg" alt="gear"> icon at the top.</p>'
+            '<p><img src="s.png" alt="screenshot-settings.png">Then choose Security.'
+            '<img src="x.png" alt="image"><img src="y.png"></p>')
+    assert html_to_text(html).splitlines() == ["Click the gear icon at the top.",
+                                               "Then choose Security."]
+
+
 def test_long_sections_split_by_size_with_overlap() -> None:
     html = "".join(f"<p>{_words(60, f'p{i}x')}</p>" for i in range(12))  # 720 words
     chunks = chunk_document("hc", Article(id="1", title="Long", body_html=html))[1:]
