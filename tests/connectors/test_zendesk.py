@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,6 +15,7 @@ from deskpilot._connector import Connector
 from deskpilot._documents import DocumentKind, DocumentRef, EscalationRequest, SyncPage
 from deskpilot.connectors.zendesk import ZendeskConnector
 from deskpilot.testkit import ConnectorContract
+from tests.plugins.escalation.helpdesk_fakes import zendesk_signed
 
 BASE = "https://acme.zendesk.com"
 T0 = 1_700_000_000
@@ -641,10 +640,7 @@ def test_tag_vocabulary_follows_cursor() -> None:
 
 # -- webhooks ----------------------------------------------------------------------------------
 def signed(body: bytes, secret: str = "whsec", at: datetime | None = None) -> dict[str, str]:
-    timestamp = (at or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    digest = hmac.new(secret.encode(), timestamp.encode() + body, hashlib.sha256).digest()
-    return {"X-Zendesk-Webhook-Signature": base64.b64encode(digest).decode(),
-            "X-Zendesk-Webhook-Signature-Timestamp": timestamp}
+    return zendesk_signed(body, secret, at)
 
 
 def test_webhook_signatures() -> None:

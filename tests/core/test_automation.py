@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import hmac
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +20,7 @@ from deskpilot.core.config import ConnectorSettings
 from deskpilot.core.services import Services
 from deskpilot.core.tables import AuditEvent
 from deskpilot.core.webhooks import WebhookDelivery, delivery_id, sender_id, ticket_event
+from tests.plugins.escalation.helpdesk_fakes import zendesk_signed as signature_headers
 from tests.plugins.helpers import desk, make_services, past_tickets, record_past, sign
 
 ADMIN = {"Authorization": "Bearer admin-secret"}
@@ -177,10 +175,7 @@ class FakeZendesk:
 
 
 def zendesk_signed(body: bytes, invocation: str, secret: str = "zd-secret") -> dict[str, str]:
-    timestamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    digest = hmac.new(secret.encode(), timestamp.encode() + body, hashlib.sha256).digest()
-    return {"X-Zendesk-Webhook-Signature": base64.b64encode(digest).decode(),
-            "X-Zendesk-Webhook-Signature-Timestamp": timestamp,
+    return {**signature_headers(body, secret),
             "X-Zendesk-Webhook-Id": "01WEBHOOK", "X-Zendesk-Webhook-Invocation-Id": invocation,
             "Content-Type": "application/json"}
 

@@ -40,6 +40,14 @@ def _iso(epoch: float | None = None) -> str:
     return datetime.fromtimestamp(epoch or time.time(), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def zendesk_signed(body: bytes, secret: str, at: datetime | None = None) -> dict[str, str]:
+    """Zendesk's webhook signature headers for `body`: base64(HMAC-SHA256(timestamp + body))."""
+    timestamp = _iso(at.timestamp() if at else None)
+    digest = hmac.new(secret.encode(), timestamp.encode() + body, hashlib.sha256).digest()
+    return {"X-Zendesk-Webhook-Signature": base64.b64encode(digest).decode(),
+            "X-Zendesk-Webhook-Signature-Timestamp": timestamp}
+
+
 class _Desk:
     """What both fakes share: a lock, a request log, and the two ways to be reached."""
 
@@ -224,12 +232,8 @@ class ZendeskDesk(_Desk):
     def webhook(self, payload: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
         """The delivery as Zendesk sends it: body and signed headers."""
         body = json.dumps(payload).encode()
-        timestamp = _iso()
-        digest = hmac.new(self.secret.encode(), timestamp.encode() + body, hashlib.sha256)
         return body, {
-            "Content-Type": "application/json",
-            "X-Zendesk-Webhook-Signature": base64.b64encode(digest.digest()).decode(),
-            "X-Zendesk-Webhook-Signature-Timestamp": timestamp,
+            "Content-Type": "application/json", **zendesk_signed(body, self.secret),
             "X-Zendesk-Webhook-Id": "01GFXGVWPD3A4YP6RPP8CZAE2Y",
             "X-Zendesk-Webhook-Invocation-Id": str(uuid.uuid4()),
         }
