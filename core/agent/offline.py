@@ -82,27 +82,34 @@ def _by_title(sources: list[Source]) -> list[Source]:
     return list(best.values())
 
 
+def _close(ranked: list[Source], lexical_weight: float, rule: AnswerRule) -> bool:
+    return len(ranked) > 1 and \
+        ranked[0].score - ranked[1].score < rule.close_lead * lexical_weight
+
+
 def close_call(sources: list[Source], lexical_weight: float = UNCALIBRATED_WEIGHT,
                rule: AnswerRule | None = None) -> bool:
     """Whether the best source leads the next one of another title by less than the rule's
     `close_lead` · λ."""
+    return _close(_by_title(sources), lexical_weight, rule or ANSWER_RULE)
+
+
+def _quoted(sources: list[Source], lexical_weight: float, rule: AnswerRule | None) -> int:
+    """How many sections the rule quotes: 0 (hand over), 1, or 2 on a close call."""
     rule = rule or ANSWER_RULE
     ranked = _by_title(sources)
-    return len(ranked) > 1 and \
-        ranked[0].score - ranked[1].score < rule.close_lead * lexical_weight
+    if not ranked or ranked[0].score - lexical_weight < rule.min_cosine:
+        return 0
+    quoted = 2 if _close(ranked, lexical_weight, rule) else 1
+    left_out = ranked[quoted].score if len(ranked) > quoted else 0.0
+    return quoted if ranked[0].score - left_out >= rule.min_lead * lexical_weight else 0
 
 
 def answer_rule(sources: list[Source], lexical_weight: float = UNCALIBRATED_WEIGHT,
                 rule: AnswerRule | None = None) -> bool:
     """Whether the sources (one per document, with the search's fused scores) are convincing
     enough to answer from (by ANSWER_RULE by default); `lexical_weight`: the searcher's λ."""
-    rule = rule or ANSWER_RULE
-    ranked = _by_title(sources)
-    if not ranked or ranked[0].score - lexical_weight < rule.min_cosine:
-        return False
-    quoted = 2 if close_call(sources, lexical_weight, rule) else 1
-    left_out = ranked[quoted].score if len(ranked) > quoted else 0.0
-    return ranked[0].score - left_out >= rule.min_lead * lexical_weight
+    return _quoted(sources, lexical_weight, rule) > 0
 
 
 def answer_excerpts(query: str, sources: list[Source],
@@ -110,9 +117,8 @@ def answer_excerpts(query: str, sources: list[Source],
                     rule: AnswerRule | None = None) -> list[Excerpt]:
     """What the offline answer quotes: nothing (hand over) unless the rule trusts the sources;
     on a close call, the runner-up's excerpt too."""
-    if not answer_rule(sources, lexical_weight, rule):
-        return []
-    return select(query, sources, runner_up=close_call(sources, lexical_weight, rule))
+    quoted = _quoted(sources, lexical_weight, rule)
+    return select(query, sources, runner_up=quoted == 2) if quoted else []
 
 
 HANDOVER_TEXT = offline_text("handover", "en")
@@ -166,7 +172,7 @@ def compose_answer(query: str, sources: list[Source],
                                            customer if customer in locales else knowledge)
     if customer is None or not locales or customer in locales:
         return text, annotations
-    notice = cannot_answer_in(customer, locales.most_common(1)[0][0])
+    notice = cannot_answer_in(customer, knowledge or "en")
     if not annotations and text == offline_text("handover", knowledge):
         return notice, []
     shift = len(notice) + 2
