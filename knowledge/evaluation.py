@@ -66,7 +66,7 @@ def read_questions(path: Path) -> list[dict[str, Any]]:
     records = read_jsonl(path)
     for record in records:
         query = record.get("query")
-        ids = record.get("article_ids") or [record.get("article_id")]
+        ids = answering_ids(record)
         if not isinstance(query, str) or not query.strip():
             raise ValueError(f"{path}: a question has no query text: {record!r:.80}")
         if not isinstance(ids, list) or not all(isinstance(i, str) and i for i in ids):
@@ -75,9 +75,10 @@ def read_questions(path: Path) -> list[dict[str, Any]]:
     return records
 
 
-def answering_ids(query: dict[str, Any]) -> list[str]:
-    """The ids of the articles that answer a question (read_questions checked them)."""
-    return list(query.get("article_ids") or [query["article_id"]])
+def answering_ids(query: dict[str, Any]) -> Any:
+    """The ids of the articles that answer a question: a list of strings once read_questions
+    has checked it."""
+    return query.get("article_ids") or [query.get("article_id")]
 
 
 def article_number(article_id: str) -> int | None:

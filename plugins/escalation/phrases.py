@@ -171,14 +171,14 @@ def language_of(texts: Iterable[str]) -> str:
 def days(day_codes: list[str], language: str) -> str:
     """["mon", …, "fri"] -> "Mon–Fri" ("Mo–Fr" in German); days with gaps are listed
     ("Mon, Wed and Fri")."""
-    names = _DAYS.get(language, _DAYS["en"])
+    names, and_ = _DAYS.get(language, _DAYS["en"]), _AND.get(language, _AND["en"])
     order = sorted(DAYS.index(day) for day in day_codes)
     listed = [names[i] for i in order]
     if len(listed) > 2 and order == list(range(order[0], order[-1] + 1)):
         return f"{listed[0]}–{listed[-1]}"
     if len(listed) > 2:
-        return ", ".join(listed[:-1]) + _AND.get(language, _AND["en"]) + listed[-1]
-    return _AND.get(language, _AND["en"]).join(listed)
+        return ", ".join(listed[:-1]) + and_ + listed[-1]
+    return and_.join(listed)
 
 
 def moment(when: datetime, language: str) -> str:
