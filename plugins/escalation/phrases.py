@@ -3,10 +3,11 @@
 Heard: a request for a person in English, German, French, Spanish, Italian, Dutch or
 Portuguese (the widget's button sends one in its UI language; the offline model's "I can only
 answer in English" notice tells the customer what to type in theirs). Said: the hand-over's
-own messages in English and German, the languages the widget ships; any other language gets
-the English ones. The language is the customer's latest message that `deskpilot.language`
-calls with confidence (an email address or "skip" says nothing), so the answer to the email
-question comes in the language the person was asked for in.
+own messages in those same seven languages, so whoever is heard is answered in theirs; any
+other language gets English. The language is the customer's latest message that
+`deskpilot.language` calls with confidence (an email address or "skip" says nothing), so the
+answer to the email question comes in the language the person was asked for in. The email
+checker explains a bad address in English only: only the English message quotes it.
 """
 
 from __future__ import annotations
@@ -14,6 +15,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from datetime import datetime
+
+from babel import Locale
+from babel.dates import format_datetime, get_day_names
+from babel.lists import format_list
 
 from deskpilot.language import detect
 
@@ -71,8 +76,14 @@ _COURTESY_WORDS = {
 }
 _COURTESY = frozenset(word for words in _COURTESY_WORDS.values() for word in words.split())
 
-SKIP = re.compile(r"^\W*(skip|no|no thanks|no email|none|überspringen|nein|nein danke|"
-                  r"ohne)\W*$", re.IGNORECASE)
+# "Go on without an email address", as each language's question offers it (and plain no's).
+SKIP = re.compile(r"^\W*(skip|no|no thanks|no email|none|"
+                  r"überspringen|nein|nein danke|ohne|"
+                  r"passer|non|non merci|sans|"
+                  r"omitir|saltar|no gracias|sin|"
+                  r"salta|no grazie|senza|"
+                  r"overslaan|nee|nee bedankt|zonder|"
+                  r"pular|não|não obrigad[oa]|sem)\W*$", re.IGNORECASE)
 
 
 def requested(text: str) -> bool:
@@ -134,24 +145,158 @@ MESSAGES: dict[str, dict[str, str]] = {
             "man Sie? Die Antwort kommt hier und per E-Mail, falls Sie diese Seite verlassen. "
             "(Schreiben Sie „überspringen“, um ohne E-Mail-Adresse fortzufahren.)"),
         "bad_email": (
-            "Das sieht nicht nach einer E-Mail-Adresse aus ({problem}). Bitte geben Sie sie "
-            "noch einmal ein, oder schreiben Sie „überspringen“, um ohne fortzufahren."),
+            "Das sieht nicht nach einer E-Mail-Adresse aus. Bitte geben Sie sie noch einmal "
+            "ein, oder schreiben Sie „überspringen“, um ohne fortzufahren."),
         "handed_back": (
             "Ich habe Ihre Nachricht wieder an unser Support-Team weitergegeben; ein Mensch "
             "antwortet Ihnen hier."),
         "after_hours": (
             " Unser Team ist {days} von {start} bis {end} Uhr ({timezone}) erreichbar, ein "
-            "Mensch antwortet Ihnen also ab {opening}."),
+            "Mensch antwortet Ihnen also ab {opening} Uhr."),
+    },
+    "fr": {
+        "delivered": (
+            "J'ai transmis cette conversation à notre équipe d'assistance (référence {ref}), "
+            "avec tout ce que vous m'avez dit : vous n'aurez rien à répéter. Une personne vous "
+            "répondra ici dès que possible ; d'ici là, je me retire de cette conversation."),
+        "queued": (
+            "J'ai enregistré votre demande pour notre équipe d'assistance. Notre service "
+            "d'assistance n'est pas joignable pour le moment : elle lui sera transmise "
+            "automatiquement dès qu'il le sera, et une personne vous répondra ici. Vous n'aurez "
+            "rien à répéter."),
+        "unavailable": (
+            "Je suis désolé : il n'est pas possible de transmettre cette conversation à une "
+            "personne pour le moment. Veuillez contacter directement notre équipe d'assistance."),
+        "ask_email": (
+            "Avant de vous mettre en relation avec une personne : à quelle adresse e-mail "
+            "peut-on vous joindre ? La réponse arrivera ici, et par e-mail si vous quittez "
+            "cette page. (Écrivez « passer » pour continuer sans adresse.)"),
+        "bad_email": (
+            "Cela ne ressemble pas à une adresse e-mail. Veuillez la saisir à nouveau, ou "
+            "écrivez « passer » pour continuer sans adresse."),
+        "handed_back": (
+            "J'ai de nouveau transmis votre message à notre équipe d'assistance ; une personne "
+            "vous répondra ici."),
+        "after_hours": (
+            " Notre équipe est disponible {days} de {start} à {end} ({timezone}) : une personne "
+            "vous répondra à partir du {opening}."),
+    },
+    "es": {
+        "delivered": (
+            "He pasado esta conversación a nuestro equipo de soporte (referencia {ref}), con "
+            "todo lo que me ha contado, así que no tendrá que repetir nada. Una persona le "
+            "responderá aquí lo antes posible; hasta entonces, me mantendré al margen de esta "
+            "conversación."),
+        "queued": (
+            "He guardado su solicitud para nuestro equipo de soporte. Nuestro servicio de "
+            "ayuda no está disponible en este momento, así que se enviará automáticamente en "
+            "cuanto lo esté, y una persona le responderá aquí; no tendrá que repetir nada."),
+        "unavailable": (
+            "Lo siento: ahora mismo no es posible pasar esta conversación a una persona. "
+            "Póngase en contacto directamente con nuestro equipo de soporte."),
+        "ask_email": (
+            "Antes de pasarle con una persona: ¿en qué dirección de correo electrónico pueden "
+            "contactarle? Le responderán aquí, y por correo si sale de esta página. (Escriba "
+            "«omitir» para continuar sin ella.)"),
+        "bad_email": (
+            "Eso no parece una dirección de correo electrónico. Escríbala de nuevo, o escriba "
+            "«omitir» para continuar sin ella."),
+        "handed_back": (
+            "He vuelto a pasar su mensaje a nuestro equipo de soporte; una persona le "
+            "responderá aquí."),
+        "after_hours": (
+            " Nuestro equipo atiende {days} de {start} a {end} ({timezone}), así que una "
+            "persona le responderá a partir del {opening}."),
+    },
+    "it": {
+        "delivered": (
+            "Ho passato questa conversazione al nostro team di assistenza (riferimento {ref}), "
+            "con tutto quello che mi ha detto, quindi non dovrà ripetere nulla. Una persona le "
+            "risponderà qui il prima possibile; fino ad allora resterò fuori da questa "
+            "conversazione."),
+        "queued": (
+            "Ho salvato la sua richiesta per il nostro team di assistenza. Il nostro helpdesk "
+            "non è raggiungibile in questo momento: la richiesta verrà inoltrata "
+            "automaticamente appena lo sarà, e una persona le risponderà qui; non dovrà "
+            "ripetere nulla."),
+        "unavailable": (
+            "Mi dispiace: in questo momento non è possibile passare questa conversazione a una "
+            "persona. Contatti direttamente il nostro team di assistenza."),
+        "ask_email": (
+            "Prima di passarla a una persona: a quale indirizzo email la possono contattare? Le "
+            "risponderanno qui, e per email se lascia questa pagina. (Scriva «salta» per "
+            "continuare senza.)"),
+        "bad_email": (
+            "Non sembra un indirizzo email. Lo scriva di nuovo, oppure scriva «salta» per "
+            "continuare senza."),
+        "handed_back": (
+            "Ho inoltrato di nuovo il suo messaggio al nostro team di assistenza; una persona "
+            "le risponderà qui."),
+        "after_hours": (
+            " Il nostro team è disponibile {days} dalle {start} alle {end} ({timezone}), quindi "
+            "una persona le risponderà a partire da {opening}."),
+    },
+    "nl": {
+        "delivered": (
+            "Ik heb dit gesprek doorgegeven aan ons supportteam (referentie {ref}), met alles "
+            "wat u mij hebt verteld, dus u hoeft niets te herhalen. Een medewerker antwoordt u "
+            "hier zo snel mogelijk; tot die tijd houd ik me buiten dit gesprek."),
+        "queued": (
+            "Ik heb uw verzoek voor ons supportteam opgeslagen. Onze helpdesk is op dit moment "
+            "niet bereikbaar; zodra dat weer kan, wordt het automatisch doorgegeven en neemt "
+            "een medewerker hier contact met u op. U hoeft niets te herhalen."),
+        "unavailable": (
+            "Het spijt me: dit gesprek doorgeven aan een medewerker is op dit moment niet "
+            "mogelijk. Neem rechtstreeks contact op met ons supportteam."),
+        "ask_email": (
+            "Voordat ik u doorverbind met een medewerker: op welk e-mailadres kunnen we u "
+            "bereiken? U krijgt hier antwoord, en per e-mail als u deze pagina verlaat. (Typ "
+            "„overslaan” om zonder verder te gaan.)"),
+        "bad_email": (
+            "Dat lijkt geen e-mailadres. Typ het opnieuw, of typ „overslaan” om zonder verder "
+            "te gaan."),
+        "handed_back": (
+            "Ik heb uw bericht opnieuw doorgegeven aan ons supportteam; een medewerker "
+            "antwoordt u hier."),
+        "after_hours": (
+            " Ons team is bereikbaar op {days} van {start} tot {end} ({timezone}), dus een "
+            "medewerker antwoordt u vanaf {opening}."),
+    },
+    "pt": {
+        "delivered": (
+            "Passei esta conversa para a nossa equipe de suporte (referência {ref}), com tudo o "
+            "que você me contou, então você não precisará repetir nada. Uma pessoa vai "
+            "responder aqui o mais rápido possível; até lá, ficarei fora desta conversa."),
+        "queued": (
+            "Guardei o seu pedido para a nossa equipe de suporte. O nosso helpdesk não está "
+            "acessível neste momento; o pedido será encaminhado automaticamente assim que "
+            "estiver, e uma pessoa vai responder aqui. Você não precisará repetir nada."),
+        "unavailable": (
+            "Desculpe: não é possível passar esta conversa para uma pessoa agora. Entre em "
+            "contato diretamente com a nossa equipe de suporte."),
+        "ask_email": (
+            "Antes de passar você para uma pessoa: em qual endereço de e-mail podemos falar com "
+            "você? A resposta virá aqui, e por e-mail se você sair desta página. (Escreva "
+            "“pular” para continuar sem.)"),
+        "bad_email": (
+            "Isso não parece um endereço de e-mail. Digite-o novamente, ou escreva “pular” para "
+            "continuar sem."),
+        "handed_back": (
+            "Passei a sua mensagem novamente para a nossa equipe de suporte; uma pessoa vai "
+            "responder aqui."),
+        "after_hours": (
+            " A nossa equipe atende {days} das {start} às {end} ({timezone}), então uma pessoa "
+            "vai responder a partir de {opening}."),
     },
 }
 
-_DAYS = {"en": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"),
-         "de": ("Mo", "Di", "Mi", "Do", "Fr", "Sa", "So")}
-_WEEKDAYS_DE = ("Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag", "Samstag",
-                "Sonntag")
-_MONTHS_DE = ("Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "August",
-              "September", "Oktober", "November", "Dezember")
-_AND = {"en": " and ", "de": " und "}
+# Days and dates as each language writes them (CLDR, through Babel); English the British way,
+# day before month, as the hours are given on the 24-hour clock.
+_LOCALES = {"en": "en_GB"}
+
+
+def _locale(language: str) -> Locale:
+    return Locale.parse(_LOCALES.get(language, language if language in MESSAGES else "en_GB"))
 
 
 def say(key: str, language: str, **fields: str) -> str:
@@ -171,19 +316,17 @@ def language_of(texts: Iterable[str]) -> str:
 def days(day_codes: list[str], language: str) -> str:
     """["mon", …, "fri"] -> "Mon–Fri" ("Mo–Fr" in German); days with gaps are listed
     ("Mon, Wed and Fri")."""
-    names, and_ = _DAYS.get(language, _DAYS["en"]), _AND.get(language, _AND["en"])
-    order = sorted(DAYS.index(day) for day in day_codes)
+    locale = _locale(language)
+    names = get_day_names("abbreviated", context="stand-alone", locale=locale)
+    order = sorted(DAYS.index(day) for day in day_codes)  # 0 = Monday, as Babel counts
     listed = [names[i] for i in order]
     if len(listed) > 2 and order == list(range(order[0], order[-1] + 1)):
         return f"{listed[0]}–{listed[-1]}"
-    if len(listed) > 2:
-        return ", ".join(listed[:-1]) + and_ + listed[-1]
-    return and_.join(listed)
+    return format_list(listed, locale=locale)
 
 
 def moment(when: datetime, language: str) -> str:
-    """"Monday 07 December, 09:00" ("Montag, 7. Dezember, 09:00 Uhr" in German)."""
-    if language == "de":
-        return (f"{_WEEKDAYS_DE[when.weekday()]}, {when.day}. {_MONTHS_DE[when.month - 1]}, "
-                f"{when:%H:%M} Uhr")
-    return when.strftime("%A %d %B, %H:%M")
+    """"Monday 7 December, 09:00" ("Montag, 7. Dezember, 09:00" in German)."""
+    locale = _locale(language)
+    weekday_day_month = locale.datetime_skeletons["MMMMEd"].pattern.replace("E", "EEEE")
+    return f"{format_datetime(when, weekday_day_month, locale=locale)}, {when:%H:%M}"

@@ -1,12 +1,13 @@
 """A hand-over in the customer's language: a German visitor who asks for a person in German is
-handed over, in German; the widget's button and the offline model's notice name requests the
-plugin hears."""
+handed over, in German, and so for each language heard; the widget's button and the offline
+model's notice name requests the plugin hears."""
 
 from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
 from pathlib import Path
+from string import Formatter
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -14,7 +15,14 @@ import pytest
 from deskpilot.core.agent.language import CANNOT_ANSWER_IN, OFFLINE_TEXTS
 from deskpilot.core.app import create_app
 from deskpilot.plugins.escalation.outbox import EscalationOutbox
-from deskpilot.plugins.escalation.phrases import MESSAGES, days, moment, only_requested, requested
+from deskpilot.plugins.escalation.phrases import (
+    MESSAGES,
+    SKIP,
+    days,
+    moment,
+    only_requested,
+    requested,
+)
 from deskpilot.plugins.escalation.tables import EscalationStatus
 from tests.conftest import REPO
 from tests.plugins.support_fakes import Chat, FlakyDesk, make_services
@@ -104,8 +112,8 @@ def test_german_days_and_moments() -> None:
     assert days(["mon", "wed", "fri"], "en") == "Mon, Wed and Fri"
     assert days(["fri", "mon", "wed"], "de") == "Mo, Mi und Fr"
     monday = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
-    assert moment(monday, "de") == "Montag, 7. Dezember, 09:00 Uhr"
-    assert moment(monday, "en") == "Monday 07 December, 09:00"
+    assert moment(monday, "de") == "Montag, 7. Dezember, 09:00"  # the message adds "Uhr"
+    assert moment(monday, "en") == "Monday 7 December, 09:00"
 
 
 def test_the_widget_button_sends_a_request_the_plugin_hears_in_every_ui_language() -> None:
@@ -124,3 +132,50 @@ def test_the_offline_notices_name_a_request_the_plugin_hears() -> None:
     for language, offer in offers:
         [phrase] = re.findall(r'[„«"]\s*([^“»"]+?)\s*[“»"]', offer)
         assert requested(phrase) and only_requested(phrase), (language, phrase)
+
+
+# A request heard in a language must be answered in it: a French visitor who asked for a
+# person "in French" was asked for an email address, and handed over, in English.
+@pytest.mark.parametrize("language, request_text, skip_word", [
+    ("fr", "Je voudrais parler à une personne", "passer"),
+    ("es", "Quiero hablar con una persona", "omitir"),
+    ("it", "Vorrei parlare con un operatore", "salta"),
+    ("nl", "Ik wil met een medewerker spreken", "overslaan"),
+    ("pt", "Quero falar com uma pessoa", "pular"),
+])
+def test_every_language_heard_is_answered_in_it(tmp_path: Path, language: str,
+                                                request_text: str, skip_word: str) -> None:
+    said = MESSAGES[language]
+    services = make_services(tmp_path, "local")
+    chat = Chat(create_app(services=services))
+    asked = chat.send(request_text)
+    assert asked.assistant_text == said["ask_email"]
+    assert skip_word in said["ask_email"] and skip_word in said["bad_email"]
+    assert chat.send("ana(at)example", asked.thread_id).assistant_text == said["bad_email"]
+    handed = chat.send(skip_word, asked.thread_id)
+    [row] = EscalationOutbox(services).list()
+    assert handed.assistant_text == said["delivered"].format(ref=row.ticket_ref)
+    assert row.request["customer_email"] is None
+
+
+def test_each_language_offers_a_skip_word_the_plugin_hears() -> None:
+    assert set(MESSAGES) == {"en", "de", "fr", "es", "it", "nl", "pt"}
+    def fields(text: str) -> set[str]:
+        return {name for _, name, _, _ in Formatter().parse(text) if name}
+
+    for language, said in MESSAGES.items():
+        assert set(said) == set(MESSAGES["en"]), language
+        for key, text in said.items():  # the same blanks ("problem": English only)
+            assert fields(text) == fields(MESSAGES["en"][key]) - {"problem"} or \
+                language == "en", (language, key)
+        [word] = re.findall(r'[„«"“]\s*([^“»"”]+?)\s*[“»"”]', said["ask_email"])
+        assert SKIP.match(word), (language, word)
+
+
+def test_days_and_moments_in_the_other_languages() -> None:
+    monday = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
+    assert days(["mon", "tue", "wed", "thu", "fri"], "fr") == "lun.–ven."
+    assert days(["sat", "sun"], "es") == "sáb y dom"
+    assert moment(monday, "fr") == "lundi 7 décembre, 09:00"
+    assert moment(monday, "nl") == "maandag 7 december, 09:00"
+    assert moment(monday, "pt") == "segunda-feira, 7 de dezembro, 09:00"
