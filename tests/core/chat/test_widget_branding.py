@@ -111,6 +111,9 @@ def test_js_api_configures_the_live_widget(live_server: str, browser) -> None:
     expect(widget(page, "close")).to_have_accessible_name("Chat schließen")
     expect(widget(page, "send")).to_have_accessible_name("Senden")
     expect(widget(page, "prompt")).to_have_text(["First?", "Second?"])  # the rest is kept
+    page.evaluate('Deskpilot.configure({lang: "fr-CA"})')
+    expect(widget(page, "close")).to_have_accessible_name("Fermer la discussion")
+    expect(widget(page, "handoff")).to_have_accessible_name("Parler à une personne")
     page.evaluate("Deskpilot.close()")
     expect(widget(page, "panel")).to_be_hidden()
     context.close()
@@ -122,7 +125,7 @@ def test_js_api_configures_the_live_widget(live_server: str, browser) -> None:
     ({"position": "top"}, 'position must be "left" or "right"'),
     ({"prompts": ["1?", "2?", "3?", "4?", "5?"]}, "at most 4 suggested questions, got 5"),
     ({"prompts": "just one?"}, "prompts must be a list of strings"),
-    ({"lang": "fr"}, '"fr" is not shipped (en, de)'),
+    ({"lang": "ja"}, '"ja" is not shipped (en, de, fr, es, it, nl, pt)'),
 ])
 def test_bad_options_are_refused_with_a_clear_error(
         live_server: str, browser, options: dict, message: str) -> None:
@@ -157,7 +160,8 @@ def test_bad_attribute_warns_and_keeps_the_default(live_server: str, browser) ->
 
 @pytest.mark.parametrize(("locale", "launcher_text", "send"), [
     ("de-DE", "Chat mit Support", "Senden"),
-    ("fr-FR", "Chat with Support", "Send"),  # not shipped: English
+    ("fr-FR", "Discuter avec Assistance", "Envoyer"),
+    ("ja-JP", "Chat with Support", "Send"),  # not shipped: English
 ])
 def test_language_follows_the_browser_without_data_lang(
         live_server: str, browser, locale: str, launcher_text: str, send: str) -> None:
