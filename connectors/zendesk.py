@@ -12,7 +12,9 @@ Both streams are Zendesk's incremental exports, so a sync reads only what change
   from the ticket events export (`zendesk_events`: a request per 1,000 ticket updates, authors
   by `users/show_many`, 100 a request), where the stream holds the ticket's whole history; else,
   and on an account that refuses the export (403, 404: it is for admins), from the ticket's own
-  cursor-paginated comments. Internal notes are kept as `public=False` either way.
+  cursor-paginated comments. Internal notes are kept as `public=False` either way. The names
+  of the organisations the requester and authors belong to (`organizations/show_many`, each
+  once a sync) come with them, for answer snippets to remove.
 
 Every page carries the checkpoint reached after it, so an interrupted sync resumes exactly there.
 A ticket whose comments cannot be read is a failure of that ticket only (`refetch` retries it);
@@ -105,6 +107,43 @@ def parse_time(value: str | None) -> datetime | None:
         return None
     parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _show_many(get: Callable[..., Any], resource: str, ids: set[Any]) -> list[dict[str, Any]]:
+    """The `resource` records ("users", "organizations") with these ids, 100 a request (what
+    Zendesk's show_many takes)."""
+    records: list[dict[str, Any]] = []
+    wanted = sorted(ids - {None, -1}, key=str)
+    for start in range(0, len(wanted), 100):
+        batch = ",".join(str(i) for i in wanted[start : start + 100])
+        records.extend(get(f"/api/v2/{resource}/show_many.json", {"ids": batch})
+                       .get(resource, []))
+    return records
+
+
+class _Organizations:
+    """Organisation names by id over one sync run, each id asked for once. A token that may
+    not read organisations (403, 404) is told so once, and tickets sync without them."""
+
+    def __init__(self, get: Callable[..., Any]) -> None:
+        self._get = get
+        self._names: dict[Any, str | None] = {}
+        self._refused = False
+
+    def names(self, ids: set[Any], warnings: list[str]) -> Mapping[Any, str | None]:
+        wanted = ids - set(self._names) - {None}
+        if wanted and not self._refused:
+            try:
+                found = _show_many(self._get, "organizations", wanted)
+            except HelpdeskError as exc:
+                if exc.status not in (403, 404):
+                    raise
+                self._refused = True
+                warnings.append(f"organisation names are off for this sync ({exc.status}: "
+                                f"{exc.message}): answer snippets cannot remove them")
+            else:
+                self._names |= dict.fromkeys(wanted) | {o["id"]: o.get("name") for o in found}
+        return self._names
 
 
 class ZendeskConnector(HttpConnector):
@@ -204,7 +243,7 @@ class ZendeskConnector(HttpConnector):
         )
 
     def _ticket_pages(self, state: dict[str, Any]) -> Iterator[SyncPage]:
-        events = None
+        events, organizations = None, _Organizations(self._get)
         if self.options.comment_events and not state.get("comment_events_off"):
             events = CommentEvents(self._get,
                                    state.get("events_start_time", self.options.start_time),
@@ -229,8 +268,7 @@ class ZendeskConnector(HttpConnector):
                                          "on their own")
                 else:
                     state["events_start_time"] = events.resume_at
-            for raw in listed:
-                self._add_ticket(page, raw, bulk.get(str(raw["id"])))
+            self._add_tickets(page, listed, organizations, bulk)
             # Kept after end_of_stream too: the next sync continues from this cursor.
             state["tickets_cursor"] = data.get("after_cursor") or cursor
             page.checkpoint = dict(state)
@@ -245,33 +283,40 @@ class ZendeskConnector(HttpConnector):
         requesters = {str(t["id"]): t.get("requester_id") for t in listed}
         named = {c.get("author_id") for comments in found.values() for c in comments}
         named |= {requesters[ticket_id] for ticket_id in found}
-        users = self._users(named - {None, -1})
+        users = self._users(named)
         return {ticket_id: (comments, users) for ticket_id, comments in found.items()}
 
     def _users(self, ids: set[Any]) -> dict[Any, dict[str, Any]]:
-        users: dict[Any, dict[str, Any]] = {}
-        wanted = sorted(ids, key=str)
-        for start in range(0, len(wanted), 100):  # show_many takes up to 100 ids
-            batch = ",".join(str(i) for i in wanted[start : start + 100])
-            data = self._get("/api/v2/users/show_many.json", {"ids": batch})
-            users.update({user["id"]: user for user in data.get("users", [])})
-        return users
+        return {user["id"]: user for user in _show_many(self._get, "users", ids)}
 
-    def _add_ticket(self, page: SyncPage, raw: dict[str, Any],
-                    comments: TicketComments | None = None) -> None:
-        ref = DocumentRef(kind=DocumentKind.TICKET, id=str(raw["id"]))
-        if raw.get("status") == "deleted":
-            page.deleted.append(ref)
-            return
-        try:
-            page.documents.append(self._ticket(raw, *(comments or self._comment_pages(ref.id))))
-        except HelpdeskError as exc:  # its comments could not be read: this ticket only
-            page.failures.append(self.failure(ref, exc))
+    def _add_tickets(self, page: SyncPage, listed: list[dict[str, Any]],
+                     organizations: _Organizations,
+                     bulk: Mapping[str, TicketComments] | None = None) -> None:
+        """The listed tickets onto `page`: deleted ones as such, a ticket whose comments
+        cannot be read as a failure of that ticket only; the rest with their people, and the
+        organisations they belong to, known (answer snippets remove them)."""
+        read: list[tuple[dict[str, Any], TicketComments]] = []
+        for raw in listed:
+            ref = DocumentRef(kind=DocumentKind.TICKET, id=str(raw["id"]))
+            if raw.get("status") == "deleted":
+                page.deleted.append(ref)
+                continue
+            try:
+                read.append((raw, (bulk or {}).get(ref.id) or self._comment_pages(ref.id)))
+            except HelpdeskError as exc:
+                page.failures.append(self.failure(ref, exc))
+        named = {raw.get("organization_id") for raw, _ in read}
+        named |= {user.get("organization_id") for _, (_, users) in read
+                  for user in users.values()}
+        names = organizations.names(named, page.warnings)
+        page.documents.extend(self._ticket(raw, comments, users, names)
+                              for raw, (comments, users) in read)
 
     def refetch_document(self, ref: DocumentRef, page: SyncPage) -> None:
         if ref.kind == DocumentKind.TICKET:
             data = self._get(f"/api/v2/tickets/{ref.id}.json")
-            self._add_ticket(page, data.get("ticket") or {"id": ref.id, "status": "deleted"})
+            self._add_tickets(page, [data.get("ticket") or {"id": ref.id, "status": "deleted"}],
+                              _Organizations(self._get))
         else:
             data = self._get(f"/api/v2/help_center/articles/{ref.id}")
             page.documents.append(self._article(data["article"]))
@@ -303,11 +348,19 @@ class ZendeskConnector(HttpConnector):
         return "agent"
 
     def _ticket(self, raw: dict[str, Any], raw_comments: list[dict[str, Any]],
-                users: dict[Any, dict[str, Any]]) -> Ticket:
+                users: dict[Any, dict[str, Any]], organizations: Mapping[Any, str | None]
+                ) -> Ticket:
         ticket_id = str(raw["id"])
         requester_id = raw.get("requester_id")
-        people = {user_id: Person(name=user.get("name"), email=user.get("email"))
+        people = {user_id: Person(name=user.get("name"), email=user.get("email"),
+                                  organization=organizations.get(user.get("organization_id")))
                   for user_id, user in users.items()}
+        # The ticket's own organisation is the requester's for this ticket, when their user
+        # record names none (or another: a person in several organisations).
+        if ticket_organization := organizations.get(raw.get("organization_id")):
+            requester = people.get(requester_id) or Person()
+            people[requester_id] = requester.model_copy(
+                update={"organization": ticket_organization})
         comments = [Comment(
             author_role=self._author_role(c.get("author_id"), users.get(c.get("author_id")),
                                           requester_id),

@@ -106,6 +106,19 @@ class FakeZendesk:
                       *({"id": 500 + k, "role": "end-user", "name": f"Customer {k}",
                          "email": f"c{k}@example.com"} for k in range(5))]
         self.tags = [{"name": f"tag{k}", "count": k} for k in range(5)]
+        self.organizations: list[dict[str, Any]] = []  # see with_organizations()
+
+    def with_organizations(self) -> FakeZendesk:
+        """Customer 0 belongs to Globex (their ticket says so too); Customer 1's ticket is
+        filed under Initech, though the user record names no organisation."""
+        self.organizations = [
+            {"id": 7001, "name": "Globex Corporation",
+             "url": f"{BASE}/api/v2/organizations/7001.json"},
+            {"id": 7002, "name": "Initech", "url": f"{BASE}/api/v2/organizations/7002.json"}]
+        self.users[1]["organization_id"] = 7001
+        self.tickets[0]["organization_id"] = 7001
+        self.tickets[1]["organization_id"] = 7002
+        return self
 
     def events(self, comment_events: bool) -> list[dict[str, Any]]:
         """The ticket events export's records, oldest first: an audit per comment (the first
@@ -208,6 +221,12 @@ class FakeZendesk:
             assert len(ids) <= 100, "Zendesk's show_many takes up to 100 ids"
             return httpx.Response(200, json={
                 "users": [u for u in self.users if str(u["id"]) in ids],
+                "next_page": None, "previous_page": None, "count": len(ids)})
+        if path == "/api/v2/organizations/show_many.json":
+            ids = params["ids"].split(",")
+            assert len(ids) <= 100, "Zendesk's show_many takes up to 100 ids"
+            return httpx.Response(200, json={
+                "organizations": [o for o in self.organizations if str(o["id"]) in ids],
                 "next_page": None, "previous_page": None, "count": len(ids)})
         if path == "/api/v2/incremental/tickets/cursor.json":
             if "cursor" in params:
@@ -371,6 +390,33 @@ def test_the_people_on_a_ticket_are_known_so_answer_snippets_can_remove_them() -
     assert refund.requester == deskpilot.Person(name="Customer 0", email="c0@example.com")
     assert [c.author for c in refund.comments] == [
         deskpilot.Person(name="Tom Agent", email="tom@acme.test")] * 2
+
+
+@pytest.mark.parametrize("bulk", [True, False])
+def test_the_requesters_organisation_is_known_too(bulk: bool) -> None:
+    # Answer snippets remove the organisation "as the connector knows it": it knew none.
+    fake = FakeZendesk(comment_events=bulk).with_organizations()
+    tickets = tickets_of(fake)
+    assert tickets["1"].requester.organization == "Globex Corporation"
+    assert tickets["2"].requester.organization == "Initech"  # from the ticket's own record
+    assert tickets["4"].requester.organization is None
+    assert [c.author.organization for c in tickets["1"].comments] == [None, None]  # the agent
+    asked = [c for c in fake.calls if c[1] == "/api/v2/organizations/show_many.json"]
+    assert [c[2]["ids"] for c in asked] == ["7001,7002"]  # each asked for once a sync
+    page = SyncPage()
+    make(fake).refetch_document(DocumentRef(kind=DocumentKind.TICKET, id="1"), page)
+    assert page.documents[0].requester.organization == "Globex Corporation"
+
+
+def test_organisations_that_may_not_be_read_leave_tickets_syncing() -> None:
+    fake = FakeZendesk().with_organizations()
+    fake.forbidden.add("/api/v2/organizations/show_many.json")
+    pages = list(make(fake, include_articles=False).fetch(None))
+    tickets = {d.id: d for p in pages for d in p.documents}
+    assert set(tickets) == fake.ticket_ids(status_deleted=False)
+    assert tickets["1"].requester.organization is None
+    warnings = [w for p in pages for w in p.warnings]
+    assert len(warnings) == 1 and "organisation" in warnings[0] and "403" in warnings[0]
 
 
 def test_a_404_on_one_tickets_comments_fails_that_ticket_only() -> None:
