@@ -40,6 +40,7 @@ from deskpilot._documents import DocumentKind, Person, Ticket
 from deskpilot._search import SearchFilter
 from deskpilot.core.agent import build_customer_agent
 from deskpilot.core.agent.extractive import general, sentences
+from deskpilot.knowledge.distribution import distribution
 from deskpilot.knowledge.evaluation import (
     Split,
     answering_ids,
@@ -203,7 +204,6 @@ KEY_SENTENCES = 3
 COVERED_AT = 0.7
 _CITATION = re.compile(r"\s*\[\d+\]")
 _LIST_MARK = re.compile(r"^(\d+[.)]|[-*•])\s+")
-_HISTOGRAM_BINS = 10
 # A line with a sentence of more words than this is a paragraph, not a heading ("Forgot it?").
 PARAGRAPH_WORDS = 4
 
@@ -267,18 +267,6 @@ def first_paragraph(text: str, title: str = "") -> str:
 def _unit(vectors: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     return vectors / np.where(norms == 0, 1, norms)
-
-
-def _distribution(values: list[float]) -> dict[str, Any]:
-    if not values:
-        return {"n": 0}
-    array = np.asarray(values)
-    p10, p25, p50, p75, p90 = np.percentile(array, [10, 25, 50, 75, 90])
-    histogram = np.histogram(np.clip(array, 0, 1), bins=_HISTOGRAM_BINS, range=(0, 1))[0]
-    return {"n": len(values), "mean": round(float(array.mean()), 3),
-            "p10": round(float(p10), 3), "p25": round(float(p25), 3),
-            "median": round(float(p50), 3), "p75": round(float(p75), 3),
-            "p90": round(float(p90), 3), "histogram": histogram.tolist()}
 
 
 def _baselines(services: Services, query: str, bodies: dict[str, tuple[str, str]]) -> str:
@@ -371,10 +359,10 @@ def evaluate_drafts(
         "provider": services.settings.agent.provider,
         "n": len(results),
         "generated_by": dict(Counter(r.generated_by for r in results)),
-        "similarity": {"draft": _distribution(similarity),
-                       "baseline": _distribution(base_similarity)},
-        "key_sentences_covered": {"draft": _distribution(covered),
-                                  "baseline": _distribution(base_covered)},
+        "similarity": {"draft": distribution(similarity),
+                       "baseline": distribution(base_similarity)},
+        "key_sentences_covered": {"draft": distribution(covered),
+                                  "baseline": distribution(base_covered)},
         # Per ticket: the draft closer to the real reply than the baseline is.
         "draft_more_similar": _rate(sum(d > b for d, b in zip(similarity, base_similarity,
                                                               strict=True)), len(results)),

@@ -12,8 +12,9 @@ the operator dashboard lists these reports, so a change of meaning gets a new sc
         "curve": [{"threshold": 0.0, "deflection": 0.59, "wrong_answer_rate": 0.14}, ...],
         "handoffs": {"asked or by the agent": 20, "rule:billing": 10},
         "triage": {"labelled": 120, "correct": 90, "abstained": 12, "accuracy": 0.75},
-        "similarity": {"n": 71, "mean": 0.61, "median": 0.63, "p10": 0.31, "p90": 0.84,
-                       "histogram": [0, 1, 3, ...]},       # 10 bins over [0, 1)
+        "similarity": {"n": 71, "mean": 0.61, "p10": 0.31, "p25": 0.5, "median": 0.63,
+                       "p75": 0.74, "p90": 0.84,           # knowledge.distribution; None
+                       "histogram": [0, 1, 3, ...]},       # when n is 0; 10 bins over [0, 1)
         "worst": ["1042", ...],          # answered tickets, least like the human's reply first
         "cost": {"input_tokens", "output_tokens", "currency", "per_1000_conversations"} | null
       },
@@ -38,16 +39,16 @@ out of that rate).
 from __future__ import annotations
 
 import json
-import statistics
 from pathlib import Path
 from typing import Any
+
+from deskpilot.knowledge.distribution import distribution
 
 SCHEMA = "deskpilot.simulation/1"
 #: Thresholds of the deflection curve.
 CURVE = [round(i * 0.05, 2) for i in range(21)]
 #: Answered tickets listed as the worst cases.
 WORST = 10
-HISTOGRAM_BINS = 10
 
 
 def _rate(part: int, whole: int) -> float | None:
@@ -61,11 +62,6 @@ def deflection_at(rows: list[dict[str, Any]], threshold: float, wrong_below: flo
     wrong = [r for r in judged if r["similarity"] < wrong_below]
     return {"threshold": threshold, "rate": _rate(len(deflected), len(rows)),
             "wrong_answer_rate": _rate(len(wrong), len(judged))}
-
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 4)
 
 
 def summarize(rows: list[dict[str, Any]], *, threshold: float, wrong_below: float,
@@ -82,9 +78,6 @@ def summarize(rows: list[dict[str, Any]], *, threshold: float, wrong_below: floa
     answered = sorted((r for r in rows if r["outcome"] == "answered"
                        and r["similarity"] is not None), key=lambda r: r["similarity"])
     similarities = [r["similarity"] for r in answered]
-    histogram = [0] * HISTOGRAM_BINS
-    for value in similarities:
-        histogram[min(HISTOGRAM_BINS - 1, max(0, int(value * HISTOGRAM_BINS)))] += 1
     return {
         "tickets": len(rows),
         "answered": outcomes.count("answered"),
@@ -101,14 +94,7 @@ def summarize(rows: list[dict[str, Any]], *, threshold: float, wrong_below: floa
             "abstained": sum(bool(t["abstained"]) for t in labelled),
             "accuracy": _rate(sum(bool(t["correct"]) for t in labelled), len(labelled)),
         },
-        "similarity": {
-            "n": len(similarities),
-            "mean": round(statistics.fmean(similarities), 4) if similarities else None,
-            "median": round(statistics.median(similarities), 4) if similarities else None,
-            "p10": _percentile(similarities, 0.1) if similarities else None,
-            "p90": _percentile(similarities, 0.9) if similarities else None,
-            "histogram": histogram,
-        },
+        "similarity": distribution(similarities, digits=4),
         "worst": [r["ticket_id"] for r in answered[:WORST]],
         "cost": cost,
     }
