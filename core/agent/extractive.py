@@ -325,8 +325,11 @@ _ONE_CASE = re.compile(
     r"|(our|the) (logs|records|scanner) (show|showed|already)|we can see)\b", re.I)
 
 
-def sentences(paragraph: str) -> list[str]:
-    """The whole sentences of a paragraph (a fragment without an ending is left out)."""
+def sentences(paragraph: str, *, fragment: bool = False) -> list[str]:
+    """The whole sentences of a paragraph; a last fragment without an ending is left out
+    (a passage window cut it) unless `fragment` (a message typed without a final stop)."""
+    if fragment:
+        return [p.strip() for p in _SENTENCE_BREAK.split(paragraph) if p.strip()]
     return _sentences(paragraph)
 
 

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 
 import deskpilot
-from deskpilot.extractive import general
+from deskpilot.extractive import general, sentences
 
 from .redact import Redactor, ticket_people
 
@@ -25,7 +25,6 @@ RESOLVED = frozenset({"solved", "closed"})
 MAX_SENTENCES = 4
 MAX_WORDS = 80
 
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])")
 _TAGS = re.compile(r"<[^>]+>")
 LLM_INSTRUCTIONS = (
     "You turn solved support tickets into one answer snippet for a public help center. "
@@ -64,13 +63,15 @@ def _plain(text: str) -> str:
 
 
 def _sentences(text: str) -> list[str]:
-    return [s.strip() for s in _SENTENCE_END.split(_plain(text)) if s.strip()]
+    """Its sentences, split as the offline answers split them; a reply or question typed
+    without a final stop keeps its last words."""
+    return sentences(_plain(text), fragment=True)
 
 
 def resolution(replies: list[str]) -> str:
     """The agents' sentences that answer in general terms, at most MAX_SENTENCES/MAX_WORDS."""
-    sentences = [s for reply in replies for s in _sentences(reply)]
-    kept = [s for s in sentences if general(s)] or sentences
+    said = [s for reply in replies for s in _sentences(reply)]
+    kept = [s for s in said if general(s)] or said
     chosen: list[str] = []
     words = 0
     for sentence in kept:
@@ -83,8 +84,8 @@ def resolution(replies: list[str]) -> str:
 
 
 def source_of(connector: str, ticket: deskpilot.Ticket, phone_region: str) -> Source | None:
-    """The ticket as a snippet source, redacted; None when it is not solved or no agent
-    answered it publicly (nothing to distil)."""
+    """The ticket as a snippet source, redacted; None when it is not solved, no agent
+    answered it publicly or no one asked anything publicly (nothing to distil)."""
     if ticket.status.lower() not in RESOLVED:
         return None
     replies = [c.body for c in ticket.comments
@@ -92,7 +93,13 @@ def source_of(connector: str, ticket: deskpilot.Ticket, phone_region: str) -> So
     if not replies:
         return None
     redact = Redactor(ticket_people(ticket), phone_region)
-    question = redact(_plain(ticket.subject)) or redact(_sentences(ticket.description)[0])
+    # The subject, else the first words the customer wrote where others may read them.
+    asked = [ticket.description, *(c.body for c in ticket.comments
+                                   if c.public and c.author_role == "customer")]
+    first = next((said[0] for text in asked if (said := _sentences(text))), "")
+    question = redact(_plain(ticket.subject)) or redact(first)
+    if not question:
+        return None  # no question to file the answer under
     redacted = [redact(_plain(reply)) for reply in replies]
     return Source(connector=connector, ticket_id=ticket.id, question=question,
                   answer=resolution(redacted), replies="\n\n".join(redacted))

@@ -56,3 +56,18 @@ def test_only_solved_tickets_with_a_public_agent_reply_are_sources() -> None:
     assert source_of("desk", ticket("open"), "US") is None
     assert source_of("desk", ticket("solved", public=False), "US") is None  # a note only
     assert source_of("desk", ticket("solved", role="customer"), "US") is None
+
+
+def test_a_ticket_without_subject_or_public_description_asks_in_its_first_message() -> None:
+    # Zendesk gives no description when the first comment was made private; with no subject
+    # either, distilling such a ticket raised IndexError, which kept every solved ticket
+    # synced on its page out of the review queue.
+    answer = deskpilot.Comment(author_role="agent", body="Refunds take 5 days.", public=True)
+    asked = deskpilot.Comment(author_role="customer", body="Can I get my money back, Anna Berg",
+                              public=True)
+    silent = deskpilot.Ticket(id="1", subject=" ", description="", status="solved",
+                              comments=[answer], requester=ANNA)
+    assert source_of("desk", silent, "US") is None  # no question to file the answer under
+    source = source_of("desk", silent.model_copy(update={"comments": [asked, answer]}), "US")
+    assert source is not None and source.question == "Can I get my money back, [name]"
+    assert source.answer == "Refunds take 5 days."
