@@ -179,3 +179,16 @@ async def test_the_servers_worker_publishes_what_was_approved_elsewhere(
         worker.cancel()
     assert queue.get(snippet.id).published_hash is not None
     assert services.index.count(PUBLIC_SNIPPETS) > 0
+
+
+def test_tickets_synced_before_the_plugin_was_on_become_sources_at_a_full_sync(
+        make_services: MakeServices) -> None:
+    # As the README says: an incremental sync lists only what changed, a --full one all.
+    before = make_services(plugins={"deny": ["snippets"]})
+    before.sync("desk")
+    before.close()
+    after = make_services()
+    after.sync("desk")
+    assert SnippetQueue(after).list() == []  # nothing changed since: nothing listed
+    after.sync("desk", full=True)
+    assert [s.question for s in SnippetQueue(after).list()] == ["Charged twice"]
