@@ -247,11 +247,13 @@ def router(services: Services) -> APIRouter:
 
     async def report_folder(name: str) -> Path:
         from deskpilot.core.simulation.commands import simulations_dir
+        from deskpilot.core.simulation.report import saved_report
 
-        # Only a listed report's folder: a name is never a path of its own.
-        if name not in {folder for folder, _ in await services.run_blocking(simulation_reports)}:
+        # Only a report's folder: a name is never a path of its own.
+        folder = simulations_dir(services.settings.data_dir)
+        if await services.run_blocking(saved_report, folder, name) is None:
             raise ClientError(404, f"no simulation report {name!r}")
-        return simulations_dir(services.settings.data_dir) / name
+        return folder / name
 
     @routes.get("/simulations/{name}/report.html")
     async def simulation_html(operator: OperatorDep, name: str) -> Response:

@@ -38,6 +38,7 @@ out of that rate).
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 from typing import Any
@@ -103,13 +104,33 @@ def summarize(rows: list[dict[str, Any]], *, threshold: float, wrong_below: floa
 def saved_reports(directory: Path) -> list[tuple[str, dict[str, Any]]]:
     """The reports in `directory` (`<data_dir>/simulations`, a folder per run), newest first:
     (the folder's name, its report.json). Folders without a readable report of this schema
-    are left out."""
-    found = []
-    for path in Path(directory).glob("*/report.json"):
-        try:
-            report = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        if isinstance(report, dict) and report.get("schema") == SCHEMA:
-            found.append((path.parent.name, report))
+    are left out. Read-only: a report is parsed once per version of its file, and shared."""
+    found = [(path.parent.name, report) for path in Path(directory).glob("*/report.json")
+             if (report := _report_at(path)) is not None]
     return sorted(found, key=lambda pair: str(pair[1].get("created_at", "")), reverse=True)
+
+
+def saved_report(directory: Path, name: str) -> dict[str, Any] | None:
+    """The report of the run folder `name` in `directory`, if it is one (a name, never a path
+    of its own), without reading every other report."""
+    if not name or name != Path(name).name or name.startswith("."):
+        return None
+    return _report_at(Path(directory) / name / "report.json")
+
+
+def _report_at(path: Path) -> dict[str, Any] | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return _parsed(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=32)
+def _parsed(path: str, mtime_ns: int, size: int) -> dict[str, Any] | None:
+    """The report in the file as it was at (mtime_ns, size): a rewritten file is read again."""
+    try:
+        report = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return report if isinstance(report, dict) and report.get("schema") == SCHEMA else None
