@@ -10,15 +10,20 @@ customer, and a chunk of a conversation holds both.
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from bs4 import BeautifulSoup, NavigableString, Tag
+from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning, NavigableString, Tag
 from bs4.element import Comment as HtmlComment
 from bs4.element import Declaration, Doctype, ProcessingInstruction
 
 from deskpilot._documents import Article, Audience, DocumentKind, Ticket
 from deskpilot.knowledge.interfaces import Chunk
+
+# A body that is only a URL or a file name is text to index, not a mistake to log (set once
+# here: catch_warnings around each parse is not thread-safe, and syncs parse in threads).
+warnings.filterwarnings("ignore", category=MarkupResemblesLocatorWarning)
 
 # Page chrome and non-content: never part of the knowledge.
 _DROP = {"script", "style", "nav", "header", "footer", "noscript", "template", "iframe",

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from deskpilot._documents import Article, Audience, Comment, DocumentKind, Ticket
@@ -216,3 +219,13 @@ def test_every_line_of_every_ticket_chunk_has_an_author() -> None:
         assert len(chunk.authors) == len(rows)
         assert all(author == ("customer" if "asked" in row else "agent")
                    for row, author in zip(rows[1:], chunk.authors[1:], strict=True))
+
+
+def test_a_body_that_is_only_a_url_is_text_not_a_logged_warning() -> None:
+    # BeautifulSoup warns that such markup "looks like a URL": a sync of many short bodies
+    # filled the log with that advice.
+    run = subprocess.run(
+        [sys.executable, "-c", "from deskpilot.knowledge.text import html_to_text; "
+         "print(html_to_text('https://help.example/articles/1'))"],
+        capture_output=True, text=True, check=True)
+    assert run.stdout.strip() == "https://help.example/articles/1" and run.stderr == ""
