@@ -216,17 +216,13 @@ class FakeZendesk:
                 "ticket_events": page, "count": len(page), "end_time": end,
                 "end_of_stream": len(page) == len(newer),
                 "next_page": f"{BASE}{path}?start_time={end}&include=comment_events"})
-        if path == "/api/v2/users/show_many.json":
+        if path in ("/api/v2/users/show_many.json", "/api/v2/organizations/show_many.json"):
+            resource = path.split("/")[3]
             ids = params["ids"].split(",")
             assert len(ids) <= 100, "Zendesk's show_many takes up to 100 ids"
+            records = self.users if resource == "users" else self.organizations
             return httpx.Response(200, json={
-                "users": [u for u in self.users if str(u["id"]) in ids],
-                "next_page": None, "previous_page": None, "count": len(ids)})
-        if path == "/api/v2/organizations/show_many.json":
-            ids = params["ids"].split(",")
-            assert len(ids) <= 100, "Zendesk's show_many takes up to 100 ids"
-            return httpx.Response(200, json={
-                "organizations": [o for o in self.organizations if str(o["id"]) in ids],
+                resource: [r for r in records if str(r["id"]) in ids],
                 "next_page": None, "previous_page": None, "count": len(ids)})
         if path == "/api/v2/incremental/tickets/cursor.json":
             if "cursor" in params:
