@@ -68,9 +68,9 @@ OFFLINE_TEXTS = {
            "closing": "Heeft dit uw vraag beantwoord? Zo niet, dan verbind ik u door met een "
                       "medewerker.",
            "source": "Bron"},
-    "pt": {"handover": "Não tenho a certeza: não encontrei uma resposta na nossa central de "
+    "pt": {"handover": "Não tenho certeza: não encontrei uma resposta na nossa central de "
                        "ajuda. Quer falar com uma pessoa? Escreva \"falar com uma pessoa\".",
-           "closing": "Isto respondeu à sua pergunta? Se não, posso passá-lo a uma pessoa.",
+           "closing": "Isso respondeu à sua pergunta? Se não, posso passar você para uma pessoa.",
            "source": "Fonte"},
 }
 
