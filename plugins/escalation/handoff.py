@@ -36,6 +36,7 @@ from typing import Any
 
 import deskpilot
 from deskpilot import utcnow
+from deskpilot.language import detect
 
 from .outbox import EscalationOutbox
 from .phrases import SKIP, days, language_of, moment, only_requested, requested, say
@@ -147,7 +148,18 @@ async def escalate(platform: deskpilot.Platform, *, thread_id: str, user_id: str
     if created:
         row = await platform.run_blocking(outbox.deliver, row.id) or row
     message = customer_message(row, language, settings.hours, now)
-    return f"{reason.rstrip('.')}. {message}" if rule else message
+    told = _reason_told(settings, rule, reason, language) if rule else None
+    return f"{told.rstrip('.')}. {message}" if told else message
+
+
+def _reason_told(settings: EscalationSettings, rule_name: str, reason: str, language: str
+                 ) -> str | None:
+    """The rule's reason in the visitor's language, if the rule has it: `reasons[language]`,
+    else `reason` when written in that language (English when too short to tell)."""
+    rule = next((r for r in settings.rules if r.name == rule_name), None)
+    if rule is not None and language in rule.reasons:
+        return rule.reasons[language]
+    return reason if (detect(reason) or "en") == language else None
 
 
 class HandoffLimits(deskpilot.RateLimits):

@@ -13,14 +13,19 @@ from pydantic import Field, field_validator, model_validator
 import deskpilot
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_LANGUAGE_CODE = re.compile(r"[a-z]{2}")
 
 
 class Rule(deskpilot.Options):
     """Hand over at once when any of the rule's conditions holds. `reason` is what the
-    transcript and the ticket say; the customer sees nothing of the rule itself."""
+    transcript and the ticket say, and what a visitor writing in its language reads before
+    the hand-over's message; `reasons` gives it in other languages ({de = "…"}). A visitor
+    whose language has none reads the hand-over's message alone, never a reason in another
+    language. Nothing else of the rule is shown."""
 
     name: str = Field(min_length=1)
     reason: str = Field(min_length=1)
+    reasons: dict[str, str] = {}
     # Triage predicts one of these (needs a triage plugin; compared case-insensitively).
     categories: list[str] = []
     priorities: list[str] = []
@@ -32,6 +37,17 @@ class Rule(deskpilot.Options):
     low_confidence_answers: int | None = Field(default=None, ge=1)
     # The signed user token carries one of these values: {plan = ["enterprise"]}.
     attributes: dict[str, list[str]] = {}
+
+    @field_validator("reasons")
+    @classmethod
+    def _by_language(cls, reasons: dict[str, str]) -> dict[str, str]:
+        for language, text in reasons.items():
+            if not _LANGUAGE_CODE.fullmatch(language):
+                raise ValueError(f"reasons: {language!r} is not a language code "
+                                 "(ISO 639-1, like \"de\")")
+            if not text.strip():
+                raise ValueError(f"reasons: the {language!r} reason is empty")
+        return reasons
 
     @field_validator("patterns")
     @classmethod

@@ -177,8 +177,33 @@ def test_hours_arithmetic() -> None:
     ({"hours": {"timezone": "Mars/Olympus"}}, "unknown timezone"),
     ({"hours": {"days": ["funday"]}}, "unknown day"),
     ({"hours": {"start": "18:00", "end": "09:00"}}, "is not after start"),
+    ({"rules": [{"name": "x", "reason": "y", "keywords": ["z"], "reasons": {"German": "y"}}]},
+     "'German' is not a language code"),
 ])
 def test_bad_rules_and_hours_are_config_errors(tmp_path: Path, escalation: dict[str, Any],
                                                problem: str) -> None:
     with pytest.raises(ConfigError, match=problem):
         make_services(tmp_path, "local", escalation=escalation)
+
+
+def test_a_rules_reason_is_told_in_the_visitors_language_or_not_at_all(tmp_path: Path) -> None:
+    # A German visitor read "Chargebacks need a person. Ich habe diese Unterhaltung …": the
+    # operator's English reason before the hand-over's German.
+    rules = [{"name": "legal", "reason": "Legal questions need a person",
+              "reasons": {"de": "Rechtsfragen klärt bei uns ein Mensch"}, "keywords": ["Anwalt"]},
+             {"name": "chargeback", "reason": "Chargebacks need a person",
+              "keywords": ["Rückbuchung"]}]
+    services = _services(tmp_path, rules=rules)
+    app = create_app(services=services)
+    german = MESSAGES["de"]["delivered"]
+    legal = Chat(app).send("Mein Anwalt fragt, wie lange Sie meine Daten speichern.")
+    [row] = EscalationOutbox(services).list()
+    assert legal.assistant_text == ("Rechtsfragen klärt bei uns ein Mensch. "
+                                    + german.format(ref=row.ticket_ref))
+    chargeback = Chat(app).send("Ich habe eine Rückbuchung bei meiner Bank veranlasst.")
+    row = next(r for r in EscalationOutbox(services).list() if r.id != row.id)
+    assert chargeback.assistant_text == german.format(ref=row.ticket_ref)
+    # The ticket keeps the operator's reason whatever the visitor read.
+    [ticket] = services.audit_log("local.ticket", row.ticket_ref)
+    assert "Reason: Chargebacks need a person" in ticket["request"]["transcript"]
+
