@@ -88,8 +88,16 @@ class SnippetQueue:
     def ingest(self, connector: str, tickets: list[deskpilot.Ticket]) -> int:
         """Queue the solved tickets among `tickets`; returns how many snippets were made."""
         settings = self.settings
-        sources = [s for t in tickets
-                   if (s := source_of(connector, t, settings.snippet_phone_region))]
+        sources = []
+        for ticket in tickets:
+            try:
+                source = source_of(connector, ticket, settings.snippet_phone_region)
+            except Exception as exc:  # one ticket's text must not keep its page out
+                log.warning("snippets: ticket %s of %s not distilled: %s", ticket.id,
+                            connector, exc)
+                continue
+            if source is not None:
+                sources.append(source)
         if not sources:
             return 0
         embedder = self.platform.embedder

@@ -192,3 +192,26 @@ def test_tickets_synced_before_the_plugin_was_on_become_sources_at_a_full_sync(
     assert SnippetQueue(after).list() == []  # nothing changed since: nothing listed
     after.sync("desk", full=True)
     assert [s.question for s in SnippetQueue(after).list()] == ["Charged twice"]
+
+
+def test_a_ticket_that_cannot_be_distilled_leaves_the_others_queued(
+        make_services: MakeServices, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    from deskpilot.plugins.snippets import queue as queue_module
+
+    def source_of(connector: str, ticket: deskpilot.Ticket, region: str) -> object:
+        if ticket.id == "2":
+            raise ValueError("unexpected ticket shape")
+        return real(connector, ticket, region)
+
+    real = queue_module.source_of
+    monkeypatch.setattr(queue_module, "source_of", source_of)
+    services = make_services([ticket("1", "Charged twice"),
+                              ticket("2", "Export to CSV", reply="Open Reports, then Export."),
+                              ticket("3", "Where do I change my billing address?",
+                                     reply="Open Settings, then Billing.")])
+    services.sync("desk")
+    assert sorted(s.question for s in SnippetQueue(services).list()) == [
+        "Charged twice", "Where do I change my billing address?"]
+    assert any("ticket 2" in r.getMessage() and "unexpected ticket shape" in r.getMessage()
+               for r in caplog.records)
