@@ -4,7 +4,9 @@
   lists them and keeps those changed since the last one; `state: "draft"` is unpublished.
 - conversations: `POST /conversations/search` on `updated_at`, cursor-paginated
   (`starting_after`), parts from `GET /conversations/{id}` (Intercom returns at most 500 parts);
-  notes become `Comment(public=False)`.
+  notes become `Comment(public=False)`. The customer's company, for answer snippets to remove,
+  from `GET /contacts/{id}/companies`, once per contact a sync (a token that may not list
+  companies: one warning, and conversations sync without them).
 
 A conversation that cannot be read is a failure of that conversation only (`refetch` retries it);
 a workspace without Help Center (404, 403 on `/articles`) has that stream turned off with one
@@ -61,6 +63,8 @@ PUBLIC_PARTS = frozenset({"comment", "open", "close"})
 AUTHOR_ROLES = {"admin": "agent", "team": "agent", "bot": "system", "user": "customer",
                 "lead": "customer", "contact": "customer"}
 STATUSES = {"open": "open", "snoozed": "pending", "closed": "solved"}
+# Authors that are Intercom contacts (customers), whose companies Intercom lists.
+CONTACT_TYPES = frozenset({"user", "lead", "contact"})
 
 
 class IntercomOptions(ConnectorOptions):
@@ -161,6 +165,11 @@ class IntercomConnector(HttpConnector):
     def __init__(self, name: str, options: IntercomOptions, **seams: Any) -> None:
         super().__init__(name, options, **seams)
         self._tag_ids: dict[str, str] = {}
+        # A customer's company by contact id, asked for once a sync (`_company_of`); the
+        # status of a refusal to list companies (a token without that scope), told once.
+        self._companies: dict[str, str | None] = {}
+        self._companies_refused: int | None = None
+        self._refusal_told = False
 
     def base_url(self) -> str:
         return (self.options.base_url or HOSTS[self.options.region]).rstrip("/")
@@ -178,6 +187,7 @@ class IntercomConnector(HttpConnector):
 
     # -- reading ----------------------------------------------------------------------------
     def fetch(self, checkpoint: dict[str, Any] | None) -> Iterator[SyncPage]:
+        self._companies, self._companies_refused, self._refusal_told = {}, None, False
         state: dict[str, Any] = {"articles": {}, "conversations": {}}
         for key, value in (checkpoint or {}).items():
             state[key] = dict(value)
@@ -258,6 +268,12 @@ class IntercomConnector(HttpConnector):
                     missing_is_gone: bool = False) -> None:
         try:
             page.documents.append(self._ticket(conversation_id))
+            if self._companies_refused and not self._refusal_told:
+                self._refusal_told = True
+                page.warnings.append(
+                    f"customers' companies are off for this sync ({self._companies_refused}: "
+                    "the token may not list a contact's companies): answer snippets cannot "
+                    "remove them")
         except HelpdeskError as exc:  # this conversation only; retried on later runs
             ref = DocumentRef(kind=DocumentKind.TICKET, id=conversation_id)
             if exc.status == 404 and missing_is_gone:
@@ -310,8 +326,34 @@ class IntercomConnector(HttpConnector):
             status=STATUSES.get(raw.get("state") or "", raw.get("state") or "open"),
             priority="high" if raw.get("priority") == "priority" else None,
             updated_at=_epoch(raw.get("updated_at")),
-            requester=_person(source.get("author")),
+            requester=self._requester(source.get("author")),
         )
+
+    def _requester(self, author: dict[str, Any] | None) -> Person | None:
+        """The customer who opened the conversation, with their company (the first one
+        Intercom lists for the contact)."""
+        person = _person(author)
+        if person is None or (author or {}).get("type") not in CONTACT_TYPES:
+            return person
+        company = self._company_of(str(author["id"])) if (author or {}).get("id") else None
+        return person.model_copy(update={"organization": company}) if company else person
+
+    def _company_of(self, contact_id: str) -> str | None:
+        if contact_id not in self._companies:
+            name = None
+            if self._companies_refused is None:
+                try:
+                    data = self._call("GET", f"/contacts/{contact_id}/companies")
+                except HelpdeskError as exc:
+                    if exc.status not in (403, 404):
+                        raise
+                    if exc.status == 403:  # the token's scope: the same for every contact
+                        self._companies_refused = exc.status
+                else:
+                    companies = data.get("companies") or data.get("data") or []
+                    name = next((c.get("name") for c in companies if c.get("name")), None)
+            self._companies[contact_id] = name
+        return self._companies[contact_id]
 
     def tag_vocabulary(self) -> list[str]:
         tags = self._call("GET", "/tags").get("data", [])

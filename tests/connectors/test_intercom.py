@@ -70,6 +70,7 @@ class FakeIntercom:
                                        "conversation_parts": parts, "total_count": len(parts)},
             }
         self.tags = [{"type": "tag", "id": "1", "name": "vip"}]
+        self.companies: dict[str, list[dict[str, Any]]] = {}  # contact id -> its companies
         self.missing: set[str] = set()  # paths answered 404
         self.forbidden: set[str] = set()  # paths answered 403 (a token without that scope)
 
@@ -130,6 +131,12 @@ class FakeIntercom:
             found = [a for a in self.articles if a["id"] == path.split("/")[2]]
             if found:
                 return httpx.Response(200, json=found[0])
+        if method == "GET" and path.startswith("/contacts/") and path.endswith("/companies"):
+            companies = self.companies.get(path.split("/")[2], [])
+            return httpx.Response(200, json={
+                "type": "list", "companies": companies, "total_count": len(companies),
+                "pages": {"type": "pages", "next": None, "page": 1, "per_page": 50,
+                          "total_pages": 1}})
         if (method, path) == ("GET", "/tags"):
             return httpx.Response(200, json={"type": "list", "data": self.tags})
         if (method, path) == ("POST", "/tags"):
@@ -198,6 +205,30 @@ def test_articles_drafts_and_conversations_mapping() -> None:
     assert [c.author for c in untitled.comments] == [
         deskpilot.Person(name="Tom Admin", email="tom@acme.test")] * 2
     assert docs[("ticket", "203")].comments[-1].public is False  # assignment with a body
+
+
+def test_the_requesters_company_is_known_so_answer_snippets_can_remove_it() -> None:
+    # Answer snippets remove the organisation "as the connector knows it": it knew none.
+    fake = FakeIntercom()
+    fake.companies["u1"] = [{"type": "company", "id": "c1", "company_id": "globex",
+                             "name": "Globex Corporation", "created_at": T0}]
+    docs = records(list(make(fake, include_articles=False).fetch(None)))
+    assert {docs[("ticket", c)].requester.organization for c in fake.conversations} == {
+        "Globex Corporation"}
+    asked = [c for c in fake.calls if c[1] == "/contacts/u1/companies"]
+    assert len(asked) == 1  # once a sync for the five conversations of the same customer
+    assert docs[("ticket", "201")].comments[0].author.organization is None  # an admin
+
+
+def test_companies_that_may_not_be_read_leave_conversations_syncing() -> None:
+    fake = FakeIntercom()
+    fake.forbidden.add("/contacts/u1/companies")
+    pages = list(make(fake, include_articles=False).fetch(None))
+    docs = records(pages)
+    assert {k for k in docs if k[0] == "ticket"} == {("ticket", c) for c in fake.conversations}
+    assert docs[("ticket", "200")].requester.organization is None
+    warnings = [w for p in pages for w in p.warnings]
+    assert len(warnings) == 1 and "compan" in warnings[0] and "403" in warnings[0]
 
 
 def test_an_untitled_conversation_says_its_first_line_once() -> None:
