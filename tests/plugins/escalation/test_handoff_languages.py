@@ -92,15 +92,20 @@ def test_an_english_request_still_gets_english(tmp_path: Path) -> None:
     assert chat.send("I'd like to talk to a person").assistant_text == MESSAGES["en"]["ask_email"]
 
 
-def test_business_hours_are_told_in_german(tmp_path: Path) -> None:
+@pytest.mark.parametrize("request_text, told", [
+    ("Ich möchte mit einem Menschen sprechen", ("Unser Team ist", "09:00 Uhr.")),
+    ("Je voudrais parler à une personne", ("Notre équipe est disponible", "à partir du ")),
+])
+def test_business_hours_are_told_in_the_visitors_language(
+        tmp_path: Path, request_text: str, told: tuple[str, str]) -> None:
     today = datetime.now(ZoneInfo("Europe/Berlin"))  # every day but today: closed now
     open_days = [d for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
                  if d != today.strftime("%a").lower()]
     services = make_services(tmp_path, "local", escalation={"ask_email": False, "hours": {
         "timezone": "Europe/Berlin", "days": open_days, "start": "09:00", "end": "17:00"}})
     chat = Chat(create_app(services=services))
-    handed = chat.send("Ich möchte mit einem Menschen sprechen")
-    assert "Unser Team ist" in handed.assistant_text and "09:00 Uhr" in handed.assistant_text
+    handed = chat.send(request_text)
+    assert all(part in handed.assistant_text for part in told), handed.assistant_text
     assert "(Europe/Berlin)" in handed.assistant_text
 
 
