@@ -1,4 +1,5 @@
-"""Line charts as SVG markup, drawn on the server (the dashboard loads no script)."""
+"""The dashboard's charts (rates per day, model cost per day), drawn on the server as SVG on
+the shared plot area (`core/charts.py`): the dashboard loads no script."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ from html import escape
 
 from markupsafe import Markup
 
-WIDTH, HEIGHT = 640, 220
-LEFT, RIGHT, TOP, BOTTOM = 44, 12, 12, 28
+from deskpilot.core.charts import Plot
+
+PLOT = Plot(width=640, height=220, left=44, right=12, top=12, bottom=28)
+BAR = "#1f4fa3"
 
 
 @dataclass(frozen=True)
@@ -19,70 +22,44 @@ class Series:
     colour: str  # a colour from the stylesheet's palette (contrast-checked on white)
 
 
+def _day_x(i: int, days: Sequence[str]) -> float:
+    return PLOT.x(i / max(len(days) - 1, 1))
+
+
 def rate_chart(title: str, days: Sequence[str], series: Sequence[Series]) -> Markup:
     """Rates (0–100 %) per day: one polyline per series, gaps where a day has no value."""
-    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
-    step = plot_w / max(len(days) - 1, 1)
-
-    def x(i: int) -> float:
-        return round(LEFT + i * step, 1)
-
-    def y(v: float) -> float:
-        return round(TOP + plot_h * (1 - v), 1)
-
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" '
-             f'role="img" aria-label="{escape(title)}" class="chart">',
-             f"<title>{escape(title)}</title>"]
-    for tick in (0, 0.25, 0.5, 0.75, 1):
-        parts.append(f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y(tick)}" y2="{y(tick)}" '
-                     'stroke="#d0d4da" stroke-width="1"/>')
-        parts.append(f'<text x="{LEFT - 6}" y="{y(tick) + 4}" text-anchor="end" '
-                     f'font-size="11" fill="#444">{int(tick * 100)}%</text>')
+    parts = [PLOT.grid((0, 0.25, 0.5, 0.75, 1), lambda t: f"{int(t * 100)}%")]
     labelled = sorted({0, len(days) - 1, *range(0, len(days), max(len(days) // 6, 1))})
-    for i in labelled:
-        if 0 <= i < len(days):
-            parts.append(f'<text x="{x(i)}" y="{HEIGHT - 8}" text-anchor="middle" '
-                         f'font-size="11" fill="#444">{escape(days[i][5:])}</text>')
+    parts += [PLOT.x_label(_day_x(i, days), days[i][5:]) for i in labelled
+              if 0 <= i < len(days)]
     for s in series:
         runs: list[list[str]] = [[]]
         for i, value in enumerate(s.values):
             if value is None:
                 runs.append([])
                 continue
-            runs[-1].append(f"{x(i)},{y(value)}")
-            parts.append(f'<circle cx="{x(i)}" cy="{y(value)}" r="2.5" fill="{s.colour}">'
+            x, y = _day_x(i, days), PLOT.y(value)
+            runs[-1].append(f"{x},{y}")
+            parts.append(f'<circle cx="{x}" cy="{y}" r="2.5" fill="{s.colour}">'
                          f"<title>{escape(s.label)} {escape(days[i])}: "
                          f"{round(value * 100, 1)}%</title></circle>")
         parts += [f'<polyline fill="none" stroke="{s.colour}" stroke-width="2" '
                   f'points="{" ".join(run)}"/>' for run in runs if len(run) > 1]
-    parts.append("</svg>")
-    return Markup("".join(parts))
+    return Markup(PLOT.svg(title, "".join(parts)))
 
 
 def bar_chart(title: str, labels: Sequence[str], values: Sequence[float], unit: str) -> Markup:
     """One bar per label (e.g. the cost of each day), scaled to the largest."""
-    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     top = max(values, default=0) or 1
-    slot = plot_w / max(len(labels), 1)
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" '
-             f'role="img" aria-label="{escape(title)}" class="chart">',
-             f"<title>{escape(title)}</title>"]
-    for tick in (0, 0.5, 1):
-        y = round(TOP + plot_h * (1 - tick), 1)
-        parts.append(f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y}" y2="{y}" '
-                     'stroke="#d0d4da" stroke-width="1"/>')
-        parts.append(f'<text x="{LEFT - 6}" y="{y + 4}" text-anchor="end" font-size="11" '
-                     f'fill="#444">{top * tick:.2f}</text>')
+    slot = 1 / max(len(labels), 1)  # of the plot area's width
+    parts = [PLOT.grid((0, 0.5, 1), lambda t: f"{top * t:.2f}")]
     every = max(len(labels) // 6, 1)
     for i, (label, value) in enumerate(zip(labels, values, strict=True)):
-        height = round(plot_h * value / top, 1)
-        x = round(LEFT + i * slot + slot * 0.15, 1)
-        parts.append(f'<rect x="{x}" y="{round(TOP + plot_h - height, 1)}" '
-                     f'width="{round(slot * 0.7, 1)}" height="{height}" fill="#1f4fa3">'
+        x, y = PLOT.x(i * slot + slot * 0.15), PLOT.y(value / top)
+        parts.append(f'<rect x="{x}" y="{y}" width="{round(slot * 0.7 * PLOT.inner_width, 1)}" '
+                     f'height="{round(PLOT.y(0) - y, 1)}" fill="{BAR}">'
                      f"<title>{escape(label)}: {value:.4f} {escape(unit)}</title></rect>")
         if i % every == 0 or i == len(labels) - 1:
-            parts.append(f'<text x="{round(x + slot * 0.35, 1)}" y="{HEIGHT - 8}" '
-                         f'text-anchor="middle" font-size="11" fill="#444">'
-                         f"{escape(label[5:] if len(label) == 10 else label)}</text>")
-    parts.append("</svg>")
-    return Markup("".join(parts))
+            parts.append(PLOT.x_label(PLOT.x((i + 0.5) * slot),
+                                      label[5:] if len(label) == 10 else label))
+    return Markup(PLOT.svg(title, "".join(parts)))

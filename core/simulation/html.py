@@ -6,8 +6,10 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
+from deskpilot.core.charts import Plot
+
 COLOURS = ("#2563eb", "#ea580c")  # this run, the compared run
-WIDTH, HEIGHT, PAD = 520, 240, 40
+PLOT = Plot(width=520, height=240, left=52, right=10, top=10, bottom=40)
 
 CSS = """
 body{font-family:system-ui,sans-serif;margin:2rem;color:#111;max-width:1100px}
@@ -24,68 +26,48 @@ def _pct(value: float | None) -> str:
     return "–" if value is None else f"{value * 100:.1f} %"
 
 
-def _axes(x_label: str, y_label: str) -> str:
-    x0, y0, x1, y1 = PAD, HEIGHT - PAD, WIDTH - 10, 10
-    ticks = "".join(
-        f'<line x1="{x0}" x2="{x1}" y1="{y0 - (y0 - y1) * f}" y2="{y0 - (y0 - y1) * f}" '
-        f'stroke="#eee"/><text x="{x0 - 6}" y="{y0 - (y0 - y1) * f + 4}" font-size="10" '
-        f'text-anchor="end">{int(f * 100)}%</text>' for f in (0, 0.25, 0.5, 0.75, 1))
-    return (f'{ticks}<line x1="{x0}" y1="{y0}" x2="{x1}" y2="{y0}" stroke="#333"/>'
-            f'<line x1="{x0}" y1="{y0}" x2="{x0}" y2="{y1}" stroke="#333"/>'
-            f'<text x="{(x0 + x1) / 2}" y="{HEIGHT - 8}" font-size="11" text-anchor="middle">'
-            f'{escape(x_label)}</text><text x="12" y="{(y0 + y1) / 2}" font-size="11" '
-            f'transform="rotate(-90 12 {(y0 + y1) / 2})" text-anchor="middle">'
-            f'{escape(y_label)}</text>')
-
-
-def _point(x: float, y: float) -> tuple[float, float]:
-    """Chart coordinates of (x, y), both in [0, 1]."""
-    return (round(PAD + x * (WIDTH - 10 - PAD), 1),
-            round(HEIGHT - PAD - y * (HEIGHT - PAD - 10), 1))
-
-
-def _svg(name: str, title: str, body: str) -> str:
-    return (f'<svg class="chart" id="{name}" role="img" aria-label="{escape(title)}" '
-            f'width="{WIDTH}" height="{HEIGHT}" viewBox="0 0 {WIDTH} {HEIGHT}" '
-            f'xmlns="http://www.w3.org/2000/svg">{body}</svg>')
+def _frame(x_title: str, y_title: str) -> str:
+    """The percentage grid and both axes' titles."""
+    return (PLOT.grid((0, 0.25, 0.5, 0.75, 1), lambda f: f"{int(f * 100)}%")
+            + PLOT.axis_titles(x_title, y_title))
 
 
 def curve_chart(runs: list[dict[str, Any]]) -> str:
     """Deflection (solid) and estimated wrong answers (dashed) over thresholds."""
-    body = _axes("confidence threshold", "share of tickets / of answers")
+    body = _frame("confidence threshold", "share of tickets / of answers")
     for colour, report in zip(COLOURS, runs, strict=False):
         curve = report["summary"]["curve"]
         top = max((p["threshold"] for p in curve), default=1) or 1
         for key, dash in (("deflection", ""), ("wrong_answer_rate", ' stroke-dasharray="5 4"')):
-            points = [_point(p["threshold"] / top, p[key]) for p in curve if p[key] is not None]
+            points = [(PLOT.x(p["threshold"] / top), PLOT.y(p[key]))
+                      for p in curve if p[key] is not None]
             if points:
                 path = " ".join(f"{'M' if i == 0 else 'L'}{x},{y}"
                                 for i, (x, y) in enumerate(points))
                 body += (f'<path class="series {key}" d="{path}" fill="none" '
                          f'stroke="{colour}" stroke-width="2"{dash}/>')
-        threshold = report["summary"]["deflection"]["threshold"]
-        x, _ = _point(threshold / top, 0)
-        body += (f'<line class="threshold" x1="{x}" x2="{x}" y1="10" y2="{HEIGHT - PAD}" '
-                 f'stroke="{colour}" stroke-opacity=".4"/>')
-    return _svg("deflection-curve", "Deflection and estimated wrong answers by threshold", body)
+        x = PLOT.x(report["summary"]["deflection"]["threshold"] / top)
+        body += (f'<line class="threshold" x1="{x}" x2="{x}" y1="{PLOT.y(1)}" '
+                 f'y2="{PLOT.y(0)}" stroke="{colour}" stroke-opacity=".4"/>')
+    return PLOT.svg("Deflection and estimated wrong answers by threshold", body,
+                    name="deflection-curve", sized=True)
 
 
 def bar_chart(name: str, title: str, labels: list[str], series: list[list[float]],
-              x_label: str) -> str:
+              x_title: str) -> str:
     """Grouped bars, one group per label, values in [0, 1]."""
-    body = _axes(x_label, "share")
-    group = (WIDTH - 10 - PAD) / max(len(labels), 1)
+    body = _frame(x_title, "share")
+    group = 1 / max(len(labels), 1)  # of the plot area's width
     bar = group * 0.8 / max(len(series), 1)
     for s, (colour, values) in enumerate(zip(COLOURS, series, strict=False)):
         for i, value in enumerate(values):
-            x = PAD + i * group + group * 0.1 + s * bar
-            height = value * (HEIGHT - PAD - 10)
-            body += (f'<rect class="bar" x="{x:.1f}" y="{HEIGHT - PAD - height:.1f}" '
-                     f'width="{bar:.1f}" height="{height:.1f}" fill="{colour}"/>')
-    for i, label in enumerate(labels):
-        body += (f'<text x="{PAD + (i + 0.5) * group:.1f}" y="{HEIGHT - PAD + 13}" '
-                 f'font-size="10" text-anchor="middle">{escape(label)}</text>')
-    return _svg(name, title, body)
+            y = PLOT.y(value)
+            body += (f'<rect class="bar" x="{PLOT.x(i * group + group * 0.1 + s * bar)}" '
+                     f'y="{y}" width="{round(bar * PLOT.inner_width, 1)}" '
+                     f'height="{round(PLOT.y(0) - y, 1)}" fill="{colour}"/>')
+    body += "".join(PLOT.x_label(PLOT.x((i + 0.5) * group), label)
+                    for i, label in enumerate(labels))
+    return PLOT.svg(title, body, name=name, sized=True)
 
 
 def _outcomes(report: dict[str, Any]) -> list[float]:
