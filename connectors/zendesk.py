@@ -13,8 +13,8 @@ Both streams are Zendesk's incremental exports, so a sync reads only what change
   by `users/show_many`, 100 a request), where the stream holds the ticket's whole history; else,
   and on an account that refuses the export (403, 404: it is for admins), from the ticket's own
   cursor-paginated comments. Internal notes are kept as `public=False` either way. The names
-  of the organisations the requester and authors belong to (`organizations/show_many`, each
-  once a sync) come with them, for answer snippets to remove.
+  of the organisations the customers belong to (`organizations/show_many`, each once a sync)
+  come with them, for answer snippets to remove; an agent's is the support company's own.
 
 Every page carries the checkpoint reached after it, so an interrupted sync resumes exactly there.
 A ticket whose comments cannot be read is a failure of that ticket only (`refetch` retries it);
@@ -306,8 +306,9 @@ class ZendeskConnector(HttpConnector):
             except HelpdeskError as exc:
                 page.failures.append(self.failure(ref, exc))
         named = {raw.get("organization_id") for raw, _ in read}
-        named |= {user.get("organization_id") for _, (_, users) in read
-                  for user in users.values()}
+        named |= {user.get("organization_id") for raw, (_, users) in read
+                  for user_id, user in users.items()
+                  if self._is_customer(user_id, user, raw.get("requester_id"))}
         names = organizations.names(named, page.warnings)
         page.documents.extend(self._ticket(raw, comments, users, names)
                               for raw, (comments, users) in read)
@@ -338,23 +339,29 @@ class ZendeskConnector(HttpConnector):
             params = {**params, "page[after]": meta["after_cursor"]}
 
     @staticmethod
-    def _author_role(author: Any, user: dict[str, Any] | None, requester_id: Any
+    def _is_customer(user_id: Any, user: dict[str, Any] | None, requester_id: Any) -> bool:
+        role = (user or {}).get("role")
+        return role == "end-user" or (role is None and user_id == requester_id)
+
+    @classmethod
+    def _author_role(cls, author: Any, user: dict[str, Any] | None, requester_id: Any
                      ) -> Literal["customer", "agent", "system"]:
         if author == -1:  # Zendesk's own system user
             return "system"
-        role = (user or {}).get("role")
-        if role == "end-user" or (role is None and author == requester_id):
-            return "customer"
-        return "agent"
+        return "customer" if cls._is_customer(author, user, requester_id) else "agent"
 
     def _ticket(self, raw: dict[str, Any], raw_comments: list[dict[str, Any]],
                 users: dict[Any, dict[str, Any]], organizations: Mapping[Any, str | None]
                 ) -> Ticket:
         ticket_id = str(raw["id"])
         requester_id = raw.get("requester_id")
-        people = {user_id: Person(name=user.get("name"), email=user.get("email"),
-                                  organization=organizations.get(user.get("organization_id")))
-                  for user_id, user in users.items()}
+        # A customer's organisation, not an agent's: that is the support company's own name,
+        # which an answer snippet may well need to say.
+        people = {user_id: Person(
+            name=user.get("name"), email=user.get("email"),
+            organization=organizations.get(user.get("organization_id"))
+            if self._is_customer(user_id, user, requester_id) else None)
+            for user_id, user in users.items()}
         # The ticket's own organisation is the requester's for this ticket, when their user
         # record names none (or another: a person in several organisations).
         if ticket_organization := organizations.get(raw.get("organization_id")):

@@ -110,12 +110,15 @@ class FakeZendesk:
 
     def with_organizations(self) -> FakeZendesk:
         """Customer 0 belongs to Globex (their ticket says so too); Customer 1's ticket is
-        filed under Initech, though the user record names no organisation."""
+        filed under Initech, though the user record names no organisation; the agent is in
+        Acme, the support company itself."""
         self.organizations = [
             {"id": 7001, "name": "Globex Corporation",
              "url": f"{BASE}/api/v2/organizations/7001.json"},
-            {"id": 7002, "name": "Initech", "url": f"{BASE}/api/v2/organizations/7002.json"}]
+            {"id": 7002, "name": "Initech", "url": f"{BASE}/api/v2/organizations/7002.json"},
+            {"id": 7003, "name": "Acme", "url": f"{BASE}/api/v2/organizations/7003.json"}]
         self.users[1]["organization_id"] = 7001
+        self.users[0]["organization_id"] = 7003  # the agent, in the support company's own
         self.tickets[0]["organization_id"] = 7001
         self.tickets[1]["organization_id"] = 7002
         return self
@@ -396,7 +399,8 @@ def test_the_requesters_organisation_is_known_too(bulk: bool) -> None:
     assert tickets["1"].requester.organization == "Globex Corporation"
     assert tickets["2"].requester.organization == "Initech"  # from the ticket's own record
     assert tickets["4"].requester.organization is None
-    assert [c.author.organization for c in tickets["1"].comments] == [None, None]  # the agent
+    # The agent's organisation is the support company's own, which a snippet may name.
+    assert [c.author.organization for c in tickets["1"].comments] == [None, None]
     asked = [c for c in fake.calls if c[1] == "/api/v2/organizations/show_many.json"]
     assert [c[2]["ids"] for c in asked] == ["7001,7002"]  # each asked for once a sync
     page = SyncPage()
