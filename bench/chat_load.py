@@ -14,7 +14,9 @@ time, the same first-word figures for new threads alone, and the error count; wi
 than wall times when other work shares the cores), in all and in its main thread (serve's
 event loop: the turns' agent runs, ChatKit, HTTP; the rest is embedding and database threads),
 and always the burst's wall time and this load generator's own CPU: with both cores busy
-(server + client CPU ≈ 2 × burst), no reordering of the work can beat total CPU / 2.
+(server + client CPU ≈ 2 × burst), no reordering of the work can beat total CPU / 2. Last,
+`machine_loop_s`: a fixed Python loop's CPU seconds just before the burst, the machine's speed
+at the time (figures from different days compare only at a similar value).
 Loopback only; bounded by --conversations and --timeout.
 
 The load generator is aiohttp, not httpx: it shares the two cores with the server, and 100
@@ -138,6 +140,7 @@ async def run(url: str, conversations: int, timeout: float, server_pid: int | No
             async with client.get(f"{base}/widget.js") as response:
                 response.raise_for_status()
                 await response.read()
+        machine_loop_s = machine_speed()
         cpu_before = cpu_seconds(server_pid) if server_pid else None
         burst_start, client_cpu_before = time.perf_counter(), time.process_time()
         results = await asyncio.wait_for(asyncio.gather(
@@ -164,10 +167,22 @@ async def run(url: str, conversations: int, timeout: float, server_pid: int | No
         "p95_first_word_new_thread_ms": _pct(new_words, 95),
         "server_cpu_s": cpu[0], "server_loop_cpu_s": cpu[1],
         "burst_s": round(burst_s, 2), "client_cpu_s": round(client_cpu_s, 2),
+        "machine_loop_s": machine_loop_s,
         "errors": len(results) - len(finished),
         "error_kinds": sorted({f"{type(r).__name__}: {r}"[:120] for r in results
                                if isinstance(r, BaseException)}),
     }
+
+
+def machine_speed(steps: int = 2_000_000) -> float:
+    """CPU seconds of a fixed pure-Python loop, timed before the burst: the same code's
+    figures vary several-fold between days on a shared machine, and this says how fast the
+    machine was when they were taken (runs compare only at a similar value)."""
+    start = time.process_time()
+    total = 0
+    for step in range(steps):
+        total += step
+    return round(time.process_time() - start, 3)
 
 
 def _ready(base: str) -> bool:

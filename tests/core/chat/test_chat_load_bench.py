@@ -41,6 +41,7 @@ def test_concurrent_conversations_complete_without_errors(live_server: str) -> N
     # The burst lasts at least as long as its slowest turn; the load generator spent CPU on it.
     assert report["burst_s"] * 1000 >= report["p95_turn_ms"]
     assert report["client_cpu_s"] > 0
+    assert report["machine_loop_s"] > 0  # the machine's speed, to compare days by
 
 
 def test_server_cpu_is_reported_for_a_known_process(live_server: str) -> None:
