@@ -111,10 +111,10 @@ class Unit:
         return len(self.text.split())
 
 
-def _sentences(paragraph: str) -> list[str]:
+def _sentences(paragraph: str, fragment: bool = False) -> list[str]:
     parts = [p.strip() for p in _SENTENCE_BREAK.split(paragraph) if p.strip()]
     # A passage window can end mid-sentence: a fragment without an ending is not quoted.
-    if parts and not _TERMINAL.search(parts[-1]):
+    if parts and not fragment and not _TERMINAL.search(parts[-1]):
         parts.pop()
     return parts
 
@@ -328,9 +328,7 @@ _ONE_CASE = re.compile(
 def sentences(paragraph: str, *, fragment: bool = False) -> list[str]:
     """The whole sentences of a paragraph; a last fragment without an ending is left out
     (a passage window cut it) unless `fragment` (a message typed without a final stop)."""
-    if fragment:
-        return [p.strip() for p in _SENTENCE_BREAK.split(paragraph) if p.strip()]
-    return _sentences(paragraph)
+    return _sentences(paragraph, fragment)
 
 
 def general(sentence: str) -> bool:
