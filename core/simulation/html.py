@@ -7,6 +7,7 @@ from html import escape
 from typing import Any
 
 from deskpilot.core.charts import Plot
+from deskpilot.knowledge.distribution import HISTOGRAM_BINS
 
 COLOURS = ("#2563eb", "#ea580c")  # this run, the compared run
 PLOT = Plot(width=520, height=240, left=52, right=10, top=10, bottom=40)
@@ -145,7 +146,8 @@ def render(report: dict[str, Any], compared: dict[str, Any] | None = None,
         bar_chart("outcomes", "Outcomes", ["answered", "handed over", "unanswered"],
                   [_outcomes(r) for r in runs], "outcome"),
         bar_chart("similarity", "Similarity of answers to the human replies",
-                  [f"{i / 10:.1f}" for i in range(10)], [_histogram(r) for r in runs],
+                  [f"{i / HISTOGRAM_BINS:.1f}" for i in range(HISTOGRAM_BINS)],
+                  [_histogram(r) for r in runs],
                   "cosine similarity (answered tickets)"),
     ])
     return f"""<!doctype html>
