@@ -333,9 +333,10 @@ class IntercomConnector(HttpConnector):
         """The customer who opened the conversation, with their company (the first one
         Intercom lists for the contact)."""
         person = _person(author)
-        if person is None or (author or {}).get("type") not in CONTACT_TYPES:
+        if person is None or author is None or author.get("type") not in CONTACT_TYPES \
+                or not author.get("id"):
             return person
-        company = self._company_of(str(author["id"])) if (author or {}).get("id") else None
+        company = self._company_of(str(author["id"]))
         return person.model_copy(update={"organization": company}) if company else person
 
     def _company_of(self, contact_id: str) -> str | None:
