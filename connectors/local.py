@@ -6,7 +6,7 @@
                                  author?}], tags, status, priority?, category?, updated_at,
                                  requester?}   (a person: {name?, email?, organization?})
 
-Without a `path` it serves the demo help center shipped in `connectors/demo`, so a fresh
+Without a `path` it serves the demo help center shipped in `connectors/demo-help-center`, so a fresh
 install answers questions out of the box. The checkpoint remembers each file's size, mtime,
 hash and document ids: an incremental run reads only changed files and reports the documents
 that vanished from them (or with them) as deleted. Write-backs have no helpdesk to go to, so
@@ -54,7 +54,7 @@ from deskpilot import (
     TicketMessage,
 )
 
-DEMO_PATH = Path(__file__).parent / "demo"
+DEMO_PATH = Path(__file__).parent / "demo-help-center"
 # Documents per page: the engine commits (and checkpoints) once per page.
 PAGE_SIZE = 20
 _CHECKPOINT_VERSION = 1

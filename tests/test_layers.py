@@ -27,7 +27,7 @@ def copy(tmp_path: Path) -> Path:
     """The package's folders and pyproject.toml, to break on purpose."""
     for folder in PACKAGE_FOLDERS:
         shutil.copytree(REPO / folder, tmp_path / folder,
-                        ignore=shutil.ignore_patterns("__pycache__", "demo"))
+                        ignore=shutil.ignore_patterns("__pycache__", "demo-help-center"))
     shutil.copy(REPO / "pyproject.toml", tmp_path)
     return tmp_path
 

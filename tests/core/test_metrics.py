@@ -12,6 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 
 from deskpilot._events import SyncFinished
+from deskpilot.connectors.local import DEMO_PATH
 from deskpilot.core.app import create_app
 from deskpilot.core.metrics import Metrics
 from deskpilot.core.services import Services
@@ -20,8 +21,6 @@ from tests.knowledge.conftest import make_services  # noqa: F401 - fixture
 from tests.plugins.escalation.relay_helpers import LOCAL_SECRET, local_webhook
 from tests.plugins.support_fakes import ADMIN, Chat
 from tests.plugins.support_fakes import make_services as make_support_services
-
-DEMO = Path(__file__).resolve().parents[2] / "connectors" / "demo"
 
 
 def samples(client: TestClient, token: str) -> dict[tuple[str, frozenset], float]:
@@ -110,7 +109,7 @@ def test_a_chat_and_an_escalation_move_their_counters(tmp_path: Path) -> None:
 def test_a_sync_moves_the_sync_counters(
         make_services: Callable[..., Services],  # noqa: F811
 ) -> None:
-    services = make_services({"demo": {"type": "local", "path": str(DEMO / "billing")}})
+    services = make_services({"demo": {"type": "local", "path": str(DEMO_PATH / "billing")}})
     services.settings.server.admin_token = SecretStr("s3cret")
     auth = {"Authorization": "Bearer s3cret"}
     with TestClient(create_app(services=services)) as client:

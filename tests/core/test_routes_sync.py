@@ -8,17 +8,16 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
+from deskpilot.connectors.local import DEMO_PATH
 from deskpilot.core.app import create_app
 from deskpilot.core.services import Services
 from tests.knowledge.conftest import make_services  # noqa: F401 - fixture
-
-DEMO = Path(__file__).resolve().parents[2] / "connectors" / "demo"
 
 
 def test_search_and_sync_need_the_admin_token(
     make_services: Callable[..., Services],  # noqa: F811
 ) -> None:
-    services = make_services({"demo": {"type": "local", "path": str(DEMO / "billing")}})
+    services = make_services({"demo": {"type": "local", "path": str(DEMO_PATH / "billing")}})
     services.settings.server.admin_token = SecretStr("s3cret")
     auth = {"Authorization": "Bearer s3cret"}
     with TestClient(create_app(services=services)) as client:

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from deskpilot.connectors.local import DEMO_PATH
 from deskpilot.core.cli import build_app
 from deskpilot.core.simulation.report import SCHEMA, summarize
 from tests.core.agent.fake_openai import FakeOpenAI
@@ -305,8 +306,7 @@ def test_a_connector_is_replayed_since_a_date_with_a_progress_bar(
             updates.append((task, completed, total))
 
     monkeypatch.setattr(cli, "_progress_bar", lambda unit="documents": Bar())
-    demo = [json.loads(line) for line in (Path(__file__).resolve().parents[3] / "connectors"
-                                          / "demo" / "tickets.jsonl").read_text().splitlines()]
+    demo = [json.loads(line) for line in (DEMO_PATH / "tickets.jsonl").read_text().splitlines()]
     since = "2025-05-18"
     wanted = sorted((t for t in demo if t["status"].lower() in ("solved", "closed")
                      and t["updated_at"] >= since), key=lambda t: t["updated_at"],

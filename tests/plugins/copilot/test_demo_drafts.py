@@ -14,12 +14,12 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 import deskpilot
+from deskpilot.connectors.local import DEMO_PATH
 from deskpilot.core.app import create_app
 from deskpilot.core.config import Settings
 from deskpilot.core.services import Services
 from deskpilot.extractive import sentences
 from deskpilot.plugins.copilot.drafts import DRAFT_MARKER, Draft, draft_for_ticket
-from tests.conftest import REPO
 
 pytestmark = pytest.mark.slow  # the local embedding model and a sync of the demo
 
@@ -42,7 +42,7 @@ _MARKDOWN = re.compile(r"\*\*|__|`|\]\(|^#{1,6}\s|^>\s", re.MULTILINE)
 def _customer_sentences() -> set[str]:
     """Every sentence a customer wrote in a demo ticket (opening messages and later comments)."""
     said: set[str] = set()
-    for line in (REPO / "connectors" / "demo" / "tickets.jsonl").read_text().splitlines():
+    for line in (DEMO_PATH / "tickets.jsonl").read_text().splitlines():
         ticket = deskpilot.Ticket.model_validate(json.loads(line))
         texts = [ticket.description, *(c.body for c in ticket.comments
                                        if c.author_role == "customer")]
