@@ -225,8 +225,6 @@ def _jsonl_records(
         known = record.get("id")
         ref = DocumentRef(kind=kind, id=str(known)) if known not in (None, "") else None
         try:
-            if "id" in record:
-                record["id"] = str(record["id"])
             _assume_utc(record)
             for comment in record.get("comments") or []:
                 if isinstance(comment, dict):

@@ -10,13 +10,22 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
 
 class _Model(BaseModel):
     # Validators are built on first use, not at import: every `deskpilot` command imports these
     # models (through the plugins), few of them validate a document.
     model_config = ConfigDict(defer_build=True)
+
+
+def id_text(value: Any) -> Any:
+    """An integer id as its string: helpdesks number their records, and an export or a JSON
+    Lines file of them says 42 where the contract keeps "42"."""
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+DocumentId = Annotated[str, BeforeValidator(id_text)]
 
 
 class Audience(StrEnum):
@@ -59,7 +68,7 @@ def http_url(url: str | None) -> str | None:
 
 class Article(_Model):
     kind: Literal["article"] = "article"
-    id: str
+    id: DocumentId
     title: str
     body_html: str
     url: Annotated[str | None, AfterValidator(http_url)] = None
@@ -75,7 +84,7 @@ class Article(_Model):
 
 class Ticket(_Model):
     kind: Literal["ticket"] = "ticket"
-    id: str
+    id: DocumentId
     subject: str
     description: str
     comments: list[Comment] = []
@@ -96,7 +105,7 @@ class DocumentRef(_Model):
     """Names a document without its content, e.g. one deleted at the source."""
 
     kind: DocumentKind
-    id: str
+    id: DocumentId
 
 
 class DocumentFailure(_Model):

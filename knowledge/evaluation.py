@@ -27,7 +27,7 @@ from typing import Any, Literal, get_args
 
 from pydantic import ValidationError
 
-from deskpilot._documents import Article
+from deskpilot._documents import Article, id_text
 from deskpilot._embedder import Embedder
 from deskpilot.knowledge.index import EdgeIndex, FusionConfig
 from deskpilot.knowledge.index.calibration import Calibration
@@ -46,12 +46,12 @@ _DIGITS = re.compile(r"(\d+)$")
 
 
 def read_articles(path: Path) -> list[dict[str, Any]]:
-    """Articles JSONL `{id, title, body_html, url?}`; a record that is not an article is a
-    ValueError naming the file, the article and the field."""
+    """Articles JSONL `{id, title, body_html, url?}` (an integer id becomes its string); a
+    record that is not an article is a ValueError naming the file, the article and the field."""
     records = read_jsonl(path)
     for number, record in enumerate(records, 1):
         try:
-            Article.model_validate(record)
+            record["id"] = Article.model_validate(record).id
         except ValidationError as exc:
             problem = exc.errors()[0]
             field = ".".join(str(part) for part in problem["loc"]) or "record"
@@ -61,10 +61,14 @@ def read_articles(path: Path) -> list[dict[str, Any]]:
 
 
 def read_questions(path: Path) -> list[dict[str, Any]]:
-    """Questions JSONL `{query, article_id}` or `{query, article_ids: [...]}`; a record without
-    them is a ValueError naming the file and the record."""
+    """Questions JSONL `{query, article_id}` or `{query, article_ids: [...]}`, integer ids as
+    their strings; a record without them is a ValueError naming the file and the record."""
     records = read_jsonl(path)
     for record in records:
+        if "article_id" in record:
+            record["article_id"] = id_text(record["article_id"])
+        if isinstance(record.get("article_ids"), list):
+            record["article_ids"] = [id_text(i) for i in record["article_ids"]]
         query = record.get("query")
         ids = answering_ids(record)
         if not isinstance(query, str) or not query.strip():

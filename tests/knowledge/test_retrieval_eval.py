@@ -111,6 +111,24 @@ def test_a_query_with_several_answering_articles_is_a_hit_when_any_is_found(
     assert result["lexical_weight"] > 0
 
 
+def test_integer_ids_are_the_ids_as_strings(tmp_path: Path) -> None:
+    # A helpdesk export numbers its articles; the eval refused the whole file ("article 1: id:
+    # Input should be a valid string").
+    from deskpilot.core.config import EmbedderSettings as Settings
+    from tests.knowledge.conftest import CountingEmbedder
+
+    articles = _write_jsonl(tmp_path / "articles.jsonl", [
+        {"id": 1, "title": "Reset your password", "body_html": "<p>Choose Forgot.</p>"},
+        {"id": 2, "title": "Invoices", "body_html": "<p>Download them from Billing.</p>"}])
+    queries = _write_jsonl(tmp_path / "queries.jsonl", [
+        {"query": "reset my password", "article_id": 1},
+        {"query": "download invoices", "article_ids": [2]}])
+    result = evaluate_retrieval(articles, queries, embedder=CountingEmbedder(Settings()),
+                                progress=False)
+    assert result["n"] == 2 and "questions_without_article" not in result
+    assert result["recall@5"] == 1.0
+
+
 def test_bad_lines_are_refused_naming_the_file_and_line(tmp_path: Path) -> None:
     # A broken line, a question without its article, an article without a title: each refused
     # with the file and what is wrong (was: "JSONDecodeError: Expecting value: line 1 column
