@@ -5,7 +5,8 @@ What the dashboard's rates and the knowledge-gap report count, read from the cha
 - a **turn** is a customer message and the assistant message(s) after it, until the next one;
 - an AI reply is **sourced** when it carries an http(s) url citation; an AI reply without one
   is a **low-confidence** answer (the offline model's hand-over offer, or an LLM answering
-  from nothing: what the escalation rules call "an answer without a source");
+  from nothing: what the escalation rules call "an answer without a source") — unless the
+  message was only small talk ("hi", "thanks": `deskpilot.language.small_talk`);
 - a reply with a marker (the entity annotation `data.deskpilot`, `deskpilot.Reply`) is not
   the AI's: a plugin's on the way to a hand-over (`event == "handoff_pending"`, e.g. asking
   for an email address) or a person's;
@@ -29,6 +30,7 @@ from sqlalchemy.engine import Engine
 
 from deskpilot._chat import Reply as MarkedReply
 from deskpilot._documents import http_url
+from deskpilot.core.agent.small_talk import small_talk
 from deskpilot.core.chat.tables import ChatFeedback, ChatItem, ChatThread
 
 THREAD = ChatThread.__table__  # type: ignore[attr-defined]
@@ -77,9 +79,10 @@ class Turn:
 
     @property
     def low_confidence(self) -> bool:
-        """The AI answered, and nothing it said cites a source."""
+        """The AI answered a question, and nothing it said cites a source (small talk —
+        "hi", "thanks" — asks nothing a source could answer)."""
         ai = self.ai_replies
-        return bool(ai) and not any(r.sourced for r in ai)
+        return bool(ai) and not any(r.sourced for r in ai) and small_talk(self.question) is None
 
     @property
     def thumbs_down(self) -> bool:

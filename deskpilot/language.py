@@ -1,12 +1,16 @@
-"""Which language a customer wrote in, for plugins that talk to customers themselves (a
-hand-over's messages): the offline model's own detector (`deskpilot.core.agent.language`), so
-the platform and its plugins call a message's language alike.
+"""Which language a customer wrote in, and whether a message is only small talk, for plugins
+that talk to customers themselves (a hand-over's messages): the offline model's own readers
+(`deskpilot.core.agent.language`, `.small_talk`), so the platform and its plugins read a
+message alike.
 
-    from deskpilot.language import detect
+    from deskpilot.language import detect, small_talk
 
     detect("Ich möchte mit einem Menschen sprechen")  # "de"; None when not confident
+    small_talk("yes, thanks").kinds  # {"yes", "thanks"}; None for anything more
 """
 
 from deskpilot.core.agent.language import base_language, detect
+from deskpilot.core.agent.small_talk import BYE, GREETING, NO, THANKS, YES, SmallTalk, small_talk
 
-__all__ = ["base_language", "detect"]
+__all__ = ["BYE", "GREETING", "NO", "THANKS", "YES", "SmallTalk", "base_language", "detect",
+           "small_talk"]

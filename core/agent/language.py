@@ -34,44 +34,73 @@ CANNOT_ANSWER_IN = {
           "falar com uma pessoa? Escreva \"falar com uma pessoa\".",
 }
 # The offline answer's own words, in the language it is written in (English where none):
-# the hand-over offer when nothing convinces, the line under every answer, the citation label.
+# the hand-over offer when nothing convinces, the line under every answer, the citation label,
+# and its replies to small talk (small_talk.py): a greeting, thanks, a "no", a goodbye.
 OFFLINE_TEXTS = {
     "en": {"handover": "I'm not sure about that: I couldn't find an answer in our help center. "
                        "Would you like me to hand you over to a person? Just say \"talk to a "
                        "person\".",
            "closing": "Did that answer your question? If not, I can hand you over to a person.",
-           "source": "Source"},
+           "source": "Source",
+           "greeting": "Hello! What can I help you with?",
+           "welcome": "You're welcome! Is there anything else I can help you with?",
+           "declined": "All right. Is there anything else I can help you with?",
+           "goodbye": "Goodbye, and have a nice day!"},
     "de": {"handover": "Da bin ich mir nicht sicher: Ich habe in unserem Hilfe-Center keine "
                        "Antwort gefunden. Möchten Sie mit einem Menschen sprechen? Schreiben Sie "
                        "einfach „mit einem Menschen sprechen“.",
            "closing": "Hat das Ihre Frage beantwortet? Wenn nicht, kann ich Sie an einen "
                       "Menschen weitergeben.",
-           "source": "Quelle"},
+           "source": "Quelle",
+           "greeting": "Hallo! Wobei kann ich Ihnen helfen?",
+           "welcome": "Gern geschehen! Kann ich Ihnen sonst noch helfen?",
+           "declined": "In Ordnung. Kann ich Ihnen sonst noch helfen?",
+           "goodbye": "Auf Wiedersehen und einen schönen Tag!"},
     "fr": {"handover": "Je n'en suis pas sûr : je n'ai pas trouvé de réponse dans notre centre "
                        "d'aide. Voulez-vous parler à une personne ? Écrivez simplement « parler "
                        "à une personne ».",
            "closing": "Cela répond-il à votre question ? Sinon, je peux vous mettre en relation "
                       "avec une personne.",
-           "source": "Source"},
+           "source": "Source",
+           "greeting": "Bonjour ! Comment puis-je vous aider ?",
+           "welcome": "Avec plaisir ! Puis-je vous aider pour autre chose ?",
+           "declined": "Très bien. Puis-je vous aider pour autre chose ?",
+           "goodbye": "Au revoir et bonne journée !"},
     "es": {"handover": "No estoy seguro: no he encontrado una respuesta en nuestro centro de "
                        "ayuda. ¿Quiere hablar con una persona? Escriba «hablar con una persona».",
            "closing": "¿Ha respondido esto a su pregunta? Si no, puedo pasarle con una persona.",
-           "source": "Fuente"},
+           "source": "Fuente",
+           "greeting": "¡Hola! ¿En qué puedo ayudarle?",
+           "welcome": "¡De nada! ¿Puedo ayudarle en algo más?",
+           "declined": "De acuerdo. ¿Puedo ayudarle en algo más?",
+           "goodbye": "¡Adiós y que tenga un buen día!"},
     "it": {"handover": "Non ne sono sicuro: non ho trovato una risposta nel nostro centro "
                        "assistenza. Vuole parlare con una persona? Scriva «parlare con una "
                        "persona».",
            "closing": "Ho risposto alla sua domanda? Altrimenti posso passarla a una persona.",
-           "source": "Fonte"},
+           "source": "Fonte",
+           "greeting": "Salve! Come posso aiutarla?",
+           "welcome": "Prego! Posso aiutarla in qualcos'altro?",
+           "declined": "Va bene. Posso aiutarla in qualcos'altro?",
+           "goodbye": "Arrivederci e buona giornata!"},
     "nl": {"handover": "Daar ben ik niet zeker van: ik heb geen antwoord gevonden in ons "
                        "helpcentrum. Wilt u met een medewerker praten? Typ \"praten met een "
                        "medewerker\".",
            "closing": "Heeft dit uw vraag beantwoord? Zo niet, dan verbind ik u door met een "
                       "medewerker.",
-           "source": "Bron"},
+           "source": "Bron",
+           "greeting": "Hallo! Waarmee kan ik u helpen?",
+           "welcome": "Graag gedaan! Kan ik u ergens anders mee helpen?",
+           "declined": "Prima. Kan ik u ergens anders mee helpen?",
+           "goodbye": "Tot ziens en nog een fijne dag!"},
     "pt": {"handover": "Não tenho certeza: não encontrei uma resposta na nossa central de "
                        "ajuda. Quer falar com uma pessoa? Escreva \"falar com uma pessoa\".",
            "closing": "Isso respondeu à sua pergunta? Se não, posso passar você para uma pessoa.",
-           "source": "Fonte"},
+           "source": "Fonte",
+           "greeting": "Olá! Como posso ajudar você?",
+           "welcome": "De nada! Posso ajudar você com mais alguma coisa?",
+           "declined": "Tudo bem. Posso ajudar você com mais alguma coisa?",
+           "goodbye": "Tchau e tenha um ótimo dia!"},
 }
 
 

@@ -9,6 +9,8 @@ It runs inside the same `agents.Runner`, tools and streaming as a real LLM, with
                                                         the question (extractive.py), each source
                                                         cited by title (url_citation annotations)
 
+Small talk ("hi", "thanks", a bare "no": small_talk.py) is answered in kind, without a search.
+
 When retrieval is weak it says it is not sure and offers a person instead of guessing.
 """
 
@@ -43,6 +45,7 @@ from openai.types.responses.response_output_text import AnnotationURLCitation
 from deskpilot.core.agent import offline_tools
 from deskpilot.core.agent.extractive import Excerpt, Source, render, select, terms
 from deskpilot.core.agent.language import base_language, cannot_answer_in, detect, offline_text
+from deskpilot.core.agent.small_talk import BYE, NO, THANKS, YES, SmallTalk, small_talk
 from deskpilot.knowledge.index.calibration import UNCALIBRATED_WEIGHT
 
 MODEL_NAME = "deskpilot-offline"
@@ -166,10 +169,11 @@ def compose_answer(query: str, sources: list[Source],
     that language where known): the offline model can only quote the knowledge as it is."""
     customer = detect(query)
     locales = Counter(base_language(s.locale) for s in sources)
-    # Its own words in the language it quotes, or in the customer's when it quotes nothing.
+    # Its own words in the language it quotes; in the customer's when nothing was found.
     knowledge = locales.most_common(1)[0][0] if locales else None
-    text, annotations = _extractive_answer(query, sources, lexical_weight,
-                                           customer if customer in locales else knowledge)
+    text, annotations = _extractive_answer(
+        query, sources, lexical_weight,
+        customer if customer in locales or not locales else knowledge)
     if customer is None or not locales or customer in locales:
         return text, annotations
     notice = cannot_answer_in(customer, knowledge or "en")
@@ -204,6 +208,24 @@ def _extractive_answer(query: str, sources: list[Source], lexical_weight: float,
             )
         text += ")\n\n"
     return text + offline_text("closing", language), annotations
+
+
+def small_talk_reply(chat: SmallTalk, messages: list[tuple[str, str]]) -> str:
+    """The reply to small talk, in the conversation's language when the message fits it ("ok"
+    is German too): a greeting back, "you're welcome" once something was answered, "all right"
+    to a "no", a goodbye. `messages`: the conversation as (role, text), oldest first."""
+    earlier = (detect(text) for role, text in reversed(messages[:-1]) if role == "user")
+    language = chat.language(next((found for found in earlier if found), None))
+    answered = any(role == "assistant" for role, _ in messages)
+    if BYE in chat.kinds:
+        key = "goodbye"
+    elif not answered:
+        key = "greeting"
+    elif NO in chat.kinds:
+        key = "declined"
+    else:
+        key = "welcome" if chat.kinds & {THANKS, YES} else "greeting"
+    return offline_text(key, language)
 
 
 def _new_id(prefix: str) -> str:
@@ -269,7 +291,11 @@ class OfflineModel(Model):
             )
             return self._message(text, annotations)
         query = last_user_text(input)
-        step = offline_tools.plan(offline_tools.conversation(input), self.triggers, tools, terms)
+        messages = offline_tools.conversation(input)
+        chat = small_talk(query)
+        if chat is not None:
+            return self._message(small_talk_reply(chat, messages), [])
+        step = offline_tools.plan(messages, self.triggers, tools, terms)
         if isinstance(step, offline_tools.Call):
             return ResponseFunctionToolCall(
                 type="function_call", id=_new_id("fc"), call_id=_new_id("call"),

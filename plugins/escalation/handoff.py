@@ -5,7 +5,9 @@ Ways in, one path (`hand_over`):
 - the customer asks for a person in so many words, in one of the languages phrases.py hears
   — the widget's "Talk to a person" button sends "I'd like to talk to a person" (or its UI
   language's) as a message — and the `before_agent_turn` hook hands over without asking the
-  model (any ChatKit client, any model, the offline one included);
+  model (any ChatKit client, any model, the offline one included), or takes up the assistant's
+  offer of one: "yes" to "Would you like me to hand you over to a person?", "no" to "Did that
+  answer your question? If not, I can hand you over to a person.";
 - an `[[escalation.rules]]` rule holds (rules.py): at once, before the agent answers, or after
   the agent's Nth answer in a row without a source (`after_agent_turn`).
 
@@ -36,10 +38,19 @@ from typing import Any
 
 import deskpilot
 from deskpilot import utcnow
-from deskpilot.language import detect
+from deskpilot.language import detect, small_talk
 
 from .outbox import EscalationOutbox
-from .phrases import SKIP, days, language_of, moment, only_requested, requested, say
+from .phrases import (
+    SKIP,
+    accepts_offer,
+    days,
+    language_of,
+    moment,
+    only_requested,
+    requested,
+    say,
+)
 from .relay import Relay
 from .rules import count_answer, message_rule, needs_triage, streak_rule
 from .settings import EscalationSettings, Hours, Rule
@@ -47,6 +58,8 @@ from .tables import Escalation, EscalationStatus, Owner
 
 TRANSCRIPT_ITEMS = 100
 SUBJECT_CHARS = 80
+# Items read back to find the assistant's last message (tool calls may lie between).
+OFFER_LOOKBACK = 6
 
 # The handoff's reason when [agent] over_budget = "handover" and the month's budget is spent.
 BUDGET_SPENT = "This month's model budget is spent: a person answers instead of the AI."
@@ -256,12 +269,26 @@ async def take_turn(platform: deskpilot.Platform, turn: deskpilot.ChatTurn
         return _marked(turn, await hand_over(platform, turn,
                                              "The customer asked to talk to a person."),
                        asked_for_person=only_requested(turn.text))
+    if await _takes_up_offer(turn):
+        return _marked(turn, await hand_over(platform, turn,
+                                             "The customer accepted the offer of a person."),
+                       asked_for_person=True)
     if await _budget_spent(platform):
         return _marked(turn, await hand_over(platform, turn, BUDGET_SPENT))
     rule = await _message_rule(platform, turn)
     if rule is not None:
         return _marked(turn, await hand_over(platform, turn, rule.reason, rule.name))
     return None
+
+
+async def _takes_up_offer(turn: deskpilot.ChatTurn) -> bool:
+    """A bare yes or no that takes up the person the assistant's last message offered (the
+    history is read only for such a message)."""
+    reply = small_talk(turn.text)
+    if turn.new_thread or reply is None:
+        return False
+    said = [text for role, text in await turn.history(OFFER_LOOKBACK) if role == "assistant"]
+    return bool(said) and accepts_offer(said[-1], reply)
 
 
 async def _budget_spent(platform: deskpilot.Platform) -> bool:
@@ -284,12 +311,15 @@ async def _message_rule(platform: deskpilot.Platform, turn: deskpilot.ChatTurn) 
 
 async def after_turn(platform: deskpilot.Platform, turn: deskpilot.ChatTurn,
                      answer: deskpilot.AgentAnswer) -> str | deskpilot.Reply | None:
-    """`after_agent_turn`: count answers without a source; hand over after N in a row."""
+    """`after_agent_turn`: count answers without a source (to questions, not small talk);
+    hand over after N in a row."""
     if turn.audience != deskpilot.ToolAudience.CUSTOMER or turn.metadata.get("escalated"):
         return None
     rules = platform.settings_for(EscalationSettings).rules
     if not any(rule.low_confidence_answers for rule in rules):
         return None  # nothing counts answers: the thread's metadata stays as it is
+    if small_talk(turn.text) is not None:
+        return None  # "thanks" asked nothing: its reply cites nothing, and need not
     streak = count_answer(turn.metadata, answer)
     rule = streak_rule(rules, streak)
     if rule is None:

@@ -20,7 +20,7 @@ from babel import Locale
 from babel.dates import format_datetime, get_day_names
 from babel.lists import format_list
 
-from deskpilot.language import detect
+from deskpilot.language import NO, YES, SmallTalk, detect
 
 from .settings import DAYS
 
@@ -84,6 +84,35 @@ SKIP = re.compile(r"^\W*(skip|no|no thanks|no email|none|"
                   r"salta|no grazie|senza|"
                   r"overslaan|nee|nee bedankt|zonder|"
                   r"pular|não|não obrigad[oa]|sem)\W*$", re.IGNORECASE)
+
+
+# The assistant's message offered a person: as a question ("Would you like me to hand you
+# over to a person?"), which a yes accepts, or on a condition ("Did that answer your question?
+# If not, I can hand you over to a person."), which a no accepts. The offline model's offers
+# in its seven languages, and an LLM's in its own words alike.
+_SOMEONE = (r"(person|human|agent|someone|somebody|colleague|representative|mensch\w*|"
+            r"mitarbeiter\w*|kolleg\w*|personne|conseill\w+|quelqu'un|persona|humano|umano|"
+            r"operat\w+|medewerker|iemand|pessoa|atendente|alguém|alguien|qualcuno)")
+_WOULD_YOU = (r"(would you|do you want|shall i|should i|can i|may i|want me|like me|"
+              r"möchten sie|wollen sie|soll ich|willst du|möchtest du|voulez|souhaitez|"
+              r"aimeriez|quiere|desea|quieres|vuole|desidera|vuoi|wilt u|wil je|zal ik|"
+              r"quer|deseja|gostaria)")
+_OFFER_QUESTION = re.compile(rf"\b{_WOULD_YOU}\b[^.!?]*\b{_SOMEONE}\b[^.!?]*\?$", re.IGNORECASE)
+_OFFER_IF_NOT = re.compile(
+    r"\b(if not|otherwise|wenn nicht|ansonsten|sonst|sinon|si no|si non|altrimenti|zo niet|"
+    rf"anders|se não|caso contrário)\b[^.!?]{{0,80}}\b{_SOMEONE}\b", re.IGNORECASE)
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
+
+def accepts_offer(offer: str, reply: SmallTalk) -> bool:
+    """Whether a bare yes or no (`reply`) takes up the person that `offer`, the assistant's
+    last message, held out."""
+    if YES in reply.kinds and NO not in reply.kinds:
+        return any(_OFFER_QUESTION.search(sentence.strip())
+                   for sentence in _SENTENCE_END.split(offer))
+    if NO in reply.kinds and YES not in reply.kinds:
+        return bool(_OFFER_IF_NOT.search(offer))
+    return False
 
 
 def requested(text: str) -> bool:

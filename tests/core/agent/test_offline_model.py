@@ -267,3 +267,39 @@ def test_on_an_english_help_center_the_frame_stays_english() -> None:
     text, _ = compose_answer(QUESTION, [article], lexical_weight=0.0)
     assert "(Source: Reset your password)" in text and text.endswith(
         "Did that answer your question? If not, I can hand you over to a person.")
+
+
+@pytest.mark.parametrize(("history", "message", "reply"), [
+    # Was: "I'm not sure about that: I couldn't find an answer in our help center…"
+    ([], "hi", "greeting"),
+    ([], "Hallo!", "greeting"),
+    ([QUESTION], "thanks!", "welcome"),
+    ([QUESTION], "yes, thank you", "welcome"),
+    (["Wie setze ich mein Passwort zurück?"], "ok danke", "welcome"),
+    ([QUESTION], "no thanks", "declined"),
+    ([QUESTION], "thanks, bye", "goodbye"),
+])
+async def test_small_talk_is_answered_in_kind_without_a_search(
+        services: Services, searcher: StubSearcher, history: list[str], message: str,
+        reply: str) -> None:
+    from deskpilot.core.agent.language import OFFLINE_TEXTS
+
+    agent = build_customer_agent(services)
+    conversation: list = []
+    for earlier in history:
+        result = await Runner.run(agent, [*conversation, {"role": "user", "content": earlier}],
+                                  run_config=NO_TRACE)
+        conversation = result.to_input_list()
+    searched = len(searcher.calls)
+    result = await Runner.run(agent, [*conversation, {"role": "user", "content": message}],
+                              run_config=NO_TRACE)
+    assert _tool_calls(result) == [] and len(searcher.calls) == searched
+    language = "de" if message in ("Hallo!", "ok danke") else "en"
+    assert result.final_output == OFFLINE_TEXTS[language][reply]
+
+
+async def test_a_greeting_with_a_question_is_a_question(services: Services,
+                                                        searcher: StubSearcher) -> None:
+    agent = build_customer_agent(services)
+    result = await Runner.run(agent, f"Hi! {QUESTION}", run_config=NO_TRACE)
+    assert len(_tool_calls(result)) == 1 and "reset link" in result.final_output
