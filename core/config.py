@@ -297,12 +297,15 @@ class Settings(BaseSettings):
 _TOML_FILE: dict[str, Path | None] = {"path": None}
 
 
-def _describe(error: dict[str, Any]) -> str:
+def describe(error: Any) -> str:
+    """One line for one of pydantic's errors: the dotted key and what is wrong with it."""
     key = ".".join(str(part) for part in error["loc"]) or "(top level)"
     if error["type"] == "extra_forbidden":
         return f"{key}: unknown setting"
     if error["type"] == "missing":
         return f"{key}: required setting is missing"
+    if error["type"] == "value_error":  # a validator's own words, without pydantic's prefix
+        return f"{key}: {error['msg'].removeprefix('Value error, ')}"
     return f"{key}: {error['msg']}"
 
 
@@ -330,7 +333,7 @@ def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
     except ValidationError as exc:
         errors = exc.errors()
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        raise ConfigError(f"{where}: {_describe(errors[0])}{more}") from None
+        raise ConfigError(f"{where}: {describe(errors[0])}{more}") from None
     finally:
         _TOML_FILE["path"] = None
     settings._source = path
@@ -400,5 +403,5 @@ def check_plugin_settings(settings: Settings, claims: list[Any], inactive: list[
         except ValidationError as exc:
             error = exc.errors()[0]
             error = {**error, "loc": (*claim.section.split("."), *error["loc"])}
-            raise ConfigError(f"{where}: {_describe(error)}") from None
+            raise ConfigError(f"{where}: {describe(error)}") from None
     return validated

@@ -16,13 +16,15 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from pydantic import ValidationError
+
 from deskpilot._connector import Connector
 from deskpilot._documents import Article, DocumentKind, SyncPage
 from deskpilot._errors import UnknownConnector
 from deskpilot._events import Event
 from deskpilot._search import Passage, SearchFilter
 from deskpilot._tools import AgentTool, ToolAudience
-from deskpilot.core.config import ConfigError, Settings, check_plugin_settings
+from deskpilot.core.config import ConfigError, Settings, check_plugin_settings, describe
 from deskpilot.core.plugins import PluginHost, load_plugins
 
 if TYPE_CHECKING:
@@ -211,9 +213,12 @@ class Services:
                 )
             try:
                 built[name] = cls.from_config(name, conf.options())
-            except ValueError as exc:  # pydantic's ValidationError is a ValueError
-                first = str(exc).splitlines()
-                raise ConfigError(f"connectors.{name}: {' '.join(first[1:3]).strip()}") from None
+            except ValidationError as exc:
+                error = exc.errors()[0]
+                raise ConfigError(describe({**error, "loc": ("connectors", name, *error["loc"])})
+                                  ) from None
+            except ValueError as exc:  # a connector's own check in its constructor
+                raise ConfigError(f"connectors.{name}: {exc}") from None
             built[name].platform = self
         return built
 

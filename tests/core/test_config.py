@@ -105,3 +105,19 @@ def test_cli_rejects_unknown_connector_type(tmp_path):
     assert result.returncode != 0
     assert "connectors.x.type: unknown connector type 'nosuchdesk'" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_cli_names_a_connectors_bad_option_in_one_plain_line(tmp_path):
+    # Was: "connectors.x: Value error, set subdomain (or base_url) [type=value_error,
+    # input_value={}, input_type=dict] For further information visit https://errors.pydantic…"
+    path = tmp_path / "c.toml"
+    path.write_text('[connectors.x]\ntype = "zendesk"\n')
+    result = deskpilot("config", "check", "--config", str(path), cwd=tmp_path)
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines() == [
+        f"error: {path}: connectors.x: set subdomain (or base_url)"]
+    path.write_text('[connectors.y]\ntype = "local"\npath = 3\n')
+    result = deskpilot("config", "check", "--config", str(path), cwd=tmp_path)
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith(f"error: {path}: connectors.y.path: Input is not a valid path"), line
+    assert "pydantic.dev" not in line

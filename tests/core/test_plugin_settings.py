@@ -80,7 +80,7 @@ def test_the_plugin_reads_its_validated_settings(plugin_path, tmp_path, monkeypa
      "plugins.orderstatus.timeout_seconds: Input should be a valid number"),
     ('api_key = "k"', "plugins.orderstatus.api_url: required setting is missing"),
     ('api_url = "u"\napi_key = "env:ORDERS_KEY"',
-     "plugins.orderstatus.api_key: Value error, refers to environment variable ORDERS_KEY, "
+     "plugins.orderstatus.api_key: refers to environment variable ORDERS_KEY, "
      "which is not set"),
 ])
 def test_a_wrong_table_fails_naming_the_file_and_the_key(plugin_path, tmp_path, table, message):
