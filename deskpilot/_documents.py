@@ -1,7 +1,8 @@
 """What connectors hand the platform: articles, tickets and the pages a sync is made of.
 
 Timestamps are timezone-aware (UTC if the source gives none is a connector bug, and the
-contract test kit rejects naive ones). Ids are the helpdesk's own, as strings.
+contract test kit rejects naive ones). Ids are the helpdesk's own, as strings (an integer id
+becomes its string).
 """
 
 from __future__ import annotations
