@@ -111,9 +111,10 @@ class Unit:
         return len(self.text.split())
 
 
-def _sentences(paragraph: str, fragment: bool = False) -> list[str]:
+def sentences(paragraph: str, *, fragment: bool = False) -> list[str]:
+    """The whole sentences of a paragraph; a last fragment without an ending is left out
+    (a passage window cut it) unless `fragment` (a message typed without a final stop)."""
     parts = [p.strip() for p in _SENTENCE_BREAK.split(paragraph) if p.strip()]
-    # A passage window can end mid-sentence: a fragment without an ending is not quoted.
     if parts and not fragment and not _TERMINAL.search(parts[-1]):
         parts.pop()
     return parts
@@ -148,7 +149,7 @@ def units(source: Source, whole: bool = False) -> list[Unit]:
     def flush() -> None:
         nonlocal group
         if paragraph:
-            for sentence in _sentences(" ".join(paragraph)):
+            for sentence in sentences(" ".join(paragraph)):
                 add(sentence, "sentence")
             paragraph.clear()
             group += 1
@@ -323,12 +324,6 @@ _CLOSING = re.compile(
 _ONE_CASE = re.compile(
     r"^(I('ve| have| just|'ll| will| went| checked| can see| see| looked)"
     r"|(our|the) (logs|records|scanner) (show|showed|already)|we can see)\b", re.I)
-
-
-def sentences(paragraph: str, *, fragment: bool = False) -> list[str]:
-    """The whole sentences of a paragraph; a last fragment without an ending is left out
-    (a passage window cut it) unless `fragment` (a message typed without a final stop)."""
-    return _sentences(paragraph, fragment)
 
 
 def general(sentence: str) -> bool:
