@@ -48,6 +48,17 @@ class Plot:
             f'<text x="{self.left - 6}" y="{self.y(t) + 4}" text-anchor="end" font-size="11" '
             f'fill="{INK}">{escape(label(t))}</text>' for t in ticks)
 
+    def percent_grid(self) -> str:
+        """The grid of a chart of shares: 0, 25, 50, 75 and 100 %."""
+        return self.grid((0, 0.25, 0.5, 0.75, 1), lambda t: f"{int(t * 100)}%")
+
+    def bar(self, start: float, width: float, value: float) -> str:
+        """A bar's geometry attributes: from `start` over `width` (fractions of the plot
+        area's width), up from the bottom to `value` (0 to 1)."""
+        top = self.y(value)
+        return (f'x="{self.x(start)}" y="{top}" width="{round(width * self.inner_width, 1)}" '
+                f'height="{round(self.y(0) - top, 1)}"')
+
     def x_label(self, x: float, text: str) -> str:
         """A label under the plot area, centred on `x` (chart coordinates)."""
         return (f'<text x="{x}" y="{self.height - self.bottom + 14}" text-anchor="middle" '

@@ -28,7 +28,7 @@ def _day_x(i: int, days: Sequence[str]) -> float:
 
 def rate_chart(title: str, days: Sequence[str], series: Sequence[Series]) -> Markup:
     """Rates (0–100 %) per day: one polyline per series, gaps where a day has no value."""
-    parts = [PLOT.grid((0, 0.25, 0.5, 0.75, 1), lambda t: f"{int(t * 100)}%")]
+    parts = [PLOT.percent_grid()]
     labelled = sorted({0, len(days) - 1, *range(0, len(days), max(len(days) // 6, 1))})
     parts += [PLOT.x_label(_day_x(i, days), days[i][5:]) for i in labelled
               if 0 <= i < len(days)]
@@ -55,10 +55,9 @@ def bar_chart(title: str, labels: Sequence[str], values: Sequence[float], unit: 
     parts = [PLOT.grid((0, 0.5, 1), lambda t: f"{top * t:.2f}")]
     every = max(len(labels) // 6, 1)
     for i, (label, value) in enumerate(zip(labels, values, strict=True)):
-        x, y = PLOT.x(i * slot + slot * 0.15), PLOT.y(value / top)
-        parts.append(f'<rect x="{x}" y="{y}" width="{round(slot * 0.7 * PLOT.inner_width, 1)}" '
-                     f'height="{round(PLOT.y(0) - y, 1)}" fill="{BAR}">'
-                     f"<title>{escape(label)}: {value:.4f} {escape(unit)}</title></rect>")
+        parts.append(f'<rect {PLOT.bar(i * slot + slot * 0.15, slot * 0.7, value / top)} '
+                     f'fill="{BAR}"><title>{escape(label)}: {value:.4f} {escape(unit)}</title>'
+                     "</rect>")
         if i % every == 0 or i == len(labels) - 1:
             parts.append(PLOT.x_label(PLOT.x((i + 0.5) * slot),
                                       label[5:] if len(label) == 10 else label))

@@ -29,8 +29,7 @@ def _pct(value: float | None) -> str:
 
 def _frame(x_title: str, y_title: str) -> str:
     """The percentage grid and both axes' titles."""
-    return (PLOT.grid((0, 0.25, 0.5, 0.75, 1), lambda f: f"{int(f * 100)}%")
-            + PLOT.axis_titles(x_title, y_title))
+    return PLOT.percent_grid() + PLOT.axis_titles(x_title, y_title)
 
 
 def curve_chart(runs: list[dict[str, Any]]) -> str:
@@ -62,10 +61,8 @@ def bar_chart(name: str, title: str, labels: list[str], series: list[list[float]
     bar = group * 0.8 / max(len(series), 1)
     for s, (colour, values) in enumerate(zip(COLOURS, series, strict=False)):
         for i, value in enumerate(values):
-            y = PLOT.y(value)
-            body += (f'<rect class="bar" x="{PLOT.x(i * group + group * 0.1 + s * bar)}" '
-                     f'y="{y}" width="{round(bar * PLOT.inner_width, 1)}" '
-                     f'height="{round(PLOT.y(0) - y, 1)}" fill="{colour}"/>')
+            body += (f'<rect class="bar" {PLOT.bar(i * group + group * 0.1 + s * bar, bar, value)}'
+                     f' fill="{colour}"/>')
     body += "".join(PLOT.x_label(PLOT.x((i + 0.5) * group), label)
                     for i, label in enumerate(labels))
     return PLOT.svg(title, body, name=name, sized=True)
