@@ -297,9 +297,10 @@ class Settings(BaseSettings):
 _TOML_FILE: dict[str, Path | None] = {"path": None}
 
 
-def describe(error: Any) -> str:
-    """One line for one of pydantic's errors: the dotted key and what is wrong with it."""
-    key = ".".join(str(part) for part in error["loc"]) or "(top level)"
+def describe(error: Any, under: tuple[str, ...] = ()) -> str:
+    """One line for one of pydantic's errors: the dotted key (inside the table `under`, for a
+    model validated on its own) and what is wrong with it."""
+    key = ".".join(str(part) for part in (*under, *error["loc"])) or "(top level)"
     if error["type"] == "extra_forbidden":
         return f"{key}: unknown setting"
     if error["type"] == "missing":
@@ -401,7 +402,6 @@ def check_plugin_settings(settings: Settings, claims: list[Any], inactive: list[
         try:
             validated[claim.model] = claim.model.model_validate(own)
         except ValidationError as exc:
-            error = exc.errors()[0]
-            error = {**error, "loc": (*claim.section.split("."), *error["loc"])}
-            raise ConfigError(f"{where}: {describe(error)}") from None
+            table = tuple(claim.section.split("."))
+            raise ConfigError(f"{where}: {describe(exc.errors()[0], under=table)}") from None
     return validated

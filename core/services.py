@@ -214,9 +214,7 @@ class Services:
             try:
                 built[name] = cls.from_config(name, conf.options())
             except ValidationError as exc:
-                error = exc.errors()[0]
-                raise ConfigError(describe({**error, "loc": ("connectors", name, *error["loc"])})
-                                  ) from None
+                raise ConfigError(describe(exc.errors()[0], under=("connectors", name))) from None
             except ValueError as exc:  # a connector's own check in its constructor
                 raise ConfigError(f"connectors.{name}: {exc}") from None
             built[name].platform = self

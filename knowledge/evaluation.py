@@ -201,7 +201,7 @@ def evaluate_retrieval(
 
     articles = read_articles(Path(articles_path))
     queries = [q for q in read_questions(Path(queries_path)) if in_split(q, split)]
-    known = {str(article["id"]) for article in articles}
+    known = {article["id"] for article in articles}  # strings, as read_articles leaves them
     # A question whose answer is not in the articles file can only miss: say so, not hide it.
     orphans = sum(not known.intersection(answering_ids(q)) for q in queries)
     if orphans and progress:
