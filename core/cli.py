@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 import typer
 
 from deskpilot._errors import ClientError
-from deskpilot.core.config import ConfigError, PluginSettings, Settings, load_settings
+from deskpilot.core.config import CONFIG_ENV, ConfigError, PluginSettings, Settings, load_settings
 
 if TYPE_CHECKING:
     from deskpilot.core.plugins import PluginHost
@@ -58,7 +58,16 @@ def fail(message: str, code: int = 2) -> NoReturn:
     raise typer.Exit(code)
 
 
+# What an operator who copied config.example.toml beside them would call it.
+LOCAL_CONFIG = Path("deskpilot.toml")
+
+
 def settings_from(config: Path | None, data_dir: Path | None = None, **overrides: Any) -> Settings:
+    if config is None and not os.environ.get(CONFIG_ENV) and LOCAL_CONFIG.is_file():
+        # Config is found by name only, never by where the command runs: say so rather than
+        # serve the embedded defaults beside a file that looks like the configuration.
+        typer.echo(f"note: ./{LOCAL_CONFIG} is not read; pass --config {LOCAL_CONFIG} "
+                   f"(or set {CONFIG_ENV}) to use it", err=True)
     if data_dir is not None:
         overrides["data_dir"] = data_dir
     try:
@@ -714,7 +723,7 @@ def _argv_config(argv: Sequence[str]) -> str | None:
             return argv[i + 1]
         if arg.startswith("--config="):
             return arg.split("=", 1)[1]
-    return os.environ.get("DESKPILOT_CONFIG")
+    return os.environ.get(CONFIG_ENV)
 
 
 def _plugin_host(argv: Sequence[str]) -> PluginHost:

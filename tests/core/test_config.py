@@ -1,3 +1,4 @@
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -121,3 +122,19 @@ def test_cli_names_a_connectors_bad_option_in_one_plain_line(tmp_path):
     [line] = result.stderr.strip().splitlines()
     assert line.startswith(f"error: {path}: connectors.y.path: Input is not a valid path"), line
     assert "pydantic.dev" not in line
+
+
+def test_a_config_file_in_the_working_directory_is_named_when_it_is_not_read(tmp_path):
+    # Was: a deskpilot.toml beside the operator was silently ignored (config comes from
+    # --config or $DESKPILOT_CONFIG only), so `serve` ran on the embedded defaults.
+    (tmp_path / "deskpilot.toml").write_text("[server]\nport = 9100\n")
+    env = {k: v for k, v in os.environ.items() if k != "DESKPILOT_CONFIG"}
+    result = deskpilot("config", "check", cwd=tmp_path, env=env)
+    assert result.returncode == 0, result.stderr
+    assert '"port": 8000' in result.stdout  # still not read: only named
+    assert result.stderr.strip().splitlines()[0] == (
+        "note: ./deskpilot.toml is not read; pass --config deskpilot.toml "
+        "(or set DESKPILOT_CONFIG) to use it")
+
+    chosen = deskpilot("config", "check", "--config", "deskpilot.toml", cwd=tmp_path, env=env)
+    assert '"port": 9100' in chosen.stdout and "note:" not in chosen.stderr
