@@ -348,9 +348,11 @@ def _counts(run: dict[str, Any]) -> str:
     """A run's counts per kind, in one line; totals when it counted no kind (older runs)."""
     parts = [f"{kind} {_kind_counts(run[kind])}" for kind in ("articles", "tickets")
              if any(run[kind].values())]
+    totals = [run[key] for key in ("added", "updated", "deleted", "skipped", "failed")]
+    if not parts and not any(totals):  # an incremental run the source listed nothing for
+        return "no document added, changed or deleted"
     if not parts:
-        parts = [f"added {run['added']}, updated {run['updated']}, deleted {run['deleted']}, "
-                 f"unchanged {run['skipped']}, failed {run['failed']}"]
+        parts = ["added {}, updated {}, deleted {}, unchanged {}, failed {}".format(*totals)]
     return "; ".join(parts)
 
 

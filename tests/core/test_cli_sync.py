@@ -56,7 +56,10 @@ def test_internal_notes_need_audience_internal(synced: list[str]) -> None:
 def test_second_sync_changes_nothing_and_status_shows_both_runs(synced: list[str]) -> None:
     again = runner.invoke(app, ["sync", "--connector", "demo", *synced])
     assert again.exit_code == 0, again.output
-    assert "added 0, updated 0, deleted 0" in again.output  # incremental: nothing was listed
+    # Incremental: the source listed nothing (was "added 0, updated 0, deleted 0, unchanged 0,
+    # failed 0", which read as if the run had looked at nothing).
+    assert "demo: succeeded" in again.output
+    assert "no document added, changed or deleted" in again.output
     result = runner.invoke(app, ["sync", "status", "--json", *synced])
     assert result.exit_code == 0, result.output
     status = json.loads(result.output)
