@@ -560,8 +560,10 @@ def simulate(
     compare: Annotated[Path | None, typer.Option(
         help="A former run's directory, shown beside this one.")] = None,
     threshold: Annotated[float | None, typer.Option(
+        # Written out, not imported: the offline model is too heavy to load for --help (a
+        # test keeps the figure equal to simulation.run.DEFAULT_THRESHOLD).
         min=0, help="Confidence the deflection forecast is read at (default: the offline "
-                    "model's answer bar, 0.3).", show_default=False)] = None,
+                    "model's answer bar, 0.35).", show_default=False)] = None,
     wrong_below: Annotated[float | None, typer.Option(
         min=0, max=1, help="Similarity to the human reply under which an answer counts as "
                            "probably wrong (default 0.5).", show_default=False)] = None,

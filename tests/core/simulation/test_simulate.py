@@ -324,3 +324,11 @@ def test_a_connector_is_replayed_since_a_date_with_a_progress_bar(
     # Answered from the demo's own articles, synced into the throw-away platform.
     assert any(r["outcome"] == "answered" for r in report["rows"]), report["rows"]
     assert updates == [("task", "simulate"), (7, 1, 3), (7, 2, 3), (7, 3, 3)]
+
+
+def test_the_help_names_the_threshold_a_forecast_is_read_at() -> None:
+    # Was: "(default: the offline model's answer bar, 0.3)" after the bar became 0.35.
+    from deskpilot.core.simulation.run import DEFAULT_THRESHOLD
+
+    result = runner.invoke(app, ["simulate", "--help"], env={"COLUMNS": "200"})
+    assert f"answer bar, {DEFAULT_THRESHOLD})" in " ".join(result.output.split())
