@@ -48,8 +48,11 @@ _WORD = re.compile(r"[a-z0-9]+")
 _STEP = re.compile(r"^\d+[.)]\s+")
 _ITEM = re.compile(r"^[-*•]\s+")
 _TERMINAL = re.compile(r"[.!?:][\"')\]]*$")
-# A sentence ends at . ! ? followed by space and a capital, digit or quote ("e.g. the" stays).
+# A sentence ends at . ! ? followed by space and a capital, digit or quote ("e.g. the" stays)
+# — but not after an abbreviation that is never a sentence's last word ("i.e. Type until…").
 _SENTENCE_BREAK = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[A-Z0-9\"'(])")
+_ABBREVIATION = re.compile(r"(?:^|[\s(])(?:e\.g|i\.e|cf|vs|approx|Mr|Mrs|Ms|Dr|Prof|Fig)\.$",
+                           re.IGNORECASE)
 _MARKDOWN = [
     (re.compile(r"\[([^\]]+)\]\([^)\s]+\)"), r"\1"),  # [text](url) -> text
     (re.compile(r"(\*\*|__)(.+?)\1"), r"\2"),  # **bold**
@@ -114,7 +117,12 @@ class Unit:
 def sentences(paragraph: str, *, fragment: bool = False) -> list[str]:
     """The whole sentences of a paragraph; a last fragment without an ending is left out
     (a passage window cut it) unless `fragment` (a message typed without a final stop)."""
-    parts = [p.strip() for p in _SENTENCE_BREAK.split(paragraph) if p.strip()]
+    parts: list[str] = []
+    for part in (p.strip() for p in _SENTENCE_BREAK.split(paragraph)):
+        if parts and _ABBREVIATION.search(parts[-1]):
+            parts[-1] = f"{parts[-1]} {part}".strip()
+        elif part:
+            parts.append(part)
     if parts and not fragment and not _TERMINAL.search(parts[-1]):
         parts.pop()
     return parts

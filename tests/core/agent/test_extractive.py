@@ -10,6 +10,7 @@ from deskpilot.core.agent.extractive import (
     plain_text,
     render,
     select,
+    sentences,
     units,
 )
 
@@ -131,3 +132,14 @@ def test_general_sentences_leave_out_courtesy_and_one_account() -> None:
                "Our logs show the emails were delivered but quarantined by your mail filter.",
                "Our scanner already revoked that key automatically."]
     assert [s for s in kept + dropped if general(s)] == kept
+
+
+def test_an_abbreviation_does_not_end_a_sentence() -> None:
+    # Was quoted to a stackfaq question as "In the web interface click repeatedly the second
+    # column header, i.e." — the rest of the sentence dropped as a fragment.
+    text = ("In the web interface click repeatedly the second column header, i.e. Type until it "
+            "shows Size. Then you see the size, e.g. Photos takes 2 GB. Ask Dr. Smith.")
+    assert sentences(text) == [
+        "In the web interface click repeatedly the second column header, i.e. Type until it "
+        "shows Size.", "Then you see the size, e.g. Photos takes 2 GB.", "Ask Dr. Smith."]
+    assert sentences("Choose No. The TV restarts.") == ["Choose No.", "The TV restarts."]
