@@ -47,8 +47,11 @@ _DIGITS = re.compile(r"(\d+)$")
 
 def read_articles(path: Path) -> list[dict[str, Any]]:
     """Articles JSONL `{id, title, body_html, url?}` (an integer id becomes its string); a
-    record that is not an article is a ValueError naming the file, the article and the field."""
+    record that is not an article, or no record at all, is a ValueError naming the file (and
+    the article and the field)."""
     records = read_jsonl(path)
+    if not records:
+        raise ValueError(f"{path}: no articles")
     for number, record in enumerate(records, 1):
         try:
             record["id"] = Article.model_validate(record).id
@@ -62,8 +65,11 @@ def read_articles(path: Path) -> list[dict[str, Any]]:
 
 def read_questions(path: Path) -> list[dict[str, Any]]:
     """Questions JSONL `{query, article_id}` or `{query, article_ids: [...]}`, integer ids as
-    their strings; a record without them is a ValueError naming the file and the record."""
+    their strings; a record without them, or no record at all, is a ValueError naming the file
+    (and the record)."""
     records = read_jsonl(path)
+    if not records:
+        raise ValueError(f"{path}: no questions")
     for record in records:
         if "article_id" in record:
             record["article_id"] = id_text(record["article_id"])

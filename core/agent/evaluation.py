@@ -151,6 +151,8 @@ async def evaluate_answers(
     questions = [q for q in read_questions(queries_path) if in_split(q, split)]
     asked = [(_question(q), answering_ids(q)) for q in questions][:limit]
     out_of_scope = [_question(q) for q in read_jsonl(oos_path)][:limit] if oos_path else []
+    if oos_path and not out_of_scope:
+        raise ValueError(f"{oos_path}: no out-of-scope questions")
     started = time.perf_counter()
     services.migrate()
     if articles_path is not None:
@@ -327,6 +329,8 @@ def evaluate_drafts(
     log: Callable[[str], None] = _log if progress else (lambda _: None)
     tickets = [(_ticket_of(r, n), r["reply"])
                for n, r in enumerate(read_jsonl(tickets_path), 1)][:limit]
+    if not tickets:
+        raise ValueError(f"{tickets_path}: no tickets")
     started = time.perf_counter()
     services.migrate()
     bodies: dict[str, tuple[str, str]] = {}

@@ -128,6 +128,10 @@ async def simulate(
     for name in syncing:
         base.sync(name)
     tickets = replayable(list(base.synced.get(source, {}).values()), since, limit)
+    if not tickets:  # a report of nothing forecasts nothing
+        where = tickets_path if tickets_path is not None else f"connector {connector!r}"
+        raise ValueError(f"no solved or closed tickets to replay in {where}"
+                         + (f" updated since {since:%Y-%m-%d}" if since else ""))
 
     rows: list[dict[str, Any]] = []
     usage = Usage()

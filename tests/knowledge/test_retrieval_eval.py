@@ -156,6 +156,14 @@ def test_bad_lines_are_refused_naming_the_file_and_line(tmp_path: Path) -> None:
     assert code == 1 and "no-article.jsonl: a question names no article_id" in output
     code, output = run(untitled, broken)
     assert code == 1 and "untitled.jsonl: article 'a-2': title: Field required" in output
+    # Was: an empty file evaluated as a corpus of nothing ("recall@1": 0.0), or as no
+    # questions at all.
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("\n", encoding="utf-8")
+    code, output = run(empty, broken)
+    assert code == 1 and "empty.jsonl: no articles" in output
+    code, output = run(articles, empty)
+    assert code == 1 and "empty.jsonl: no questions" in output
 
 
 def test_a_question_about_an_article_not_in_the_file_is_counted(tmp_path: Path) -> None:

@@ -115,3 +115,17 @@ def test_a_bad_line_is_named(files: dict[str, Path]) -> None:
     result = runner.invoke(app, ["eval", "answers", "--articles", str(files["articles"]),
                                  "--queries", str(files["queries"])])
     assert result.exit_code == 1 and "queries.jsonl:2: not JSON" in result.output
+
+
+def test_an_empty_file_is_named(files: dict[str, Path], tmp_path: Path) -> None:
+    # Was: "asked 0 questions" and {"answered": null, ...}, exit code 0.
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("", encoding="utf-8")
+    for args, message in (
+        (["--articles", str(files["articles"]), "--queries", str(empty)], "no questions"),
+        (["--articles", str(empty), "--queries", str(files["queries"])], "no articles"),
+        (["--articles", str(files["articles"]), "--queries", str(files["queries"]),
+          "--oos", str(empty)], "no out-of-scope questions"),
+    ):
+        result = runner.invoke(app, ["eval", "answers", *args])
+        assert result.exit_code == 1 and f"empty.jsonl: {message}" in result.output, result.output

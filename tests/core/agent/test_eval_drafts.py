@@ -123,6 +123,7 @@ def test_the_report_for_people_shows_the_distribution_and_the_rows(
 @pytest.mark.parametrize(("records", "args", "code", "message"), [
     ([{"query": "where are my invoices"}], [], 1, "ticket 1 has no real reply (reply)"),
     ([{"reply": "Go to Billing."}], [], 1, "ticket 1 has no text"),
+    ([], [], 1, "tickets.jsonl: no tickets"),  # was: "draft more similar …: None of tickets"
     (TICKETS, ["--connector", "demo"], 2, "give exactly one of --articles FILE or --connector"),
 ])
 def test_bad_input_gets_one_clear_line(files: dict[str, Path], records: list[dict],

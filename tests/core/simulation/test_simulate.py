@@ -226,6 +226,24 @@ def test_a_bad_ticket_line_is_named(tmp_path: Path) -> None:
     assert "ticket 1: description: Field required" in result.output
 
 
+def test_nothing_to_replay_is_said_and_writes_no_report(tmp_path: Path) -> None:
+    # Was: "0 tickets: deflection None at threshold 0.35 …" and an empty report written.
+    tickets = tmp_path / "t.jsonl"
+    tickets.write_text(json.dumps({"id": "1", "subject": "Refund", "description": "Refund?",
+                                   "status": "open"}) + "\n", encoding="utf-8")
+    out = tmp_path / "report"
+    result = runner.invoke(app, ["simulate", "--tickets", str(tickets), "--out", str(out),
+                                 "--articles", str(tmp_path / "a.jsonl")])
+    assert result.exit_code == 2 and "a.jsonl: file not found" in result.output
+    (tmp_path / "a.jsonl").write_text(json.dumps(
+        {"id": "r", "title": "Refunds", "body_html": "<p>Within 14 days.</p>"}) + "\n")
+    result = runner.invoke(app, ["simulate", "--tickets", str(tickets), "--out", str(out),
+                                 "--articles", str(tmp_path / "a.jsonl")])
+    assert result.exit_code == 1, result.output
+    assert f"no solved or closed tickets to replay in {tickets}" in result.output
+    assert not out.exists()
+
+
 def test_a_rule_hands_over_and_the_report_says_which(tmp_path: Path) -> None:
     """An `[[escalation.rules]]` keyword rule hands the refund ticket over (to the stand-in
     helpdesk); the report goes under <data_dir>/simulations/ when --out is not given."""
