@@ -7,6 +7,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from deskpilot._errors import ClientError
@@ -32,6 +34,23 @@ async def client_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ClientError)
     return JSONResponse({"detail": exc.message, "error": exc.message},
                         status_code=exc.status_code, headers=exc.headers)
+
+
+async def invalid_request(request: Request, exc: Exception) -> JSONResponse:
+    """FastAPI's 422 (its list of problems under `detail`, as the OpenAPI schema says), with
+    the first problem as one line under `error` too, the key every other error carries:
+    `query.k: Input should be less than or equal to 50`."""
+    assert isinstance(exc, RequestValidationError)
+    problems = jsonable_encoder(exc.errors())
+    first = problems[0] if problems else {}
+    where = ".".join(str(part) for part in first.get("loc", ()) if not isinstance(part, int))
+    if first.get("type") == "json_invalid":
+        message = f"not valid JSON ({(first.get('ctx') or {}).get('error', 'unreadable')})"
+    else:  # a validator's own words, without pydantic's prefix
+        message = str(first.get("msg", "invalid request")).removeprefix("Value error, ")
+    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+    return JSONResponse({"detail": problems, "error": f"{where or 'request'}: {message}{more}"},
+                        status_code=422)
 
 
 def create_app(
@@ -79,6 +98,7 @@ def create_app(
     if settings.chat.allowed_origins:  # outermost: a refused body still carries CORS headers
         app.add_middleware(ChatCORS, allowed_origins=settings.chat.allowed_origins)
     app.add_exception_handler(ClientError, client_error)
+    app.add_exception_handler(RequestValidationError, invalid_request)
     app.add_exception_handler(LoginRequired, dashboard.login_page)
     app.add_middleware(RequestMetrics, metrics=services.metrics)
     for router in (health.router, chatkit.router, sync.router, search.router, widget.router,

@@ -134,3 +134,26 @@ def test_plugin_routes_are_mounted_only_for_loaded_plugins(tmp_path):
     denied = Settings(data_dir=tmp_path / "b", connectors={}, plugins={"deny": ["copilot"]})
     with TestClient(create_app(denied)) as client:
         assert client.post("/v1/copilot/draft", json=body).status_code == 404
+
+
+def test_a_request_that_fails_validation_names_its_problem_in_one_line(tmp_path):
+    # Was: FastAPI's 422 list alone ("msg": "Value error, give `text`, …"), without the
+    # one-line `error` every other error of the API carries.
+    settings = Settings(data_dir=tmp_path / "data", connectors={},
+                        server={"admin_token": "t0ken"})
+    admin = {"Authorization": "Bearer t0ken"}
+    with TestClient(create_app(settings)) as client:
+        too_many = client.get("/v1/search", params={"q": "refund", "k": 1000}, headers=admin)
+        assert too_many.status_code == 422
+        assert too_many.json()["error"] == "query.k: Input should be less than or equal to 50"
+        assert too_many.json()["detail"][0]["loc"] == ["query", "k"]  # FastAPI's list stays
+        empty = client.post("/v1/triage", json={}, headers=admin)
+        assert empty.status_code == 422
+        assert empty.json()["error"] == "body: give `text`, or `connector` and `ticket_id`"
+        garbled = client.post("/v1/triage", content=b"zz", headers={
+            **admin, "content-type": "application/json"})
+        assert garbled.status_code == 422
+        assert garbled.json()["error"].startswith("body: not valid JSON")
+        typed = client.post("/v1/copilot/draft", json={"subject": 1, "description": []},
+                            headers=admin)
+        assert typed.json()["error"] == "body.subject: Input should be a valid string (and 1 more)"
