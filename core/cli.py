@@ -306,10 +306,13 @@ def sync_status(
 ) -> None:
     """The last sync runs per connector: counts per kind, duration, status, failures, and the
     documents waiting to be fetched again."""
-    from deskpilot.knowledge.runs import failed_documents, recent_runs
+    from deskpilot.knowledge.runs import failed_documents
 
     with open_platform(config, data_dir) as services:
-        runs = recent_runs(services.engine, connector, limit)
+        try:
+            runs = services.sync_history(connector, limit)
+        except ClientError as exc:
+            fail(exc.message)
         waiting = failed_documents(services.engine, connector)
     if as_json:
         typer.echo(json.dumps({"runs": runs, "failed_documents": waiting}, indent=2))

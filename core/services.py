@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from deskpilot._connector import Connector
 from deskpilot._documents import Article, DocumentKind, SyncPage
-from deskpilot._errors import UnknownConnector
+from deskpilot._errors import ClientError, UnknownConnector
 from deskpilot._events import Event
 from deskpilot._search import Passage, SearchFilter
 from deskpilot._tools import AgentTool, ToolAudience
@@ -195,6 +195,19 @@ class Services:
                        progress=progress, cancel=cancel, applied=applied)
         self.emit(SyncFinished(connector=connector, report=report(run)))
         return run
+
+    def sync_history(self, connector: str | None = None, limit: int = 5
+                     ) -> dict[str, list[dict[str, Any]]]:
+        """The latest runs of each connector (or of `connector`), newest first. A name that is
+        neither configured nor in the history is a 404: a typo, not a connector without runs."""
+        from deskpilot.knowledge.runs import recent_runs
+
+        runs = recent_runs(self.engine, connector, limit)
+        configured = self.settings.connectors
+        if connector is not None and not runs and connector not in configured:
+            raise ClientError(404, f"no connector named {connector!r} (configured: "
+                                   f"{', '.join(sorted(configured)) or 'none'})")
+        return runs
 
     # -- connectors -------------------------------------------------------------------------
     @built_once

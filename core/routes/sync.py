@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from deskpilot.core.deps import AdminDep, ServicesDep
-from deskpilot.knowledge.runs import recent_runs, report
+from deskpilot.knowledge.runs import report
 
 router = APIRouter(prefix="/v1", tags=["sync"], dependencies=[AdminDep])
 
@@ -27,10 +27,10 @@ async def sync_now(connector: str, services: ServicesDep, full: bool = False) ->
     return report(run)
 
 
-@router.get("/sync")
+@router.get("/sync", responses={404: {"description": "no connector of this name"}})
 async def sync_runs(
     services: ServicesDep, connector: str | None = None,
     limit: Annotated[int, Query(ge=1, le=100, description="runs per connector")] = 5,
 ) -> dict[str, list[dict[str, Any]]]:
     """The latest runs of each connector, newest first."""
-    return await services.run_blocking(recent_runs, services.engine, connector, limit)
+    return await services.run_blocking(services.sync_history, connector, limit)

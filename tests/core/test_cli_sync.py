@@ -62,6 +62,8 @@ def test_second_sync_changes_nothing_and_status_shows_both_runs(synced: list[str
     assert "no document added, changed or deleted" in again.output
     result = runner.invoke(app, ["sync", "status", "--json", *synced])
     assert result.exit_code == 0, result.output
+    typo = runner.invoke(app, ["sync", "status", "--connector", "dmeo", *synced])
+    assert typo.exit_code == 2 and "no connector named 'dmeo' (configured: demo)" in typo.output
     status = json.loads(result.output)
     runs = status["runs"]["demo"]
     assert status["failed_documents"] == []

@@ -36,6 +36,10 @@ def test_search_and_sync_need_the_admin_token(
         assert passage["document_id"] == "refund-policy"
         runs = client.get("/v1/sync", headers=auth).json()
         assert runs["demo"][0]["added"] == 4
+        # Was: 200 {} for a name that is no connector (a typo read as "no runs yet").
+        typo = client.get("/v1/sync", params={"connector": "dmeo"}, headers=auth)
+        assert typo.status_code == 404
+        assert typo.json()["error"] == "no connector named 'dmeo' (configured: demo)"
 
 
 def test_serve_writes_server_json_and_accepts_its_token(
