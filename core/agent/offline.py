@@ -22,7 +22,8 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Any
 
 from agents import ModelResponse, Usage
@@ -168,7 +169,8 @@ def compose_answer(query: str, sources: list[Source],
     A question in a language the knowledge is not written in gets an honest notice first (in
     that language where known): the offline model can only quote the knowledge as it is."""
     customer = detect(query)
-    locales = Counter(base_language(s.locale) for s in sources)
+    sources = [replace(s, locale=written_in(s)) for s in sources]
+    locales = Counter(s.locale for s in sources)
     # Its own words in the language it quotes; in the customer's when nothing was found.
     knowledge = locales.most_common(1)[0][0] if locales else None
     text, annotations = _extractive_answer(
@@ -185,6 +187,19 @@ def compose_answer(query: str, sources: list[Source],
                              "end_index": a.end_index + shift})
         for a in annotations
     ]
+
+
+def written_in(source: Source) -> str:
+    """The language a passage is written in: its locale's, unless that says English, which is
+    also what a source without one got (a JSON Lines or Markdown help center's articles
+    default to "en"): then the text's own when it is confidently another language."""
+    declared = base_language(source.locale)
+    return declared if declared != "en" else _detected(f"{source.title}\n{source.text}")
+
+
+@lru_cache(maxsize=4096)  # the same passages answer many turns; detection is ~0.35 ms each
+def _detected(text: str) -> str:
+    return detect(text) or "en"
 
 
 def _extractive_answer(query: str, sources: list[Source], lexical_weight: float,

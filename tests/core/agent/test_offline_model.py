@@ -259,6 +259,25 @@ def test_on_a_german_help_center_the_answer_is_framed_in_german() -> None:
     assert "„mit einem Menschen sprechen“" in handover
 
 
+def test_a_german_help_center_without_locales_is_read_as_german() -> None:
+    # Was: a JSONL or Markdown help center gives no locale, so its articles counted as English
+    # (the default): a German question on German articles got "Ich kann leider nur auf
+    # Englisch antworten: unser Hilfe-Center ist auf Englisch geschrieben" before a German
+    # quote framed in English, and an English question got the German quote with no notice.
+    from deskpilot.core.agent.extractive import Source
+
+    article = Source("Passwort zurücksetzen", None, "Passwort zurücksetzen\nWenn Sie Ihr "
+                     "Passwort vergessen haben, klicken Sie auf der Anmeldeseite auf „Passwort "
+                     "vergessen“. Wir senden Ihnen einen Link, der eine Stunde gültig ist.", 0.9)
+    assert article.locale == "en"  # what the source said: nothing
+    text, _ = compose_answer("Wie kann ich mein Passwort zurücksetzen?", [article],
+                             lexical_weight=0.0)
+    assert text.startswith("Wenn Sie Ihr Passwort vergessen haben"), text
+    assert "(Quelle: Passwort zurücksetzen)" in text and "Englisch" not in text
+    english, _ = compose_answer("How do I reset my password?", [article], lexical_weight=0.0)
+    assert english.startswith("I can only answer in German"), english
+
+
 def test_on_an_english_help_center_the_frame_stays_english() -> None:
     from deskpilot.core.agent.extractive import Source
 
