@@ -78,6 +78,8 @@ class _Collector:
     blocks: list[_Block] = field(default_factory=list)
     _inline: list[str] = field(default_factory=list)
     _prefix: str = ""
+    # Inside a list item or a table row: its paragraphs and line breaks are one line.
+    within_item: int = 0
 
     def text(self, value: str) -> None:
         self._inline.append(value)
@@ -135,8 +137,7 @@ def _walk(node: Tag, out: _Collector) -> None:
                 out.start_item(f"{_list_start(parent) + position}.")
             else:
                 out.start_item()
-            _walk(child, out)
-            out.flush()
+            _walk_item(child, out)
         elif name == "img":
             # Instructions name icons by their picture: "Click the [gear] icon".
             alt = _collapse(str(child.get("alt") or ""))
@@ -145,19 +146,34 @@ def _walk(node: Tag, out: _Collector) -> None:
         elif name == "tr":
             # A row is an item of a list (an answer quotes it as one), its cells apart.
             out.start_item()
-            _walk(child, out)
-            out.flush()
+            _walk_item(child, out)
         elif name in _CELLS:
             # "Pro | $20/month", not "Pro$20/month".
             if out.has_text():
                 out.text(" | ")
             _walk(child, out)
+        elif name in _BLOCKS and out.within_item:
+            # Editors wrap an item's text in <p> and break it with <br>: still one step.
+            out.text(" ")
+            _walk(child, out)
+            out.text(" ")
         elif name in _BLOCKS:
             out.flush()
             _walk(child, out)
             out.flush()
         else:  # inline: a, code, em, strong, span, … keep their text
             _walk(child, out)
+
+
+def _walk_item(item: Tag, out: _Collector) -> None:
+    """A list item or table row, started with its marker: one line (a list inside it gives
+    lines of its own)."""
+    out.within_item += 1
+    try:
+        _walk(item, out)
+    finally:
+        out.within_item -= 1
+    out.flush()
 
 
 def _blocks(html: str, author: str = "") -> list[_Block]:

@@ -82,6 +82,22 @@ def test_a_list_that_starts_later_keeps_its_numbers() -> None:
                                                "3. Pair the remote.", "1. Done."]
 
 
+def test_an_item_wrapped_in_paragraphs_stays_one_numbered_step() -> None:
+    # Help-center editors (Zendesk's among them) wrap list items in <p> and break lines with
+    # <br>. Was: "Go to Settings > Security." without its "1.", and "2. Click Enable SSO" cut
+    # from "and paste the metadata URL." — the steps no longer a list an answer quotes whole.
+    html = ("<ol><li><p>Go to <b>Settings &gt; Security</b>.</p></li>"
+            "<li><p>Click <b>Enable SSO</b><br>and paste the metadata URL.</p>"
+            "<p>It is on the identity provider's app page.</p></li>"
+            "<li>Save.<ul><li><p>Trial accounts too.</p></li></ul></li></ol>"
+            "<table><tr><td><p>Pro</p></td><td><p>No SSO</p></td></tr></table>")
+    assert html_to_text(html).splitlines() == [
+        "1. Go to Settings > Security.",
+        "2. Click Enable SSO and paste the metadata URL. It is on the identity provider's app "
+        "page.",
+        "3. Save.", "- Trial accounts too.", "- Pro | No SSO"]
+
+
 def test_a_table_row_is_an_item_with_its_cells_apart() -> None:
     # Cells were run together ("Pro$20/month", "PlanPrice"): neither searchable nor quotable.
     html = ("<table><caption>Plans</caption><tr><th>Plan</th><th>Price</th></tr>"
