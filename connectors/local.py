@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import html
 import json
 import re
 from collections.abc import Callable, Iterator, Mapping
@@ -35,6 +34,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
+from markdown_it import MarkdownIt
 from pydantic import SecretStr, ValidationError
 
 import deskpilot
@@ -60,14 +60,8 @@ PAGE_SIZE = 20
 _CHECKPOINT_VERSION = 1
 _FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.DOTALL)
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
-_LIST_ITEM = re.compile(r"^\s*([-*+]|\d+[.)])\s+(.*)$")
-# Inline Markdown becomes HTML, so answers quote "Forgot password?", not "**Forgot password?**".
-_INLINE = [
-    (re.compile(r"`([^`]+)`"), r"<code>\1</code>"),
-    (re.compile(r"(\*\*|__)(.+?)\1"), r"<strong>\2</strong>"),
-    (re.compile(r"(?<![\w*])\*(?!\s)(.+?)(?<!\s)\*(?![\w*])"), r"<em>\1</em>"),
-    (re.compile(r"\[([^\]]+)\]\(([^)\s]+)\)"), r'<a href="\2">\1</a>'),
-]
+# CommonMark with tables; raw HTML off, so "Click <Save>" stays the text its author wrote.
+_MARKDOWN = MarkdownIt("commonmark", {"html": False}).enable("table")
 
 
 class LocalOptions(ConnectorOptions):
@@ -81,64 +75,9 @@ def _iso(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, UTC)
 
 
-def _inline(text: str) -> str:
-    """Escaped text with Markdown emphasis, code and links as HTML."""
-    text = html.escape(text, quote=False)
-    for pattern, replacement in _INLINE:
-        text = pattern.sub(replacement, text)
-    return text
-
-
 def markdown_to_html(text: str) -> str:
-    """Just enough Markdown for chunking: headings, paragraphs, lists and fenced code."""
-    out: list[str] = []
-    paragraph: list[str] = []
-    items: list[str] = []
-    ordered = False
-    code: list[str] | None = None
-
-    def flush() -> None:
-        if paragraph:
-            out.append(f"<p>{_inline(' '.join(paragraph))}</p>")
-            paragraph.clear()
-        if items:
-            tag = "ol" if ordered else "ul"
-            out.append(f"<{tag}>" + "".join(f"<li>{_inline(i)}</li>" for i in items) + f"</{tag}>")
-            items.clear()
-
-    for line in text.splitlines():
-        if line.strip().startswith("```"):
-            if code is None:
-                flush()
-                code = []
-            else:
-                out.append(f"<pre>{html.escape(chr(10).join(code))}</pre>")
-                code = None
-            continue
-        if code is not None:
-            code.append(line)
-        elif heading := _HEADING.match(line):
-            flush()
-            level = len(heading.group(1))
-            out.append(f"<h{level}>{_inline(heading.group(2))}</h{level}>")
-        elif item := _LIST_ITEM.match(line):
-            numbered = item.group(1)[0].isdigit()
-            if paragraph or (items and numbered != ordered):
-                flush()
-            ordered = numbered
-            items.append(item.group(2).strip())
-        elif not line.strip():
-            flush()
-        elif items and line.startswith((" ", "\t")):  # continuation of a list item
-            items[-1] += " " + line.strip()
-        else:
-            if items:
-                flush()
-            paragraph.append(line.strip())
-    if code is not None:
-        out.append(f"<pre>{html.escape(chr(10).join(code))}</pre>")
-    flush()
-    return "\n".join(out)
+    """Markdown as HTML (markdown-it-py): headings, lists, tables, quotes, code, emphasis."""
+    return _MARKDOWN.render(text)
 
 
 def _front_matter(text: str) -> tuple[dict[str, str], str]:

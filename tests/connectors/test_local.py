@@ -12,6 +12,7 @@ from sqlmodel import Session, select
 from deskpilot import DocumentKind, DocumentRef, EscalationRequest, Ticket
 from deskpilot.connectors.local import DEMO_PATH, LocalConnector, markdown_to_html
 from deskpilot.core.tables import AuditEvent
+from deskpilot.knowledge.text import html_to_text
 from deskpilot.testkit import ConnectorContract
 from tests.plugins.helpers import embedded_defaults
 
@@ -77,9 +78,10 @@ def test_bad_lines_are_failures_with_their_place(tmp_path: Path) -> None:
 
 def test_markdown_headings_lists_and_code() -> None:
     html = markdown_to_html("## Steps\n\n1. Open it\n2. Click <Save>\n\n```\nacme deploy\n```\n")
-    assert "<h2>Steps</h2>" in html and "<li>Click &lt;Save&gt;</li>" in html
-    assert "<pre>acme deploy</pre>" in html
-    assert "<ol><li>Open it</li>" in html  # numbered steps stay numbered
+    assert "<h2>Steps</h2>" in html and "<li>Click &lt;Save&gt;</li>" in html  # text, not a tag
+    assert "acme deploy" in html and "<pre>" in html
+    assert html_to_text(html).splitlines() == [  # numbered steps stay numbered
+        "Steps", "1. Open it", "2. Click <Save>", "acme deploy"]
 
 
 def test_markdown_emphasis_code_and_links_become_html_not_asterisks() -> None:
@@ -88,6 +90,19 @@ def test_markdown_emphasis_code_and_links_become_html_not_asterisks() -> None:
     assert "<strong>Forgot password?</strong>" in html and "<code>acme login</code>" in html
     assert '<a href="https://help.example/guide?a=1&amp;b=2">the guide</a>' in html
     assert "<li><em>Note</em> it</li>" in html and "*" not in html
+
+
+def test_markdown_tables_quotes_and_nested_lists_read_as_text() -> None:
+    # Was (a hand-written subset of Markdown): the table one paragraph of pipes and dashes
+    # ("| Plan | SSO | |------|-----| | Pro | No |"), "> Note" kept its marker, a nested
+    # bullet became an item of its own list after the steps.
+    html = markdown_to_html(
+        "1. Go to **Settings**.\n2. Click **Enable SSO**\n   and paste the URL.\n"
+        "   - Trial accounts too.\n3. Save.\n\n| Plan | SSO |\n|------|-----|\n"
+        "| Pro  | No  |\n\n> Note: changes apply in 5 minutes.\n")
+    assert html_to_text(html).splitlines() == [
+        "1. Go to Settings.", "2. Click Enable SSO and paste the URL.", "- Trial accounts too.",
+        "3. Save.", "- Plan | SSO", "- Pro | No", "Note: changes apply in 5 minutes."]
 
 
 def test_write_backs_are_kept_as_audit_events(tmp_path: Path) -> None:
