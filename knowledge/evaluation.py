@@ -47,11 +47,12 @@ _DIGITS = re.compile(r"(\d+)$")
 
 def read_articles(path: Path) -> list[dict[str, Any]]:
     """Articles JSONL `{id, title, body_html, url?}` (an integer id becomes its string); a
-    record that is not an article, or no record at all, is a ValueError naming the file (and
-    the article and the field)."""
+    record that is not an article, an id given twice, or no record at all, is a ValueError
+    naming the file (and the article and the field)."""
     records = read_jsonl(path)
     if not records:
         raise ValueError(f"{path}: no articles")
+    first_of: dict[str, int] = {}
     for number, record in enumerate(records, 1):
         try:
             record["id"] = Article.model_validate(record).id
@@ -60,6 +61,10 @@ def read_articles(path: Path) -> list[dict[str, Any]]:
             field = ".".join(str(part) for part in problem["loc"]) or "record"
             raise ValueError(f"{path}: article {record.get('id', f'#{number}')!r}: {field}: "
                              f"{problem['msg']}") from None
+        if (first := first_of.setdefault(record["id"], number)) != number:
+            # One id, two articles: which one a question names is anyone's guess.
+            raise ValueError(f"{path}: article {record['id']!r} appears twice (records {first}"
+                             f" and {number})")
     return records
 
 

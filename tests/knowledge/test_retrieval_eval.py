@@ -164,6 +164,13 @@ def test_bad_lines_are_refused_naming_the_file_and_line(tmp_path: Path) -> None:
     assert code == 1 and "empty.jsonl: no articles" in output
     code, output = run(articles, empty)
     assert code == 1 and "empty.jsonl: no questions" in output
+    # Was: the second article of an id silently replaced the first's passages.
+    twice = _write_jsonl(tmp_path / "twice.jsonl", [
+        {"id": "a-1", "title": "Reset your password", "body_html": "<p>Choose Forgot.</p>"},
+        {"id": 1, "title": "Invoices", "body_html": "<p>Under Billing.</p>"},
+        {"id": "1", "title": "Refunds", "body_html": "<p>Within 14 days.</p>"}])
+    code, output = run(twice, broken)
+    assert code == 1 and "twice.jsonl: article '1' appears twice (records 2 and 3)" in output
 
 
 def test_a_question_about_an_article_not_in_the_file_is_counted(tmp_path: Path) -> None:
