@@ -115,14 +115,18 @@ def _pct(values: list[float], q: int) -> float | None:
     return round(statistics.quantiles(values, n=100, method="inclusive")[q - 1], 1)
 
 
-def cpu_seconds(pid: int) -> tuple[float, float]:
+def cpu_seconds(pid: int, *, end: bool = False) -> tuple[float, float]:
     """User + system CPU seconds a process has used so far, in all and in its main thread
-    (Linux /proc)."""
+    (Linux /proc, whole clock ticks). At a burst's start the process is read first, at its
+    `end` last, so the process's interval holds the thread's."""
     def used(stat_path: str) -> float:
         with open(stat_path) as stat:
             fields = stat.read().rsplit(")", 1)[1].split()  # after the command name
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
+    if end:
+        thread = used(f"/proc/{pid}/task/{pid}/stat")
+        return used(f"/proc/{pid}/stat"), thread
     return used(f"/proc/{pid}/stat"), used(f"/proc/{pid}/task/{pid}/stat")
 
 
@@ -150,8 +154,9 @@ async def run(url: str, conversations: int, timeout: float, server_pid: int | No
         client_cpu_s = time.process_time() - client_cpu_before
         cpu: tuple[float | None, ...] = (None, None)
         if server_pid and cpu_before is not None:
+            cpu_after = cpu_seconds(server_pid, end=True)
             cpu = tuple(round(after - before, 2)
-                        for after, before in zip(cpu_seconds(server_pid), cpu_before, strict=True))
+                        for after, before in zip(cpu_after, cpu_before, strict=True))
     finished = [r for r in results if not isinstance(r, BaseException)]
     turns = [t for r in finished for t in r]
     firsts = [t.first_event_ms for t in turns]
