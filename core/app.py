@@ -43,8 +43,9 @@ async def invalid_request(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     problems = jsonable_encoder(exc.errors())
     first = problems[0] if problems else {}
-    where = ".".join(str(part) for part in first.get("loc", ()) if not isinstance(part, int))
-    if first.get("type") == "json_invalid":
+    where = ".".join(str(part) for part in first.get("loc", ()))
+    if first.get("type") == "json_invalid":  # its loc ends with the character position
+        where = "body"
         message = f"not valid JSON ({(first.get('ctx') or {}).get('error', 'unreadable')})"
     else:  # a validator's own words, without pydantic's prefix
         message = str(first.get("msg", "invalid request")).removeprefix("Value error, ")

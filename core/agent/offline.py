@@ -169,7 +169,7 @@ def compose_answer(query: str, sources: list[Source],
     A question in a language the knowledge is not written in gets an honest notice first (in
     that language where known): the offline model can only quote the knowledge as it is."""
     customer = detect(query)
-    sources = [replace(s, locale=written_in(s)) for s in sources]
+    sources = [replace(s, locale=_written_in(s)) for s in sources]
     locales = Counter(s.locale for s in sources)
     # Its own words in the language it quotes; in the customer's when nothing was found.
     knowledge = locales.most_common(1)[0][0] if locales else None
@@ -189,7 +189,7 @@ def compose_answer(query: str, sources: list[Source],
     ]
 
 
-def written_in(source: Source) -> str:
+def _written_in(source: Source) -> str:
     """The language a passage is written in: its locale's, unless that says English, which is
     also what a source without one got (a JSON Lines or Markdown help center's articles
     default to "en"): then the text's own when it is confidently another language."""
