@@ -233,13 +233,16 @@ def _sections(blocks: list[_Block]) -> list[tuple[str | None, list[_Line]]]:
 
 def _lead(blocks: list[_Block]) -> list[_Line]:
     """The first LEAD_WORDS words, one block per line; a numbered list the cut falls into is
-    kept whole, so an answer quoted from the lead chunk never shows half the steps."""
+    kept whole, so an answer quoted from the lead chunk never shows half the steps, and a list
+    item it would cut is left out (a cut item would read as the whole one)."""
     lines: list[_Line] = []
     size = 0
     for block in blocks:
         words = block.text.split()
         in_steps = bool(_STEP.match(block.text) and lines and _STEP.match(lines[-1].text))
         if size >= LEAD_WORDS and not (in_steps and size + len(words) <= MAX_WORDS):
+            break
+        if block.text.startswith("- ") and lines and size + len(words) > LEAD_WORDS:
             break
         if not _STEP.match(block.text):
             words = words[: max(LEAD_WORDS - size, 0)] or words[:1]

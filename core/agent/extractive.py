@@ -183,6 +183,8 @@ def units(source: Source, whole: bool = False) -> list[Unit]:
             if _TERMINAL.search(line):
                 flush()
     flush()
+    if found and found[-1].kind == "sentence" and found[-1].text.endswith(":"):
+        found.pop()  # it leads into a list the passage's window cut away
     if not found and not whole and paragraph_text(lines):
         # One long cut sentence is all the passage has: quote it, marked as cut.
         add(paragraph_text(lines) + " …", "sentence")
@@ -211,6 +213,27 @@ def _steps_of(all_units: Sequence[Unit], unit: Unit) -> list[Unit]:
     return [u for u in all_units if u.kind == "step" and u.group == unit.group]
 
 
+def _candidates(all_units: Sequence[Unit]) -> list[list[Unit]]:
+    """What may be quoted, each scored as one: a unit; a step list as a whole (it answers "how
+    do I …" better than any one step); a sentence that ends in ":" with the list it leads into
+    ("Use one of:" alone says nothing)."""
+    candidates: list[list[Unit]] = []
+    at = 0
+    while at < len(all_units):
+        unit = all_units[at]
+        following = all_units[at + 1] if at + 1 < len(all_units) else None
+        if unit.kind == "step":
+            candidate = _steps_of(all_units, unit)
+        elif unit.kind == "sentence" and unit.text.endswith(":") and following is not None \
+                and following.kind != "sentence" and following.group != unit.group:
+            candidate = [unit, *(u for u in all_units if u.group == following.group)]
+        else:
+            candidate = [unit]
+        candidates.append(candidate)
+        at = candidate[-1].index + 1
+    return candidates
+
+
 def _excerpt(question: str, source: Source, budget: int, covered: set[str] = frozenset(),
              whole: bool = False, rank: Rank | None = None) -> Excerpt | None:
     """The units of one passage that best answer the question, within about `budget` words:
@@ -220,16 +243,7 @@ def _excerpt(question: str, source: Source, budget: int, covered: set[str] = fro
     if not all_units:
         return None
     wanted = terms(question) - covered
-    # A step list is scored as a whole: it answers "how do I …" better than any one step.
-    candidates: list[list[Unit]] = []
-    for unit in all_units:
-        if unit.kind == "step":
-            if candidates and candidates[-1][0].kind == "step" and \
-                    candidates[-1][0].group == unit.group:
-                continue
-            candidates.append(_steps_of(all_units, unit))
-        else:
-            candidates.append([unit])
+    candidates = _candidates(all_units)
     texts = [" ".join(u.text for u in c) for c in candidates]
     if rank is None:
         values: Sequence[float] = [_score(wanted, text) for text in texts]

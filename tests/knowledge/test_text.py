@@ -67,6 +67,15 @@ def test_numbered_steps_keep_their_numbers_and_the_lead_keeps_them_whole() -> No
     assert lead.text.splitlines()[-1] == f"4. {_words(12, 's3x')}"
 
 
+def test_the_lead_never_ends_in_a_cut_list_item() -> None:
+    # Was: "- an ALIAS or ANAME record to edge.acmecloud.app", cut from "… if your provider
+    # supports it, or", quoted as if it were the whole item.
+    html = (f"<p>{_words(30, 'intro')}.</p><ul><li>{_words(6, 'first')}</li>"
+            f"<li>{_words(12, 'second')}</li></ul>")
+    [lead, *_] = chunk_document("hc", Article(id="8", title="Records", body_html=html))
+    assert lead.text.splitlines()[-1] == f"- {_words(6, 'first')}"
+
+
 def test_a_repeated_step_keeps_its_own_number() -> None:
     # Two steps with the same words are still two steps (bs4 tags compare equal by content).
     html = "<ol><li>Press Home.</li><li>Open Settings.</li><li>Press Home.</li></ol>"

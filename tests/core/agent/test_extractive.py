@@ -143,3 +143,19 @@ def test_an_abbreviation_does_not_end_a_sentence() -> None:
         "In the web interface click repeatedly the second column header, i.e. Type until it "
         "shows Size.", "Then you see the size, e.g. Photos takes 2 GB.", "Ask Dr. Smith."]
     assert sentences("Choose No. The TV restarts.") == ["Choose No.", "The TV restarts."]
+
+
+def test_a_sentence_that_leads_into_a_list_is_quoted_with_it() -> None:
+    # Was quoted alone as a second source: "Use one of:" and then the citation.
+    apex = Source("DNS records for your domain", None,
+                  "DNS records for your domain\nApex domains (example.com)\nAn apex domain "
+                  "cannot have a CNAME. Use one of:\n- an ALIAS or ANAME record to "
+                  "edge.acmecloud.app, or\n- two A records: 203.0.113.10 and 203.0.113.11.\n"
+                  "Changes can take up to an hour.", 0.7)
+    [excerpt] = select("which one should I use", [apex])
+    assert render(excerpt) == (
+        "Use one of:\n- an ALIAS or ANAME record to edge.acmecloud.app, or\n"
+        "- two A records: 203.0.113.10 and 203.0.113.11.")
+    # A passage that ends in the lead-in (its window cut the list away) leaves it out.
+    cut = Source(apex.title, None, apex.text.split("\n- ")[0], 0.7)
+    assert [u.text for u in units(cut)] == ["An apex domain cannot have a CNAME."]
