@@ -42,6 +42,8 @@ _STOPWORD_TEXT = (
     "will with would you your hi hello thanks thank"
 )
 _STOPWORDS = frozenset(_STOPWORD_TEXT.split())
+# How a help article names another one: 'see "Connect a custom domain"'.
+_QUOTES = (('"', '"'), ("“", "”"), ("'", "'"), ("‘", "’"), ("„", "“"), ("«", "»"), ("« ", " »"))
 _CLAUSE_START_TEXT = "if when to for you after before while in on with and or but as this it"
 _CLAUSE_STARTS = frozenset(_CLAUSE_START_TEXT.split())
 _WORD = re.compile(r"[a-z0-9]+")
@@ -304,10 +306,17 @@ def select(question: str, sources: Sequence[Source], max_words: int = MAX_WORDS,
             continue
         second = _excerpt(question, other, max(max_words - first.words, 25),
                           frozenset() if runner_up else covered, whole, rank)
+        if second is not None and all(_points_to(u.text, ranked[0].title) for u in second.units):
+            continue  # 'see "<the first source>"': it only points at what is quoted already
         if second is not None:
             excerpts.append(second)
             break
     return excerpts
+
+
+def _points_to(text: str, title: str) -> bool:
+    """Whether `text` names the article `title` in quotes (a cross-reference: 'see "…"')."""
+    return any(f"{left}{title}{right}" in text for left, right in _QUOTES)
 
 
 def render(excerpt: Excerpt) -> str:

@@ -159,3 +159,16 @@ def test_a_sentence_that_leads_into_a_list_is_quoted_with_it() -> None:
     # A passage that ends in the lead-in (its window cut the list away) leaves it out.
     cut = Source(apex.title, None, apex.text.split("\n- ")[0], 0.7)
     assert [u.text for u in units(cut)] == ["An apex domain cannot have a CNAME."]
+
+
+def test_a_second_source_that_only_points_back_at_the_first_is_left_out() -> None:
+    # Was quoted after the steps it points to: 'To use your own domain, see "Connect a custom
+    # domain".'
+    connect = Source("Connect a custom domain", None, "Connect a custom domain\nCustom domains "
+                     "are available on Starter plans.\n1. Open App → Domains.\n2. Click Add "
+                     "domain.", 0.8)
+    deploy = Source("Deploy your first app", None, "Deploy your first app\nEach app gets a "
+                    "free address. To use your own domain, see \"Connect a custom domain\".",
+                    0.7)
+    excerpts = select("can I use my own domain name instead of yours", [connect, deploy])
+    assert [e.source.title for e in excerpts] == ["Connect a custom domain"]
