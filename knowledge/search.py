@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from deskpilot._embedder import Embedder
 from deskpilot.knowledge.index.fusion import plan_search
@@ -117,11 +117,33 @@ class Searcher:
 
 
 def _best_per_document(hits: list[Passage]) -> list[Passage]:
-    seen: set[tuple[str, str, str]] = set()
-    best: list[Passage] = []
+    """Each document's best passage, best first. When that is the document's opening (the
+    lead: its title and first words, which a question matches by the title), its next best
+    passage follows it: the lead only begins the article ("… in the following cases:")."""
+    best: dict[tuple[str, str, str], Passage] = {}
+    nearest: dict[tuple[str, str, str], Passage] = {}
     for hit in hits:  # already best first
         key = (hit.source, str(hit.kind), hit.document_id)
-        if key not in seen:
-            seen.add(key)
-            best.append(hit)
-    return best
+        if key not in best:
+            best[key] = hit
+        elif key not in nearest:
+            nearest[key] = hit
+    found = []
+    for key, hit in best.items():
+        other = nearest.get(key)
+        if hit.position == 0 and other is not None:
+            hit = replace(hit, text=_continued(hit.text, other.text))
+        found.append(hit)
+    return found
+
+
+def _continued(lead: str, other: str) -> str:
+    """The lead's lines, then the other passage's that the lead does not hold already (its
+    title line, the opening words it repeats); a last lead line cut short gives way to the
+    whole line."""
+    lines = lead.splitlines()
+    rest = other.splitlines()[1:]  # the title, which the lead starts with too
+    if lines and any(line != lines[-1] and line.startswith(lines[-1]) for line in rest):
+        lines.pop()
+    held = set(lines)
+    return "\n".join([*lines, *(line for line in rest if line not in held)])

@@ -9,9 +9,11 @@ from typing import ClassVar
 
 import pytest
 
+from deskpilot._documents import Audience, DocumentKind
 from deskpilot._embedder import Embedder, EmbedderSettings
+from deskpilot._search import Passage
 from deskpilot.core.services import Services
-from deskpilot.knowledge.search import QueryBatcher
+from deskpilot.knowledge.search import QueryBatcher, _best_per_document
 
 
 class GatedEmbedder(Embedder):
@@ -90,3 +92,25 @@ def test_every_admitted_chat_turn_can_wait_for_the_same_batch(
     # With one search thread, the turns running together embedded their queries one by one.
     services = make_services({})
     assert services.query_executor._max_workers >= services.settings.chat.max_concurrent_turns
+
+
+def _passage(score: float, document_id: str, position: int, text: str) -> Passage:
+    return Passage(score=score, document_id=document_id, title=text.splitlines()[0],
+                   text=text, url=None, source="hc", kind=DocumentKind.ARTICLE,
+                   audience=Audience.PUBLIC, position=position)
+
+
+def test_a_documents_opening_comes_with_its_next_best_passage() -> None:
+    # Was: the lead alone ("Setting the current time … You must reset the clock in the
+    # following cases:"), the cases themselves in a passage of the same section left out.
+    lead = _passage(0.9, "clock", 0, "Setting the clock\nYou can set the clock. You must "
+                    "reset it in the following")
+    cases = _passage(0.7, "clock", 2, "Setting the clock\nYou can set the clock. You must "
+                     "reset it in the following cases:\nThe power cable is disconnected.")
+    other = _passage(0.8, "remote", 3, "Pairing the remote\nHold Back and Play.")
+    later = _passage(0.5, "remote", 1, "Pairing the remote\nPoint it at the TV.")
+    clock, remote = _best_per_document([lead, other, cases, later])
+    assert clock.text == ("Setting the clock\nYou can set the clock. You must reset it in the "
+                          "following cases:\nThe power cable is disconnected.")
+    assert (clock.score, clock.position) == (0.9, 0)  # the opening's score: what matched
+    assert remote == other  # a passage further in is whole already
