@@ -16,7 +16,7 @@ from deskpilot.core import local_server
 from deskpilot.core.body_limit import BodyLimit, limits
 from deskpilot.core.chat.cors import ChatCORS
 from deskpilot.core.chat.runtime import build_chat, warm_up
-from deskpilot.core.config import Settings
+from deskpilot.core.config import Settings, error_message
 from deskpilot.core.dashboard import routes as dashboard
 from deskpilot.core.dashboard.auth import LoginRequired
 from deskpilot.core.metrics import RequestMetrics
@@ -47,8 +47,8 @@ async def invalid_request(request: Request, exc: Exception) -> JSONResponse:
     if first.get("type") == "json_invalid":  # its loc ends with the character position
         where = "body"
         message = f"not valid JSON ({(first.get('ctx') or {}).get('error', 'unreadable')})"
-    else:  # a validator's own words, without pydantic's prefix
-        message = str(first.get("msg", "invalid request")).removeprefix("Value error, ")
+    else:
+        message = error_message(first) if first else "invalid request"
     more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
     return JSONResponse({"detail": problems, "error": f"{where or 'request'}: {message}{more}"},
                         status_code=422)

@@ -305,9 +305,13 @@ def describe(error: Any, under: tuple[str, ...] = ()) -> str:
         return f"{key}: unknown setting"
     if error["type"] == "missing":
         return f"{key}: required setting is missing"
-    if error["type"] == "value_error":  # a validator's own words, without pydantic's prefix
-        return f"{key}: {error['msg'].removeprefix('Value error, ')}"
-    return f"{key}: {error['msg']}"
+    return f"{key}: {error_message(error)}"
+
+
+def error_message(error: Any) -> str:
+    """pydantic's message for one of its errors; a validator's own words without the
+    "Value error, " prefix pydantic puts before them."""
+    return str(error["msg"]).removeprefix("Value error, ")
 
 
 def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:

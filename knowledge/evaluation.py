@@ -49,9 +49,7 @@ def read_articles(path: Path) -> list[dict[str, Any]]:
     """Articles JSONL `{id, title, body_html, url?}` (an integer id becomes its string); a
     record that is not an article, an id given twice, or no record at all, is a ValueError
     naming the file (and the article and the field)."""
-    records = read_jsonl(path)
-    if not records:
-        raise ValueError(f"{path}: no articles")
+    records = read_jsonl(path, what="articles")
     first_of: dict[str, int] = {}
     for number, record in enumerate(records, 1):
         try:
@@ -72,9 +70,7 @@ def read_questions(path: Path) -> list[dict[str, Any]]:
     """Questions JSONL `{query, article_id}` or `{query, article_ids: [...]}`, integer ids as
     their strings; a record without them, or no record at all, is a ValueError naming the file
     (and the record)."""
-    records = read_jsonl(path)
-    if not records:
-        raise ValueError(f"{path}: no questions")
+    records = read_jsonl(path, what="questions")
     for record in records:
         if "article_id" in record:
             record["article_id"] = id_text(record["article_id"])

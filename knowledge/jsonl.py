@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Any
 
 
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """The JSON objects of a JSON Lines file, blank lines skipped."""
+def read_jsonl(path: Path, what: str | None = None) -> list[dict[str, Any]]:
+    """The JSON objects of a JSON Lines file, blank lines skipped. With `what` ("articles"),
+    a file without any is a ValueError: "<path>: no articles"."""
     records: list[dict[str, Any]] = []
     with Path(path).open(encoding="utf-8") as lines:
         for number, line in enumerate(lines, 1):
@@ -23,4 +24,6 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
             if not isinstance(record, dict):
                 raise ValueError(f"{path}:{number}: not a JSON object")
             records.append(record)
+    if what is not None and not records:
+        raise ValueError(f"{path}: no {what}")
     return records

@@ -150,9 +150,8 @@ async def evaluate_answers(
     log: Callable[[str], None] = _log if progress else (lambda _: None)
     questions = [q for q in read_questions(queries_path) if in_split(q, split)]
     asked = [(_question(q), answering_ids(q)) for q in questions][:limit]
-    out_of_scope = [_question(q) for q in read_jsonl(oos_path)][:limit] if oos_path else []
-    if oos_path and not out_of_scope:
-        raise ValueError(f"{oos_path}: no out-of-scope questions")
+    out_of_scope = [_question(q) for q in read_jsonl(oos_path, what="out-of-scope questions")
+                    ][:limit] if oos_path else []
     started = time.perf_counter()
     services.migrate()
     if articles_path is not None:
@@ -328,9 +327,7 @@ def evaluate_drafts(
     compare each draft, and the baseline, with the ticket's real reply."""
     log: Callable[[str], None] = _log if progress else (lambda _: None)
     tickets = [(_ticket_of(r, n), r["reply"])
-               for n, r in enumerate(read_jsonl(tickets_path), 1)][:limit]
-    if not tickets:
-        raise ValueError(f"{tickets_path}: no tickets")
+               for n, r in enumerate(read_jsonl(tickets_path, what="tickets"), 1)][:limit]
     started = time.perf_counter()
     services.migrate()
     bodies: dict[str, tuple[str, str]] = {}
