@@ -20,14 +20,15 @@ from collections import defaultdict
 from pathlib import Path
 
 from deskpilot.knowledge.evaluation import in_split
+from deskpilot.knowledge.jsonl import read_jsonl, write_jsonl
 from deskpilot.knowledge.text import html_to_text
 
 STACKFAQ = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "stackfaq"
 
 
 def build(out: Path, per_article: int | None = None, data: Path = STACKFAQ) -> dict[str, int]:
-    articles = [json.loads(line) for line in (data / "articles.jsonl").open(encoding="utf-8")]
-    queries = [json.loads(line) for line in (data / "queries.jsonl").open(encoding="utf-8")]
+    articles = read_jsonl(data / "articles.jsonl")
+    queries = read_jsonl(data / "queries.jsonl")
     by_id = {a["id"]: a for a in articles}
     asked: dict[str, list[str]] = defaultdict(list)
     for query in queries:
@@ -39,9 +40,8 @@ def build(out: Path, per_article: int | None = None, data: Path = STACKFAQ) -> d
                for article_id, texts in sorted(asked.items())
                for n, text in enumerate(texts[:per_article], 1)]
     out.mkdir(parents=True, exist_ok=True)
-    for name, records in (("tickets.jsonl", tickets), ("articles.jsonl", knowledge)):
-        with (out / name).open("w", encoding="utf-8") as file:
-            file.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+    write_jsonl(out / "tickets.jsonl", tickets)
+    write_jsonl(out / "articles.jsonl", knowledge)
     return {"tickets": len(tickets), "ticket_articles": len(asked), "knowledge_articles":
             len(knowledge)}
 

@@ -20,6 +20,7 @@ import json
 from pathlib import Path
 
 from deskpilot.knowledge.evaluation import answering_ids, read_articles, read_questions
+from deskpilot.knowledge.jsonl import write_jsonl
 
 SMARTTV = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "smarttv"
 
@@ -37,9 +38,8 @@ def build(out: Path, sections: int = 6, data: Path = SMARTTV) -> dict[str, int]:
                 "article_ids": sorted({article_of[i] for i in answering_ids(query)})}
                for query in read_questions(data / "queries.jsonl")]
     out.mkdir(parents=True, exist_ok=True)
-    for name, records in (("articles.jsonl", articles), ("queries.jsonl", queries)):
-        with (out / name).open("w", encoding="utf-8") as file:
-            file.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+    write_jsonl(out / "articles.jsonl", articles)
+    write_jsonl(out / "queries.jsonl", queries)
     return {"articles": len(articles), "queries": len(queries), "sections_per_article": sections}
 
 

@@ -1,10 +1,11 @@
-"""JSON Lines input for the eval and simulation commands: a bad line is a ValueError naming the
-file and the line, never a bare JSONDecodeError. Standard library only (the CLI kit re-exports
-it, and quick commands import nothing heavy)."""
+"""JSON Lines for the eval and simulation commands: read, a bad line is a ValueError naming the
+file and the line, never a bare JSONDecodeError; written, one object a line (benches' inputs).
+Standard library only (the CLI kit re-exports it, and quick commands import nothing heavy)."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -27,3 +28,10 @@ def read_jsonl(path: Path, what: str | None = None) -> list[dict[str, Any]]:
     if what is not None and not records:
         raise ValueError(f"{path}: no {what}")
     return records
+
+
+def write_jsonl(path: Path, records: Iterable[dict[str, Any]]) -> Path:
+    """`records` as a JSON Lines file at `path` (non-ASCII text kept as it is, not escaped)."""
+    with Path(path).open("w", encoding="utf-8") as file:
+        file.writelines(json.dumps(record, ensure_ascii=False) + "\n" for record in records)
+    return path

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import socket
 import stat
@@ -11,6 +12,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -18,6 +20,17 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 # Evaluation data is read in place from the shared folder beside the checkout, never copied.
 SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+def load_bench(name: str) -> ModuleType:
+    """A script of bench/ as a module (bench/ is no package: its scripts run by path)."""
+    spec = importlib.util.spec_from_file_location(name, REPO / "bench" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 POSTGRES_ADMIN_URL = os.environ.get(
     "DESKPILOT_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
 )

@@ -11,6 +11,7 @@ import pytest
 from deskpilot._embedder import EmbedderSettings
 from deskpilot.knowledge.evaluation import evaluate_retrieval, in_split
 from deskpilot.knowledge.index import QdrantClientIndex
+from deskpilot.knowledge.jsonl import write_jsonl
 from deskpilot.plugins.embedders import LocalEmbedder
 from tests.conftest import require_shared_data
 
@@ -80,11 +81,6 @@ def test_splits_are_fixed_and_disjoint() -> None:
     assert in_split(odd, "all")
 
 
-def _write_jsonl(path: Path, records: list[dict]) -> Path:
-    path.write_text("\n".join(json.dumps(r) for r in records), encoding="utf-8")
-    return path
-
-
 def test_a_query_with_several_answering_articles_is_a_hit_when_any_is_found(
     tmp_path: Path,
 ) -> None:
@@ -92,12 +88,12 @@ def test_a_query_with_several_answering_articles_is_a_hit_when_any_is_found(
     from tests.knowledge.conftest import CountingEmbedder
 
     # Two sections share a title, as in a manual; either answers the first question.
-    articles = _write_jsonl(tmp_path / "articles.jsonl", [
+    articles = write_jsonl(tmp_path / "articles.jsonl", [
         {"id": "s-1", "title": "Pairing the remote", "body_html": "<p>Hold back and play.</p>"},
         {"id": "s-2", "title": "Pairing the remote", "body_html": "<p>Replace batteries.</p>"},
         {"id": "s-3", "title": "Picture settings", "body_html": "<p>Brightness, contrast.</p>"},
     ])
-    queries = _write_jsonl(tmp_path / "queries.jsonl", [
+    queries = write_jsonl(tmp_path / "queries.jsonl", [
         {"query": "pairing the remote", "article_ids": ["s-1", "s-2"]},
         {"query": "picture brightness contrast", "article_id": "s-3"},
     ])
@@ -117,10 +113,10 @@ def test_integer_ids_are_the_ids_as_strings(tmp_path: Path) -> None:
     from deskpilot.core.config import EmbedderSettings as Settings
     from tests.knowledge.conftest import CountingEmbedder
 
-    articles = _write_jsonl(tmp_path / "articles.jsonl", [
+    articles = write_jsonl(tmp_path / "articles.jsonl", [
         {"id": 1, "title": "Reset your password", "body_html": "<p>Choose Forgot.</p>"},
         {"id": 2, "title": "Invoices", "body_html": "<p>Download them from Billing.</p>"}])
-    queries = _write_jsonl(tmp_path / "queries.jsonl", [
+    queries = write_jsonl(tmp_path / "queries.jsonl", [
         {"query": "reset my password", "article_id": 1},
         {"query": "download invoices", "article_ids": [2]}])
     result = evaluate_retrieval(articles, queries, embedder=CountingEmbedder(Settings()),
@@ -137,12 +133,12 @@ def test_bad_lines_are_refused_naming_the_file_and_line(tmp_path: Path) -> None:
 
     from deskpilot.core.cli import build_app
 
-    articles = _write_jsonl(tmp_path / "articles.jsonl", [
+    articles = write_jsonl(tmp_path / "articles.jsonl", [
         {"id": "a-1", "title": "Reset your password", "body_html": "<p>Choose Forgot.</p>"}])
     broken = tmp_path / "broken.jsonl"
     broken.write_text('{"query": "reset", "article_id": "a-1"}\n\nnot json\n', encoding="utf-8")
-    no_article = _write_jsonl(tmp_path / "no-article.jsonl", [{"query": "reset"}])
-    untitled = _write_jsonl(tmp_path / "untitled.jsonl", [{"id": "a-2", "body_html": "<p>x</p>"}])
+    no_article = write_jsonl(tmp_path / "no-article.jsonl", [{"query": "reset"}])
+    untitled = write_jsonl(tmp_path / "untitled.jsonl", [{"id": "a-2", "body_html": "<p>x</p>"}])
     runner = CliRunner()
 
     def run(articles_file: Path, queries_file: Path) -> tuple[int, str]:
@@ -165,7 +161,7 @@ def test_bad_lines_are_refused_naming_the_file_and_line(tmp_path: Path) -> None:
     code, output = run(articles, empty)
     assert code == 1 and "empty.jsonl: no questions" in output
     # Was: the second article of an id silently replaced the first's passages.
-    twice = _write_jsonl(tmp_path / "twice.jsonl", [
+    twice = write_jsonl(tmp_path / "twice.jsonl", [
         {"id": "a-1", "title": "Reset your password", "body_html": "<p>Choose Forgot.</p>"},
         {"id": 1, "title": "Invoices", "body_html": "<p>Under Billing.</p>"},
         {"id": "1", "title": "Refunds", "body_html": "<p>Within 14 days.</p>"}])
@@ -177,9 +173,9 @@ def test_a_question_about_an_article_not_in_the_file_is_counted(tmp_path: Path) 
     from deskpilot.core.config import EmbedderSettings as Settings
     from tests.knowledge.conftest import CountingEmbedder
 
-    articles = _write_jsonl(tmp_path / "articles.jsonl", [
+    articles = write_jsonl(tmp_path / "articles.jsonl", [
         {"id": "a-1", "title": "Reset your password", "body_html": "<p>Choose Forgot.</p>"}])
-    queries = _write_jsonl(tmp_path / "queries.jsonl", [
+    queries = write_jsonl(tmp_path / "queries.jsonl", [
         {"query": "reset my password", "article_id": "a-1"},
         {"query": "download invoices", "article_id": "a-9"}])
     result = evaluate_retrieval(articles, queries, embedder=CountingEmbedder(Settings()),

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from deskpilot.core.cli import build_app
 from deskpilot.knowledge.index.calibration import UNCALIBRATED_WEIGHT
+from deskpilot.knowledge.jsonl import write_jsonl
 
 from .fake_openai import FakeOpenAI
 
@@ -38,16 +39,11 @@ OUT_OF_SCOPE = [{"text": "what is the weather like in paris tomorrow"},
                 {"text": "play some jazz music for me"}]
 
 
-def _write(path: Path, records: list[dict]) -> Path:
-    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
-    return path
-
-
 @pytest.fixture
 def files(tmp_path: Path) -> dict[str, Path]:
-    return {"articles": _write(tmp_path / "articles.jsonl", ARTICLES),
-            "queries": _write(tmp_path / "queries.jsonl", QUESTIONS),
-            "oos": _write(tmp_path / "oos.jsonl", OUT_OF_SCOPE)}
+    return {"articles": write_jsonl(tmp_path / "articles.jsonl", ARTICLES),
+            "queries": write_jsonl(tmp_path / "queries.jsonl", QUESTIONS),
+            "oos": write_jsonl(tmp_path / "oos.jsonl", OUT_OF_SCOPE)}
 
 
 def _eval(files: dict[str, Path], *extra: str) -> dict:
@@ -79,7 +75,7 @@ def test_an_llm_provider_is_evaluated_through_its_api(files: dict[str, Path],
                                                       tmp_path: Path) -> None:
     search = ("tool", "search_knowledge", json.dumps({"query": "refund"}))
     turns = [search, ("text", "Yes: within 14 days of the first charge (Refund policy).")]
-    queries = _write(tmp_path / "one.jsonl", [QUESTIONS[2]])
+    queries = write_jsonl(tmp_path / "one.jsonl", [QUESTIONS[2]])
     with FakeOpenAI(turns) as fake:
         config = tmp_path / "deskpilot.toml"
         config.write_text(f'[agent]\nprovider = "openai-compatible"\nbase_url = "{fake.url}"\n'

@@ -5,25 +5,13 @@ Its timings are measured by running it (README, "Measured"), never asserted here
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import os
-from types import ModuleType
 
-from tests.conftest import REPO
-
-BENCH = REPO / "bench" / "chat_load.py"
-
-
-def _load_bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("chat_load", BENCH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.conftest import load_bench
 
 
 def test_concurrent_conversations_complete_without_errors(live_server: str) -> None:
-    report = asyncio.run(_load_bench().run(live_server, 4, 60.0))  # what `--url` runs
+    report = asyncio.run(load_bench("chat_load").run(live_server, 4, 60.0))  # what `--url` runs
 
     assert report["errors"] == 0
     assert report["conversations"] == 4
@@ -47,7 +35,7 @@ def test_concurrent_conversations_complete_without_errors(live_server: str) -> N
 def test_server_cpu_is_reported_for_a_known_process(live_server: str) -> None:
     # The bench's own process stands in for the server: a pid /proc knows. Whole clock ticks,
     # so a short burst may round to zero; the main thread is part of the process.
-    report = asyncio.run(_load_bench().run(live_server, 2, 60.0, server_pid=os.getpid()))
+    report = asyncio.run(load_bench("chat_load").run(live_server, 2, 60.0, server_pid=os.getpid()))
 
     assert report["errors"] == 0
     # Each figure is a difference of whole clock ticks, rounded on its own: the thread's may

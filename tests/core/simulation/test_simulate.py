@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from deskpilot.connectors.local import DEMO_PATH
 from deskpilot.core.cli import build_app
 from deskpilot.core.simulation.report import SCHEMA, summarize
+from deskpilot.knowledge.jsonl import read_jsonl, write_jsonl
 from tests.core.agent.fake_openai import FakeOpenAI
 from tests.core.chat.conftest import chromium
 
@@ -27,15 +28,6 @@ app = build_app()
 PER_CATEGORY = 8
 CATEGORIES = ("card_arrival", "exchange_rate", "lost_or_stolen_card")
 STACKFAQ_TICKETS = 8
-
-
-def _write(path: Path, records: list[dict[str, Any]]) -> Path:
-    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
-    return path
-
-
-def _jsonl(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
 
 
 def _ticket(ticket_id: str, text: str, reply: str, category: str | None, day: int
@@ -52,10 +44,10 @@ def shared_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
     data = require_shared_data()
     tmp = tmp_path_factory.mktemp("simulate")
-    articles = {a["id"]: a for a in _jsonl(data / "stackfaq" / "articles.jsonl")}
+    articles = {a["id"]: a for a in read_jsonl(data / "stackfaq" / "articles.jsonl")}
     tickets = []
     seen: set[str] = set()
-    for query in _jsonl(data / "stackfaq" / "queries.jsonl"):
+    for query in read_jsonl(data / "stackfaq" / "queries.jsonl"):
         if query["article_id"] in seen:  # one question per article: different answers
             continue
         seen.add(query["article_id"])
@@ -66,13 +58,13 @@ def shared_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         if len(tickets) == STACKFAQ_TICKETS:
             break
     counts = dict.fromkeys(CATEGORIES, 0)
-    for example in _jsonl(data / "banking77" / "train.jsonl"):
+    for example in read_jsonl(data / "banking77" / "train.jsonl"):
         if counts.get(example["category"], PER_CATEGORY) < PER_CATEGORY:
             counts[example["category"]] += 1
             tickets.append(_ticket(f"b77-{len(tickets)}", example["text"],
                                    "Our team looked into it.", example["category"], 15))
     return {"articles": data / "stackfaq" / "articles.jsonl",
-            "tickets": _write(tmp / "tickets.jsonl", tickets)}
+            "tickets": write_jsonl(tmp / "tickets.jsonl", tickets)}
 
 
 @pytest.fixture(scope="module")
@@ -158,7 +150,7 @@ def test_compare_puts_two_runs_side_by_side(report_dir: Path, shared_files: dict
 def test_a_ticket_is_not_answered_from_its_own_snippet(tmp_path: Path) -> None:
     """Snippets published at once (auto-approve): each ticket's own snippet is the only
     knowledge that answers it, and the replay must not see it."""
-    tickets = _write(tmp_path / "tickets.jsonl", [
+    tickets = write_jsonl(tmp_path / "tickets.jsonl", [
         _ticket("t1", "How do I export my contacts to a CSV file?",
                 "Open Contacts, choose Export and pick CSV; the file downloads at once.",
                 None, 1),
@@ -168,7 +160,7 @@ def test_a_ticket_is_not_answered_from_its_own_snippet(tmp_path: Path) -> None:
     ])
     config = tmp_path / "deskpilot.toml"
     config.write_text("[knowledge]\nsnippet_auto_approve = true\n", encoding="utf-8")
-    empty = _write(tmp_path / "articles.jsonl", [
+    empty = write_jsonl(tmp_path / "articles.jsonl", [
         {"id": "hello", "title": "Welcome", "body_html": "<p>Welcome to the help center.</p>"}])
     result = runner.invoke(app, ["simulate", "--tickets", str(tickets), "--articles",
                                  str(empty), "--out", str(tmp_path / "out"),
@@ -183,7 +175,7 @@ def test_a_ticket_is_not_answered_from_its_own_snippet(tmp_path: Path) -> None:
 def test_an_llm_run_estimates_its_cost(shared_files: dict[str, Path], tmp_path: Path) -> None:
     search = ("tool", "search_knowledge", json.dumps({"query": "strikethrough"}))
     reply = ("text", "Use ~~tildes~~ (Strikethrough with GitHub Markdown).")
-    tickets = _write(tmp_path / "t.jsonl", _jsonl(shared_files["tickets"])[:2])
+    tickets = write_jsonl(tmp_path / "t.jsonl", read_jsonl(shared_files["tickets"])[:2])
     # The sync's snippets plugin has the LLM phrase each solved ticket's snippet first.
     phrase = ("text", json.dumps({"question": "A question?", "answer": "An answer."}))
     with FakeOpenAI([phrase] * 2 + [search, reply] * 2) as fake:
@@ -247,12 +239,12 @@ def test_nothing_to_replay_is_said_and_writes_no_report(tmp_path: Path) -> None:
 def test_a_rule_hands_over_and_the_report_says_which(tmp_path: Path) -> None:
     """An `[[escalation.rules]]` keyword rule hands the refund ticket over (to the stand-in
     helpdesk); the report goes under <data_dir>/simulations/ when --out is not given."""
-    tickets = _write(tmp_path / "tickets.jsonl", [
+    tickets = write_jsonl(tmp_path / "tickets.jsonl", [
         _ticket("r1", "I want a refund for last month", "Refunds take 5 days.", None, 1),
         _ticket("p1", "How do I reset my password?", "Use Forgot password on the sign-in page.",
                 None, 2),
     ])
-    articles = _write(tmp_path / "articles.jsonl", [
+    articles = write_jsonl(tmp_path / "articles.jsonl", [
         {"id": "reset", "title": "Reset your password",
          "body_html": "<p>Open the sign-in page and click Forgot password. We email you a "
                       "reset link that is valid for one hour.</p>"}])
