@@ -12,9 +12,9 @@ from typer.testing import CliRunner
 
 from deskpilot.core.agent.evaluation import content_sentences, first_paragraph
 from deskpilot.core.cli import build_app
+from deskpilot.knowledge.jsonl import write_jsonl
 
 from .fake_openai import FakeOpenAI
-from .test_eval_answers import _write
 
 pytestmark = pytest.mark.slow  # the local embedding model
 
@@ -45,8 +45,8 @@ TICKETS = [
 
 @pytest.fixture
 def files(tmp_path: Path) -> dict[str, Path]:
-    return {"articles": _write(tmp_path / "articles.jsonl", ARTICLES),
-            "tickets": _write(tmp_path / "tickets.jsonl", TICKETS)}
+    return {"articles": write_jsonl(tmp_path / "articles.jsonl", ARTICLES),
+            "tickets": write_jsonl(tmp_path / "tickets.jsonl", TICKETS)}
 
 
 def _eval(files: dict[str, Path], *extra: str) -> dict:
@@ -128,7 +128,7 @@ def test_the_report_for_people_shows_the_distribution_and_the_rows(
 ])
 def test_bad_input_gets_one_clear_line(files: dict[str, Path], records: list[dict],
                                        args: list[str], code: int, message: str) -> None:
-    _write(files["tickets"], records)
+    write_jsonl(files["tickets"], records)
     result = runner.invoke(app, ["eval", "drafts", "--tickets", str(files["tickets"]),
                                  "--articles", str(files["articles"]), *args])
     assert result.exit_code == code and message in result.output, result.output
