@@ -7,10 +7,20 @@ message alike.
 
     detect("Ich möchte mit einem Menschen sprechen")  # "de"; None when not confident
     small_talk("yes, thanks").kinds  # {"yes", "thanks"}; None for anything more
+    small_talk("no thanks").kinds  # {"decline"}: turns an offer down; a bare "no" is {"no"}
 """
 
 from deskpilot.core.agent.language import base_language, detect
-from deskpilot.core.agent.small_talk import BYE, GREETING, NO, THANKS, YES, SmallTalk, small_talk
+from deskpilot.core.agent.small_talk import (
+    BYE,
+    DECLINE,
+    GREETING,
+    NO,
+    THANKS,
+    YES,
+    SmallTalk,
+    small_talk,
+)
 
-__all__ = ["BYE", "GREETING", "NO", "THANKS", "YES", "SmallTalk", "base_language", "detect",
-           "small_talk"]
+__all__ = ["BYE", "DECLINE", "GREETING", "NO", "THANKS", "YES", "SmallTalk", "base_language",
+           "detect", "small_talk"]

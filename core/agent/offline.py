@@ -46,7 +46,15 @@ from openai.types.responses.response_output_text import AnnotationURLCitation
 from deskpilot.core.agent import offline_tools
 from deskpilot.core.agent.extractive import Excerpt, Source, render, select, terms
 from deskpilot.core.agent.language import base_language, cannot_answer_in, detect, offline_text
-from deskpilot.core.agent.small_talk import BYE, NO, THANKS, YES, SmallTalk, small_talk
+from deskpilot.core.agent.small_talk import (
+    BYE,
+    DECLINE,
+    NO,
+    THANKS,
+    YES,
+    SmallTalk,
+    small_talk,
+)
 from deskpilot.knowledge.index.calibration import UNCALIBRATED_WEIGHT
 
 MODEL_NAME = "deskpilot-offline"
@@ -236,7 +244,7 @@ def small_talk_reply(chat: SmallTalk, messages: list[tuple[str, str]]) -> str:
         key = "goodbye"
     elif not answered:
         key = "greeting"
-    elif NO in chat.kinds:
+    elif chat.kinds & {NO, DECLINE}:
         key = "declined"
     else:
         key = "welcome" if chat.kinds & {THANKS, YES} else "greeting"

@@ -3,9 +3,11 @@
 They are no question for the knowledge: the offline model answers them in kind instead of
 searching ("hi" got "I couldn't find an answer in our help center"), the escalation plugin
 reads a yes or no as the answer to the question it follows ("Would you like me to hand you
-over to a person?" — "yes"), and the gap report and the escalation rules do not count them as
-questions left unanswered. Only a whole message made of these phrases counts ("hi, how do I
-reset my password?" is a question), in the seven languages the offline texts speak.
+over to a person?" — "yes"; a "no thanks" declines it, while a bare "no" to "Did that answer
+your question? If not, I can hand you over" takes it up), and the gap report and the
+escalation rules do not count them as questions left unanswered. Only a whole message made
+of these phrases counts ("hi, how do I reset my password?" is a question), in the seven
+languages the offline texts speak.
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ from dataclasses import dataclass
 from functools import cache
 
 GREETING, THANKS, YES, NO, BYE = "greeting", "thanks", "yes", "no", "bye"
+# A no that turns something down ("no thanks", "no need") rather than answering whether an
+# answer helped ("no", "it didn't"): it never takes up an offer of a person.
+DECLINE = "decline"
 
 # Per language and kind, phrases separated by commas; a message is small talk when it is a
 # sequence of them (punctuation aside).
@@ -30,8 +35,10 @@ _PHRASES: dict[str, dict[str, str]] = {
                 "thanks for the info",
         YES: "yes, yeah, yep, yup, sure, ok, okay, yes please, please, of course, it did, "
              "yes it did, that did, correct, right, alright, all right",
-        NO: "no, nope, nah, not really, no it didn't, it didn't, it did not, no thanks, "
-            "no thank you, not quite, no need, not at all, definitely not, i don't think so",
+        NO: "no, nope, nah, not really, no it didn't, it didn't, it did not, not quite, "
+            "not at all, definitely not, i don't think so",
+        DECLINE: "no thanks, no thank you, no need, not needed, not necessary, i'm good, "
+                 "i'm fine, no thanks i'm good, i'm all set, all good",
         BYE: "bye, goodbye, bye bye, see you, have a nice day, have a good day",
     },
     "de": {
@@ -40,28 +47,32 @@ _PHRASES: dict[str, dict[str, str]] = {
         THANKS: "danke, danke schön, dankeschön, vielen dank, danke sehr, super, perfekt, "
                 "toll, prima, hat geholfen, das hat geholfen",
         YES: "ja, ja bitte, gerne, gern, klar, okay, ok, ja gerne, genau, ja danke",
-        NO: "nein, nein danke, nicht wirklich, leider nicht, nö, ne, eher nicht",
+        NO: "nein, nicht wirklich, leider nicht, nö, ne, eher nicht",
+        DECLINE: "nein danke, nein vielen dank, nicht nötig, nicht notwendig, brauche ich nicht",
         BYE: "tschüss, tschüs, auf wiedersehen, bis bald, schönen tag noch",
     },
     "fr": {
         GREETING: "bonjour, salut, bonsoir, coucou, allô",
         THANKS: "merci, merci beaucoup, merci bien, parfait, super, génial, ça m'a aidé",
         YES: "oui, oui merci, oui s'il vous plaît, oui svp, d'accord, ok, bien sûr, volontiers",
-        NO: "non, non merci, pas vraiment, pas du tout",
+        NO: "non, pas vraiment, pas du tout",
+        DECLINE: "non merci, pas besoin, pas la peine, ce n'est pas nécessaire",
         BYE: "au revoir, bonne journée, à bientôt, bonne soirée",
     },
     "es": {
         GREETING: "hola, buenos días, buenas tardes, buenas noches, buenas",
         THANKS: "gracias, muchas gracias, mil gracias, perfecto, genial, estupendo",
         YES: "sí, si, sí por favor, si por favor, claro, vale, de acuerdo, por supuesto",
-        NO: "no, no gracias, la verdad que no, no mucho, para nada",
+        NO: "no, la verdad que no, no mucho, para nada",
+        DECLINE: "no gracias, no hace falta, no es necesario",
         BYE: "adiós, hasta luego, hasta pronto, chao",
     },
     "it": {
         GREETING: "ciao, salve, buongiorno, buonasera",
         THANKS: "grazie, grazie mille, perfetto, ottimo, fantastico",
         YES: "sì, si, sì grazie, si grazie, certo, va bene, volentieri, d'accordo",
-        NO: "no, no grazie, non proprio, non molto, per niente",
+        NO: "no, non proprio, non molto, per niente",
+        DECLINE: "no grazie, non serve, non è necessario",
         BYE: "arrivederci, a presto, buona giornata",
     },
     "nl": {
@@ -69,14 +80,16 @@ _PHRASES: dict[str, dict[str, str]] = {
         THANKS: "bedankt, dank je, dank u, dank je wel, dank u wel, heel erg bedankt, top, "
                 "perfect, super",
         YES: "ja, ja graag, graag, prima, oké, ok, zeker, goed",
-        NO: "nee, nee bedankt, niet echt, helaas niet",
+        NO: "nee, niet echt, helaas niet",
+        DECLINE: "nee bedankt, nee dank je, nee dank u, hoeft niet, niet nodig",
         BYE: "doei, tot ziens, fijne dag, dag dag",
     },
     "pt": {
         GREETING: "olá, oi, bom dia, boa tarde, boa noite",
         THANKS: "obrigado, obrigada, muito obrigado, muito obrigada, valeu, perfeito, ótimo",
         YES: "sim, sim por favor, claro, pode ser, com certeza, ok",
-        NO: "não, não obrigado, não obrigada, na verdade não, nem tanto",
+        NO: "não, na verdade não, nem tanto",
+        DECLINE: "não obrigado, não obrigada, não precisa, não é necessário",
         BYE: "tchau, até logo, até mais, até breve",
     },
 }

@@ -20,7 +20,7 @@ from babel import Locale
 from babel.dates import format_datetime, get_day_names
 from babel.lists import format_list
 
-from deskpilot.language import NO, YES, SmallTalk, detect
+from deskpilot.language import DECLINE, NO, YES, SmallTalk, detect
 
 from .settings import DAYS
 
@@ -88,7 +88,8 @@ SKIP = re.compile(r"^\W*(skip|no|no thanks|no email|none|"
 
 # The assistant's message offered a person: as a question ("Would you like me to hand you
 # over to a person?"), which a yes accepts, or on a condition ("Did that answer your question?
-# If not, I can hand you over to a person."), which a no accepts. The offline model's offers
+# If not, I can hand you over to a person."), which a no accepts. A "no thanks" (DECLINE) turns
+# either down. The offline model's offers
 # in its seven languages, and an LLM's in its own words alike.
 _SOMEONE = (r"(person|human|agent|someone|somebody|colleague|representative|mensch\w*|"
             r"mitarbeiter\w*|kolleg\w*|personne|conseill\w+|quelqu'un|persona|humano|umano|"
@@ -107,6 +108,8 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 def accepts_offer(offer: str, reply: SmallTalk) -> bool:
     """Whether a bare yes or no (`reply`) takes up the person that `offer`, the assistant's
     last message, held out."""
+    if DECLINE in reply.kinds:
+        return False
     if YES in reply.kinds and NO not in reply.kinds:
         return any(_OFFER_QUESTION.search(sentence.strip())
                    for sentence in _SENTENCE_END.split(offer))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from deskpilot.language import BYE, GREETING, NO, THANKS, YES, small_talk
+from deskpilot.language import BYE, DECLINE, GREETING, NO, THANKS, YES, small_talk
 
 
 @pytest.mark.parametrize(("text", "kinds", "language"), [
@@ -14,7 +14,10 @@ from deskpilot.language import BYE, GREETING, NO, THANKS, YES, small_talk
     ("ok thanks, bye", {YES, THANKS, BYE}, "en"),
     ("I don't think so", {NO}, "en"),
     ("Danke schön", {THANKS}, "de"),
-    ("nein danke", {NO}, "de"),
+    ("nein danke", {DECLINE}, "de"),
+    ("No, thanks.", {DECLINE}, "en"),
+    ("no it didn't, thanks", {NO, THANKS}, "en"),
+    ("non merci", {DECLINE}, "fr"),
     ("merci beaucoup !", {THANKS}, "fr"),
     ("Sí, por favor", {YES}, "es"),
     ("grazie mille", {THANKS}, "it"),

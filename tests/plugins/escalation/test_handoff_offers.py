@@ -53,6 +53,11 @@ def test_no_to_did_that_answer_your_question_hands_over(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("found", "message", "reply"), [
     (True, "yes, thanks!", "welcome"),  # it did answer
+    # "Did that answer your question? If not, I can hand you over": a "no thanks" turns the
+    # person down (was: handed over, like a bare "no").
+    (True, "no thanks", "declined"),
+    (True, "No thank you.", "declined"),
+    (True, "no need", "declined"),
     (False, "no", "declined"),  # no person, thank you
     (False, "thanks", "welcome"),
 ])
