@@ -38,7 +38,9 @@ def test_server_cpu_is_reported_for_a_known_process(live_server: str) -> None:
     report = asyncio.run(load_bench("chat_load").run(live_server, 2, 60.0, server_pid=os.getpid()))
 
     assert report["errors"] == 0
-    # Each figure is a difference of whole clock ticks, rounded on its own: the thread's may
-    # come out one tick over the process's (seen: 0.01 against 0.0 in a full run).
+    # Each figure is a difference of whole clock ticks, and the kernel scales a thread's and
+    # its process's tick counts to their run times separately (never letting either go back):
+    # over a burst this short the thread's may come out a few ticks over the process's (seen:
+    # 0.01 and 0.02 against 0.0 in full runs).
     tick = 1 / os.sysconf("SC_CLK_TCK")
-    assert 0 <= report["server_loop_cpu_s"] <= report["server_cpu_s"] + tick
+    assert 0 <= report["server_loop_cpu_s"] <= report["server_cpu_s"] + 5 * tick
