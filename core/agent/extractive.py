@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 # About this many words are quoted in all; a list of steps is kept whole even when longer.
 MAX_WORDS = 80
@@ -46,6 +46,10 @@ _STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 _QUOTES = (('"', '"'), ("“", "”"), ("'", "'"), ("‘", "’"), ("„", "“"), ("«", "»"), ("« ", " »"))
 _CLAUSE_START_TEXT = "if when to for you after before while in on with and or but as this it"
 _CLAUSE_STARTS = frozenset(_CLAUSE_START_TEXT.split())
+# An instruction's first word: "Select" / "Reset" / ". All settings are then reset." is one
+# sentence a manual broke around a button's name, not a sub-heading.
+_IMPERATIVE_TEXT = "select press choose tap click open go enter turn use set"
+_IMPERATIVES = frozenset(_IMPERATIVE_TEXT.split())
 _WORD = re.compile(r"[a-z0-9]+")
 _STEP = re.compile(r"^\d+[.)]\s+")
 _ITEM = re.compile(r"^[-*•]\s+")
@@ -104,16 +108,25 @@ class Source:
 @dataclass(frozen=True)
 class Unit:
     """A quotable piece of a passage: a sentence, a bullet item or one numbered step. Steps of
-    one list share `group`; `index` is the unit's place in the passage."""
+    one list share `group`; `index` is the unit's place in the passage. `context`: the plain
+    sub-heading lines the unit follows ("Removing an item on the Home Screen"; several, as a
+    manual's menu path, read "Settings > General > Network"), scored and quoted with it on a
+    line of its own (else it ran into the sentence)."""
 
     text: str
     kind: str  # "sentence" | "item" | "step"
     group: int
     index: int
+    context: str = ""
+
+    @property
+    def scored(self) -> str:
+        """What the unit says, its sub-heading included: what it is scored and checked by."""
+        return f"{self.context} {self.text}".strip()
 
     @property
     def words(self) -> int:
-        return len(self.text.split())
+        return len(self.scored.split())
 
 
 def sentences(paragraph: str, *, fragment: bool = False) -> list[str]:
@@ -140,6 +153,20 @@ def _is_heading(line: str, following: str) -> bool:
     )
 
 
+def _is_subheading(line: str, following: str) -> bool:
+    """Whether a line that starts a paragraph names what follows rather than starting a
+    sentence the manual broke at the line's end: short, no comma, no instruction, not ending
+    in a word that needs more ("…to operate the" / "TV."), and a sentence, not a list or the
+    rest of a line (". All settings…"), follows."""
+    words = line.split()
+    return (
+        len(words) <= 8 and "," not in line and words[-1].lower() not in _STOPWORDS
+        and words[0].lower() not in _IMPERATIVES and _is_heading(line, following)
+        and re.match(r"[\"'(]?[A-Z0-9]", following) is not None
+        and not _STEP.match(following) and not _ITEM.match(following)
+    )
+
+
 def units(source: Source, whole: bool = False) -> list[Unit]:
     """The passage cut into sentences, items and steps, in order, markdown removed. The title
     and section headings are left out (the answer names its source anyway). `whole`: a passage
@@ -151,10 +178,12 @@ def units(source: Source, whole: bool = False) -> list[Unit]:
         lines = lines[1:]
     found: list[Unit] = []
     paragraph: list[str] = []
+    context: list[str] = []  # sub-headings waiting for the unit they lead into
     group = 0
 
     def add(text: str, kind: str) -> None:
-        found.append(Unit(text, kind, group, len(found)))
+        found.append(Unit(text, kind, group, len(found), " > ".join(context)))
+        context.clear()
 
     def flush() -> None:
         nonlocal group
@@ -164,9 +193,12 @@ def units(source: Source, whole: bool = False) -> list[Unit]:
             paragraph.clear()
             group += 1
 
+    lines = [line for line in lines if re.search(r"[A-Za-z]", line)]  # no page numbers, rules
     previous = ""
-    for line in lines:
-        if not re.search(r"[A-Za-z]", line):  # page numbers, rules, stray symbols
+    for at, line in enumerate(lines):
+        following = lines[at + 1] if at + 1 < len(lines) else ""
+        if not paragraph and following and _is_subheading(line, following):
+            context.append(line)
             continue
         step = _STEP.match(line)
         if marker := step or _ITEM.match(line):
@@ -246,7 +278,7 @@ def _excerpt(question: str, source: Source, budget: int, covered: set[str] = fro
         return None
     wanted = terms(question) - covered
     candidates = _candidates(all_units)
-    texts = [" ".join(u.text for u in c) for c in candidates]
+    texts = [" ".join(u.scored for u in c) for c in candidates]
     if rank is None:
         values: Sequence[float] = [_score(wanted, text) for text in texts]
     else:  # by meaning; after a first source, only what says something it did not
@@ -266,8 +298,7 @@ def _excerpt(question: str, source: Source, budget: int, covered: set[str] = fro
     used = sum(u.words for u in chosen)
     if len(chosen) == 1 and used > MAX_SENTENCE_WORDS and not whole:
         words = chosen[0].text.split()[:MAX_SENTENCE_WORDS]
-        chosen = [Unit(" ".join(words) + " …", chosen[0].kind, chosen[0].group,
-                       chosen[0].index)]
+        chosen = [replace(chosen[0], text=" ".join(words) + " …")]
         used = MAX_SENTENCE_WORDS
     # More units that share the question's words, best first, while the budget lasts.
     for score, candidate in sorted(scored, key=lambda sc: (-sc[0], sc[1][0].index)):
@@ -298,7 +329,7 @@ def select(question: str, sources: Sequence[Source], max_words: int = MAX_WORDS,
     if first is None:
         return []
     excerpts = [first]
-    covered = terms(" ".join(u.text for u in first.units)) | terms(ranked[0].title)
+    covered = terms(" ".join(u.scored for u in first.units)) | terms(ranked[0].title)
     for other in ranked[1:]:
         if other.score < ranked[0].score * SECOND_SOURCE_RATIO and not runner_up:
             break
@@ -320,11 +351,17 @@ def _points_to(text: str, title: str) -> bool:
 
 
 def render(excerpt: Excerpt) -> str:
-    """Plain text: sentences as a paragraph, items as "- item", steps numbered from 1."""
+    """Plain text: sentences as a paragraph, items as "- item", steps numbered from 1, a
+    sub-heading on a line of its own."""
     lines: list[str] = []
     paragraph: list[str] = []
     step = 0
     for unit in excerpt.units:
+        if unit.context:
+            if paragraph:
+                lines.append(" ".join(paragraph))
+                paragraph = []
+            lines.append(unit.context)
         if unit.kind == "sentence":
             paragraph.append(unit.text)
             continue

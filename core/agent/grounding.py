@@ -89,7 +89,7 @@ def unsupported(answer: str, sources: list[Source], embed: Embed) -> tuple[list[
     language = detect(answer)
     if language is not None and language != knowledge:
         return invented, f"figures only ({language} answer, {knowledge} knowledge)"
-    pieces = [u.text for s in sources for u in units(s)] + [s.title for s in sources]
+    pieces = [u.scored for s in sources for u in units(s)] + [s.title for s in sources]
     unchecked = [c for c in claims if c not in invented and not any(
         term_coverage(c, p) >= SUPPORT_MIN_COVERAGE for p in pieces)]
     if unchecked and pieces:

@@ -172,3 +172,35 @@ def test_a_second_source_that_only_points_back_at_the_first_is_left_out() -> Non
                     0.7)
     excerpts = select("can I use my own domain name instead of yours", [connect, deploy])
     assert [e.source.title for e in excerpts] == ["Connect a custom domain"]
+
+
+MANUAL = Source(
+    "Using the Home Screen", None,
+    "Using the Home Screen\nYou can arrange the apps on the Home Screen.\n"
+    "Removing an item on the Home Screen\nMove the focus to the app you want to remove.\n"
+    "Then select Remove.\nSettings\nGeneral\nSystem Manager\nSmart Security\n"
+    "You can use Smart Security to protect the TV.\nTo restore the settings,\nselect\nReset\n"
+    ". All settings are then reset. If you want to operate the\nTV, use the remote.", 0.9,
+)
+
+
+def test_a_manual_sub_heading_is_quoted_on_its_own_line_not_run_into_the_sentence() -> None:
+    # Was: "Removing an item on the Home Screen Move the focus to the app…" as one sentence.
+    [excerpt] = select("How do I remove an item from the Home Screen?", [MANUAL])
+    lines = render(excerpt).splitlines()
+    at = lines.index("Removing an item on the Home Screen")
+    assert lines[at + 1] == "Move the focus to the app you want to remove. Then select Remove."
+    # A menu path of one-line steps reads as one ("Settings General System Manager …").
+    [excerpt] = select("How can I use Smart Security?", [MANUAL])
+    path, sentence = render(excerpt).splitlines()[:2]
+    assert path == "Settings > General > System Manager > Smart Security"
+    assert sentence.startswith("You can use Smart Security to protect the TV.")
+
+
+def test_a_sentence_broken_around_a_button_name_stays_one_sentence() -> None:
+    found = units(MANUAL)
+    assert "To restore the settings, select Reset ." in [u.text for u in found]
+    assert "If you want to operate the TV, use the remote." in [u.text for u in found]
+    assert [u.context for u in found if u.context] == [
+        "Removing an item on the Home Screen",
+        "Settings > General > System Manager > Smart Security"]
