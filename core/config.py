@@ -147,8 +147,9 @@ class AgentSettings(_Section):
         "in the language it is written in ({knowledge_language}), translating the question "
         "if needed."
     )
-    # The language the knowledge base is written in (the search tool's queries use it).
-    knowledge_language: str = "English"
+    # The language the knowledge base is written in (the search tool's queries use it), by
+    # name; "auto": the language of the synced articles' titles (English until there are any).
+    knowledge_language: str = "auto"
     # Check an LLM's answers against the passages its tools returned (core/agent/grounding.py).
     check_grounding: bool = True
     company: str = "Acme Cloud"

@@ -12,6 +12,7 @@ import asyncio
 import functools
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -78,6 +79,12 @@ def make_embedder(registry: Mapping[str, type[Embedder]], settings: Any) -> Embe
     return cls(settings)
 
 
+# `[agent] knowledge_language = "auto"`: how many article titles are read, and how long the
+# reading stands when no sync ran in this process.
+LANGUAGE_SAMPLE_TITLES = 300
+KNOWLEDGE_LANGUAGE_TTL = 300.0
+
+
 class Services:
     def __init__(self, settings: Settings, plugins: PluginHost | None = None) -> None:
         """Raises ConfigError when a plugin's settings (or a key no plugin knows) are wrong."""
@@ -85,6 +92,7 @@ class Services:
         self.plugins = plugins or load_plugins(settings.plugins)
         self._build_lock = threading.RLock()
         self._shared: dict[Any, Any] = {}
+        self._knowledge_language: tuple[str, float] | None = None  # (name, when it was read)
         self._plugin_settings = check_plugin_settings(
             settings, self.plugins.settings_claims, self.plugins.inactive())
 
@@ -193,8 +201,40 @@ class Services:
         run = run_sync(source, index=index, embedder=embedder, engine=self.engine,
                        batch_size=self.settings.embedder.batch_size, full=full,
                        progress=progress, cancel=cancel, applied=applied)
+        self._knowledge_language = None  # the articles may be others now
         self.emit(SyncFinished(connector=connector, report=report(run)))
         return run
+
+    def knowledge_language(self) -> str:
+        """The language the help center is written in, by name, for the customer agent's
+        instructions: `[agent] knowledge_language`, or with "auto" the language of the synced
+        articles' titles ("English" until one is confidently read). Read again after a sync
+        in this process, and every KNOWLEDGE_LANGUAGE_TTL seconds (another process's sync)."""
+        configured = self.settings.agent.knowledge_language
+        if configured != "auto":
+            return configured
+        read = self._knowledge_language
+        if read is None or time.monotonic() - read[1] > KNOWLEDGE_LANGUAGE_TTL:
+            from sqlalchemy.exc import SQLAlchemyError
+            from sqlmodel import select
+
+            from deskpilot.core.agent.language import ENGLISH_NAMES, corpus_language
+            from deskpilot.knowledge.store import session_scope
+            from deskpilot.knowledge.tables import SourceDocument
+
+            try:
+                with session_scope(self.engine) as session:
+                    titles = list(session.exec(
+                        select(SourceDocument.title)
+                        .where(SourceDocument.kind == DocumentKind.ARTICLE.value)
+                        .limit(LANGUAGE_SAMPLE_TITLES)))
+            except SQLAlchemyError as exc:  # a chat turn goes on, in English
+                log.warning("could not read the articles' language: %s", exc)
+                titles = []
+            code = corpus_language(titles) or "en"
+            read = (ENGLISH_NAMES.get(code, "English"), time.monotonic())
+            self._knowledge_language = read
+        return read[0]
 
     def sync_history(self, connector: str | None = None, limit: int = 5
                      ) -> dict[str, list[dict[str, Any]]]:

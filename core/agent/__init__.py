@@ -31,7 +31,7 @@ def build_customer_agent(services: Services, context: RequestContext | None = No
     return Agent(
         name=settings.name,
         instructions=settings.instructions.replace("{company}", settings.company)
-        .replace("{knowledge_language}", settings.knowledge_language),
+        .replace("{knowledge_language}", services.knowledge_language()),
         # One model (and so one HTTP connection pool) per platform, not one per chat turn.
         model=services.customer_model(),
         tools=services.function_tools(ToolAudience.CUSTOMER),

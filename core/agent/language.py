@@ -116,6 +116,15 @@ LANGUAGE_NAMES = {
     "de": {"de": "Deutsch", "fr": "allemand", "es": "alemán", "it": "tedesco",
            "nl": "Duits", "pt": "alemão", "en": "German"},
 }
+# Each detectable language's English name: what the customer agent's instructions call the
+# knowledge base's language (`[agent] knowledge_language = "auto"`).
+ENGLISH_NAMES = {
+    "en": "English", "de": "German", "fr": "French", "es": "Spanish", "it": "Italian",
+    "nl": "Dutch", "pt": "Portuguese", "sv": "Swedish", "da": "Danish", "no": "Norwegian",
+    "fi": "Finnish", "pl": "Polish", "cs": "Czech", "tr": "Turkish", "ru": "Russian",
+    "uk": "Ukrainian", "el": "Greek", "ja": "Japanese", "zh": "Chinese", "ko": "Korean",
+    "ar": "Arabic", "he": "Hebrew", "hi": "Hindi",
+}
 ENGLISH_NOTICE = (
     "I can only answer in {kb}: our help center is written in {kb}. Would you like me to hand "
     "you over to a person? Just say \"talk to a person\"."
@@ -143,6 +152,16 @@ def detect(text: str) -> str | None:
         return None
     language, confidence = _identifier().classify(text)
     return str(language) if confidence >= MIN_CONFIDENCE else None
+
+
+def corpus_language(titles: list[str]) -> str | None:
+    """The language a help center is written in, read off its articles' titles: the language
+    most titles are confidently in, if it is at least half of those calls (else None)."""
+    calls = [found for title in titles if (found := detect(title))]
+    if not calls:  # short titles, each too short to call: read them together
+        return detect(". ".join(titles)) if titles else None
+    language = max(set(calls), key=calls.count)
+    return language if calls.count(language) * 2 >= len(calls) else None
 
 
 def base_language(locale: str | None) -> str:
