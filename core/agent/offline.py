@@ -45,6 +45,7 @@ from openai.types.responses.response_output_text import AnnotationURLCitation
 
 from deskpilot.core.agent import offline_tools
 from deskpilot.core.agent.extractive import Excerpt, Source, render, select, terms
+from deskpilot.core.agent.follow_ups import earlier_question, is_follow_up
 from deskpilot.core.agent.language import base_language, cannot_answer_in, detect, offline_text
 from deskpilot.core.agent.small_talk import (
     BYE,
@@ -277,6 +278,15 @@ def message(text: str, annotations: list[AnnotationURLCitation]) -> ResponseOutp
     )
 
 
+def _speaks_to(message: str, sources: list[Source], lexical_weight: float) -> bool:
+    """Whether the answer to a follow-up, from passages found with the question before it,
+    quotes something in the follow-up's own words (not only the earlier topic again)."""
+    excerpts = answer_excerpts(message, sources, lexical_weight)
+    quoted = " ".join(f"{e.source.title} " + " ".join(u.scored for u in e.units)
+                      for e in excerpts)
+    return bool(terms(message) & terms(quoted))
+
+
 def _string_argument(tool: Any) -> str | None:
     """The name of a function tool's one required string parameter, if it has one."""
     schema = getattr(tool, "params_json_schema", None) or {}
@@ -308,11 +318,19 @@ class OfflineModel(Model):
             called = offline_tools.called_tool(input, item_field(last, "call_id"))
             if called is not None and called != self.search_tool:
                 return self._message(offline_tools.reply_text(item_field(last, "output")), [])
-            text, annotations = compose_answer(
-                last_user_text(input), parse_sources(item_field(last, "output")),
-                self.lexical_weight(),
-            )
-            return self._message(text, annotations)
+            message = last_user_text(input)
+            found = self._found(input)  # this turn's searches: the message, maybe then with
+            sources = found[-1]         # the question before it
+            weight = self.lexical_weight()
+            if len(found) == 1 and not answer_excerpts(message, sources, weight):
+                earlier = earlier_question(offline_tools.conversation(input))
+                if earlier is not None and is_follow_up(message):
+                    call = self._search_call(tools, f"{earlier} {message}")
+                    if call is not None:
+                        return call
+            if len(found) > 1 and not _speaks_to(message, sources, weight):
+                sources = found[0]  # only the earlier topic again: the first search stands
+            return self._message(*compose_answer(message, sources, weight))
         query = last_user_text(input)
         messages = offline_tools.conversation(input)
         chat = small_talk(query)
@@ -326,17 +344,38 @@ class OfflineModel(Model):
             )
         if isinstance(step, str):  # a tool matches but an argument is missing: ask for it
             return self._message(step, [])
+        call = self._search_call(tools, query)
+        if query and call is not None:
+            return call
+        # Nothing to search with (empty message, or the search plugin is disabled).
+        return self._message(offline_text("handover", detect(query)), [])
+
+    def _search_call(self, tools: list[Any], query: str) -> ResponseFunctionToolCall | None:
+        """A call of the knowledge search with `query`, if the agent has that tool."""
         search = next((tool for tool in tools
                        if self.search_tool and getattr(tool, "name", None) == self.search_tool),
                       None)
         argument = _string_argument(search)
-        if query and search is not None and argument is not None:
-            return ResponseFunctionToolCall(
-                type="function_call", id=_new_id("fc"), call_id=_new_id("call"),
-                name=search.name, arguments=json.dumps({argument: query}), status="completed",
-            )
-        # Nothing to search with (empty message, or the search plugin is disabled).
-        return self._message(offline_text("handover", detect(query)), [])
+        if search is None or argument is None:
+            return None
+        return ResponseFunctionToolCall(
+            type="function_call", id=_new_id("fc"), call_id=_new_id("call"),
+            name=search.name, arguments=json.dumps({argument: query}), status="completed",
+        )
+
+    def _found(self, input: list[Any]) -> list[list[Source]]:
+        """What each knowledge search since the customer's last message returned, in order."""
+        searches = {item_field(item, "call_id") for item in input
+                    if item_field(item, "type") == "function_call"
+                    and item_field(item, "name") == self.search_tool}
+        found: list[list[Source]] = []
+        for item in input:
+            if item_field(item, "role") == "user":
+                found = []
+            elif item_field(item, "type") == "function_call_output" and (
+                    item_field(item, "call_id") in searches):
+                found.append(parse_sources(item_field(item, "output")))
+        return found or [[]]
 
     @staticmethod
     def _message(text: str, annotations: list[AnnotationURLCitation]) -> ResponseOutputMessage:

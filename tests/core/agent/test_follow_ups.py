@@ -1,0 +1,87 @@
+"""A follow-up the knowledge does not answer alone is searched with the question before it
+(was: "how long are they kept?" after "Where can I download my invoices?" got the hand-over)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from agents import Agent, RunConfig, Runner
+
+from deskpilot.core.agent import build_customer_agent
+from deskpilot.core.agent.follow_ups import earlier_question, is_follow_up
+from deskpilot.core.agent.language import OFFLINE_TEXTS
+from deskpilot.core.config import Settings
+from deskpilot.core.plugins import load_plugins
+from deskpilot.core.services import Services
+
+NO_TRACE = RunConfig(tracing_disabled=True)
+HANDOVER = OFFLINE_TEXTS["en"]["handover"]
+
+
+@pytest.fixture(scope="module")
+def demo_agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Agent]:
+    """The customer agent over the demo help center, synced into a real index."""
+    settings = Settings(data_dir=tmp_path_factory.mktemp("demo") / "data")
+    services = Services(settings, load_plugins(settings.plugins))
+    services.migrate()
+    services.sync("demo")
+    yield build_customer_agent(services)
+    services.index.close()
+
+
+async def _conversation(agent: Agent, *messages: str) -> tuple[str, int]:
+    """The last answer, and how many knowledge searches its turn made."""
+    items: list = []
+    for message in messages:
+        result = await Runner.run(agent, [*items, {"role": "user", "content": message}],
+                                  run_config=NO_TRACE)
+        items = result.to_input_list()
+    searches = [item for item in result.new_items if item.type == "tool_call_item"]
+    return result.final_output, len(searches)
+
+
+@pytest.mark.anyio
+async def test_a_follow_up_is_answered_with_the_question_before_it(demo_agent: Agent) -> None:
+    answer, searches = await _conversation(
+        demo_agent, "Where can I download my invoices?", "how long are they kept?")
+    assert answer.startswith("Invoices are kept for as long as your account exists")
+    assert "(Source: Download invoices and receipts)" in answer and searches == 2
+
+
+@pytest.mark.anyio
+async def test_a_follow_up_the_knowledge_answers_alone_is_searched_once(
+        demo_agent: Agent) -> None:
+    answer, searches = await _conversation(
+        demo_agent, "How do I connect a custom domain?", "what about a wildcard domain?")
+    assert "DNS-01 challenge" in answer and searches == 1
+
+
+@pytest.mark.anyio
+async def test_a_change_of_subject_is_not_answered_with_the_earlier_topic(
+        demo_agent: Agent) -> None:
+    # Searched with "How do I reset my password?", the password article comes back, but it
+    # says nothing of the weather: the first search's hand-over stands.
+    answer, searches = await _conversation(
+        demo_agent, "How do I reset my password?", "and what about the weather in Paris?")
+    assert answer == HANDOVER and searches == 2
+    answer, searches = await _conversation(demo_agent, "what about the weather in Paris?")
+    assert answer == HANDOVER and searches == 1  # no question before it
+
+
+@pytest.mark.parametrize(("message", "follows_up"), [
+    ("and the SSL certificate?", True), ("how long are they kept?", True),
+    ("und die Rechnung?", True), ("et pour les factures ?", True),
+    ("How do I reset my password?", False), ("e-mail not arriving", False),
+    ("and then I clicked the link in the email but the page said it had expired", False),
+])
+def test_what_reads_as_a_follow_up(message: str, follows_up: bool) -> None:
+    assert is_follow_up(message) is follows_up
+
+
+def test_the_earlier_question_passes_over_small_talk() -> None:
+    messages = [("user", "Where can I download my invoices?"), ("assistant", "Go to…"),
+                ("user", "thanks!"), ("assistant", "You're welcome!"),
+                ("user", "how long are they kept?")]
+    assert earlier_question(messages) == "Where can I download my invoices?"
+    assert earlier_question([("user", "how long are they kept?")]) is None
