@@ -318,19 +318,7 @@ class OfflineModel(Model):
             called = offline_tools.called_tool(input, item_field(last, "call_id"))
             if called is not None and called != self.search_tool:
                 return self._message(offline_tools.reply_text(item_field(last, "output")), [])
-            message = last_user_text(input)
-            found = self._found(input)  # this turn's searches: the message, maybe then with
-            sources = found[-1]         # the question before it
-            weight = self.lexical_weight()
-            if len(found) == 1 and not answer_excerpts(message, sources, weight):
-                earlier = earlier_question(offline_tools.conversation(input))
-                if earlier is not None and is_follow_up(message):
-                    call = self._search_call(tools, f"{earlier} {message}")
-                    if call is not None:
-                        return call
-            if len(found) > 1 and not _speaks_to(message, sources, weight):
-                sources = found[0]  # only the earlier topic again: the first search stands
-            return self._message(*compose_answer(message, sources, weight))
+            return self._answer(input, tools)
         query = last_user_text(input)
         messages = offline_tools.conversation(input)
         chat = small_talk(query)
@@ -349,6 +337,23 @@ class OfflineModel(Model):
             return call
         # Nothing to search with (empty message, or the search plugin is disabled).
         return self._message(offline_text("handover", detect(query)), [])
+
+    def _answer(self, input: list[Any], tools: list[Any]
+                ) -> ResponseFunctionToolCall | ResponseOutputMessage:
+        """The answer from what the knowledge search found, or, for a follow-up it found
+        nothing for, a second search with the question before it (follow_ups.py)."""
+        message, weight = last_user_text(input), self.lexical_weight()
+        found = self._found(input)  # the message's search, maybe then the one with context
+        if len(found) == 1 and not answer_excerpts(message, found[0], weight):
+            earlier = earlier_question(offline_tools.conversation(input))
+            call = self._search_call(tools, f"{earlier} {message}") if (
+                earlier is not None and is_follow_up(message)) else None
+            if call is not None:
+                return call
+        sources = found[-1]
+        if len(found) > 1 and not _speaks_to(message, sources, weight):
+            sources = found[0]  # only the earlier topic again: the first search's answer stands
+        return self._message(*compose_answer(message, sources, weight))
 
     def _search_call(self, tools: list[Any], query: str) -> ResponseFunctionToolCall | None:
         """A call of the knowledge search with `query`, if the agent has that tool."""
