@@ -284,7 +284,8 @@ def _speaks_to(message: str, sources: list[Source], lexical_weight: float) -> bo
     excerpts = answer_excerpts(message, sources, lexical_weight)
     quoted = " ".join(f"{e.source.title} " + " ".join(u.scored for u in e.units)
                       for e in excerpts)
-    return bool(terms(message) & terms(quoted))
+    own = {term for term in terms(message) if len(term) > 1}  # not the "t" of "doesn't"
+    return bool(own & terms(quoted))
 
 
 def _string_argument(tool: Any) -> str | None:
