@@ -50,6 +50,7 @@ _CLAUSE_STARTS = frozenset(_CLAUSE_START_TEXT.split())
 # sentence a manual broke around a button's name, not a sub-heading.
 _IMPERATIVE_TEXT = "select press choose tap click open go enter turn use set"
 _IMPERATIVES = frozenset(_IMPERATIVE_TEXT.split())
+_ARTICLES = frozenset(("a", "an", "the"))
 _WORD = re.compile(r"[a-z0-9]+")
 _STEP = re.compile(r"^\d+[.)]\s+")
 _ITEM = re.compile(r"^[-*•]\s+")
@@ -159,6 +160,8 @@ def _is_subheading(line: str, following: str) -> bool:
     in a word that needs more ("…to operate the" / "TV."), and a sentence, not a list or the
     rest of a line (". All settings…"), follows."""
     words = line.split()
+    if not line[:1].isalnum() or (words[0].lower() in _ARTICLES and len(words) > 3):
+        return False  # "(Dots x lines)", a footnote's "*", "The e-Manual contains a section"
     return (
         len(words) <= 8 and "," not in line and words[-1].lower() not in _STOPWORDS
         and words[0].lower() not in _IMPERATIVES and _is_heading(line, following)

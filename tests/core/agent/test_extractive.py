@@ -204,3 +204,14 @@ def test_a_sentence_broken_around_a_button_name_stays_one_sentence() -> None:
     assert [u.context for u in found if u.context] == [
         "Removing an item on the Home Screen",
         "Settings > General > System Manager > Smart Security"]
+
+
+def test_a_footnote_mark_or_a_sentence_start_is_no_sub_heading() -> None:
+    manual = Source("Network", None, "Network\nYou can connect the TV to a network.\n"
+                    "The e-Manual contains a section called\nLearn TV Remote in Accessibility "
+                    "Guidance.\n* Shielded Twist Pair\nThe TV will not connect with a slow "
+                    "cable.", 0.9)
+    found = units(manual)
+    assert all(not u.context for u in found)
+    assert "The e-Manual contains a section called Learn TV Remote in Accessibility Guidance." in [
+        u.text for u in found]
