@@ -42,7 +42,6 @@ from deskpilot.language import detect, small_talk
 
 from .outbox import EscalationOutbox
 from .phrases import (
-    SKIP,
     accepts_offer,
     days,
     language_of,
@@ -50,6 +49,7 @@ from .phrases import (
     only_requested,
     requested,
     say,
+    skips_email,
 )
 from .relay import Relay
 from .rules import count_answer, message_rule, needs_triage, streak_rule
@@ -216,7 +216,7 @@ async def hand_over(platform: deskpilot.Platform, turn: deskpilot.ChatTurn, reas
 async def _pending_email(platform: deskpilot.Platform, turn: deskpilot.ChatTurn,
                          pending: dict[str, Any]) -> str:
     email = None
-    if not SKIP.match(turn.text):
+    if not skips_email(turn.text):
         try:
             email = valid_email(turn.text)
         except ValueError as exc:

@@ -20,7 +20,7 @@ from babel import Locale
 from babel.dates import format_datetime, get_day_names
 from babel.lists import format_list
 
-from deskpilot.language import DECLINE, NO, YES, SmallTalk, detect
+from deskpilot.language import DECLINE, NO, YES, SmallTalk, detect, small_talk
 
 from .settings import DAYS
 
@@ -76,14 +76,10 @@ _COURTESY_WORDS = {
 }
 _COURTESY = frozenset(word for words in _COURTESY_WORDS.values() for word in words.split())
 
-# "Go on without an email address", as each language's question offers it (and plain no's).
-SKIP = re.compile(r"^\W*(skip|no|no thanks|no email|none|"
-                  r"überspringen|nein|nein danke|ohne|"
-                  r"passer|non|non merci|sans|"
-                  r"omitir|saltar|no gracias|sin|"
-                  r"salta|no grazie|senza|"
-                  r"overslaan|nee|nee bedankt|zonder|"
-                  r"pular|não|não obrigad[oa]|sem)\W*$", re.IGNORECASE)
+# "Go on without an email address", as each language's question offers it; a plain no or a
+# "no thanks" (small talk, read in every language) says the same (`skips_email`).
+SKIP = re.compile(r"^\W*(skip|no email|none|überspringen|ohne|passer|sans|omitir|saltar|sin|"
+                  r"salta|senza|overslaan|zonder|pular|sem)\W*$", re.IGNORECASE)
 
 
 # The assistant's message offered a person: as a question ("Would you like me to hand you
@@ -116,6 +112,15 @@ def accepts_offer(offer: str, reply: SmallTalk) -> bool:
     if NO in reply.kinds and YES not in reply.kinds:
         return bool(_OFFER_IF_NOT.search(offer))
     return False
+
+
+def skips_email(text: str) -> bool:
+    """Whether a reply to the email question goes on without one: the question's skip word,
+    or a no ("no thanks", "nope", "nein danke") rather than an address."""
+    if SKIP.match(text):
+        return True
+    reply = small_talk(text)
+    return reply is not None and reply.kinds <= {NO, DECLINE}
 
 
 def requested(text: str) -> bool:

@@ -17,11 +17,11 @@ from deskpilot.core.app import create_app
 from deskpilot.plugins.escalation.outbox import EscalationOutbox
 from deskpilot.plugins.escalation.phrases import (
     MESSAGES,
-    SKIP,
     days,
     moment,
     only_requested,
     requested,
+    skips_email,
 )
 from deskpilot.plugins.escalation.tables import EscalationStatus
 from tests.conftest import REPO
@@ -85,6 +85,24 @@ def test_skip_in_german_hands_over_without_an_address(tmp_path: Path) -> None:
     [row] = EscalationOutbox(services).list()
     assert handed.assistant_text == GERMAN["delivered"].format(ref=row.ticket_ref)
     assert row.request["customer_email"] is None
+
+
+@pytest.mark.parametrize(("request_text", "no"), [
+    # Was: "That doesn't look like an email address…", asked again.
+    ("I'd like to talk to a person", "no thank you"),
+    ("I'd like to talk to a person", "nope"),
+    ("Kann ich mit einem Mitarbeiter sprechen?", "nein danke"),
+    ("Je voudrais parler à une personne", "non merci"),
+])
+def test_a_no_to_the_email_question_hands_over_without_an_address(
+        tmp_path: Path, request_text: str, no: str) -> None:
+    services = make_services(tmp_path, "local")
+    chat = Chat(create_app(services=services))
+    asked = chat.send(request_text)
+    handed = chat.send(no, asked.thread_id)
+    [row] = EscalationOutbox(services).list()
+    assert row.thread_id == asked.thread_id and row.request["customer_email"] is None
+    assert row.ticket_ref in handed.assistant_text
 
 
 def test_an_english_request_still_gets_english(tmp_path: Path) -> None:
@@ -174,7 +192,7 @@ def test_each_language_offers_a_skip_word_the_plugin_hears() -> None:
             assert fields(text) == fields(MESSAGES["en"][key]) - {"problem"} or \
                 language == "en", (language, key)
         [word] = re.findall(r'[„«"“]\s*([^“»"”]+?)\s*[“»"”]', said["ask_email"])
-        assert SKIP.match(word), (language, word)
+        assert skips_email(word), (language, word)
 
 
 def test_days_and_moments_in_the_other_languages() -> None:
