@@ -345,10 +345,10 @@ class OfflineModel(Model):
         nothing for, a second search with the question before it (follow_ups.py)."""
         message, weight = last_user_text(input), self.lexical_weight()
         found = self._found(input)  # the message's search, maybe then the one with context
-        if len(found) == 1 and not answer_excerpts(message, found[0], weight):
+        if len(found) == 1 and is_follow_up(message):  # cheap tests first: every turn passes
             earlier = earlier_question(offline_tools.conversation(input))
             call = self._search_call(tools, f"{earlier} {message}") if (
-                earlier is not None and is_follow_up(message)) else None
+                earlier is not None and not answer_excerpts(message, found[0], weight)) else None
             if call is not None:
                 return call
         sources = found[-1]
