@@ -345,7 +345,7 @@ class OfflineModel(Model):
         nothing for, a second search with the question before it (follow_ups.py)."""
         message, weight = last_user_text(input), self.lexical_weight()
         found = self._found(input)  # the message's search, maybe then the one with context
-        if len(found) == 1 and is_follow_up(message):  # cheap tests first: every turn passes
+        if len(found) == 1 and is_follow_up(message):  # a regex before any excerpt is chosen
             earlier = earlier_question(offline_tools.conversation(input))
             call = self._search_call(tools, f"{earlier} {message}") if (
                 earlier is not None and not answer_excerpts(message, found[0], weight)) else None
@@ -370,17 +370,17 @@ class OfflineModel(Model):
         )
 
     def _found(self, input: list[Any]) -> list[list[Source]]:
-        """What each knowledge search since the customer's last message returned, in order."""
-        searches = {item_field(item, "call_id") for item in input
+        """What each knowledge search since the customer's last message returned, in order
+        (earlier turns' outputs are not read again)."""
+        start = next((at for at in range(len(input) - 1, -1, -1)
+                      if item_field(input[at], "role") == "user"), -1) + 1
+        turn = input[start:]
+        searches = {item_field(item, "call_id") for item in turn
                     if item_field(item, "type") == "function_call"
                     and item_field(item, "name") == self.search_tool}
-        found: list[list[Source]] = []
-        for item in input:
-            if item_field(item, "role") == "user":
-                found = []
-            elif item_field(item, "type") == "function_call_output" and (
-                    item_field(item, "call_id") in searches):
-                found.append(parse_sources(item_field(item, "output")))
+        found = [parse_sources(item_field(item, "output")) for item in turn
+                 if item_field(item, "type") == "function_call_output"
+                 and item_field(item, "call_id") in searches]
         return found or [[]]
 
     @staticmethod

@@ -78,8 +78,8 @@ _COURTESY = frozenset(word for words in _COURTESY_WORDS.values() for word in wor
 
 # "Go on without an email address", as each language's question offers it; a plain no or a
 # "no thanks" (small talk, read in every language) says the same (`skips_email`).
-SKIP = re.compile(r"^\W*(skip|no email|none|überspringen|ohne|passer|sans|omitir|saltar|sin|"
-                  r"salta|senza|overslaan|zonder|pular|sem)\W*$", re.IGNORECASE)
+_SKIP = re.compile(r"^\W*(skip|no email|none|überspringen|ohne|passer|sans|omitir|saltar|sin|"
+                   r"salta|senza|overslaan|zonder|pular|sem)\W*$", re.IGNORECASE)
 
 
 # The assistant's message offered a person: as a question ("Would you like me to hand you
@@ -117,7 +117,7 @@ def accepts_offer(offer: str, reply: SmallTalk) -> bool:
 def skips_email(text: str) -> bool:
     """Whether a reply to the email question goes on without one: the question's skip word,
     or a no ("no thanks", "nope", "nein danke") rather than an address."""
-    if SKIP.match(text):
+    if _SKIP.match(text):
         return True
     reply = small_talk(text)
     return reply is not None and reply.kinds <= {NO, DECLINE}
