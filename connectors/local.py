@@ -80,6 +80,14 @@ def markdown_to_html(text: str) -> str:
     return _MARKDOWN.render(text)
 
 
+def _unquoted(value: str) -> str:
+    """A front-matter value without the quotes around it: a pair only, so 'Stuck on "pending"'
+    keeps its own."""
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+        return value[1:-1]
+    return value
+
+
 def _front_matter(text: str) -> tuple[dict[str, str], str]:
     match = _FRONT_MATTER.match(text)
     if not match:
@@ -88,7 +96,7 @@ def _front_matter(text: str) -> tuple[dict[str, str], str]:
     for line in match.group(1).splitlines():
         key, sep, value = line.partition(":")
         if sep:
-            meta[key.strip().lower()] = value.strip().strip("\"'")
+            meta[key.strip().lower()] = _unquoted(value.strip())
     return meta, text[match.end():]
 
 

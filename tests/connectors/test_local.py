@@ -76,6 +76,18 @@ def test_bad_lines_are_failures_with_their_place(tmp_path: Path) -> None:
     assert page.failures[1].ref is not None and page.failures[1].ref.id == "3"
 
 
+def test_front_matter_quotes_are_removed_only_in_pairs(tmp_path: Path) -> None:
+    # Was: 'title: My SSL certificate is stuck on "pending"' lost its closing quote, and every
+    # answer citing the demo article showed 'stuck on "pending'.
+    root = tmp_path / "kb"
+    root.mkdir()
+    (root / "pending.md").write_text('---\ntitle: Stuck on "pending"\n---\nWait.\n')
+    (root / "quoted.md").write_text("---\ntitle: 'Refunds: the policy'\nurl: \"https://x.example/r\"\n---\nNo.\n")
+    docs = {d.id: d for page in _connector(root).fetch(None) for d in page.documents}
+    assert docs["pending"].title == 'Stuck on "pending"'
+    assert (docs["quoted"].title, docs["quoted"].url) == ("Refunds: the policy", "https://x.example/r")
+
+
 def test_markdown_headings_lists_and_code() -> None:
     html = markdown_to_html("## Steps\n\n1. Open it\n2. Click <Save>\n\n```\nacme deploy\n```\n")
     assert "<h2>Steps</h2>" in html and "<li>Click &lt;Save&gt;</li>" in html  # text, not a tag
