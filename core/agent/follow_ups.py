@@ -1,11 +1,22 @@
 """Follow-up questions: a short message that leans on the question before it ("and the SSL
-certificate?", "how long are they kept?").
+certificate?", "how long does that take?").
 
 Searched alone, such a message finds what its few words match anywhere in the help center,
 or nothing ("how long are they kept?" after "Where can I download my invoices?" got the
-hand-over). The offline model searches it together with the customer's earlier question,
-and keeps that answer only when it says something about the follow-up's own words; else it
-searches the message alone (a customer who changes the subject: "what about crypto payments?").
+hand-over; "how long does that take?" after a rollback question quoted the custom-domain
+article's "How long does it take?"). So the offline model may search it a second time,
+together with the customer's earlier question (`with_earlier`), and choose:
+
+- a message that names its subject only by pointing back ("it", "they", "that") is always
+  searched both ways, and what it found alone is kept only while both searches stay on one
+  subject: the first document found with the earlier question is among what it found alone,
+  and what it would quote alone is among what was found with the earlier question ("can they
+  see billing?" after an invitation question quotes "Roles and permissions"); else the answer
+  found with the earlier question;
+- any other follow-up ("and …", "what about …") names its own subject, often a new one
+  ("also, how do I delete my account?"): searched alone, and with the earlier question only
+  when alone finds nothing, that answer kept only if it quotes the follow-up's own words (a
+  customer who changes the subject: "what about the weather in Paris?").
 """
 
 from __future__ import annotations
@@ -38,6 +49,18 @@ def is_follow_up(message: str) -> bool:
     if not words or len(words) > MAX_WORDS:
         return False
     return bool(_LEAD.match(message) or _POINTS_BACK.search(message))
+
+
+def points_back(message: str) -> bool:
+    """Whether `message` names its subject by pointing back ("are they encrypted?")."""
+    return bool(_POINTS_BACK.search(message))
+
+
+def with_earlier(message: str, messages: list[tuple[str, str]]) -> str | None:
+    """A follow-up `message` together with the customer's question before it, to search with;
+    None when it is no follow-up or has no question before it (`messages`: as below)."""
+    earlier = earlier_question(messages) if is_follow_up(message) else None
+    return None if earlier is None else f"{earlier} {message}"
 
 
 def earlier_question(messages: list[tuple[str, str]]) -> str | None:

@@ -45,7 +45,7 @@ from openai.types.responses.response_output_text import AnnotationURLCitation
 
 from deskpilot.core.agent import offline_tools
 from deskpilot.core.agent.extractive import Excerpt, Source, render, select, terms
-from deskpilot.core.agent.follow_ups import earlier_question, is_follow_up
+from deskpilot.core.agent.follow_ups import points_back, with_earlier
 from deskpilot.core.agent.language import base_language, cannot_answer_in, detect, offline_text
 from deskpilot.core.agent.small_talk import (
     BYE,
@@ -288,6 +288,21 @@ def _speaks_to(message: str, sources: list[Source], lexical_weight: float) -> bo
     return bool(own & terms(quoted))
 
 
+def _follow_up_sources(message: str, alone: list[Source], together: list[Source],
+                       lexical_weight: float) -> list[Source]:
+    """What a follow-up is answered from: what it found `alone` or `together` with the question
+    before it (follow_ups.py says when which)."""
+    if not answer_excerpts(message, together, lexical_weight):
+        return alone
+    if points_back(message):  # alone only while both searches stay on one subject
+        quoted = {e.source.title for e in answer_excerpts(message, alone, lexical_weight)}
+        on_subject = together[0].title in {s.title for s in alone} and bool(
+            quoted & {s.title for s in together})
+        return alone if on_subject else together
+    # It names its own subject: found with the earlier question, it must quote its words.
+    return together if _speaks_to(message, together, lexical_weight) else alone
+
+
 def _string_argument(tool: Any) -> str | None:
     """The name of a function tool's one required string parameter, if it has one."""
     schema = getattr(tool, "params_json_schema", None) or {}
@@ -341,19 +356,19 @@ class OfflineModel(Model):
 
     def _answer(self, input: list[Any], tools: list[Any]
                 ) -> ResponseFunctionToolCall | ResponseOutputMessage:
-        """The answer from what the knowledge search found, or, for a follow-up it found
-        nothing for, a second search with the question before it (follow_ups.py)."""
+        """The answer from what the knowledge search found for the message alone, or, for a
+        follow-up, maybe from a second search with the question before it (follow_ups.py)."""
         message, weight = last_user_text(input), self.lexical_weight()
-        found = self._found(input)  # the message's search, maybe then the one with context
-        if len(found) == 1 and is_follow_up(message):  # a regex before any excerpt is chosen
-            earlier = earlier_question(offline_tools.conversation(input))
-            call = self._search_call(tools, f"{earlier} {message}") if (
-                earlier is not None and not answer_excerpts(message, found[0], weight)) else None
-            if call is not None:
-                return call
-        sources = found[-1]
-        if len(found) > 1 and not _speaks_to(message, sources, weight):
-            sources = found[0]  # only the earlier topic again: the first search's answer stands
+        found = self._found(input)  # the message's search, then maybe the one with context
+        if len(found) == 1:
+            query = with_earlier(message, offline_tools.conversation(input))
+            if query is not None and (
+                    points_back(message) or not answer_excerpts(message, found[0], weight)):
+                call = self._search_call(tools, query)
+                if call is not None:
+                    return call
+            return self._message(*compose_answer(message, found[0], weight))
+        sources = _follow_up_sources(message, found[0], found[-1], weight)
         return self._message(*compose_answer(message, sources, weight))
 
     def _search_call(self, tools: list[Any], query: str) -> ResponseFunctionToolCall | None:

@@ -1,5 +1,7 @@
-"""A follow-up the knowledge does not answer alone is searched with the question before it
-(was: "how long are they kept?" after "Where can I download my invoices?" got the hand-over)."""
+"""A follow-up is searched with the question before it when it finds nothing alone (was: "how
+long are they kept?" after "Where can I download my invoices?" got the hand-over) or names its
+subject only by pointing back (was: "how long does that take?" after a rollback question quoted
+the custom-domain article)."""
 
 from __future__ import annotations
 
@@ -55,6 +57,32 @@ async def test_a_follow_up_the_knowledge_answers_alone_is_searched_once(
     answer, searches = await _conversation(
         demo_agent, "How do I connect a custom domain?", "what about a wildcard domain?")
     assert "DNS-01 challenge" in answer and searches == 1
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("question", "follow_up", "source"), [
+    # Alone, it quotes the custom-domain article's "How long does it take?".
+    ("How do I roll back a deployment?", "how long does that take?",
+     "Roll back to a previous deployment"),
+    # Alone, it finds nothing to quote.
+    ("How do I set environment variables?", "are they encrypted?",
+     "Environment variables and secrets"),
+])
+async def test_a_follow_up_that_points_back_is_answered_on_the_conversations_subject(
+        demo_agent: Agent, question: str, follow_up: str, source: str) -> None:
+    answer, searches = await _conversation(demo_agent, question, follow_up)
+    assert answer.find("(Source:") == answer.index(f"(Source: {source})") and searches == 2
+
+
+@pytest.mark.anyio
+async def test_a_follow_up_that_points_back_keeps_its_own_answer_on_the_same_subject(
+        demo_agent: Agent) -> None:
+    # Found with the invitation question, "Invite team members" comes first; alone, "Roles
+    # and permissions" (which says who sees billing), with the invitation article beside it.
+    answer, searches = await _conversation(
+        demo_agent, "How do I invite a teammate?", "can they see billing?")
+    assert answer.find("(Source:") == answer.index("(Source: Roles and permissions)")
+    assert searches == 2
 
 
 @pytest.mark.anyio
