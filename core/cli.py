@@ -477,7 +477,8 @@ def eval_retrieval(
 @eval_app.command("answers")
 def eval_answers(
     queries: Annotated[Path, typer.Option(
-        help="Questions JSONL {query, article_id} or {query, article_ids: [...]}.")],
+        help="Questions JSONL {query, article_id} or {query, article_ids: [...]}; "
+             "before: [...] asks the customer's earlier messages first.")],
     articles: Annotated[Path | None, typer.Option(
         help="Articles JSONL {id, title, body_html, url?} to answer from.")] = None,
     connector: Annotated[str | None, typer.Option(

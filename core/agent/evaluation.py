@@ -10,7 +10,9 @@ Per question: **answered** when the reply cites at least one source (a `url_cita
 for an LLM that writes plain text, the title or URL of a passage the tools returned appearing
 in it); **correct** when a cited source is one of the question's answering articles.
 Figures: the answered rate and the correct rate among answered questions (in scope), and
-the hand-over rate on out-of-scope questions (`--oos`, `{text}` or `{query}` lines).
+the hand-over rate on out-of-scope questions (`--oos`, `{text}` or `{query}` lines). A line
+may carry `before`: the customer's earlier messages in the same conversation, asked first
+(their answers are not scored), so follow-ups ("how long does that take?") can be measured.
 
 Drafts (`evaluate_drafts`): tickets JSONL `{subject?, description | query, reply, requester?}`
 with the reply an agent really sent. Each ticket is drafted by whichever plugin drafts
@@ -68,6 +70,7 @@ class Row:
     expected: list[str]
     cited: list[str] = field(default_factory=list)
     answer: str = ""
+    before: list[str] = field(default_factory=list)  # the customer's earlier messages
 
 
 def _log(message: str) -> None:
@@ -79,6 +82,14 @@ def _question(record: dict[str, Any]) -> str:
     if not isinstance(text, str) or not text.strip():
         raise ValueError(f"a line has no question text (query or text): {record!r:.80}")
     return text
+
+
+def _before(record: dict[str, Any]) -> list[str]:
+    before = record.get("before", [])
+    if not isinstance(before, list) or not all(isinstance(m, str) and m.strip() for m in before):
+        raise ValueError(f"'before' must be a list of the customer's earlier messages: "
+                         f"{record!r:.80}")
+    return before
 
 
 def load_articles(path: Path) -> list[dict[str, Any]]:
@@ -123,9 +134,19 @@ def cited_documents(result: Any) -> list[str]:
     return cited
 
 
-async def _ask(services: Services, question: str) -> tuple[str, list[str]]:
-    result = await Runner.run(build_customer_agent(services), question,
-                              run_config=services.run_config("deskpilot eval answers"))
+async def _ask(services: Services, question: str, before: list[str]
+               ) -> tuple[str, list[str]]:
+    """The answer to `question` and what it cites, after the conversation's `before` turns."""
+    agent, run_config = build_customer_agent(services), services.run_config(
+        "deskpilot eval answers")
+    conversation: list[Any] = []
+    for message in before:
+        earlier = await Runner.run(agent, [*conversation, {"role": "user", "content": message}],
+                                   run_config=run_config)
+        conversation = earlier.to_input_list()
+    result = await Runner.run(
+        agent, [*conversation, {"role": "user", "content": question}] if before else question,
+        run_config=run_config)
     return str(result.final_output or ""), cited_documents(result)
 
 
@@ -149,8 +170,9 @@ async def evaluate_answers(
     question of `split` (and every out-of-scope one) and return the figures."""
     log: Callable[[str], None] = _log if progress else (lambda _: None)
     questions = [q for q in read_questions(queries_path) if in_split(q, split)]
-    asked = [(_question(q), answering_ids(q)) for q in questions][:limit]
-    out_of_scope = [_question(q) for q in read_jsonl(oos_path, what="out-of-scope questions")
+    asked = [(_question(q), answering_ids(q), _before(q)) for q in questions][:limit]
+    out_of_scope = [(_question(q), _before(q))
+                    for q in read_jsonl(oos_path, what="out-of-scope questions")
                     ][:limit] if oos_path else []
     started = time.perf_counter()
     services.migrate()
@@ -161,13 +183,14 @@ async def evaluate_answers(
         services.sync(connector)
     results: list[Row] = []
     total = len(asked) + len(out_of_scope)
-    for i, (question, expected, in_scope) in enumerate(
-        [(q, e, True) for q, e in asked] + [(q, [], False) for q in out_of_scope], 1
+    for i, (question, expected, before, in_scope) in enumerate(
+        [(q, e, b, True) for q, e, b in asked] + [(q, [], b, False) for q, b in out_of_scope], 1
     ):
-        answer, cited = await _ask(services, question)
+        answer, cited = await _ask(services, question, before)
         answered = bool(cited)
         correct = (answered and bool(set(cited) & set(expected))) if in_scope else None
-        results.append(Row(question, in_scope, answered, correct, expected, cited, answer))
+        results.append(Row(question, in_scope, answered, correct, expected, cited, answer,
+                           before))
         if i % 50 == 0:
             log(f"asked {i}/{total} questions")
     in_rows = [r for r in results if r.in_scope]

@@ -87,6 +87,25 @@ def test_an_llm_provider_is_evaluated_through_its_api(files: dict[str, Path],
     assert [path for path, _ in fake.requests] == ["/v1/chat/completions"] * 2
 
 
+def test_a_follow_up_is_asked_after_the_messages_before_it(files: dict[str, Path],
+                                                           tmp_path: Path) -> None:
+    follow_up = {"query": "how long do I have for that?", "article_id": "refunds"}
+    queries = write_jsonl(tmp_path / "follow_ups.jsonl", [
+        {**follow_up, "before": ["Can I get a refund of the first charge?"]}, follow_up])
+    figures = _eval({**files, "queries": queries}, "--rows")
+    in_conversation, alone = figures["rows"]
+    assert in_conversation["before"] == ["Can I get a refund of the first charge?"]
+    assert in_conversation["cited"][:1] == ["refunds"] and in_conversation["correct"]
+    assert alone["before"] == [] and alone["cited"][:1] != ["refunds"]
+
+
+def test_a_bad_before_is_named(files: dict[str, Path]) -> None:
+    files["queries"].write_text('{"query": "and then?", "article_id": "reset", "before": "hi"}\n')
+    result = runner.invoke(app, ["eval", "answers", "--articles", str(files["articles"]),
+                                 "--queries", str(files["queries"])])
+    assert result.exit_code == 1 and "'before' must be a list" in result.output
+
+
 def test_split_and_limit_choose_the_questions(files: dict[str, Path]) -> None:
     assert _eval(files, "--limit", "2")["in_scope"]["n"] == 2
 
