@@ -31,7 +31,7 @@ _DROP = {"script", "style", "nav", "header", "footer", "noscript", "template", "
 _SECTION_HEADINGS = {"h1", "h2", "h3"}
 _HEADINGS = _SECTION_HEADINGS | {"h4", "h5", "h6"}
 _BLOCKS = {"p", "div", "section", "article", "main", "aside", "blockquote", "ul", "ol", "dl",
-           "dt", "dd", "table", "thead", "tbody", "tfoot", "caption", "figure",
+           "dt", "dd", "thead", "tbody", "tfoot", "caption", "figure",
            "figcaption", "hr", "br", "details", "summary", "body", "html"}
 _CELLS = {"td", "th"}
 # An image's alt text that names a file or says "image" describes nothing a reader needs.
@@ -80,6 +80,11 @@ class _Collector:
     _prefix: str = ""
     # Inside a list item or a table row: its paragraphs and line breaks are one line.
     within_item: int = 0
+    # The table being read: its header row and labels (None: no header row); the labels of
+    # the row being read (None: its cells go unlabelled) and how many of its cells were read.
+    header: tuple[Tag, list[str]] | None = None
+    labels: list[str] | None = None
+    cell: int = 0
 
     def text(self, value: str) -> None:
         self._inline.append(value)
@@ -109,6 +114,37 @@ def _list_start(ol: Tag) -> int:
     """The number of an <ol>'s first item: its `start` attribute when that is a number."""
     start = str(ol.get("start") or "").strip()
     return int(start) if start.lstrip("-").isdigit() else 1
+
+
+def _rows(table: Tag) -> list[Tag]:
+    """A table's own rows (not those of a table inside one of its cells)."""
+    return [row for row in table.find_all("tr") if row.find_parent("table") is table]
+
+
+def _cells(row: Tag) -> list[Tag]:
+    return row.find_all(list(_CELLS), recursive=False)
+
+
+def _header(table: Tag) -> tuple[Tag, list[str]] | None:
+    """A table's header row and its labels: its first row, when every cell of it is a <th>
+    and rows follow it."""
+    rows = _rows(table)
+    cells = _cells(rows[0]) if len(rows) > 1 else []
+    if not cells or any(cell.name != "th" for cell in cells):
+        return None
+    return rows[0], [_collapse(cell.get_text(" ")) for cell in cells]
+
+
+def _walk_table(table: Tag, out: _Collector) -> None:
+    """Rows under a header row carry its labels ("- Plan: Pro | Price: $20/month"), so a row
+    quoted or found alone still says what each value is; the header row is not repeated."""
+    outer = out.header, out.labels, out.cell  # a table inside a cell of another
+    out.header, out.labels = (None if out.within_item else _header(table)), None
+    separator = " " if out.within_item else ""  # as any block: inside an item, one line
+    out.text(separator) if separator else out.flush()
+    _walk(table, out)
+    out.text(separator) if separator else out.flush()
+    out.header, out.labels, out.cell = outer
 
 
 def _walk(node: Tag, out: _Collector) -> None:
@@ -143,14 +179,26 @@ def _walk(node: Tag, out: _Collector) -> None:
             alt = _collapse(str(child.get("alt") or ""))
             if alt and not _NO_DESCRIPTION.search(alt):
                 out.text(f" {alt} ")
+        elif name == "table":
+            _walk_table(child, out)
         elif name == "tr":
             # A row is an item of a list (an answer quotes it as one), its cells apart.
+            if out.header is not None and child is out.header[0]:
+                continue  # its labels go with every row below it
+            fits = out.header is not None and len(_cells(child)) == len(out.header[1])
+            out.labels, out.cell = (out.header[1] if fits else None), 0
             out.start_item()
             _walk_item(child, out)
         elif name in _CELLS:
-            # "Pro | $20/month", not "Pro$20/month".
+            # "Pro | $20/month", not "Pro$20/month"; an empty cell adds nothing.
+            label = out.labels[out.cell] if out.labels and out.cell < len(out.labels) else ""
+            out.cell += 1
+            if not _collapse(child.get_text(" ")) and not child.find("img", alt=True):
+                continue
             if out.has_text():
                 out.text(" | ")
+            if label:
+                out.text(f"{label}: ")
             _walk(child, out)
         elif name in _BLOCKS and out.within_item:
             # Editors wrap an item's text in <p> and break it with <br>: still one step.

@@ -114,7 +114,7 @@ def test_markdown_tables_quotes_and_nested_lists_read_as_text() -> None:
         "| Pro  | No  |\n\n> Note: changes apply in 5 minutes.\n")
     assert html_to_text(html).splitlines() == [
         "1. Go to Settings.", "2. Click Enable SSO and paste the URL.", "- Trial accounts too.",
-        "3. Save.", "- Plan | SSO", "- Pro | No", "Note: changes apply in 5 minutes."]
+        "3. Save.", "- Plan: Pro | SSO: No", "Note: changes apply in 5 minutes."]
 
 
 def test_write_backs_are_kept_as_audit_events(tmp_path: Path) -> None:

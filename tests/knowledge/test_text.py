@@ -113,7 +113,28 @@ def test_a_table_row_is_an_item_with_its_cells_apart() -> None:
             "<tr><td>Free</td><td>$0</td></tr><tr><td>Pro</td><td><b>$20</b>/month</td></tr>"
             "</table><p>Prices include VAT.</p>")
     assert html_to_text(html).splitlines() == [
-        "Plans", "- Plan | Price", "- Free | $0", "- Pro | $20/month", "Prices include VAT."]
+        "Plans", "- Plan: Free | Price: $0", "- Plan: Pro | Price: $20/month",
+        "Prices include VAT."]
+    assert html_to_text("<table><tr><td>Pro</td><td></td><td>$20</td></tr></table>"
+                        ) == "- Pro | $20"  # an empty cell adds no "|"
+
+
+def test_a_table_row_says_what_each_value_is() -> None:
+    # Was: "- Express | 1-2 business days | $14.99", the header row far away in another line
+    # (or another chunk): an answer quoting the row did not say which value is the cost.
+    html = ("<table><thead><tr><th>Method</th><th>Time</th><th>Cost</th></tr></thead><tbody>"
+            "<tr><td>Standard</td><td>3-5 days</td><td>$4.99</td></tr>"
+            "<tr><td>Express</td><td>1-2 days</td><td>$14.99</td></tr>"
+            '<tr><td colspan="3">Free over $50</td></tr>'
+            '<tr><td><img src="t.svg" alt="truck"></td><td>same day</td><td></td></tr>'
+            "</tbody></table>")
+    assert html_to_text(html).splitlines() == [
+        "- Method: Standard | Time: 3-5 days | Cost: $4.99",
+        "- Method: Express | Time: 1-2 days | Cost: $14.99",
+        "- Free over $50",  # a row that does not fit the header is read as it is
+        "- Method: truck | Time: same day"]
+    # Without a header row (or with only one), rows read as before.
+    assert html_to_text("<table><tr><th>Plan</th><th>Price</th></tr></table>") == "- Plan | Price"
 
 
 def test_an_image_reads_as_its_description() -> None:
