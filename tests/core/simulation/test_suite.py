@@ -40,9 +40,9 @@ def test_the_starter_suite_passes_on_the_demo_help_center(tmp_path: Path) -> Non
     junit = tmp_path / "out" / "junit.xml"
     result = runner.invoke(app, ["test", str(STARTER), "--junit", str(junit)])
     assert result.exit_code == 0, result.output
-    assert "demo help center: 5/5 tests passed" in result.output
+    assert "demo help center: 6/6 tests passed" in result.output
     root = ElementTree.parse(junit).getroot()
-    assert root.get("tests") == "5" and root.get("failures") == "0"
+    assert root.get("tests") == "6" and root.get("failures") == "0"
     assert not (tmp_path / ".deskpilot").exists()  # a temp data dir, never the live one
 
 
