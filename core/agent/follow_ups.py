@@ -37,8 +37,10 @@ _LEADS = (
     r"e|mas|ou|e se|e quanto"
 )
 _LEAD = re.compile(rf"^\W*({_LEADS})(?=[\s,]|$)", re.IGNORECASE)  # not "e-mail"
-_POINTS_BACK = re.compile(r"\b(it|its|they|them|their|that|those|these|this one)\b",
-                          re.IGNORECASE)
+_POINTS_BACK = re.compile(
+    r"\b(it|its|they|them|their|that|those|these"
+    r"|(the|a|an|another|this|which)( \w+)? ones?)\b",  # "the old one", "a second one"
+    re.IGNORECASE)
 # Longer messages say what they are about themselves.
 MAX_WORDS = 8
 

@@ -100,6 +100,8 @@ async def test_a_change_of_subject_is_not_answered_with_the_earlier_topic(
 @pytest.mark.parametrize(("message", "follows_up"), [
     ("and the SSL certificate?", True), ("how long are they kept?", True),
     ("und die Rechnung?", True), ("et pour les factures ?", True),
+    ("does the old one stop working right away?", True), ("can I add a second one?", True),
+    ("one hour or one day?", False),
     ("How do I reset my password?", False), ("e-mail not arriving", False),
     ("and then I clicked the link in the email but the page said it had expired", False),
 ])
