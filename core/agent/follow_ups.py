@@ -7,12 +7,12 @@ hand-over; "how long does that take?" after a rollback question quoted the custo
 article's "How long does it take?"). So the offline model may search it a second time,
 together with the customer's earlier question (`with_earlier`), and choose:
 
-- a message that names its subject only by pointing back ("it", "they", "that") is always
-  searched both ways, and what it found alone is kept only while both searches stay on one
-  subject: the first document found with the earlier question is among what it found alone,
-  and what it would quote alone is among what was found with the earlier question ("can they
-  see billing?" after an invitation question quotes "Roles and permissions"); else the answer
-  found with the earlier question;
+- a message that names its subject only by pointing back ("it", "they", "that", "the old
+  one") is always searched both ways, and what it found alone is kept only while both
+  searches stay on one subject: the first document found with the earlier question is among
+  what it found alone, and what it would quote alone is among what was found with the earlier
+  question ("can they see billing?" after an invitation question quotes "Roles and
+  permissions"); else the answer found with the earlier question;
 - any other follow-up ("and …", "what about …") names its own subject, often a new one
   ("also, how do I delete my account?"): searched alone, and with the earlier question only
   when alone finds nothing, that answer kept only if it quotes the follow-up's own words (a
