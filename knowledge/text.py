@@ -140,10 +140,14 @@ def _walk_table(table: Tag, out: _Collector) -> None:
     quoted or found alone still says what each value is; the header row is not repeated."""
     outer = out.header, out.labels, out.cell  # a table inside a cell of another
     out.header, out.labels = (None if out.within_item else _header(table)), None
-    separator = " " if out.within_item else ""  # as any block: inside an item, one line
-    out.text(separator) if separator else out.flush()
-    _walk(table, out)
-    out.text(separator) if separator else out.flush()
+    if out.within_item:  # as any block inside a list item or row: still one line
+        out.text(" ")
+        _walk(table, out)
+        out.text(" ")
+    else:
+        out.flush()
+        _walk(table, out)
+        out.flush()
     out.header, out.labels, out.cell = outer
 
 
