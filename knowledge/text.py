@@ -140,15 +140,20 @@ def _walk_table(table: Tag, out: _Collector) -> None:
     quoted or found alone still says what each value is; the header row is not repeated."""
     outer = out.header, out.labels, out.cell  # a table inside a cell of another
     out.header, out.labels = (None if out.within_item else _header(table)), None
-    if out.within_item:  # as any block inside a list item or row: still one line
+    _walk_block(table, out)
+    out.header, out.labels, out.cell = outer
+
+
+def _walk_block(block: Tag, out: _Collector) -> None:
+    if out.within_item:
+        # Editors wrap an item's text in <p> and break it with <br>: still one step.
         out.text(" ")
-        _walk(table, out)
+        _walk(block, out)
         out.text(" ")
     else:
         out.flush()
-        _walk(table, out)
+        _walk(block, out)
         out.flush()
-    out.header, out.labels, out.cell = outer
 
 
 def _walk(node: Tag, out: _Collector) -> None:
@@ -204,15 +209,8 @@ def _walk(node: Tag, out: _Collector) -> None:
             if label:
                 out.text(f"{label}: ")
             _walk(child, out)
-        elif name in _BLOCKS and out.within_item:
-            # Editors wrap an item's text in <p> and break it with <br>: still one step.
-            out.text(" ")
-            _walk(child, out)
-            out.text(" ")
         elif name in _BLOCKS:
-            out.flush()
-            _walk(child, out)
-            out.flush()
+            _walk_block(child, out)
         else:  # inline: a, code, em, strong, span, … keep their text
             _walk(child, out)
 

@@ -50,7 +50,7 @@ def is_follow_up(message: str) -> bool:
     words = message.split()
     if not words or len(words) > MAX_WORDS:
         return False
-    return bool(_LEAD.match(message) or _POINTS_BACK.search(message))
+    return bool(_LEAD.match(message)) or points_back(message)
 
 
 def points_back(message: str) -> bool:
