@@ -177,5 +177,5 @@ class GroundedModel(Model):
         completed = [e for e in held if isinstance(e, ResponseCompletedEvent)]
         replacement = self._replacement(input, list(completed[-1].response.output)) \
             if completed else None
-        for event in turn_events(replacement) if replacement is not None else held:
+        for event in turn_events([replacement]) if replacement is not None else held:
             yield event

@@ -58,8 +58,10 @@ from deskpilot.core.agent.small_talk import (
 )
 from deskpilot.knowledge.index.calibration import UNCALIBRATED_WEIGHT
 
-MODEL_NAME = "deskpilot-offline"
+# What one step of a model's turn outputs: a message, or tool calls to make first.
+Output = ResponseFunctionToolCall | ResponseOutputMessage
 
+MODEL_NAME = "deskpilot-offline"
 
 
 @dataclass(frozen=True)
@@ -326,33 +328,37 @@ class OfflineModel(Model):
         self.triggers = triggers
         self.lexical_weight = lexical_weight
 
-    def _turn(
-        self, input: str | list[Any], tools: list[Any]
-    ) -> ResponseFunctionToolCall | ResponseOutputMessage:
+    def _turn(self, input: str | list[Any], tools: list[Any]) -> list[Output]:
+        """This step's output: one message, or the tool calls to make first."""
         last = input[-1] if isinstance(input, list) and input else None
         if item_field(last, "type") == "function_call_output":
             called = offline_tools.called_tool(input, item_field(last, "call_id"))
             if called is not None and called != self.search_tool:
-                return self._message(offline_tools.reply_text(item_field(last, "output")), [])
-            return self._answer(input, tools)
+                return [self._message(offline_tools.reply_text(item_field(last, "output")), [])]
+            return [self._answer(input, tools)]
         query = last_user_text(input)
         messages = offline_tools.conversation(input)
         chat = small_talk(query)
         if chat is not None:
-            return self._message(small_talk_reply(chat, messages), [])
+            return [self._message(small_talk_reply(chat, messages), [])]
         step = offline_tools.plan(messages, self.triggers, tools, terms)
         if isinstance(step, offline_tools.Call):
-            return ResponseFunctionToolCall(
+            return [ResponseFunctionToolCall(
                 type="function_call", id=_new_id("fc"), call_id=_new_id("call"),
                 name=step.tool, arguments=json.dumps(step.arguments), status="completed",
-            )
+            )]
         if isinstance(step, str):  # a tool matches but an argument is missing: ask for it
-            return self._message(step, [])
+            return [self._message(step, [])]
         call = self._search_call(tools, query)
         if query and call is not None:
-            return call
+            # A follow-up that points back is always searched both ways (follow_ups.py): both
+            # calls in one step, as a model makes parallel tool calls, so the two searches run
+            # at once (their queries embedded in one batch) and the turn has one step less.
+            together = with_earlier(query, messages) if points_back(query) else None
+            second = self._search_call(tools, together) if together is not None else None
+            return [call] if second is None else [call, second]
         # Nothing to search with (empty message, or the search plugin is disabled).
-        return self._message(offline_text("handover", detect(query)), [])
+        return [self._message(offline_text("handover", detect(query)), [])]
 
     def _answer(self, input: list[Any], tools: list[Any]
                 ) -> ResponseFunctionToolCall | ResponseOutputMessage:
@@ -361,9 +367,9 @@ class OfflineModel(Model):
         message, weight = last_user_text(input), self.lexical_weight()
         found = self._found(input)  # the message's search, then maybe the one with context
         if len(found) == 1:
+            # A follow-up that found nothing to quote alone is searched with context after all.
             query = with_earlier(message, offline_tools.conversation(input))
-            if query is not None and (
-                    points_back(message) or not answer_excerpts(message, found[0], weight)):
+            if query is not None and not answer_excerpts(message, found[0], weight):
                 call = self._search_call(tools, query)
                 if call is not None:
                     return call
@@ -416,7 +422,7 @@ class OfflineModel(Model):
         conversation_id: str | None,
         prompt: Any,
     ) -> ModelResponse:
-        response = _response([self._turn(input, tools)])
+        response = _response(self._turn(input, tools))
         return ModelResponse(output=response.output, usage=Usage(requests=1),
                              response_id=response.id)
 
@@ -434,46 +440,47 @@ class OfflineModel(Model):
         conversation_id: str | None,
         prompt: Any,
     ) -> AsyncIterator[ResponseStreamEvent]:
-        item = self._turn(input, tools)
-        for event in turn_events(item):
+        for event in turn_events(self._turn(input, tools)):
             yield event
 
 
-def turn_events(item: ResponseFunctionToolCall | ResponseOutputMessage
-                ) -> Iterable[ResponseStreamEvent]:
-    """A finished turn as the stream events a real model sends: for a message, the order
-    ChatKit turns into thread.item.added / updated / done; then response.completed."""
+def turn_events(output: list[Output]) -> Iterable[ResponseStreamEvent]:
+    """A finished step as the stream events a real model sends: for a message, the order
+    ChatKit turns into thread.item.added / updated / done; then response.completed, which
+    carries the step's tool calls."""
     seq = 0
-    if isinstance(item, ResponseOutputMessage):
+    for index, item in enumerate(output):
+        if not isinstance(item, ResponseOutputMessage):
+            continue
         part = item.content[0]
         assert isinstance(part, ResponseOutputText)
         yield ResponseOutputItemAddedEvent(
-            type="response.output_item.added", sequence_number=seq, output_index=0,
+            type="response.output_item.added", sequence_number=seq, output_index=index,
             item=item.model_copy(update={"content": [], "status": "in_progress"}),
         )
         seq += 1
         yield ResponseContentPartAddedEvent(
-            type="response.content_part.added", sequence_number=seq, output_index=0,
+            type="response.content_part.added", sequence_number=seq, output_index=index,
             item_id=item.id, content_index=0,
             part=ResponseOutputText(type="output_text", text="", annotations=[]),
         )
         for delta in _chunks(part.text):
             seq += 1
             yield ResponseTextDeltaEvent(
-                type="response.output_text.delta", sequence_number=seq, output_index=0,
+                type="response.output_text.delta", sequence_number=seq, output_index=index,
                 item_id=item.id, content_index=0, delta=delta, logprobs=[],
             )
         seq += 1
         yield ResponseTextDoneEvent(
-            type="response.output_text.done", sequence_number=seq, output_index=0,
+            type="response.output_text.done", sequence_number=seq, output_index=index,
             item_id=item.id, content_index=0, text=part.text, logprobs=[],
         )
         seq += 1
         # Annotations travel on the finished message only (see NOTES.md).
         yield ResponseOutputItemDoneEvent(
-            type="response.output_item.done", sequence_number=seq, output_index=0, item=item,
+            type="response.output_item.done", sequence_number=seq, output_index=index, item=item,
         )
         seq += 1
     yield ResponseCompletedEvent(
-        type="response.completed", sequence_number=seq, response=_response([item]),
+        type="response.completed", sequence_number=seq, response=_response(output),
     )

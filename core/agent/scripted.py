@@ -8,9 +8,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from openai.types.responses import ResponseFunctionToolCall, ResponseOutputMessage
+from openai.types.responses import ResponseFunctionToolCall
 
-from deskpilot.core.agent.offline import OfflineModel, _new_id, item_field
+from deskpilot.core.agent.offline import OfflineModel, Output, _new_id, item_field
 
 
 class ScriptedModel(OfflineModel):
@@ -21,8 +21,7 @@ class ScriptedModel(OfflineModel):
         self.replies = [reply] if isinstance(reply, str) else list(reply or [])
         self.replied = 0  # replies given so far: which one comes next
 
-    def _turn(self, input: str | list[Any], tools: list[Any]
-              ) -> ResponseFunctionToolCall | ResponseOutputMessage:
+    def _turn(self, input: str | list[Any], tools: list[Any]) -> list[Output]:
         items = input if isinstance(input, list) else []
         # This turn's place in the script: the calls since the customer's last message.
         since_user = items[max((i for i, item in enumerate(items)
@@ -33,13 +32,13 @@ class ScriptedModel(OfflineModel):
             name, arguments = self.calls[len(outputs)]
             offered = {getattr(tool, "name", None) for tool in tools}
             if name not in offered:
-                return self._message(f"[scripted model] no tool named {name!r} is offered "
-                                     f"(tools: {', '.join(sorted(map(str, offered)))})", [])
-            return ResponseFunctionToolCall(
+                return [self._message(f"[scripted model] no tool named {name!r} is offered "
+                                      f"(tools: {', '.join(sorted(map(str, offered)))})", [])]
+            return [ResponseFunctionToolCall(
                 type="function_call", id=_new_id("fc"), call_id=_new_id("call"), name=name,
-                arguments=json.dumps(arguments), status="completed")
+                arguments=json.dumps(arguments), status="completed")]
         if not self.replies:
-            return self._message("\n".join(outputs), [])
+            return [self._message("\n".join(outputs), [])]
         reply = self.replies[self.replied % len(self.replies)]
         self.replied += 1
-        return self._message(reply, [])
+        return [self._message(reply, [])]

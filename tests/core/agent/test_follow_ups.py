@@ -5,6 +5,7 @@ the custom-domain article)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -72,6 +73,23 @@ async def test_a_follow_up_that_points_back_is_answered_on_the_conversations_sub
         demo_agent: Agent, question: str, follow_up: str, source: str) -> None:
     answer, searches = await _conversation(demo_agent, question, follow_up)
     assert answer.find("(Source:") == answer.index(f"(Source: {source})") and searches == 2
+
+
+@pytest.mark.anyio
+async def test_a_follow_up_that_points_back_makes_both_searches_in_one_step(
+        demo_agent: Agent) -> None:
+    # As a model's parallel tool calls: the searches run at once, the turn has one step less.
+    items = (await Runner.run(demo_agent, "How do I roll back a deployment?",
+                              run_config=NO_TRACE)).to_input_list()
+    result = await Runner.run(
+        demo_agent, [*items, {"role": "user", "content": "how long does that take?"}],
+        run_config=NO_TRACE)
+    first, answer = result.raw_responses
+    queries = [json.loads(call.arguments)["query"] for call in first.output]
+    assert queries == ["how long does that take?",
+                       "How do I roll back a deployment? how long does that take?"]
+    assert [item.type for item in answer.output] == ["message"]
+    assert "(Source: Roll back to a previous deployment)" in result.final_output
 
 
 @pytest.mark.anyio
