@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from agents import Runner
 
-from deskpilot._documents import DocumentKind, Person, Ticket
+from deskpilot._documents import Audience, DocumentKind, Person, Ticket
 from deskpilot._search import SearchFilter
 from deskpilot.core.agent import build_customer_agent
 from deskpilot.core.agent.extractive import general, sentences
@@ -75,6 +75,23 @@ class Row:
 
 def _log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
+
+
+def _sync(services: Services, connector: str, knowledge: SearchFilter | None = None) -> None:
+    """The eval's own sync of `connector`. Figures from a failed sync, or one that indexed no
+    `knowledge`, would not be about that help center (was: every article failed, and the eval
+    printed "answered 0 %"): a ValueError then, naming why."""
+    run = services.sync(connector)
+    failures = run.failures or []
+    first = f" (first: {failures[0]['document']}: {failures[0]['error']})" if failures else ""
+    if run.status != "succeeded":
+        raise ValueError(f"the sync of {connector!r} {run.status}: {run.error}")
+    if not services.index.count(knowledge):
+        raise ValueError(f"the sync of {connector!r} indexed nothing to answer from"
+                         f"{f'; {run.failed} document(s) failed{first}' if run.failed else ''}")
+    if run.failed:
+        _log(f"warning: {run.failed} document(s) of {connector!r} failed to sync{first}; "
+             "the figures leave them out")
 
 
 def _question(record: dict[str, Any]) -> str:
@@ -180,7 +197,7 @@ async def evaluate_answers(
         build_index(load_articles(articles_path), services.embedder, services.index, progress)
         services.index.calibrate()  # the knowledge base's own λ, as a sync computes it
     if connector is not None:
-        services.sync(connector)
+        _sync(services, connector, SearchFilter(audience=Audience.PUBLIC))
     results: list[Row] = []
     total = len(asked) + len(out_of_scope)
     for i, (question, expected, before, in_scope) in enumerate(
@@ -360,7 +377,7 @@ def evaluate_drafts(
                   for a in articles}
         build_index(articles, services.embedder, services.index, progress)
     if connector is not None:
-        services.sync(connector)
+        _sync(services, connector)
     results: list[DraftRow] = []
     for i, (ticket, reply) in enumerate(tickets, 1):
         draft = services.plugins.first("draft_reply", platform=services, ticket=ticket,

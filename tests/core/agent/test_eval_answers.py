@@ -144,3 +144,18 @@ def test_an_empty_file_is_named(files: dict[str, Path], tmp_path: Path) -> None:
     ):
         result = runner.invoke(app, ["eval", "answers", *args])
         assert result.exit_code == 1 and f"empty.jsonl: {message}" in result.output, result.output
+
+
+def test_a_help_center_that_indexes_nothing_is_named_not_scored(
+        files: dict[str, Path], tmp_path: Path) -> None:
+    # Was: every article failed to sync (or there were none) and the eval printed its figures,
+    # "answered 0 %", with exit code 0.
+    empty = tmp_path / "empty-help-center"
+    empty.mkdir()
+    config = tmp_path / "deskpilot.toml"
+    config.write_text(f'[connectors.mine]\ntype = "local"\npath = "{empty}"\n')
+    result = runner.invoke(app, ["eval", "answers", "--config", str(config), "--connector",
+                                 "mine", "--queries", str(files["queries"]), "--json"])
+    assert result.exit_code == 1, result.output
+    assert "the sync of 'mine' indexed nothing to answer from" in result.output
+    assert "Traceback" not in result.output
