@@ -49,6 +49,9 @@ class Chunk:
     # answer snippet distilled from tickets. A search can leave them out (a simulation
     # replaying one of them must not answer from it: SearchFilter.exclude_origins).
     origins: tuple[str, ...] = ()
+    # The section heading `text` carries after the title ("" for a lead chunk or a body
+    # without headings): an answer quotes it above what it quotes from the section.
+    heading: str = ""
 
     @property
     def point_id(self) -> str:

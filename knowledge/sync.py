@@ -90,13 +90,16 @@ def _key(kind: DocumentKind | str, doc_id: str) -> Key:
 
 def content_hash(chunks: list[Chunk], embedder_id: str) -> str:
     """Everything that ends up in the index for a document, and who embedded it: a change in
-    any of it (text, title, url, locale, audience, a ticket's authors) means re-embedding."""
+    any of it (text, title, url, locale, audience, a ticket's authors, a section's heading)
+    means re-embedding."""
     material = [
         embedder_id,
-        # Authors only where there are some (tickets): an article's hash, and so its vectors,
-        # stay as they were before authors were recorded; a ticket is indexed again once.
+        # Authors and headings only where there are some: a document without either keeps the
+        # hash, and so the vectors, it had before they were recorded; one with them is indexed
+        # again once (an article with sections on its next full listing).
         [[c.position, c.title, c.text, c.url, c.locale, str(c.audience),
-          *([list(c.authors)] if c.authors else [])] for c in chunks],
+          *([list(c.authors)] if c.authors else []),
+          *([{"heading": c.heading}] if c.heading else [])] for c in chunks],
     ]
     return hashlib.sha256(json.dumps(material, ensure_ascii=False).encode()).hexdigest()
 

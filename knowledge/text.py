@@ -314,18 +314,25 @@ def _piece(lines: list[_Line], strip: bool = True) -> tuple[str, tuple[str, ...]
     return text, tuple(author for _, author in rows[start:end])
 
 
-def _texts(title: str, blocks: list[_Block]) -> list[tuple[str, tuple[str, ...]]]:
+class _Text(NamedTuple):
+    text: str
+    authors: tuple[str, ...]  # each line's
+    heading: str = ""  # the section's, the text's second line
+
+
+def _texts(title: str, blocks: list[_Block]) -> list[_Text]:
     """Chunk texts for one body, with their lines' authors: `title`, the section heading if
     any, then the passage; first the lead chunk if the body is longer than LEAD_WORDS."""
     words = " ".join(block.text for block in blocks).split()
-    texts = [_piece([_Line(title), *_lead(blocks)], strip=False)
+    texts = [_Text(*_piece([_Line(title), *_lead(blocks)], strip=False))
              ] if len(words) > LEAD_WORDS else []
     for heading, body in _sections(blocks):
         if not body:  # a heading straight before a subheading: the subheading's chunk says it
             continue
         lead = [title] if heading in (None, title) else [title, heading]
-        texts += [_piece([*map(_Line, lead), *piece]) for piece in _pack(body)]
-    return texts or [(title, ("",) * (title.count("\n") + 1))]
+        texts += [_Text(*_piece([*map(_Line, lead), *piece]), lead[1] if len(lead) > 1 else "")
+                  for piece in _pack(body)]
+    return texts or [_Text(title, ("",) * (title.count("\n") + 1))]
 
 
 def _article_chunks(source: str, article: Article) -> list[Chunk]:
@@ -333,9 +340,9 @@ def _article_chunks(source: str, article: Article) -> list[Chunk]:
         return []
     return [
         Chunk(source=source, kind=DocumentKind.ARTICLE, document_id=article.id, position=i,
-              title=article.title, text=text, audience=article.audience, url=article.url,
-              locale=article.locale, origins=tuple(article.derived_from))
-        for i, (text, _) in enumerate(_texts(article.title, _blocks(article.body_html)))
+              title=article.title, text=text.text, audience=article.audience, url=article.url,
+              locale=article.locale, origins=tuple(article.derived_from), heading=text.heading)
+        for i, text in enumerate(_texts(article.title, _blocks(article.body_html)))
     ]
 
 
@@ -344,7 +351,7 @@ def _ticket_chunks(source: str, ticket: Ticket) -> list[Chunk]:
     # customer. Customers see solved tickets only as approved answer snippets (a plugin's).
     # One chunk mixes the customer's and the agents' words (a question matches its answer
     # best that way); each line keeps its author, so a draft can quote the agents only.
-    texts: list[tuple[tuple[str, tuple[str, ...]], bool]] = []  # (text, authors), is a note
+    texts: list[tuple[_Text, bool]] = []  # and whether it is a note
     if ticket.status.lower() in RESOLVED_STATUSES:
         # The description is the requester's opening message.
         conversation = [(ticket.description, "customer"),
@@ -358,9 +365,9 @@ def _ticket_chunks(source: str, ticket: Ticket) -> list[Chunk]:
     return [
         Chunk(source=source, kind=DocumentKind.TICKET, document_id=ticket.id, position=i,
               title=ticket.subject, text=text, audience=Audience.INTERNAL, url=ticket.url,
-              locale=ticket.locale, note=note, authors=authors,
+              locale=ticket.locale, note=note, authors=authors, heading=heading,
               origins=(f"{source}:{ticket.id}",))
-        for i, ((text, authors), note) in enumerate(texts)
+        for i, ((text, authors, heading), note) in enumerate(texts)
     ]
 
 

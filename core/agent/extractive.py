@@ -104,6 +104,7 @@ class Source:
     text: str
     score: float
     locale: str = "en"
+    heading: str = ""  # of the passage's section, if the index knows it
 
 
 @dataclass(frozen=True)
@@ -112,13 +113,16 @@ class Unit:
     one list share `group`; `index` is the unit's place in the passage. `context`: the plain
     sub-heading lines the unit follows ("Removing an item on the Home Screen"; several, as a
     manual's menu path, read "Settings > General > Network"), scored and quoted with it on a
-    line of its own (else it ran into the sentence)."""
+    line of its own (else it ran into the sentence). `heading`: the heading of the passage's
+    section, quoted above it but not scored (without it, "Unlimited apps, …" was quoted with no
+    "Pro — 29 USD per member per month" above it)."""
 
     text: str
     kind: str  # "sentence" | "item" | "step"
     group: int
     index: int
     context: str = ""
+    heading: str = ""
 
     @property
     def scored(self) -> str:
@@ -177,7 +181,10 @@ def units(source: Source, whole: bool = False) -> list[Unit]:
     lines = [plain_text(line) for line in source.text.splitlines()]
     if lines and lines[0].rstrip(".:?") == plain_text(source.title).rstrip(".:?"):
         lines = lines[1:]
+    heading = ""
     if len(lines) > 1 and _is_heading(lines[0], lines[1]):
+        # Only the index knows a section's heading from a manual's broken first line ("AV IN)").
+        heading = lines[0] if lines[0] == plain_text(source.heading) else ""
         lines = lines[1:]
     found: list[Unit] = []
     paragraph: list[str] = []
@@ -185,7 +192,7 @@ def units(source: Source, whole: bool = False) -> list[Unit]:
     group = 0
 
     def add(text: str, kind: str) -> None:
-        found.append(Unit(text, kind, group, len(found), " > ".join(context)))
+        found.append(Unit(text, kind, group, len(found), " > ".join(context), heading))
         context.clear()
 
     def flush() -> None:
@@ -354,9 +361,11 @@ def _points_to(text: str, title: str) -> bool:
 
 
 def render(excerpt: Excerpt) -> str:
-    """Plain text: sentences as a paragraph, items as "- item", steps numbered from 1, a
-    sub-heading on a line of its own."""
-    lines: list[str] = []
+    """Plain text: sentences as a paragraph, items as "- item", steps numbered from 1, the
+    section heading and a sub-heading on lines of their own."""
+    heading = excerpt.units[0].heading if excerpt.units else ""
+    # Not when the quote says it again ("Wildcard domains" / "Wildcard domains (*.…) need").
+    lines = [heading] if heading and not excerpt.units[0].scored.startswith(heading) else []
     paragraph: list[str] = []
     step = 0
     for unit in excerpt.units:

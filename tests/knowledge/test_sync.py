@@ -263,3 +263,22 @@ def test_a_cancelled_run_stops_after_the_page_in_hand_and_resumes_from_it(
     resumed = services.sync("hd")
     assert (resumed.status, resumed.added) == ("succeeded", 6)
     assert services.index.count(SearchFilter(source="hd")) == 8
+
+
+def test_a_sections_heading_is_part_of_the_hash_and_no_heading_keeps_the_old_one() -> None:
+    import hashlib
+
+    from deskpilot._documents import DocumentKind
+    from deskpilot.knowledge.interfaces import Chunk
+    from deskpilot.knowledge.sync import content_hash
+
+    plain = Chunk(source="hc", kind=DocumentKind.ARTICLE, document_id="1", position=0,
+                  title="Plans", text="Plans\nPro\nUnlimited apps.", audience=Audience.PUBLIC)
+    # The hash before headings were recorded: such an article is not embedded again.
+    before = hashlib.sha256(json.dumps(
+        ["m", [[0, "Plans", "Plans\nPro\nUnlimited apps.", None, "en", "public"]]],
+        ensure_ascii=False).encode()).hexdigest()
+    assert content_hash([plain], "m") == before
+    # An index written before holds no heading for a section: it is embedded (written) again.
+    section = Chunk(**{**plain.__dict__, "heading": "Pro"})
+    assert content_hash([section], "m") != before

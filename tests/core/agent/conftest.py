@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from pydantic import SecretStr
 
 from deskpilot import Audience, DocumentKind
 from deskpilot._search import Passage, SearchFilter
+from deskpilot.core.agent import build_customer_agent
 from deskpilot.core.config import Settings
 from deskpilot.core.plugins import load_plugins
 from deskpilot.core.services import Services
@@ -104,3 +106,14 @@ def services(settings: Settings, searcher: StubSearcher) -> Services:
     services = Services(settings, load_plugins(settings.plugins))
     services.searcher = searcher  # type: ignore[misc] - replaces the cached property
     return services
+
+
+@pytest.fixture(scope="module")
+def demo_agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Agent]:
+    """The customer agent over the demo help center, synced into a real index (and model)."""
+    settings = Settings(data_dir=tmp_path_factory.mktemp("demo") / "data")
+    services = Services(settings, load_plugins(settings.plugins))
+    services.migrate()
+    services.sync("demo")
+    yield build_customer_agent(services)
+    services.index.close()

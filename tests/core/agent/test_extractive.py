@@ -197,6 +197,31 @@ def test_a_manual_sub_heading_is_quoted_on_its_own_line_not_run_into_the_sentenc
     assert sentence.startswith("You can use Smart Security to protect the TV.")
 
 
+PRICES = Source(
+    "Compare plans", None,
+    "Compare plans\nPro — 29 USD per member per month\nUnlimited apps, preview deployments and "
+    "team roles. Email support within 1 business day.", 0.7,
+    heading="Pro — 29 USD per member per month",
+)
+
+
+def test_the_section_heading_is_quoted_above_the_sentences_from_its_section() -> None:
+    # Was: "Unlimited apps, …" without the heading that carries the price.
+    [excerpt] = select("How much is the pro plan?", [PRICES])
+    assert render(excerpt).splitlines()[:2] == [
+        "Pro — 29 USD per member per month", "Unlimited apps, preview deployments and team roles."]
+    # Only a heading the index knows: a manual's short first line is no heading to show.
+    manual = Source("Connecting a cable", None, "Connecting a cable\nAV IN)\nConnect AV IN on "
+                    "the TV to AV OUT on the device.", 0.7)
+    [excerpt] = select("How do I connect a composite cable?", [manual])
+    assert render(excerpt) == "Connect AV IN on the TV to AV OUT on the device."
+    # Not twice when the quote starts with it.
+    wildcard = Source("SSL", None, "SSL\nWildcard domains\nWildcard domains need a DNS-01 "
+                      "challenge.", 0.7, heading="Wildcard domains")
+    [excerpt] = select("Can I get a wildcard certificate?", [wildcard])
+    assert render(excerpt) == "Wildcard domains need a DNS-01 challenge."
+
+
 def test_a_sentence_broken_around_a_button_name_stays_one_sentence() -> None:
     found = units(MANUAL)
     assert "To restore the settings, select Reset ." in [u.text for u in found]

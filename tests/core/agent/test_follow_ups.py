@@ -6,31 +6,15 @@ the custom-domain article)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
 from agents import Agent, RunConfig, Runner
 
-from deskpilot.core.agent import build_customer_agent
 from deskpilot.core.agent.follow_ups import earlier_question, is_follow_up
 from deskpilot.core.agent.language import OFFLINE_TEXTS
-from deskpilot.core.config import Settings
-from deskpilot.core.plugins import load_plugins
-from deskpilot.core.services import Services
 
 NO_TRACE = RunConfig(tracing_disabled=True)
 HANDOVER = OFFLINE_TEXTS["en"]["handover"]
-
-
-@pytest.fixture(scope="module")
-def demo_agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Agent]:
-    """The customer agent over the demo help center, synced into a real index."""
-    settings = Settings(data_dir=tmp_path_factory.mktemp("demo") / "data")
-    services = Services(settings, load_plugins(settings.plugins))
-    services.migrate()
-    services.sync("demo")
-    yield build_customer_agent(services)
-    services.index.close()
 
 
 async def _conversation(agent: Agent, *messages: str) -> tuple[str, int]:
@@ -48,7 +32,7 @@ async def _conversation(agent: Agent, *messages: str) -> tuple[str, int]:
 async def test_a_follow_up_is_answered_with_the_question_before_it(demo_agent: Agent) -> None:
     answer, searches = await _conversation(
         demo_agent, "Where can I download my invoices?", "how long are they kept?")
-    assert answer.startswith("Invoices are kept for as long as your account exists")
+    assert answer.startswith("Find past invoices\nInvoices are kept for as long as your account")
     assert "(Source: Download invoices and receipts)" in answer and searches == 2
 
 
