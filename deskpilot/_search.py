@@ -40,8 +40,8 @@ class Passage:
     # A ticket's passage: who wrote each line of `text` ("customer", "agent", "system"; "" for
     # the title). Empty for articles, and for tickets indexed before authors were recorded.
     authors: tuple[str, ...] = ()
-    # The heading of the passage's section ("" when it has none), as the text's second line.
-    heading: str = ""
+    # The lines of `text` that are headings: its section's after the title, and any it holds.
+    headings: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         """Plain data, as the search API, the CLI and the search tools give it."""
@@ -54,7 +54,7 @@ class Passage:
             "kind": str(self.kind),
             "audience": str(self.audience),
             "locale": self.locale,
-            "heading": self.heading,
+            "headings": list(self.headings),
             "text": self.text,
         }
 

@@ -49,9 +49,10 @@ class Chunk:
     # answer snippet distilled from tickets. A search can leave them out (a simulation
     # replaying one of them must not answer from it: SearchFilter.exclude_origins).
     origins: tuple[str, ...] = ()
-    # The section heading `text` carries after the title ("" for a lead chunk or a body
-    # without headings): an answer quotes it above what it quotes from the section.
-    heading: str = ""
+    # The lines of `text` that are headings (`<h1>`–`<h6>`, markdown `#`): the section's after
+    # the title, and any the passage holds (a lead chunk's). An answer quotes each on a line of
+    # its own above what follows it, instead of guessing them from the text.
+    headings: tuple[str, ...] = ()
 
     @property
     def point_id(self) -> str:

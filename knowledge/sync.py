@@ -90,7 +90,7 @@ def _key(kind: DocumentKind | str, doc_id: str) -> Key:
 
 def content_hash(chunks: list[Chunk], embedder_id: str) -> str:
     """Everything that ends up in the index for a document, and who embedded it: a change in
-    any of it (text, title, url, locale, audience, a ticket's authors, a section's heading)
+    any of it (text, title, url, locale, audience, a ticket's authors, which lines are headings)
     means re-embedding."""
     material = [
         embedder_id,
@@ -99,7 +99,7 @@ def content_hash(chunks: list[Chunk], embedder_id: str) -> str:
         # again once (an article with sections on its next full listing).
         [[c.position, c.title, c.text, c.url, c.locale, str(c.audience),
           *([list(c.authors)] if c.authors else []),
-          *([{"heading": c.heading}] if c.heading else [])] for c in chunks],
+          *([{"headings": list(c.headings)}] if c.headings else [])] for c in chunks],
     ]
     return hashlib.sha256(json.dumps(material, ensure_ascii=False).encode()).hexdigest()
 

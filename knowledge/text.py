@@ -317,21 +317,25 @@ def _piece(lines: list[_Line], strip: bool = True) -> tuple[str, tuple[str, ...]
 class _Text(NamedTuple):
     text: str
     authors: tuple[str, ...]  # each line's
-    heading: str = ""  # the section's, the text's second line
+    headings: tuple[str, ...] = ()  # which of its lines are headings
 
 
 def _texts(title: str, blocks: list[_Block]) -> list[_Text]:
     """Chunk texts for one body, with their lines' authors: `title`, the section heading if
     any, then the passage; first the lead chunk if the body is longer than LEAD_WORDS."""
     words = " ".join(block.text for block in blocks).split()
-    texts = [_Text(*_piece([_Line(title), *_lead(blocks)], strip=False))
-             ] if len(words) > LEAD_WORDS else []
+    headings = {block.text for block in blocks if block.tag in _HEADINGS}
+
+    def text(lines: list[_Line], strip: bool = True) -> _Text:
+        return _Text(*_piece(lines, strip), tuple(dict.fromkeys(
+            line.text for line in lines[1:] if line.text in headings)))
+
+    texts = [text([_Line(title), *_lead(blocks)], strip=False)] if len(words) > LEAD_WORDS else []
     for heading, body in _sections(blocks):
         if not body:  # a heading straight before a subheading: the subheading's chunk says it
             continue
         lead = [title] if heading in (None, title) else [title, heading]
-        texts += [_Text(*_piece([*map(_Line, lead), *piece]), lead[1] if len(lead) > 1 else "")
-                  for piece in _pack(body)]
+        texts += [text([*map(_Line, lead), *piece]) for piece in _pack(body)]
     return texts or [_Text(title, ("",) * (title.count("\n") + 1))]
 
 
@@ -341,7 +345,7 @@ def _article_chunks(source: str, article: Article) -> list[Chunk]:
     return [
         Chunk(source=source, kind=DocumentKind.ARTICLE, document_id=article.id, position=i,
               title=article.title, text=text.text, audience=article.audience, url=article.url,
-              locale=article.locale, origins=tuple(article.derived_from), heading=text.heading)
+              locale=article.locale, origins=tuple(article.derived_from), headings=text.headings)
         for i, text in enumerate(_texts(article.title, _blocks(article.body_html)))
     ]
 
@@ -365,9 +369,9 @@ def _ticket_chunks(source: str, ticket: Ticket) -> list[Chunk]:
     return [
         Chunk(source=source, kind=DocumentKind.TICKET, document_id=ticket.id, position=i,
               title=ticket.subject, text=text, audience=Audience.INTERNAL, url=ticket.url,
-              locale=ticket.locale, note=note, authors=authors, heading=heading,
+              locale=ticket.locale, note=note, authors=authors, headings=headings,
               origins=(f"{source}:{ticket.id}",))
-        for i, ((text, authors, heading), note) in enumerate(texts)
+        for i, ((text, authors, headings), note) in enumerate(texts)
     ]
 
 

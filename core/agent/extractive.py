@@ -104,7 +104,7 @@ class Source:
     text: str
     score: float
     locale: str = "en"
-    heading: str = ""  # of the passage's section, if the index knows it
+    headings: tuple[str, ...] = ()  # which lines of `text` the index knows are headings
 
 
 @dataclass(frozen=True)
@@ -113,9 +113,9 @@ class Unit:
     one list share `group`; `index` is the unit's place in the passage. `context`: the plain
     sub-heading lines the unit follows ("Removing an item on the Home Screen"; several, as a
     manual's menu path, read "Settings > General > Network"), scored and quoted with it on a
-    line of its own (else it ran into the sentence). `heading`: the heading of the passage's
-    section, quoted above it but not scored (without it, "Unlimited apps, …" was quoted with no
-    "Pro — 29 USD per member per month" above it)."""
+    line of its own (else it ran into the sentence). `heading`: the heading the unit stands
+    under, as the index knows it (`Source.headings`), quoted above it but not scored (without
+    it, "Unlimited apps, …" was quoted with no "Pro — 29 USD per member per month" above it)."""
 
     text: str
     kind: str  # "sentence" | "item" | "step"
@@ -179,12 +179,15 @@ def units(source: Source, whole: bool = False) -> list[Unit]:
     and section headings are left out (the answer names its source anyway). `whole`: a passage
     without a whole sentence has none (else its cut text is one unit, marked as cut)."""
     lines = [plain_text(line) for line in source.text.splitlines()]
-    if lines and lines[0].rstrip(".:?") == plain_text(source.title).rstrip(".:?"):
+    title = plain_text(source.title).rstrip(".:?")
+    if lines and lines[0].rstrip(".:?") == title:
         lines = lines[1:]
-    heading = ""
-    if len(lines) > 1 and _is_heading(lines[0], lines[1]):
-        # Only the index knows a section's heading from a manual's broken first line ("AV IN)").
-        heading = lines[0] if lines[0] == plain_text(source.heading) else ""
+    # Only the index knows a heading from a manual's broken line ("AV IN)") or a heading with
+    # a comma ("Subdomains (www.example.com, app.example.com)") from a sentence's start; the
+    # body's own first heading that repeats the title is left out, as the title is.
+    known = {plain_text(h) for h in source.headings} - {title}
+    heading = ""  # the one the next units stand under
+    if len(lines) > 1 and lines[0] not in known and _is_heading(lines[0], lines[1]):
         lines = lines[1:]
     found: list[Unit] = []
     paragraph: list[str] = []
@@ -195,10 +198,10 @@ def units(source: Source, whole: bool = False) -> list[Unit]:
         found.append(Unit(text, kind, group, len(found), " > ".join(context), heading))
         context.clear()
 
-    def flush() -> None:
+    def flush(whole: bool = False) -> None:
         nonlocal group
-        if paragraph:
-            for sentence in sentences(" ".join(paragraph)):
+        if paragraph:  # `whole`: a heading ends it, not the passage's window
+            for sentence in sentences(" ".join(paragraph), fragment=whole):
                 add(sentence, "sentence")
             paragraph.clear()
             group += 1
@@ -207,7 +210,12 @@ def units(source: Source, whole: bool = False) -> list[Unit]:
     previous = ""
     for at, line in enumerate(lines):
         following = lines[at + 1] if at + 1 < len(lines) else ""
-        if not paragraph and following and _is_subheading(line, following):
+        if line in known:
+            flush(whole=True)  # "Example: CNAME www edge.acmecloud.app" before it is text
+            heading, previous = line, ""
+            continue
+        if (not paragraph and following and following not in known
+                and _is_subheading(line, following)):
             context.append(line)
             continue
         step = _STEP.match(line)
@@ -361,14 +369,21 @@ def _points_to(text: str, title: str) -> bool:
 
 
 def render(excerpt: Excerpt) -> str:
-    """Plain text: sentences as a paragraph, items as "- item", steps numbered from 1, the
-    section heading and a sub-heading on lines of their own."""
-    heading = excerpt.units[0].heading if excerpt.units else ""
-    # Not when the quote says it again ("Wildcard domains" / "Wildcard domains (*.…) need").
-    lines = [heading] if heading and not excerpt.units[0].scored.startswith(heading) else []
+    """Plain text: sentences as a paragraph, items as "- item", steps numbered from 1, a
+    heading and a sub-heading on lines of their own."""
+    lines: list[str] = []
     paragraph: list[str] = []
     step = 0
+    shown = ""  # the heading the lines above stand under
     for unit in excerpt.units:
+        # Not when the quote says it again ("Wildcard domains" / "Wildcard domains (*.…) need").
+        if unit.heading != shown and not unit.scored.startswith(unit.heading):
+            if paragraph:
+                lines.append(" ".join(paragraph))
+                paragraph = []
+            lines.append(unit.heading)
+            step = 0
+        shown = unit.heading
         if unit.context:
             if paragraph:
                 lines.append(" ".join(paragraph))

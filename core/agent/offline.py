@@ -165,7 +165,7 @@ def parse_sources(output: Any) -> list[Source]:
         rows = json.loads(output)["passages"]
         return [
             Source(str(r["title"]), r.get("url"), str(r["text"]), float(r["score"]),
-                   str(r.get("locale") or "en"), str(r.get("heading") or ""))
+                   str(r.get("locale") or "en"), tuple(map(str, r.get("headings") or ())))
             for r in rows
         ]
     except (TypeError, ValueError, KeyError):

@@ -46,7 +46,7 @@ def chunk_payload(chunk: Chunk) -> dict[str, Any]:
         "note": chunk.note,
         "authors": list(chunk.authors),
         "origins": list(chunk.origins),
-        "heading": chunk.heading,
+        "headings": list(chunk.headings),
     }
 
 
@@ -118,7 +118,8 @@ def to_passage(score: float, payload: dict[str, Any]) -> Passage:
         position=payload.get("position", 0),
         note=bool(payload.get("note", False)),
         authors=tuple(payload.get("authors") or ()),
-        heading=payload.get("heading") or "",  # none in points indexed before it was stored
+        # None in points indexed before they were stored.
+        headings=tuple(payload.get("headings") or ()),
     )
 
 

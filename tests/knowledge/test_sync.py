@@ -280,5 +280,5 @@ def test_a_sections_heading_is_part_of_the_hash_and_no_heading_keeps_the_old_one
         ensure_ascii=False).encode()).hexdigest()
     assert content_hash([plain], "m") == before
     # An index written before holds no heading for a section: it is embedded (written) again.
-    section = Chunk(**{**plain.__dict__, "heading": "Pro"})
+    section = Chunk(**{**plain.__dict__, "headings": ("Pro",)})
     assert content_hash([section], "m") != before

@@ -55,8 +55,8 @@ def test_sections_split_at_headings_and_carry_the_title() -> None:
         f"Payments\nRefunds\n{_words(30, 'refund')}",
     ]
     assert [c.position for c in chunks] == list(range(len(chunks)))
-    # A section's chunks know their heading (an answer quotes it); the lead chunk has none.
-    assert [c.heading for c in chunks] == ["", "", "Billing", "Refunds"]
+    # Each chunk knows which of its lines are headings (an answer quotes them as headings).
+    assert [c.headings for c in chunks] == [("Billing",), (), ("Billing",), ("Refunds",)]
 
 
 def test_numbered_steps_keep_their_numbers_and_the_lead_keeps_them_whole() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from deskpilot.core.agent.extractive import (
     MAX_SENTENCE_WORDS,
     MAX_WORDS,
+    Excerpt,
     Source,
     general,
     plain_text,
@@ -201,7 +202,7 @@ PRICES = Source(
     "Compare plans", None,
     "Compare plans\nPro — 29 USD per member per month\nUnlimited apps, preview deployments and "
     "team roles. Email support within 1 business day.", 0.7,
-    heading="Pro — 29 USD per member per month",
+    headings=("Pro — 29 USD per member per month",),
 )
 
 
@@ -217,9 +218,27 @@ def test_the_section_heading_is_quoted_above_the_sentences_from_its_section() ->
     assert render(excerpt) == "Connect AV IN on the TV to AV OUT on the device."
     # Not twice when the quote starts with it.
     wildcard = Source("SSL", None, "SSL\nWildcard domains\nWildcard domains need a DNS-01 "
-                      "challenge.", 0.7, heading="Wildcard domains")
+                      "challenge.", 0.7, headings=("Wildcard domains",))
     [excerpt] = select("Can I get a wildcard certificate?", [wildcard])
     assert render(excerpt) == "Wildcard domains need a DNS-01 challenge."
+
+
+def test_the_headings_a_passage_holds_stand_on_lines_of_their_own() -> None:
+    # Was (a lead chunk): "Subdomains (www.example.com, app.example.com) Create a CNAME record
+    # …" as one sentence, and "Example: CNAME www edge.example > Apex domains (example.com)"
+    # as a sub-heading path.
+    sub, apex = "Subdomains (www.example.com, app.example.com)", "Apex domains (example.com)"
+    dns = Source("DNS records", None, f"DNS records\nDNS records\n{sub}\nCreate a CNAME record "
+                 f"pointing to edge.example.\nExample: CNAME www edge.example\n{apex}\nAn apex "
+                 "domain cannot have a CNAME.", 0.7, headings=("DNS records", sub, apex))
+    found = units(dns)
+    assert [(u.heading, u.text, u.context) for u in found] == [
+        (sub, "Create a CNAME record pointing to edge.example.", ""),
+        (sub, "Example: CNAME www edge.example", ""),
+        (apex, "An apex domain cannot have a CNAME.", "")]
+    assert render(Excerpt(dns, tuple(found))).splitlines() == [
+        sub, "Create a CNAME record pointing to edge.example. Example: CNAME www edge.example",
+        apex, "An apex domain cannot have a CNAME."]
 
 
 def test_a_sentence_broken_around_a_button_name_stays_one_sentence() -> None:

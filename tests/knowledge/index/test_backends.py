@@ -91,15 +91,15 @@ def test_a_ticket_passage_keeps_who_wrote_each_line(index: VectorIndex) -> None:
     assert hit.authors == ("", "customer", "agent")
 
 
-def test_a_section_passage_keeps_its_heading(index: VectorIndex) -> None:
+def test_a_passage_keeps_which_lines_are_headings(index: VectorIndex) -> None:
     section = Chunk(source="hc", kind=DocumentKind.ARTICLE, document_id="p", position=1,
                     title="Plans", text="Plans\nPro — 29 USD\nUnlimited apps.",
-                    audience=Audience.PUBLIC, heading="Pro — 29 USD")
+                    audience=Audience.PUBLIC, headings=("Pro — 29 USD",))
     index.upsert([section, chunk("a", text="Shipping rates")], [unit(4), unit(5)])
     [hit] = index.search(unit(4), "pro plan", 1)
-    assert hit.heading == "Pro — 29 USD" and hit.as_dict()["heading"] == "Pro — 29 USD"
+    assert hit.headings == ("Pro — 29 USD",) and hit.as_dict()["headings"] == ["Pro — 29 USD"]
     [other] = index.search(unit(5), "shipping", 1)
-    assert other.heading == ""
+    assert other.headings == ()
 
 
 def test_dense_and_lexical_both_find_their_match(index: VectorIndex) -> None:
