@@ -176,8 +176,10 @@ def _is_subheading(line: str, following: str) -> bool:
 
 def units(source: Source, whole: bool = False) -> list[Unit]:
     """The passage cut into sentences, items and steps, in order, markdown removed. The title
-    and section headings are left out (the answer names its source anyway). `whole`: a passage
-    without a whole sentence has none (else its cut text is one unit, marked as cut)."""
+    is left out (the answer names its source anyway); a heading the index knows is the
+    `heading` of the units under it, one only the text's shape suggests after the title is left
+    out. `whole`: a passage without a whole sentence has none (else its cut text is one unit,
+    marked as cut)."""
     lines = [plain_text(line) for line in source.text.splitlines()]
     title = plain_text(source.title).rstrip(".:?")
     if lines and lines[0].rstrip(".:?") == title:
@@ -373,34 +375,31 @@ def render(excerpt: Excerpt) -> str:
     heading and a sub-heading on lines of their own."""
     lines: list[str] = []
     paragraph: list[str] = []
+
+    def own_line(text: str) -> None:  # after the paragraph being written, if any
+        if paragraph:
+            lines.append(" ".join(paragraph))
+            paragraph.clear()
+        lines.append(text)
+
     step = 0
     shown = ""  # the heading the lines above stand under
     for unit in excerpt.units:
         # Not when the quote says it again ("Wildcard domains" / "Wildcard domains (*.…) need").
         if unit.heading != shown and not unit.scored.startswith(unit.heading):
-            if paragraph:
-                lines.append(" ".join(paragraph))
-                paragraph = []
-            lines.append(unit.heading)
+            own_line(unit.heading)
             step = 0
         shown = unit.heading
         if unit.context:
-            if paragraph:
-                lines.append(" ".join(paragraph))
-                paragraph = []
-            lines.append(unit.context)
+            own_line(unit.context)
         if unit.kind == "sentence":
             paragraph.append(unit.text)
-            continue
-        if paragraph:
-            lines.append(" ".join(paragraph))
-            paragraph = []
-        if unit.kind == "step":
+        elif unit.kind == "step":
             step += 1
-            lines.append(f"{step}. {unit.text}")
+            own_line(f"{step}. {unit.text}")
         else:
             step = 0
-            lines.append(f"- {unit.text}")
+            own_line(f"- {unit.text}")
     if paragraph:
         lines.append(" ".join(paragraph))
     return "\n".join(lines)
