@@ -360,8 +360,7 @@ class OfflineModel(Model):
         # Nothing to search with (empty message, or the search plugin is disabled).
         return [self._message(offline_text("handover", detect(query)), [])]
 
-    def _answer(self, input: list[Any], tools: list[Any]
-                ) -> ResponseFunctionToolCall | ResponseOutputMessage:
+    def _answer(self, input: list[Any], tools: list[Any]) -> Output:
         """The answer from what the knowledge search found for the message alone, or, for a
         follow-up, maybe from a second search with the question before it (follow_ups.py)."""
         message, weight = last_user_text(input), self.lexical_weight()
