@@ -321,8 +321,9 @@ class _Text(NamedTuple):
 
 
 def _texts(title: str, blocks: list[_Block]) -> list[_Text]:
-    """Chunk texts for one body, with their lines' authors: `title`, the section heading if
-    any, then the passage; first the lead chunk if the body is longer than LEAD_WORDS."""
+    """Chunk texts for one body, with their lines' authors and which lines are headings:
+    `title`, the section heading if any, then the passage; first the lead chunk if the body is
+    longer than LEAD_WORDS."""
     words = " ".join(block.text for block in blocks).split()
     headings = {block.text for block in blocks if block.tag in _HEADINGS}
 

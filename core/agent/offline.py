@@ -165,11 +165,16 @@ def parse_sources(output: Any) -> list[Source]:
         rows = json.loads(output)["passages"]
         return [
             Source(str(r["title"]), r.get("url"), str(r["text"]), float(r["score"]),
-                   str(r.get("locale") or "en"), tuple(map(str, r.get("headings") or ())))
+                   str(r.get("locale") or "en"), _headings(r.get("headings")))
             for r in rows
         ]
     except (TypeError, ValueError, KeyError):
         return []
+
+
+def _headings(value: Any) -> tuple[str, ...]:
+    # A list of lines; anything else (a plugin tool's bare string) names none, not its letters.
+    return tuple(map(str, value)) if isinstance(value, list) else ()
 
 
 def compose_answer(query: str, sources: list[Source],

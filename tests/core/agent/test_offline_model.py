@@ -201,6 +201,18 @@ def test_unreadable_tool_output_counts_as_nothing_found() -> None:
     assert parse_sources("Error: index unavailable") == []
 
 
+def test_a_passages_headings_are_read_only_as_a_list_of_lines() -> None:
+    def headings(value: object) -> tuple[str, ...]:
+        [source] = parse_sources(json.dumps({"passages": [
+            {"title": "Plans", "text": "Plans\nPro\nUnlimited apps.", "score": 0.7,
+             "headings": value}]}))
+        return source.headings
+
+    assert headings(["Pro"]) == ("Pro",)
+    # Was: a bare string read as its letters ("P", "r", "o").
+    assert headings("Pro") == () and headings(None) == ()
+
+
 async def test_a_question_in_another_language_gets_an_honest_notice_and_a_person(
         services: Services, searcher: StubSearcher) -> None:
     # The knowledge is English; the offline model can only quote it as it is.
